@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, routers, request/response models, the error→status table."""

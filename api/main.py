@@ -1,0 +1,42 @@
+"""The FastAPI app factory: ``uvicorn api.main:create_app --factory``.
+
+The database pool opens in the lifespan and lives on ``app.state``; nothing is created
+at import time, so tests build apps with their own settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.responses import JSONResponse
+from api.routes import health
+from stations import db as dbconn
+from stations.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await dbconn.create_pool(settings.db)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Love Stations",
+        summary="Rest stations and free-water points for outdoor workers (爱心驿站).",
+        version="0.1.0",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    return app

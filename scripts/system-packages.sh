@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages a task needs, when they are missing.
+#   server: PostgreSQL + PostGIS for the embedded database
+#   test:   Chromium and ChromeDriver for the browser tests
+# As root this runs apt-get; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+declare -A GROUPS_=(
+  [server]="postgresql postgresql-15-postgis-3"
+  [test]="postgresql postgresql-15-postgis-3 chromium chromium-driver"
+  [bench]="wrk"
+)
+
+wanted=()
+for group in "$@"; do
+  [[ -n "${GROUPS_[$group]:-}" ]] || { echo "unknown package group: $group" >&2; exit 2; }
+  for pkg in ${GROUPS_[$group]}; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      wanted+=("$pkg")
+    fi
+  done
+done
+[[ ${#wanted[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  echo "Missing Debian packages: ${wanted[*]}" >&2
+  echo "Install them with: sudo apt-get update && sudo apt-get install -y ${wanted[*]}" >&2
+  exit 1
+fi
+echo "[setup] installing ${wanted[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q "${wanted[@]}" || { apt-get update -q && apt-get install -y -q "${wanted[@]}"; }

@@ -1,0 +1,54 @@
+"""The ``stations`` command line: thin commands over the domain, like the API.
+
+Each command group lives in its own module and registers itself on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from stations.cli import db as db_commands
+from stations.errors import StationsError
+
+app = typer.Typer(
+    help="Love Stations: the catalog of rest stations and water points for outdoor workers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default: STATIONS_API_HOST)."),
+    port: int = typer.Option(None, help="Port (default: STATIONS_API_PORT)."),
+    workers: int = typer.Option(1, min=1, help="Server worker processes."),
+) -> None:
+    """Serve the HTTP API (uvicorn, the app factory, uvloop and httptools)."""
+    import uvicorn
+
+    from stations.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+    )
+
+
+def main() -> None:
+    """Entry point: domain errors become a one-line message and exit code 1."""
+    try:
+        app()
+    except StationsError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,70 @@
+"""``stations db up | down | status | migrate | reset``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from stations import dbadmin, embedded
+from stations.settings import get_settings
+
+app = typer.Typer(help="The catalog database (project-local PostGIS unless DATABASE_URL is set).")
+
+
+@app.command()
+def up() -> None:
+    """Create/start the database, enable PostGIS and apply migrations. Safe to repeat."""
+    db = get_settings().db
+    if not db.embedded:
+        embedded.say("DATABASE_URL is set: using that database, not the project-local cluster")
+    asyncio.run(dbadmin.up(db))
+
+
+@app.command()
+def down() -> None:
+    """Stop the project-local cluster cleanly."""
+    db = get_settings().db
+    if not db.embedded:
+        embedded.say("DATABASE_URL is set: there is no project-local cluster to stop")
+        return
+    embedded.stop(db)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Say whether the database runs, where, and which migrations are applied or pending."""
+    db = get_settings().db
+    info: dict = {"mode": "embedded" if db.embedded else "DATABASE_URL"}
+    if db.embedded:
+        info.update(embedded.status(db))
+    if not db.embedded or info.get("running"):
+        info["schema"] = asyncio.run(dbadmin.schema_state(db))
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        print(f"{key:12} {value}")
+    if db.embedded and not info.get("running"):
+        raise typer.Exit(3)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending migrations (each in its own transaction)."""
+    applied = asyncio.run(dbadmin.migrate(get_settings().db))
+    for name in applied:
+        embedded.say(f"applied {name}")
+    if not applied:
+        embedded.say("schema is up to date")
+
+
+@app.command()
+def reset(yes: bool = typer.Option(False, "--yes", help="Confirm: this deletes all data.")) -> None:
+    """Drop every table and rebuild the schema from the migrations."""
+    if not yes:
+        embedded.say("this deletes every station, member and claim; repeat with --yes to do it")
+        raise typer.Exit(2)
+    applied = asyncio.run(dbadmin.reset(get_settings().db))
+    embedded.say(f"reset done; applied {len(applied)} migrations")

@@ -1,0 +1,118 @@
+"""Opening hours in OpenStreetMap ``opening_hours`` syntax, evaluated in a station's zone.
+
+Parsing and evaluation are done by ``opening_hours`` (the Rust ``opening-hours``
+crate), a real parser of the OSM specification including public holidays (``PH``)
+for the station's country. Parsed expressions are cached: a catalog of a million
+stations uses a few hundred distinct expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import opening_hours
+
+from stations.errors import InvalidInput
+
+MAX_LENGTH = 255  # OSM's own limit for a tag value
+
+
+@dataclass(frozen=True)
+class HoursState:
+    """Whether a station is open at an instant and when that changes next.
+
+    ``is_open`` is None when the expression says ``unknown`` (or there is none);
+    ``next_change`` is None when the state never changes (``24/7``, ``closed``).
+    """
+
+    is_open: bool | None
+    next_change: datetime | None
+    comment: str = ""
+
+
+def validate_opening_hours(text: str | None, *, field: str = "opening_hours") -> str | None:
+    """Return the expression trimmed, or raise InvalidInput saying where it fails to parse."""
+    if text is None:
+        return None
+    value = " ".join(text.split())
+    if not value:
+        return None
+    if len(value) > MAX_LENGTH:
+        raise InvalidInput(
+            f"{field}: longer than {MAX_LENGTH} characters; shorten the expression",
+            field=field,
+        )
+    try:
+        opening_hours.OpeningHours(value)
+    except (SyntaxError, opening_hours.ParserError) as exc:  # type: ignore[attr-defined]
+        first_line = str(exc).strip().splitlines()
+        where = _parser_position(str(exc))
+        hint = f" at character {where}" if where else ""
+        raise InvalidInput(
+            f"{field}: {value!r} is not valid OpenStreetMap opening_hours{hint}; "
+            "write it like 'Mo-Fr 08:30-18:00; Sa 09:00-12:00' or '24/7' "
+            f"(parser said: {first_line[0] if first_line else 'syntax error'})",
+            field=field,
+        ) from exc
+    return value
+
+
+def _parser_position(message: str) -> int | None:
+    # The parser reports "--> 1:18"; keep only the column for a one-line message.
+    for line in message.splitlines():
+        line = line.strip()
+        if line.startswith("-->"):
+            try:
+                return int(line.split(":")[-1])
+            except ValueError:
+                return None
+    return None
+
+
+def validate_time_zone(name: str, *, field: str = "time_zone") -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"{field}: {name!r} is not an IANA time zone; use a name like 'Asia/Shanghai'",
+            field=field,
+        ) from exc
+    return name
+
+
+@lru_cache(maxsize=4096)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=16384)
+def compiled(text: str, time_zone: str, country: str | None) -> opening_hours.OpeningHours:
+    """The parsed expression for a station's zone and country (for ``PH`` rules)."""
+    return opening_hours.OpeningHours(
+        text,
+        timezone=zone(time_zone),
+        country=country,
+        auto_country=False,
+        auto_timezone=False,
+    )
+
+
+def state_at(text: str | None, *, time_zone: str, country: str | None, at: datetime) -> HoursState:
+    """Evaluate an expression at an aware instant, in the station's own zone."""
+    if text is None:
+        return HoursState(is_open=None, next_change=None)
+    if at.tzinfo is None:
+        raise ValueError("state_at needs an aware datetime")
+    local = at.astimezone(zone(time_zone))
+    expression = compiled(text, time_zone, country)
+    state, comment = expression.state(local)
+    if state == opening_hours.State.OPEN:
+        is_open: bool | None = True
+    elif state == opening_hours.State.CLOSED:
+        is_open = False
+    else:
+        is_open = None
+    return HoursState(is_open=is_open, next_change=expression.next_change(local), comment=comment)

@@ -1,0 +1,29 @@
+"""All SQL of the domain, as named queries in ``stations/sql/<module>.sql``.
+
+A file holds blocks that start with ``-- name: <identifier>``; :func:`load` returns
+them as attributes. Values are always ``$n`` parameters; no identifier ever comes
+from user input. The schema itself lives in ``data/migrations``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+
+_DIR = Path(__file__).parent
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@cache
+def load(module: str) -> SimpleNamespace:
+    """The named queries of ``stations/sql/<module>.sql``."""
+    text = (_DIR / f"{module}.sql").read_text(encoding="utf-8")
+    parts = _NAME.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice in {module}.sql")
+        queries[name] = body.strip()
+    return SimpleNamespace(**queries)

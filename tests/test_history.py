@@ -1,0 +1,79 @@
+"""Every change to a station lands in station_history, whoever makes it."""
+
+from __future__ import annotations
+
+from stations import db as dbconn
+
+INSERT = """
+INSERT INTO stations (name, kind, source, source_id, original_position, geom, h3_r7, h3_r9, h3_r11)
+VALUES ($1, 'love_station', 'manual', $2, '{"crs": "wgs84", "lat": 33.95, "lng": 116.79}',
+        'SRID=4326;POINT(116.79 33.95)', 1, 2, 3)
+RETURNING id, code
+"""
+
+
+async def test_create_update_delete_are_recorded_with_actor_and_changed_columns(conn):
+    async with dbconn.transaction(conn, actor="admin:li", reason="opening day"):
+        row = await conn.fetchrow(INSERT, "相山公园爱心驿站", "a1")
+    async with dbconn.transaction(conn, actor="operator:wang"):
+        await conn.execute("UPDATE stations SET amenities = '{restroom}' WHERE id = $1", row["id"])
+        await conn.execute("UPDATE stations SET name = name WHERE id = $1", row["id"])  # no change
+    async with dbconn.transaction(conn, actor="admin:li"):
+        await conn.execute("DELETE FROM stations WHERE id = $1", row["id"])
+    history = await conn.fetch(
+        "SELECT action, actor, reason, old_values, new_values FROM station_history ORDER BY id"
+    )
+    assert [h["action"] for h in history] == ["create", "update", "delete"]
+    create, update, delete = history
+    assert create["actor"] == "admin:li" and create["reason"] == "opening day"
+    assert create["new_values"]["name"] == "相山公园爱心驿站"
+    assert create["new_values"]["lat"] == 33.95 and create["new_values"]["code"] == row["code"]
+    assert update["actor"] == "operator:wang"
+    assert update["old_values"] == {"amenities": []}
+    assert update["new_values"] == {"amenities": ["restroom"]}
+    assert delete["old_values"]["name"] == "相山公园爱心驿站"
+
+
+async def test_codes_are_unique_six_character_crockford(conn):
+    codes = set()
+    for i in range(200):
+        row = await conn.fetchrow(INSERT, f"驿站{i}", f"b{i}")
+        codes.add(row["code"])
+    assert len(codes) == 200
+    assert all(len(c) == 6 and not set(c) & set("ILOU") for c in codes)
+
+
+async def test_version_moves_only_on_real_changes(conn):
+    row = await conn.fetchrow(INSERT, "驿站", "c1")
+    await conn.execute("UPDATE stations SET name = name WHERE id = $1", row["id"])
+    assert await conn.fetchval("SELECT version FROM stations WHERE id = $1", row["id"]) == 1
+    await conn.execute("UPDATE stations SET name = '新名字' WHERE id = $1", row["id"])
+    assert await conn.fetchval("SELECT version FROM stations WHERE id = $1", row["id"]) == 2
+
+
+async def test_writes_notify_listeners_with_the_changed_ids(conn, pool):
+    import asyncio
+
+    received: list[str] = []
+    async with pool.acquire() as listener:
+
+        def on_change(*args) -> None:
+            received.append(args[3])
+
+        await listener.add_listener("stations_changed", on_change)
+        row = await conn.fetchrow(INSERT, "驿站", "d1")
+        for _ in range(50):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+        await listener.remove_listener("stations_changed", on_change)
+    assert received == [str(row["id"])]
+
+
+async def test_factory_station_has_consistent_cells(conn):
+    from stations import h3cells
+    from tests.factories import create_station
+
+    row = await create_station(conn, lat=34.2655, lng=108.9540, name="钟楼驿站")
+    assert row["h3_r9"] == h3cells.cell_from_latlng(34.2655, 108.9540, 9)
+    assert row["geom"].y == 34.2655 and row["geom"].x == 108.9540
