@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_PLACEHOLDER = "change-me-in-production"
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -74,6 +76,27 @@ class ApiSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
 
+class SecuritySettings(BaseSettings):
+    """Secrets. Placeholders are accepted only in development and are refused otherwise."""
+
+    model_config = _config("STATIONS_")
+
+    environment: Literal["development", "production"] = "development"
+    admin_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> SecuritySettings:
+        if self.environment != "development":
+            for name, value in self:
+                if isinstance(value, SecretStr) and value.get_secret_value() == DEV_PLACEHOLDER:
+                    raise ValueError(
+                        f"STATIONS_{name.upper()} still has the development placeholder; "
+                        "set a real secret (e.g. `python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(32))'`)"
+                    )
+        return self
+
+
 class Settings(BaseModel):
     """All settings, grouped by concern."""
 
@@ -82,6 +105,7 @@ class Settings(BaseModel):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     h3: H3Settings = Field(default_factory=H3Settings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
 
 @cache
