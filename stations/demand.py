@@ -91,8 +91,14 @@ class _Checks:
 def _text_column(frame: pd.DataFrame, name: str) -> pd.Series:
     if name not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    col = frame[name]
-    return col.where(col.notna(), None).map(lambda v: None if v is None else str(v).strip())
+    values = [None if _missing(v) else str(v).strip() for v in frame[name].tolist()]
+    return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    return bool(isinstance(value, float) and np.isnan(value))
 
 
 def _parse_times(values: pd.Series, tz_name: str) -> tuple[list[datetime | None], np.ndarray]:
@@ -101,7 +107,7 @@ def _parse_times(values: pd.Series, tz_name: str) -> tuple[list[datetime | None]
     out: list[datetime | None] = []
     bad = np.zeros(len(values), dtype=bool)
     for i, v in enumerate(values.tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v == "":
+        if _missing(v) or (isinstance(v, str) and not v.strip()):
             out.append(None)
             continue
         try:
@@ -143,7 +149,7 @@ def validate_demand_frame(
     long_id = source_id.map(lambda v: bool(v) and len(v) > 200).to_numpy(dtype=bool)
     checks.flag(long_id, "source_id", "is longer than 200 characters")
     dup = source_id.duplicated(keep="first").to_numpy(dtype=bool) & ~empty_id
-    first_row = {}
+    first_row: dict[str, int] = {}
     for i, v in enumerate(source_id.tolist()):
         first_row.setdefault(v, i + 1)
     checks.flag(
@@ -174,9 +180,7 @@ def validate_demand_frame(
         weight = np.ones(n)
 
     activity = _text_column(frame, "activity").map(lambda v: v or "unspecified")
-    checks.flag(
-        activity.map(len).to_numpy() > 50, "activity", "is longer than 50 characters"
-    )
+    checks.flag(activity.map(len).to_numpy() > 50, "activity", "is longer than 50 characters")
 
     if "observed_at" in frame.columns:
         times, bad_time = _parse_times(frame["observed_at"].reset_index(drop=True), time_zone)
@@ -310,6 +314,20 @@ def _normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns=renames)
 
 
+def _encoding_of(raw: bytes) -> str:
+    """UTF-8 if it decodes, else GB18030 (a superset of GBK, what Chinese exports use)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    return best.encoding if best else "latin-1"
+
+
 def read_points_file(path: Path, *, crs: str | None = None) -> tuple[pd.DataFrame, Crs]:
     """A CSV or any vector file of points as a frame with lat/lng (or x/y) columns.
 
@@ -323,19 +341,14 @@ def read_points_file(path: Path, *, crs: str | None = None) -> tuple[pd.DataFram
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         raw = path.read_bytes()
-        encoding = "utf-8-sig"
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            from charset_normalizer import from_bytes
-
-            best = from_bytes(raw[:200_000]).best()
-            encoding = best.encoding if best else "gb18030"
+        encoding = _encoding_of(raw)
         sep = "\t" if suffix == ".tsv" else ","
         try:
             frame = pd.read_csv(path, dtype=str, encoding=encoding, sep=sep, keep_default_na=False)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise InvalidInput(f"file: {path.name} is not a readable CSV ({exc})", field="file") from exc
+            raise InvalidInput(
+                f"file: {path.name} is not a readable CSV ({exc})", field="file"
+            ) from exc
         return _normalise_columns(frame), parse_crs(crs)
     import geopandas as gpd
     import shapely
@@ -343,7 +356,9 @@ def read_points_file(path: Path, *, crs: str | None = None) -> tuple[pd.DataFram
     try:
         gdf = gpd.read_parquet(path) if suffix == ".parquet" else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise InvalidInput(f"file: {path.name} is not a readable vector file ({exc})", field="file") from exc
+        raise InvalidInput(
+            f"file: {path.name} is not a readable vector file ({exc})", field="file"
+        ) from exc
     kinds = set(shapely.get_type_id(gdf.geometry.values).tolist())
     if kinds - {0}:
         raise InvalidInput(f"file: {path.name} must hold points only", field="file")

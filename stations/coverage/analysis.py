@@ -294,9 +294,7 @@ async def load_demand(
     rows = await conn.fetch(SQL.demand_r11_in_box, min_lng, min_lat, max_lng, max_lat)
     cells = np.array([r["h3_r11"] for r in rows], dtype=np.int64).astype(np.uint64)
     weights = np.array([r["weight"] for r in rows], dtype=np.float64)
-    v_cells, v_weights = await observed_visit_demand(
-        conn, box=(min_lat, max_lat, min_lng, max_lng)
-    )
+    v_cells, v_weights = await observed_visit_demand(conn, box=(min_lat, max_lat, min_lng, max_lng))
     demand = aggregate_demand(
         np.concatenate([cells, v_cells]), np.concatenate([weights, v_weights]), res
     )
@@ -350,7 +348,9 @@ def run_engine(
             with LocalCluster(processes=False) as cluster, Client(cluster) as own:
                 return run_on_dask(parents, ctx, client=own)
         return run_on_dask(parents, ctx, client=client)
-    raise InvalidInput(f"engine: {engine!r} is unknown; allowed values: numpy, dask", field="engine")
+    raise InvalidInput(
+        f"engine: {engine!r} is unknown; allowed values: numpy, dask", field="engine"
+    )
 
 
 async def analyse_coverage(
@@ -440,8 +440,11 @@ async def resolve_region(
     """Exactly one of bbox, polygon, district or city, as a :class:`Region`."""
     from stations.coverage import regions
 
-    given = [n for n, v in (("bbox", bbox), ("polygon", polygon), ("district", district),
-                            ("city", city)) if v]
+    given = [
+        n
+        for n, v in (("bbox", bbox), ("polygon", polygon), ("district", district), ("city", city))
+        if v
+    ]
     if len(given) != 1:
         raise InvalidInput(
             "region: give exactly one of bbox, polygon, district or city"

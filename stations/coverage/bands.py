@@ -39,7 +39,9 @@ class CoverageSettings(BaseSettings):
     walk_kmh: float = Field(default=4.5, gt=0, le=20)
     ebike_kmh: float = Field(default=15.0, gt=0, le=60)
     target: str = "walk_15min"
-    max_cells: int = Field(default=2_000_000, ge=1, description="largest region one request may ask")
+    max_cells: int = Field(
+        default=2_000_000, ge=1, description="largest region one request may ask"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,11 @@ def band_set(
     walk = s.walk_kmh if walk_kmh is None else walk_kmh
     ebike = s.ebike_kmh if ebike_kmh is None else ebike_kmh
     mins = s.minutes if minutes is None else minutes
-    for name, value, high in (("walk_kmh", walk, 20), ("ebike_kmh", ebike, 60), ("minutes", mins, 120)):
+    for name, value, high in (
+        ("walk_kmh", walk, 20),
+        ("ebike_kmh", ebike, 60),
+        ("minutes", mins, 120),
+    ):
         if not (value > 0 and value <= high):
             raise InvalidInput(f"{name}: must be > 0 and ≤ {high}, not {value}", field=name)
     m = f"{mins:g}"
@@ -134,7 +140,9 @@ def band_set(
         Band(f"walk_{m}min", walk_m, f"步行 {m} 分钟（≈{wzh}）", f"≤ {m} min on foot (≈{wen})")
     )
     bands.append(
-        Band(f"ebike_{m}min", ebike_m, f"电动车 {m} 分钟（≈{ezh}）", f"≤ {m} min by e-bike (≈{een})")
+        Band(
+            f"ebike_{m}min", ebike_m, f"电动车 {m} 分钟（≈{ezh}）", f"≤ {m} min by e-bike (≈{een})"
+        )
     )
     bands.sort(key=lambda b: (b.max_m, b.name))
     bands.append(Band(BEYOND, math.inf, "服务圈外", "beyond"))

@@ -49,7 +49,9 @@ def metres_to_chord(metres: float) -> float:
     return float(2.0 * np.sin(min(metres / EARTH_RADIUS_M, np.pi) / 2.0))
 
 
-def geodesic_m(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray) -> np.ndarray:
+def geodesic_m(
+    lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray
+) -> np.ndarray:
     """Geodesic distances on the WGS84 ellipsoid (Karney's algorithm, via PROJ)."""
     if len(np.atleast_1d(lat1)) == 0:
         return np.empty(0)
@@ -117,7 +119,9 @@ def nearest_stations(
         rows, cols = np.nonzero(maybe)
         geo = np.full((len(todo), k), np.inf)
         geo[rows, cols] = geodesic_m(
-            lat[todo][rows], lng[todo][rows], stations.lat[idx[rows, cols]],
+            lat[todo][rows],
+            lng[todo][rows],
+            stations.lat[idx[rows, cols]],
             stations.lng[idx[rows, cols]],
         )
         pick = np.argmin(geo, axis=1)
@@ -203,8 +207,15 @@ class CellMeasures:
     def concat(cls, parts: list[CellMeasures]) -> CellMeasures:
         if not parts:
             e = np.empty(0)
-            return cls(np.empty(0, np.uint64), e, e, np.empty(0, np.int64), e,
-                       np.empty(0, np.int8), np.empty(0, np.int64))
+            return cls(
+                np.empty(0, np.uint64),
+                e,
+                e,
+                np.empty(0, np.int64),
+                e,
+                np.empty(0, np.int8),
+                np.empty(0, np.int64),
+            )
         merged = cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _CELL_FIELDS))
         order = np.argsort(merged.cells, kind="stable")
         return cls(*(getattr(merged, f)[order] for f in _CELL_FIELDS))
@@ -255,8 +266,13 @@ class Totals:
 
 
 WORST_DTYPE = np.dtype(
-    [("cell", np.uint64), ("demand_micro", np.int64), ("distance_m", np.float64),
-     ("station", np.int64), ("band", np.int8)]
+    [
+        ("cell", np.uint64),
+        ("demand_micro", np.int64),
+        ("distance_m", np.float64),
+        ("station", np.int64),
+        ("band", np.int8),
+    ]
 )
 
 
@@ -310,8 +326,12 @@ def totals_of(
 def empty_totals(*, n_bands: int, n_districts: int, top_n: int) -> Totals:
     z = np.zeros
     return Totals(
-        z(n_bands, np.int64), z(n_bands, np.int64), z(n_districts + 1, np.int64),
-        z(n_districts + 1, np.int64), z(n_districts + 1, np.int64), np.empty(0, WORST_DTYPE),
+        z(n_bands, np.int64),
+        z(n_bands, np.int64),
+        z(n_districts + 1, np.int64),
+        z(n_districts + 1, np.int64),
+        z(n_districts + 1, np.int64),
+        np.empty(0, WORST_DTYPE),
         top_n,
     )
 
@@ -334,9 +354,7 @@ class BatchContext:
         return len(self.edges_m) + 1
 
 
-def analyse_parents(
-    parents: np.ndarray, ctx: BatchContext
-) -> tuple[Totals, CellMeasures | None]:
+def analyse_parents(parents: np.ndarray, ctx: BatchContext) -> tuple[Totals, CellMeasures | None]:
     """The one per-partition function: cells of these parents, measured and summed."""
     from stations.coverage.regions import cells_of_parents
 

@@ -63,9 +63,11 @@ class Region:
 
     @cached_property
     def area_km2(self) -> float:
-        area, _ = _GEOD.geometry_area_perimeter(shapely.geometry.polygon.orient(self.geometry)
-                                                if isinstance(self.geometry, Polygon)
-                                                else self.geometry)
+        area, _ = _GEOD.geometry_area_perimeter(
+            shapely.geometry.polygon.orient(self.geometry)
+            if isinstance(self.geometry, Polygon)
+            else self.geometry
+        )
         return abs(area) / 1e6
 
     def label(self, lang: str) -> str:
@@ -197,7 +199,9 @@ def parse_polygon(value: str | dict[str, Any], *, field: str = "polygon") -> Reg
     try:
         data = orjson.loads(value) if isinstance(value, str) else value
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"{field}: not JSON ({exc}); send a GeoJSON Polygon", field=field) from exc
+        raise InvalidInput(
+            f"{field}: not JSON ({exc}); send a GeoJSON Polygon", field=field
+        ) from exc
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         geoms = [f.get("geometry") for f in data.get("features") or [] if isinstance(f, dict)]
     elif isinstance(data, dict) and data.get("type") == "Feature":

@@ -72,7 +72,7 @@ def greedy_max_cover(
     heapq.heapify(heap)
     picks: list[tuple[int, int]] = []
     while heap and len(picks) < n:
-        stale, j = heapq.heappop(heap)
+        _, j = heapq.heappop(heap)
         nodes = covers[j]
         gain = int(weights[nodes[~covered[nodes]]].sum())
         if gain <= 0:
@@ -159,10 +159,7 @@ def candidates_from_frame(
     if len(frame) > MAX_CANDIDATES:
         raise InvalidInput(f"{field}: at most {MAX_CANDIDATES:,} candidates", field=field)
     cols = {c.lower(): c for c in frame.columns}
-    if parsed.is_geographic:
-        need = ("lat", "lng")
-    else:
-        need = ("x", "y")
+    need = ("lat", "lng") if parsed.is_geographic else ("x", "y")
     missing = [c for c in need if c not in cols]
     if missing:
         raise InvalidInput(
@@ -186,7 +183,7 @@ def candidates_from_frame(
         if "id" in cols
         else [str(i) for i in range(1, len(frame) + 1)]
     )
-    names = (
+    names: list[str | None] = (
         [None if pd.isna(v) else str(v) for v in frame[cols["name"]]]
         if "name" in cols
         else [None] * len(frame)
