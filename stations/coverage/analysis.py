@@ -225,7 +225,7 @@ class CoverageResult:
 # ----------------------------------------------------------------------- loading
 
 
-def _pad_box(region: Region, metres: float) -> tuple[float, float, float, float]:
+def pad_box(region: Region, metres: float) -> tuple[float, float, float, float]:
     """(min_lat, max_lat, min_lng, max_lng) of the region's bbox grown by ``metres``."""
     min_lng, min_lat, max_lng, max_lat = region.bounds
     dlat = metres / _M_PER_DEG_LAT
@@ -290,7 +290,7 @@ async def load_demand(
 ) -> tuple[DemandCells, list[dict[str, Any]]]:
     """Demand per cell at ``res`` around the region: imported points plus observed visits."""
     pad = 3 * h3.average_hexagon_edge_length(res, "m") + 1000.0
-    min_lat, max_lat, min_lng, max_lng = _pad_box(region, pad)
+    min_lat, max_lat, min_lng, max_lng = pad_box(region, pad)
     rows = await conn.fetch(SQL.demand_r11_in_box, min_lng, min_lat, max_lng, max_lat)
     cells = np.array([r["h3_r11"] for r in rows], dtype=np.int64).astype(np.uint64)
     weights = np.array([r["weight"] for r in rows], dtype=np.float64)
@@ -374,7 +374,7 @@ async def analyse_coverage(
     # Stations beyond the margin are farther than `margin` from every cell; a cell
     # whose nearest loaded station is farther than that makes us load them all.
     margin = 2.0 * float(request.bands.edges_m.max()) + 2000.0
-    stations = await load_stations(conn, request=request, box=_pad_box(request.region, margin))
+    stations = await load_stations(conn, request=request, box=pad_box(request.region, margin))
     demand, sources = await load_demand(conn, region=request.region, res=request.res)
     totals, cells = run_engine(
         region=request.region,
