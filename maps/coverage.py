@@ -40,7 +40,7 @@ from stations.coverage.mapdata import MapStation
 from stations.coverage.suggestions import Suggestions
 
 Shift = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-SIMPLIFY_EDGES = 1.0  # simplification tolerance, in cell edge lengths
+SIMPLIFY_EDGES = 0.7  # removes the hexagon zigzag (its triangles are ~0.43 edge²)
 HEAT_POINTS = 8000  # the heat layer needs a smooth picture, not every cell
 # Green (near) to red (far), picked evenly for however many bands there are.
 RAMP = ["#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61", "#f46d43", "#d73027"]

@@ -130,15 +130,16 @@ class EncodedPolygons(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "EncodedPolygons"
         self.polygons = polygons
+        self.style = style
         self.polygons_json = safe_json(polygons)
         self.style_json = safe_json(style)
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> Any:
         # One decoder per page, in the header (adding it under a fixed name is idempotent).
         self.get_root().header.add_child(  # type: ignore[attr-defined]
             Element(f"<script>{_DECODE_JS}</script>"), name="ls_decode"
         )
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class HtmlMarkers(Layer):

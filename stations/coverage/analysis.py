@@ -8,6 +8,8 @@ function on a dask cluster). Both give identical numbers.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from stations.coverage.engine import (
     analyse_parents,
 )
 from stations.coverage.regions import Region, estimated_cells, partition_parents
+from stations.crs import Crs
 from stations.errors import InvalidInput
 from stations.sql import load
 
@@ -376,32 +379,24 @@ async def analyse_coverage(
     margin = 2.0 * float(request.bands.edges_m.max()) + 2000.0
     stations = await load_stations(conn, request=request, box=pad_box(request.region, margin))
     demand, sources = await load_demand(conn, region=request.region, res=request.res)
-    totals, cells = run_engine(
+    run = functools.partial(
+        run_engine,
         region=request.region,
         res=request.res,
         bands=request.bands,
-        stations=stations,
         demand=demand,
         top_n=request.top_n,
         keep_cells=keep_cells,
         engine=engine,
         client=client,
     )
+    # The engine is CPU work: keep the event loop free for other requests meanwhile.
+    totals, cells = await asyncio.to_thread(run, stations=stations)
     if totals.max_distance_m > 0.9 * margin or len(stations) == 0:
         everywhere = await load_stations(conn, request=request, box=None)
         if len(everywhere) != len(stations):
             stations = everywhere
-            totals, cells = run_engine(
-                region=request.region,
-                res=request.res,
-                bands=request.bands,
-                stations=stations,
-                demand=demand,
-                top_n=request.top_n,
-                keep_cells=keep_cells,
-                engine=engine,
-                client=client,
-            )
+            totals, cells = await asyncio.to_thread(run, stations=stations)
     return CoverageResult(
         request=request,
         stations=stations,
@@ -436,8 +431,12 @@ async def resolve_region(
     polygon: str | dict[str, Any] | None = None,
     district: str | None = None,
     city: str | None = None,
+    crs: Crs | None = None,
 ) -> Region:
-    """Exactly one of bbox, polygon, district or city, as a :class:`Region`."""
+    """Exactly one of bbox, polygon, district or city, as a :class:`Region`.
+
+    ``crs`` is the coordinate system of a bbox or polygon (default WGS84).
+    """
     from stations.coverage import regions
 
     given = [
@@ -452,9 +451,9 @@ async def resolve_region(
             field="region",
         )
     if bbox:
-        return regions.parse_bbox(bbox)
+        return regions.region_in_wgs84(regions.parse_bbox(bbox), crs or Crs("wgs84"))
     if polygon:
-        return regions.parse_polygon(polygon)
+        return regions.region_in_wgs84(regions.parse_polygon(polygon), crs or Crs("wgs84"))
     if city:
         return regions.load_city(city)
     assert district

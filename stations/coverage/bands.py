@@ -146,9 +146,10 @@ def band_set(
     )
     bands.sort(key=lambda b: (b.max_m, b.name))
     bands.append(Band(BEYOND, math.inf, "服务圈外", "beyond"))
-    chosen = target or s.target
-    # The default target names 15 minutes; follow the minutes when they are overridden.
-    chosen = re.sub(r"_\d+(\.\d+)?min$", f"_{m}min", chosen) if chosen.endswith("min") else chosen
+    chosen = target
+    if chosen is None:
+        # The configured target names its minutes; follow them when they are overridden.
+        chosen = re.sub(r"_\d+(\.\d+)?min$", f"_{m}min", s.target)
     names = [b.name for b in bands]
     if chosen not in names[:-1]:
         raise InvalidInput(

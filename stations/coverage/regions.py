@@ -11,7 +11,7 @@ cells this same way, so they all see the same cells.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from h3.api import basic_int, numpy_int
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
 from stations import h3cells
+from stations.crs import Crs, to_wgs84
 from stations.errors import InvalidInput
 from stations.settings import PROJECT_ROOT
 
@@ -251,6 +252,23 @@ def _region_from_file(path: Path, key: str) -> Region:
     return Region(
         "city", key, region.geometry, props.get("name_zh", key), props.get("name_en", key)
     )
+
+
+def region_in_wgs84(region: Region, crs: Crs) -> Region:
+    """A bbox or polygon given in GCJ-02 or BD-09, moved to WGS84 (edges densified first)."""
+    if crs.is_wgs84:
+        return region
+    if not crs.is_geographic:
+        raise InvalidInput(
+            f"crs: regions are given in degrees; use wgs84, gcj02 or bd09, not {crs}", field="crs"
+        )
+    dense = shapely.segmentize(region.geometry, 0.002)
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        lat, lng = to_wgs84(coords[:, 1], coords[:, 0], crs)
+        return np.column_stack([lng, lat])
+
+    return replace(region, geometry=shapely.transform(dense, move))
 
 
 def district_region(name: str, hull_wkb: bytes) -> Region:
