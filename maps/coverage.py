@@ -306,7 +306,7 @@ _CSS = (
   max-width: 60%; }
 .ls-title h1 { font-size: 17px; margin: 0 0 2px 0; }
 .ls-title p { margin: 0; font-size: 12px; color: #444; }
-.ls-legend { bottom: 24px; left: 10px; max-width: 300px; font-size: 12px; }
+.ls-legend { bottom: 28px; right: 10px; max-width: 300px; font-size: 12px; }
 .ls-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   vertical-align: -2px; border-radius: 2px; }
 .ls-legend .ls-gap { border: 2px dashed """
