@@ -202,7 +202,8 @@ def validate_demand_frame(
             "source_id": source_id.to_numpy()[sel],
             "activity": activity.to_numpy()[sel],
             "weight": weight[sel],
-            "observed_at": [times[i] for i in sel.tolist()],
+            # object dtype: a datetime64 column would turn None into NaT, which COPY refuses
+            "observed_at": pd.Series([times[i] for i in sel.tolist()], dtype=object),
             "lat": lat[sel],
             "lng": lng[sel],
             "h3_r11": h3cells.cells_from_latlng_array(lat[sel], lng[sel], 11).astype(np.int64),
