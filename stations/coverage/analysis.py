@@ -12,7 +12,7 @@ import asyncio
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -294,9 +294,9 @@ async def load_demand(
     """Demand per cell at ``res`` around the region: imported points plus observed visits."""
     pad = 3 * h3.average_hexagon_edge_length(res, "m") + 1000.0
     min_lat, max_lat, min_lng, max_lng = pad_box(region, pad)
-    rows = await conn.fetch(SQL.demand_r11_in_box, min_lng, min_lat, max_lng, max_lat)
-    cells = np.array([r["h3_r11"] for r in rows], dtype=np.int64).astype(np.uint64)
-    weights = np.array([r["weight"] for r in rows], dtype=np.float64)
+    row = await conn.fetchrow(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
+    cells = np.array(row["cells"] or [], dtype=np.int64).astype(np.uint64)
+    weights = np.array(row["weights"] or [], dtype=np.float64)
     v_cells, v_weights = await observed_visit_demand(conn, box=(min_lat, max_lat, min_lng, max_lng))
     demand = aggregate_demand(
         np.concatenate([cells, v_cells]), np.concatenate([weights, v_weights]), res
@@ -306,9 +306,9 @@ async def load_demand(
             "source": r["source"],
             "points": r["points"],
             "weight": r["weight"],
-            "last_observed": r["last_observed"].isoformat() if r["last_observed"] else None,
+            "last_observed": r["last_observed"],
         }
-        for r in await conn.fetch(SQL.demand_sources_in_box, min_lng, min_lat, max_lng, max_lat)
+        for r in row["sources"]
     ]
     return demand, sources
 
@@ -341,7 +341,7 @@ def run_engine(
     )
     parents = partition_parents(region, res)
     if engine == "numpy":
-        return analyse_parents(parents, ctx)
+        return analyse_parents(parents, replace(ctx, threads=-1))
     if engine == "dask":
         from stations.coverage.dask_engine import run_on_dask
 

@@ -12,19 +12,20 @@ WHERE status = 'active'
   AND ($4::float8 IS NULL OR ST_X(geom::geometry) BETWEEN $4 AND $5)
 ORDER BY id
 
--- name: demand_r11_in_box
--- Demand weight per res-11 cell among the points inside a lat/lng box (lng/lat order).
-SELECT h3_r11, sum(weight) AS weight
-FROM demand_points
-WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
-GROUP BY h3_r11
-
--- name: demand_sources_in_box
-SELECT source, count(*) AS points, sum(weight) AS weight, max(observed_at) AS last_observed
-FROM demand_points
-WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
-GROUP BY source
-ORDER BY source
+-- name: demand_in_box
+-- The res-11 cell and weight of every demand point inside a lat/lng box (lng/lat
+-- order), as two arrays (aggregated in numpy), and a per-source summary: one scan.
+WITH pts AS MATERIALIZED (
+    SELECT source, h3_r11, weight, observed_at
+    FROM demand_points
+    WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
+)
+SELECT (SELECT array_agg(h3_r11) FROM pts) AS cells,
+       (SELECT array_agg(weight) FROM pts) AS weights,
+       (SELECT coalesce(json_agg(s ORDER BY s.source), '[]'::json)
+        FROM (SELECT source, count(*) AS points, sum(weight) AS weight,
+                     max(observed_at) AS last_observed
+              FROM pts GROUP BY source) s) AS sources
 
 -- name: district_hull
 -- A district as the convex hull of its open or temporarily closed stations, buffered
