@@ -1,7 +1,7 @@
 """Coverage benchmark: a city-sized analysis, the geopandas baseline, the map, a national run.
 
     .venv/bin/python bench/coverage.py            # everything (a few minutes)
-    .venv/bin/python bench/coverage.py --no-national
+    .venv/bin/python bench/coverage.py --no-national    (or --no-city)
 
 Uses its own database on the project-local cluster (created, then dropped). Figures
 and targets:
@@ -414,14 +414,15 @@ async def main(args: argparse.Namespace) -> None:
         f"machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB "
         f"(figures are noisy when the machine is shared)"
     )
-    if settings.db.embedded:
-        embedded.start(settings.db)
-    await dbadmin.create_database(settings.db, name)
-    try:
-        await dbadmin.migrate(settings.db, database=name)
-        await city_figures(settings)
-    finally:
-        await dbadmin.drop_database(settings.db, name)
+    if args.city:
+        if settings.db.embedded:
+            embedded.start(settings.db)
+        await dbadmin.create_database(settings.db, name)
+        try:
+            await dbadmin.migrate(settings.db, database=name)
+            await city_figures(settings)
+        finally:
+            await dbadmin.drop_database(settings.db, name)
     if args.national:
         national_figures(args.workers)
 
@@ -429,5 +430,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-national", dest="national", action="store_false")
+    parser.add_argument("--no-city", dest="city", action="store_false")
     parser.add_argument("--workers", type=int, default=2)
     asyncio.run(main(parser.parse_args()))
