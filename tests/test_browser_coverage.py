@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from playwright.async_api import async_playwright
 
-from tests.coverage_city import build_demo_city
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,10 +36,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def live_server(settings, conn):
+async def live_server(settings, conn, monkeypatch):
     """The real app, served by uvicorn in a thread (its own event loop and pool)."""
     from api.main import create_app
 
+    monkeypatch.setenv("STATIONS_TILES_URL", "")  # no tiles, whatever a local .env says
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

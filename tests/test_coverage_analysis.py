@@ -14,8 +14,8 @@ from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.engine import StationPoints, aggregate_demand, nearest_stations
 from stations.errors import InvalidInput
-from tests.coverage_city import build_demo_city
 from tests.factories import create_demand_point, create_station
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 BRUTE_DISTANCES = """
 SELECT c.i, min(ST_Distance(ST_SetSRID(ST_MakePoint(c.lng, c.lat), 4326)::geography, s.geom))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stations.crs import wgs84_to_gcj02
-from tests.coverage_city import build_demo_city
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from stations.cli import app
 from stations.settings import get_settings
-from tests.coverage_city import build_demo_city
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.dask_engine import group_parents
 from stations.coverage.regions import partition_parents
-from tests.coverage_city import build_demo_city
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from stations.coverage.suggestions import (
     suggest_sites,
 )
 from stations.errors import InvalidInput
-from tests.coverage_city import build_demo_city
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 def brute_force_optimum(covers, weights, n):

@@ -20,8 +20,8 @@ from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.mapdata import load_map_stations
 from stations.coverage.suggestions import suggest_sites
 from stations.crs import wgs84_to_gcj02
-from tests.coverage_city import build_demo_city
 from tests.factories import create_station
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 @pytest.fixture
