@@ -159,3 +159,25 @@ async def test_english_labels_and_template_syntax_in_names_are_harmless(conn, ci
     html = render_html(build_coverage_map(result, stations=stations, lang="en"))
     assert "Distance to the nearest station" in html and "Suggested" not in html
     assert '</script> "' not in html and "<\\/script>" in html
+
+
+def test_vendored_assets_match_their_manifest_and_carry_licences():
+    import hashlib
+    import json
+
+    manifest = json.loads((VENDOR_DIR / "MANIFEST.json").read_text())
+    assert set(manifest) == {
+        "leaflet-1.9.3",
+        "leaflet.markercluster-1.1.0",
+        "leaflet-heat-folium-0.20.0",
+    }
+    for folder, entry in manifest.items():
+        for name, digest in entry["files"].items():
+            data = (VENDOR_DIR / folder / name).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == digest, f"{folder}/{name}"
+    assert (VENDOR_DIR / "leaflet-1.9.3" / "LICENSE").is_file()
+    assert (VENDOR_DIR / "leaflet.markercluster-1.1.0" / "MIT-LICENCE.txt").is_file()
+    assert (
+        "Vladimir Agafonkin"
+        in (VENDOR_DIR / "leaflet-heat-folium-0.20.0" / "leaflet_heat.min.js").read_text()
+    )
