@@ -340,7 +340,7 @@ def national_inputs() -> tuple[regions.Region, StationPoints, object]:
 
 
 def national_figures(workers: int) -> None:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     say("national: preparing a rough outline of China, 200,000 stations, 1,000,000 demand points")
     china, stations, demand = national_inputs()
@@ -361,9 +361,7 @@ def national_figures(workers: int) -> None:
     gc.collect()
     started = time.perf_counter()
     with PeakMemory() as mem:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        cluster = local_cluster(workers)
         client = Client(cluster)
         up = time.perf_counter() - started
         run_started = time.perf_counter()

@@ -131,11 +131,11 @@ async def _report(**kw: Any) -> dict[str, Any]:
         )
         client = cluster = None
         if kw["engine"] == "dask":
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
 
-            cluster = LocalCluster(
-                n_workers=kw["workers"], threads_per_worker=1, dashboard_address=None
-            )
+            from stations.coverage.dask_engine import local_cluster
+
+            cluster = local_cluster(kw["workers"])
             client = Client(cluster)
         try:
             result = await analyse_coverage(

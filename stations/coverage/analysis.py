@@ -346,9 +346,11 @@ def run_engine(
         from stations.coverage.dask_engine import run_on_dask
 
         if client is None:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
 
-            with LocalCluster(processes=False) as cluster, Client(cluster) as own:
+            from stations.coverage.dask_engine import local_cluster
+
+            with local_cluster(processes=False) as cluster, Client(cluster) as own:
                 return run_on_dask(parents, ctx, client=own)
         return run_on_dask(parents, ctx, client=client)
     raise InvalidInput(
