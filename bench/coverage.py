@@ -40,7 +40,7 @@ from stations import dbadmin, embedded, h3cells
 from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.bands import band_set
-from stations.coverage.dask_engine import group_parents, run_on_dask
+from stations.coverage.dask_engine import group_parents, local_cluster, run_on_dask
 from stations.coverage.engine import (
     BatchContext,
     StationPoints,
