@@ -221,3 +221,25 @@ async def test_unknown_district_lists_the_known_ones(conn):
     lat, lng = region.centre
     assert region.contains(np.array([lat]), np.array([lng]))[0]
     assert 2.5 < region.area_km2 < 3.5  # a point buffered by 1 km: π km²
+
+
+def test_child_centres_stay_near_their_parent_hexagon():
+    """partition_parents pads the region by PARENT_PAD_EDGES; children must need less."""
+    import shapely
+    from h3.api import basic_int, numpy_int
+    from shapely.geometry import Polygon
+
+    from stations import h3cells
+
+    rng = np.random.default_rng(2)
+    worst = 0.0
+    for _ in range(150):
+        lat, lng = rng.uniform(-70, 70), rng.uniform(-180, 180)
+        for parent_res in (4, 6, 7):
+            parent = basic_int.latlng_to_cell(lat, lng, parent_res)
+            hexagon = Polygon([(b, a) for a, b in basic_int.cell_to_boundary(parent)])
+            kids = numpy_int.cell_to_children(parent, parent_res + 3).astype(np.uint64)
+            k_lat, k_lng = h3cells.centres_array(kids)
+            outside = shapely.distance(hexagon, shapely.points(k_lng, k_lat)).max()
+            worst = max(worst, outside / (hexagon.length / 6))
+    assert worst < regions.PARENT_PAD_EDGES / 3

@@ -98,6 +98,9 @@ class Region:
         return dict(mapping(self.geometry))
 
 
+PARENT_PAD_EDGES = 0.75
+
+
 def partition_resolution(res: int) -> int:
     """Resolution of the parents that cells are generated (and split) by."""
     return max(0, res - 3)
@@ -115,8 +118,9 @@ def estimated_cells(region: Region, res: int) -> int:
 def partition_parents(region: Region, res: int) -> np.ndarray:
     """Sorted parents (uint64) whose children may have their centre in the region."""
     parent_res = partition_resolution(res)
-    # Children of a parent reach past its hexagon by less than one parent edge.
-    edge_m = h3.average_hexagon_edge_length(parent_res, "m") * 1.5
+    # Children's centres stay within ~0.17 parent edges of the parent's hexagon
+    # (tests/test_coverage_analysis.py checks it); pad by half an edge (edges vary ±50%).
+    edge_m = h3.average_hexagon_edge_length(parent_res, "m") * PARENT_PAD_EDGES
     _, min_lat, _, max_lat = region.bounds
     cos_lat = max(math.cos(math.radians(max(abs(min_lat), abs(max_lat)))), 0.05)
     pad_deg = edge_m / (_M_PER_DEG_LAT * cos_lat)
