@@ -203,25 +203,31 @@ async def city_figures(settings: Settings) -> None:
         await load_city(conn, rng, box)
         request = CoverageRequest(region=region, res=9, bands=band_set())
         await analyse_coverage(conn, request=request)  # warm the connection and imports
-        regions.clear_cell_cache()
-        started = time.perf_counter()
-        result = await analyse_coverage(conn, request=request)
-        cold = time.perf_counter() - started
+        colds = []
+        for _ in range(3):
+            regions.clear_cell_cache()
+            started = time.perf_counter()
+            result = await analyse_coverage(conn, request=request)
+            colds.append(time.perf_counter() - started)
         times = []
         for _ in range(5):
             started = time.perf_counter()
             result = await analyse_coverage(conn, request=request)
             times.append(time.perf_counter() - started)
-        warm = statistics.median(times)
+        cold, warm = statistics.median(colds), statistics.median(times)
         say(
             f"city: {len(result.cells):,} cells at res 9, {len(result.stations):,} stations, "
             f"demand {result.total_demand:,.0f} from 50,000 points"
         )
         say(
             f"  full analysis (database reads + engine), first request for the area: "
-            f"{cold:.3f} s (target ≤ 1 s) {'OK' if cold <= 1 else 'MISSED'}"
+            f"median {cold:.3f} s, best {min(colds):.3f} s (target ≤ 1 s) "
+            f"{'OK' if cold <= 1 else 'MISSED'}"
         )
-        say(f"  same, repeated (cells and centres cached), median of 5: {warm:.3f} s")
+        say(
+            f"  same, repeated (cells and centres cached): median {warm:.3f} s, "
+            f"best {min(times):.3f} s"
+        )
 
         base_times = []
         for _ in range(3):
@@ -243,11 +249,15 @@ async def city_figures(settings: Settings) -> None:
         baseline = statistics.median(base_times)
         covered = sum(v for k, v in base.items() if k <= request.bands.target_index)
         say(
-            f"  baseline, geopandas sjoin_nearest in UTM 50N (same reads), median of 3: "
-            f"{baseline:.3f} s"
+            f"  baseline, geopandas sjoin_nearest in UTM 50N (same reads): "
+            f"median {baseline:.3f} s, best {min(base_times):.3f} s"
         )
-        for label, ours in (("first request", cold), ("repeated", warm)):
-            ratio = baseline / ours
+        for label, ours, theirs in (
+            ("first request, medians", cold, baseline),
+            ("first request, best runs", min(colds), min(base_times)),
+            ("repeated, medians", warm, baseline),
+        ):
+            ratio = theirs / ours
             say(
                 f"    ours is {ratio:.1f}× faster ({label}) (target ≥ 5×) "
                 f"{'OK' if ratio >= 5 else 'MISSED'}"

@@ -243,3 +243,20 @@ def test_child_centres_stay_near_their_parent_hexagon():
             outside = shapely.distance(hexagon, shapely.points(k_lng, k_lat)).max()
             worst = max(worst, outside / (hexagon.length / 6))
     assert worst < regions.PARENT_PAD_EDGES / 3
+
+
+async def test_demand_written_after_an_analysis_is_seen_by_the_next_one(conn):
+    await create_station(conn, lat=33.95, lng=116.80)
+    await create_demand_point(conn, lat=33.951, lng=116.801, weight=1)
+    request = CoverageRequest(
+        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+    )
+    first = await analyse_coverage(conn, request=request)
+    again = await analyse_coverage(conn, request=request)  # served from the demand cache
+    assert first.total_demand == again.total_demand == 1.0
+    await create_demand_point(conn, lat=33.952, lng=116.802, weight=2)
+    await conn.execute("UPDATE demand_points SET weight = 4 WHERE weight = 1")
+    after = await analyse_coverage(conn, request=request)
+    assert after.total_demand == 6.0
+    await conn.execute("DELETE FROM demand_points")
+    assert (await analyse_coverage(conn, request=request)).total_demand == 0.0

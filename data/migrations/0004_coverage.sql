@@ -15,3 +15,27 @@ CREATE TABLE demand_imports (
     imported_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX demand_imports_source ON demand_imports (source, imported_at DESC);
+
+-- A token that changes with every statement that writes demand points, so analyses
+-- can reuse the demand they loaded for an area until the data changes. Readers take
+-- the token in the same statement as the data, so a cached copy is never newer or
+-- older than its token. A random token (not a counter) stays unique even after the
+-- table is truncated and refilled.
+CREATE TABLE demand_version (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    token      uuid NOT NULL DEFAULT gen_random_uuid(),
+    changed_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO demand_version DEFAULT VALUES;
+
+CREATE FUNCTION demand_points_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO demand_version (id, token, changed_at) VALUES (true, gen_random_uuid(), now())
+    ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, changed_at = EXCLUDED.changed_at;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER demand_points_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON demand_points
+    FOR EACH STATEMENT EXECUTE FUNCTION demand_points_changed();

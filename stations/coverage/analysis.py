@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +33,7 @@ from stations.coverage.engine import (
     Totals,
     aggregate_demand,
     analyse_parents,
+    merge_demand,
 )
 from stations.coverage.regions import Region, estimated_cells, partition_parents
 from stations.crs import Crs
@@ -291,26 +294,69 @@ async def observed_visit_demand(
 async def load_demand(
     conn: asyncpg.Connection, *, region: Region, res: int
 ) -> tuple[DemandCells, list[dict[str, Any]]]:
-    """Demand per cell at ``res`` around the region: imported points plus observed visits."""
+    """Demand per cell at ``res`` around the region: imported points plus observed visits.
+
+    Imported points are cached per area and resolution until the demand data changes
+    (the token of migration 0004): a planner's summary, cells, suggestions and map of
+    one city read them once.
+    """
     pad = 3 * h3.average_hexagon_edge_length(res, "m") + 1000.0
-    min_lat, max_lat, min_lng, max_lng = pad_box(region, pad)
-    row = await conn.fetchrow(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
-    cells = np.array(row["cells"] or [], dtype=np.int64).astype(np.uint64)
-    weights = np.array(row["weights"] or [], dtype=np.float64)
-    v_cells, v_weights = await observed_visit_demand(conn, box=(min_lat, max_lat, min_lng, max_lng))
-    demand = aggregate_demand(
-        np.concatenate([cells, v_cells]), np.concatenate([weights, v_weights]), res
-    )
-    sources = [
-        {
-            "source": r["source"],
-            "points": r["points"],
-            "weight": r["weight"],
-            "last_observed": r["last_observed"],
-        }
-        for r in row["sources"]
-    ]
-    return demand, sources
+    box = pad_box(region, pad)
+    min_lat, max_lat, min_lng, max_lng = box
+    token = await conn.fetchval(SQL.demand_token)
+    # Tokens are random UUIDs, so entries of two databases never match each other.
+    key = (tuple(round(v, 9) for v in box), res)
+    cached = _DEMAND_CACHE.get(key) if token is not None else None
+    if cached is not None and cached[0] == token:
+        imported, sources = cached[1], cached[2]
+    else:
+        row = await conn.fetchrow(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
+        cells = np.array(row["cells"] or [], dtype=np.int64).astype(np.uint64)
+        weights = np.array(row["weights"] or [], dtype=np.float64)
+        imported = aggregate_demand(cells, weights, res)
+        sources = [
+            {
+                "source": r["source"],
+                "points": r["points"],
+                "weight": r["weight"],
+                "last_observed": r["last_observed"],
+            }
+            for r in row["sources"]
+        ]
+        if row["token"] is not None:
+            _DEMAND_CACHE.put(key, (row["token"], imported, sources), size=len(imported.cells))
+    v_cells, v_weights = await observed_visit_demand(conn, box=box)
+    if len(v_cells) == 0:
+        return imported, sources
+    observed = aggregate_demand(v_cells, v_weights, res)
+    return merge_demand(imported, observed), sources
+
+
+class _SizedCache:
+    """A small LRU cache bounded by the number of cells it holds."""
+
+    def __init__(self, max_cells: int) -> None:
+        self.max_cells = max_cells
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Any, value: Any, *, size: int) -> None:
+        with self._lock:
+            self._items[key] = (value, size)
+            self._items.move_to_end(key)
+            while sum(s for _, s in self._items.values()) > self.max_cells and len(self._items) > 1:
+                self._items.popitem(last=False)
+
+
+_DEMAND_CACHE = _SizedCache(max_cells=5_000_000)
 
 
 # ----------------------------------------------------------------------- running

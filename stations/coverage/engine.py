@@ -256,6 +256,16 @@ def aggregate_demand(cells: np.ndarray, weights: np.ndarray, res: int) -> Demand
     return DemandCells(uniq, np.rint(sums * DEMAND_UNIT).astype(np.int64))
 
 
+def merge_demand(a: DemandCells, b: DemandCells) -> DemandCells:
+    """The sum of two demand grids at the same resolution."""
+    cells = np.concatenate([a.cells, b.cells])
+    micro = np.concatenate([a.micro, b.micro])
+    uniq, inverse = np.unique(cells, return_inverse=True)
+    out = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(out, inverse, micro)
+    return DemandCells(uniq, out)
+
+
 @dataclass
 class CellMeasures:
     """Per-cell results of one batch, sorted by cell."""

@@ -20,12 +20,17 @@ WITH pts AS MATERIALIZED (
     FROM demand_points
     WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
 )
-SELECT (SELECT array_agg(h3_r11) FROM pts) AS cells,
+SELECT (SELECT token FROM demand_version) AS token,
+       (SELECT array_agg(h3_r11) FROM pts) AS cells,
        (SELECT array_agg(weight) FROM pts) AS weights,
        (SELECT coalesce(json_agg(s ORDER BY s.source), '[]'::json)
         FROM (SELECT source, count(*) AS points, sum(weight) AS weight,
                      max(observed_at) AS last_observed
               FROM pts GROUP BY source) s) AS sources
+
+-- name: demand_token
+-- Changes whenever demand points are written (see migration 0004); NULL if unknown.
+SELECT token FROM demand_version
 
 -- name: district_hull
 -- A district as the convex hull of its open or temporarily closed stations, buffered
