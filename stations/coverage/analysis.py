@@ -359,6 +359,15 @@ class _SizedCache:
 _DEMAND_CACHE = _SizedCache(max_cells=5_000_000)
 
 
+def clear_caches() -> None:
+    """Forget cached cells and demand (benchmarks time a first request with this)."""
+    from stations.coverage.regions import clear_cell_cache
+
+    clear_cell_cache()
+    with _DEMAND_CACHE._lock:
+        _DEMAND_CACHE._items.clear()
+
+
 # ----------------------------------------------------------------------- running
 
 
