@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.responses import JSONResponse
-from api.routes import health
+from api.routes import coverage, health, maps
 from stations import db as dbconn
 from stations.settings import Settings, get_settings
 
@@ -39,4 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(coverage.router)
+    app.include_router(maps.router)
+    maps.mount_static(app)
     return app

@@ -9,7 +9,9 @@ import sys
 
 import typer
 
+from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
+from stations.cli import demand as demand_commands
 from stations.errors import StationsError
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(coverage_commands.app, name="coverage")
+app.add_typer(demand_commands.app, name="demand")
 
 
 @app.command()
