@@ -7,8 +7,12 @@ token stored (hashed) in ``api_tokens`` for a member, an operator, a planner or 
 administrator account.
 
 A worker keeps principals it has resolved for ``STATIONS_PRINCIPAL_CACHE_SECONDS``
-(keyed by the token's hash), so a revocation reaches every worker within that time;
-claims re-check their token inside their own transaction and see it at once.
+(keyed by the token's hash), so a revocation reaches every worker within that time.
+
+One exception, on purpose: ``POST /v1/claims`` takes :data:`ClaimantTokenDep`, the
+token's hash unresolved, and the claim's single database call checks the token in the
+claim's own transaction. The hottest path saves a round trip, and a revoked token can
+never claim, whatever a cache holds.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.deps import ConnDep
 from stations import tokens
 from stations.errors import Forbidden, Unauthorized
 
@@ -84,8 +90,13 @@ def principal_cache(request: Request) -> PrincipalCache:
     return cache
 
 
-async def resolve_principal(request: Request, token: str) -> Principal | None:
-    """Map a bearer token to a principal; None when the token is not known."""
+async def resolve_principal(
+    request: Request, token: str, conn: asyncpg.Connection
+) -> Principal | None:
+    """Map a bearer token to a principal; None when the token is not known.
+
+    ``conn`` is the request's own pooled connection (one acquire per request).
+    """
     admin_token = request.app.state.settings.security.admin_token.get_secret_value()
     if hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(role="admin", subject="admin")
@@ -96,8 +107,7 @@ async def resolve_principal(request: Request, token: str) -> Principal | None:
     principal = cache.get(digest)
     if principal is not None:
         return principal
-    async with request.app.state.pool.acquire() as conn:
-        identity = await tokens.resolve(conn, digest=digest)
+    identity = await tokens.resolve(conn, digest=digest)
     if identity is None:
         return None
     principal = Principal(
@@ -115,16 +125,40 @@ async def resolve_principal(request: Request, token: str) -> Principal | None:
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    conn: ConnDep,
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
-    principal = await resolve_principal(request, credentials.credentials)
+    principal = await resolve_principal(request, credentials.credentials, conn)
     if principal is None:
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def claimant_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> bytes:
+    """The bearer token's hash, for a claim's transaction to check (see the module doc)."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
+    token = credentials.credentials
+    admin_token = request.app.state.settings.security.admin_token.get_secret_value()
+    if hmac.compare_digest(token.encode(), admin_token.encode()):
+        raise Forbidden("this needs the role member; you are admin")
+    if not token.startswith(tokens.PREFIX) or len(token) > 100:
+        raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
+    digest = tokens.token_hash(token)
+    cached = principal_cache(request).get(digest)
+    if cached is not None and cached.role != "member":
+        raise Forbidden(f"this needs the role member; you are {cached.role}")
+    return digest
+
+
+ClaimantTokenDep = Annotated[bytes, Depends(claimant_token)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -136,7 +136,6 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
 async def claim_water(
     conn: asyncpg.Connection,
     *,
-    member_id: int,
     token_digest: bytes,
     idempotency_key: str | None,
     code: str,
@@ -146,7 +145,11 @@ async def claim_water(
     security: SecuritySettings,
     visit_resolution: int,
 ) -> ClaimResult:
-    """Claim a bottle at the scanned station; a refusal raises the error naming its rule."""
+    """Claim a bottle at the scanned station; a refusal raises the error naming its rule.
+
+    The member is whoever ``token_digest`` (SHA-256 of the bearer token) belongs to; the
+    database checks the token in the claim's own transaction.
+    """
     key = validate_idempotency_key(idempotency_key)
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
@@ -155,7 +158,6 @@ async def claim_water(
     with translating():
         result = await conn.fetchval(
             SQL.claim_water,
-            member_id,
             token_digest,
             key,
             fingerprint,
@@ -167,8 +169,10 @@ async def claim_water(
     outcome = result["outcome"]
     if outcome == "granted":
         return ClaimResult(body=result["response"], replayed=result["replayed"])
-    if outcome == "token_revoked":
+    if outcome == "token_invalid":
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
+    if outcome == "not_a_member":
+        raise Forbidden(f"this needs the role member; you are {result['response']['role']}")
     if outcome == "idempotency_key_reused":
         raise IdempotencyKeyReused(
             "idempotency_key_reused: this Idempotency-Key already answered a different "

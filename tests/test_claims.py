@@ -174,7 +174,7 @@ async def test_claim_refused_when_stock_was_never_set(client, conn, water):
 async def test_claim_refused_outside_geofence(client, conn, water):
     lat = LAT + 0.01  # about 1.1 km north
     distance = await conn.fetchval(
-        "SELECT round(ST_Distance(geom, ST_MakePoint($2, $1)::geography)) FROM stations",
+        "SELECT round(ST_Distance(geom, ST_MakePoint($2, $1)::geography, false)) FROM stations",
         lat,
         LNG,
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.auth import MemberDep
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep
 from api.routes.claims import StationRef
 from stations import checkins
+from stations.settings import Settings
 
 router = APIRouter(prefix="/v1/checkins", tags=["checkins"])
 
@@ -32,9 +33,10 @@ class CheckinOut(BaseModel):
 
 @router.post("", status_code=201, response_model=CheckinOut, summary="Check in at a station")
 async def check_in(
-    body: CheckinIn, principal: MemberDep, conn: ConnDep, settings: SettingsDep
+    body: CheckinIn, principal: MemberDep, conn: ConnDep, request: Request
 ) -> dict[str, Any]:
     assert principal.member_id is not None
+    settings: Settings = request.app.state.settings
     return await checkins.check_in(
         conn,
         member_id=principal.member_id,

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth import (
-    MemberDep,
+    ClaimantTokenDep,
     PrincipalDep,
     StationWriterDep,
     ensure_station_access,
     operated_stations,
 )
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep
 from api.responses import JSONResponse
 from stations import claims
 from stations.errors import Forbidden, InvalidInput
+from stations.settings import Settings
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -78,9 +79,8 @@ class ClaimOut(BaseModel):
 )
 async def claim_water(
     body: ClaimIn,
-    principal: MemberDep,
-    conn: ConnDep,
-    settings: SettingsDep,
+    token_digest: ClaimantTokenDep,
+    request: Request,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -89,19 +89,22 @@ async def claim_water(
         ),
     ] = None,
 ) -> JSONResponse:
-    assert principal.member_id is not None and principal.token_digest is not None
-    result = await claims.claim_water(
-        conn,
-        member_id=principal.member_id,
-        token_digest=principal.token_digest,
-        idempotency_key=idempotency_key,
-        code=body.code,
-        lat=body.lat,
-        lng=body.lng,
-        crs=body.crs,
-        security=settings.security,
-        visit_resolution=settings.h3.visit_location,
-    )
+    # The hottest route takes no yield-dependency and no sync dependency: acquiring the
+    # connection here instead of through ConnDep, and reading settings from app state
+    # instead of SettingsDep (run in a thread), halves FastAPI's own time per claim.
+    settings: Settings = request.app.state.settings
+    async with request.app.state.pool.acquire() as conn:
+        result = await claims.claim_water(
+            conn,
+            token_digest=token_digest,
+            idempotency_key=idempotency_key,
+            code=body.code,
+            lat=body.lat,
+            lng=body.lng,
+            crs=body.crs,
+            security=settings.security,
+            visit_resolution=settings.h3.visit_location,
+        )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=201, headers=headers)
 

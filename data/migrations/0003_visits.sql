@@ -145,12 +145,12 @@ CREATE TABLE claims (
     code            text NOT NULL,
     member_id       bigint NOT NULL REFERENCES members (id),
     station_id      bigint NOT NULL REFERENCES stations (id),
-    campaign_id     bigint NOT NULL REFERENCES campaigns (id),
+    campaign_id     bigint NOT NULL,  -- campaigns are never deleted (trigger below)
     local_day       date NOT NULL,
     slot            integer NOT NULL,
     daily_quota     integer NOT NULL,
     idempotency_key text NOT NULL,
-    prize_pool_id   bigint REFERENCES prize_pools (id),
+    prize_pool_id   bigint,           -- prize pools are never deleted (trigger below)
     h3_cell         bigint NOT NULL,
     claimed_at      timestamptz NOT NULL DEFAULT now(),
     handed_over_at  timestamptz,
@@ -163,6 +163,27 @@ CREATE TABLE claims (
     CHECK ((handed_over_at IS NULL) = (handed_over_by IS NULL))
 );
 CREATE INDEX claims_station_day ON claims (station_id, local_day);
+
+-- claims.campaign_id and claims.prize_pool_id are kept valid without foreign keys: a
+-- foreign key would take a KEY SHARE lock on the one campaign row in every claim, and
+-- all concurrent claims queueing on that row (as MultiXacts) cost a third of the
+-- throughput. Campaigns and prize pools are cancelled or exhausted, never deleted, so
+-- what a claim points to always exists.
+CREATE FUNCTION refuse_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted or renumbered (claims refer to them); %',
+        TG_TABLE_NAME,
+        CASE TG_TABLE_NAME WHEN 'campaigns' THEN 'set status to cancelled instead'
+                           ELSE 'cancel the campaign instead' END
+        USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER campaigns_never_deleted BEFORE DELETE ON campaigns
+    FOR EACH ROW EXECUTE FUNCTION refuse_delete();
+CREATE TRIGGER prize_pools_never_deleted BEFORE DELETE ON prize_pools
+    FOR EACH ROW EXECUTE FUNCTION refuse_delete();
+CREATE TRIGGER campaigns_id_fixed BEFORE UPDATE OF id ON campaigns
+    FOR EACH ROW EXECUTE FUNCTION refuse_delete();
 CREATE INDEX claims_member_time ON claims (member_id, claimed_at DESC);
 
 -- The first answer to every claim request, by (member, Idempotency-Key): the key's
@@ -236,17 +257,16 @@ CREATE TABLE station_reviews (
     note        text CHECK (length(note) <= 500)
 );
 
--- The claim, in one call and one transaction. QR signature and token were checked by
--- the caller; everything that depends on the database's state is checked here:
--- idempotency key, token still valid, member active, station open, campaign running
--- at this station now (local dates and hours), geofence, quota, stock; then stock is
--- decremented, a prize drawn and the claim inserted. Returns
---   {"outcome": "granted" | <refusal reason> | "idempotency_key_reused" | "token_revoked",
---    "replayed": bool, "response": {...facts...}}
--- Every granted or refused outcome is stored with the key before commit; the last two
--- are not (nothing was decided), so the key stays usable.
+-- The claim, in one call and one transaction. The QR signature was checked by the
+-- caller; everything that depends on the database's state is checked here: the bearer
+-- token (a live member token), the idempotency key, member active, station open,
+-- campaign running at this station now (local dates and hours), geofence, quota,
+-- stock; then stock is decremented, a prize drawn and the claim inserted. Returns
+--   {"outcome": "granted" | <refusal reason> | "idempotency_key_reused" | "token_invalid"
+--               | "not_a_member", "replayed": bool, "response": {...facts...}}
+-- Every granted or refused outcome is stored with the key before commit; the last
+-- three are not (nothing was decided), so the key stays usable.
 CREATE FUNCTION claim_water(
-    p_member_id       bigint,
     p_token_hash      bytea,
     p_idempotency_key text,
     p_request_hash    bytea,
@@ -257,6 +277,9 @@ CREATE FUNCTION claim_water(
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_member_id bigint;
+    v_role      text;
+    v_member_status text;
     v_prev      record;
     v_station   record;
     v_camp      record;
@@ -275,24 +298,31 @@ DECLARE
     v_outcome   text;
     v_response  jsonb;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM api_tokens t
-        WHERE t.token_hash = p_token_hash AND t.member_id = p_member_id
-          AND t.revoked_at IS NULL AND t.expires_at > now()
-    ) THEN
-        RETURN jsonb_build_object('outcome', 'token_revoked', 'replayed', false,
+    -- The bearer token, checked in the claim's own transaction: a token revoked a
+    -- moment ago cannot claim, whatever a worker's principal cache still holds.
+    SELECT t.member_id, a.role, m.status INTO v_member_id, v_role, v_member_status
+    FROM api_tokens t
+    LEFT JOIN accounts a ON a.id = t.account_id
+    LEFT JOIN members m ON m.id = t.member_id
+    WHERE t.token_hash = p_token_hash AND t.revoked_at IS NULL AND t.expires_at > now()
+      AND a.disabled_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'token_invalid', 'replayed', false,
                                   'response', '{}'::jsonb);
+    ELSIF v_member_id IS NULL THEN
+        RETURN jsonb_build_object('outcome', 'not_a_member', 'replayed', false,
+                                  'response', jsonb_build_object('role', v_role));
     END IF;
 
     -- The key: the first request inserts it; a concurrent duplicate waits here on the
     -- primary key until the first commits, then replays its stored answer.
     INSERT INTO claim_requests (member_id, idempotency_key, request_hash)
-    VALUES (p_member_id, p_idempotency_key, p_request_hash)
+    VALUES (v_member_id, p_idempotency_key, p_request_hash)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         SELECT r.request_hash, r.outcome, r.response INTO v_prev
         FROM claim_requests r
-        WHERE r.member_id = p_member_id AND r.idempotency_key = p_idempotency_key;
+        WHERE r.member_id = v_member_id AND r.idempotency_key = p_idempotency_key;
         IF v_prev.request_hash <> p_request_hash THEN
             RETURN jsonb_build_object('outcome', 'idempotency_key_reused', 'replayed', false,
                                       'response', '{}'::jsonb);
@@ -318,7 +348,7 @@ BEGIN
                                           'name', v_station.name),
             'local_day', v_day);
 
-        IF (SELECT m.status FROM members m WHERE m.id = p_member_id) <> 'active' THEN
+        IF v_member_status <> 'active' THEN
             v_outcome := 'member_suspended';
             EXIT rules;
         END IF;
@@ -354,9 +384,11 @@ BEGIN
             EXIT rules;
         END IF;
 
+        -- On the sphere: within a geofence's few hundred metres it differs from the
+        -- spheroid by well under a metre, at a fraction of the cost.
         v_point := ST_SetSRID(ST_MakePoint(p_lng, p_lat), 4326)::geography;
-        IF NOT ST_DWithin(v_station.geom, v_point, v_camp.geofence_m) THEN
-            v_distance := ST_Distance(v_station.geom, v_point);
+        IF NOT ST_DWithin(v_station.geom, v_point, v_camp.geofence_m, false) THEN
+            v_distance := ST_Distance(v_station.geom, v_point, false);
             v_outcome := 'outside_geofence';
             v_response := v_response || jsonb_build_object(
                 'distance_m', round(v_distance), 'geofence_m', v_camp.geofence_m);
@@ -364,7 +396,7 @@ BEGIN
         END IF;
 
         SELECT count(*) INTO v_used FROM claims c
-        WHERE c.campaign_id = v_camp.id AND c.member_id = p_member_id AND c.local_day = v_day;
+        WHERE c.campaign_id = v_camp.id AND c.member_id = v_member_id AND c.local_day = v_day;
         IF v_used >= v_camp.daily_quota THEN
             v_outcome := 'quota_used';
             v_response := v_response || jsonb_build_object('daily_quota', v_camp.daily_quota);
@@ -400,11 +432,11 @@ BEGIN
         -- The claim takes the member's next free quota slot. Two concurrent claims of
         -- one member both counted the same slots as used; the unique slot makes the
         -- later one wait and move on, and when no slot is left it is refused.
-        v_claim_id := nextval(pg_get_serial_sequence('claims', 'id'));
+        v_claim_id := nextval('claims_id_seq');
         FOR s IN v_used + 1 .. v_camp.daily_quota LOOP
             INSERT INTO claims (id, code, member_id, station_id, campaign_id, local_day, slot,
                                 daily_quota, idempotency_key, prize_pool_id, h3_cell)
-            VALUES (v_claim_id, claim_code(v_claim_id), p_member_id, v_station.id, v_camp.id,
+            VALUES (v_claim_id, claim_code(v_claim_id), v_member_id, v_station.id, v_camp.id,
                     v_day, s, v_camp.daily_quota, p_idempotency_key, v_prize_id, p_h3_cell)
             ON CONFLICT ON CONSTRAINT claims_quota_slot DO NOTHING;
             IF FOUND THEN
@@ -435,7 +467,7 @@ BEGIN
     END rules;
 
     UPDATE claim_requests r SET outcome = v_outcome, response = v_response
-    WHERE r.member_id = p_member_id AND r.idempotency_key = p_idempotency_key;
+    WHERE r.member_id = v_member_id AND r.idempotency_key = p_idempotency_key;
     RETURN jsonb_build_object('outcome', v_outcome, 'replayed', false, 'response', v_response);
 END $$;
 

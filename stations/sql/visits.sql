@@ -2,7 +2,7 @@
 -- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
 
 -- name: claim_water
-SELECT claim_water($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT claim_water($1, $2, $3, $4, $5, $6, $7)
 
 -- name: claim_for_handover
 SELECT c.id, c.code, c.station_id, c.local_day, c.handed_over_at,
