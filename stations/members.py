@@ -41,6 +41,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("status", "状态", "会员状态"),
 }
 REQUIRED_COLUMNS = ("member_no", "phone", "occupation")
+KEEP: Any = object()  # an optional column the file does not have: keep the stored value
 
 # Occupation as written in exports: the key, its labels, and common variants.
 _OCCUPATION_WORDS: dict[str, str] = {
@@ -82,7 +83,7 @@ def normalise_phone(text: str, *, field: str = "phone") -> str:
         value = value[4:]
     international = value.startswith("+")
     digits = value[1:] if international else value
-    if not digits.isdigit() or not 5 <= len(digits) <= 15 or not digits.isascii():
+    if not digits.isdigit() or not 7 <= len(digits) <= 15 or not digits.isascii():
         raise InvalidInput(
             f"{field}: not a phone number; send the 11-digit mobile number, e.g. 13800138000",
             field=field,
@@ -242,14 +243,15 @@ def _parse_row(raw: dict[str, str], security: SecuritySettings) -> tuple[dict[st
             + ", ".join(f"{k} ({zh})" for k, (zh, _) in OCCUPATIONS.items())
         )
     out["occupation"] = occupation
-    name = raw.get("name") or None
-    if name is not None and len(name) > 100:
-        problems.append("name: longer than 100 characters")
-    out["name"] = name
-    employer = raw.get("employer") or None
-    if employer is not None and len(employer) > 200:
-        problems.append("employer: longer than 200 characters")
-    out["employer"] = employer
+    # An optional column missing from the file keeps what is stored; an empty cell clears.
+    for name, limit in (("name", 100), ("employer", 200)):
+        if name not in raw:
+            out[name] = KEEP
+            continue
+        value = raw[name] or None
+        if value is not None and len(value) > limit:
+            problems.append(f"{name}: longer than {limit} characters")
+        out[name] = value
     status_text = (raw.get("status") or "").strip().lower()
     if status_text:
         status = _STATUS_WORDS.get(status_text)
@@ -257,7 +259,7 @@ def _parse_row(raw: dict[str, str], security: SecuritySettings) -> tuple[dict[st
             problems.append(f"status: {status_text!r} is not 'active' or 'suspended'")
         out["status"] = status
     else:
-        out["status"] = None  # keep what is stored (new members start active)
+        out["status"] = KEEP  # new members start active
     return out, problems
 
 
@@ -291,11 +293,12 @@ async def import_members(
     for number, (result, values) in parsed.items():
         old = existing.get(number)
         if old is None:
-            values["status"] = values["status"] or MemberStatus.ACTIVE.value
+            defaults = {"name": None, "employer": None, "status": MemberStatus.ACTIVE.value}
+            values.update({k: v for k, v in defaults.items() if values[k] is KEEP})
             inserts.append(values)
             result.action = "created"
             continue
-        values["status"] = values["status"] or old["status"]
+        values.update({k: old[k] for k in ("name", "employer", "status") if values[k] is KEEP})
         changed = [
             name
             for name in ("phone_hash", "name", "occupation", "employer", "status")

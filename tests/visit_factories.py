@@ -116,3 +116,27 @@ def code_for(station: asyncpg.Record | dict[str, Any], settings: Settings) -> st
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """Run the ``stations`` command on the test session's database."""
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "STATIONS_DB_NAME": settings.db.name,
+        "STATIONS_DB_DATA_DIR": str(settings.db.data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "stations"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
