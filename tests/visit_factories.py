@@ -140,3 +140,15 @@ async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def run_tool(*args: str) -> str:
+    """Run a system tool (pdftoppm, zbarimg) and return its standard output."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, f"{args[0]} failed: {err.decode()}"
+    return out.decode()
