@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -37,8 +36,8 @@ class RatingOut(BaseModel):
 
 class SummaryOut(BaseModel):
     ratings: int
-    mean_stars: Decimal | None
-    score: Decimal
+    mean_stars: float | None
+    score: float = Field(description="Bayesian average, pulled towards 3.5 while ratings are few")
     tag_counts: dict[str, int]
 
 
