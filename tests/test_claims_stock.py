@@ -118,3 +118,22 @@ async def test_water_today_uses_each_stations_local_day(conn):
         30,
     )
     assert (found[unset["id"]].allocated, found[unset["id"]].remaining) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/stations/99999999999999999999/stock", None),
+        ("PUT", "/v1/stations/99999999999999999999/stock", {"allocated": 1}),
+        ("GET", "/v1/stations/99999999999999999999/qr.png", None),
+        ("GET", "/v1/campaigns/99999999999999999999", None),
+        ("POST", "/v1/campaigns/1/stations", {"add": [99999999999999999999]}),
+        ("GET", "/v1/claims?station_id=99999999999999999999", None),
+        ("GET", "/v1/stations/0/stock", None),
+    ],
+)
+async def test_ids_beyond_the_database_range_are_422_not_500(client, settings, method, path, body):
+    admin = bearer(settings.security.admin_token.get_secret_value())
+    response = await client.request(method, path, json=body, headers=admin)
+    assert response.status_code == 422
+    assert "Input should be" in response.json()["detail"]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import AdminDep, Principal, require_roles
 from api.deps import ConnDep
+from api.routes.ids import CampaignId, Id
 from stations import campaigns
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -31,7 +32,7 @@ class CampaignIn(BaseModel):
     daily_end: str = Field("24:00", description="local time HH:MM (24:00 = midnight)")
     daily_quota: int = Field(campaigns.DEFAULT_QUOTA, ge=1, le=20)
     geofence_m: int = Field(campaigns.DEFAULT_GEOFENCE_M, ge=10, le=5000)
-    station_ids: list[int] = Field(default_factory=list)
+    station_ids: list[Id] = Field(default_factory=list, max_length=100_000)
     all_water_stations: bool = Field(
         False, description="add every water point and every station with drinking water"
     )
@@ -50,8 +51,8 @@ class CampaignPatch(BaseModel):
 
 
 class StationsChange(BaseModel):
-    add: list[int] = Field(default_factory=list)
-    remove: list[int] = Field(default_factory=list)
+    add: list[Id] = Field(default_factory=list, max_length=100_000)
+    remove: list[Id] = Field(default_factory=list, max_length=100_000)
 
 
 class PrizeOut(BaseModel):
@@ -102,14 +103,14 @@ async def list_campaigns(conn: ConnDep, principal: Principal = _readers) -> list
 
 @router.get("/{campaign_id}", response_model=CampaignOut, summary="One campaign")
 async def get_campaign(
-    campaign_id: int, conn: ConnDep, principal: Principal = _readers
+    campaign_id: CampaignId, conn: ConnDep, principal: Principal = _readers
 ) -> dict[str, Any]:
     return await campaigns.get_campaign(conn, campaign_id=campaign_id)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a campaign")
 async def update_campaign(
-    campaign_id: int, body: CampaignPatch, principal: AdminDep, conn: ConnDep
+    campaign_id: CampaignId, body: CampaignPatch, principal: AdminDep, conn: ConnDep
 ) -> dict[str, Any]:
     return await campaigns.update_campaign(
         conn, campaign_id=campaign_id, **body.model_dump(exclude_unset=True)
@@ -122,7 +123,7 @@ async def update_campaign(
     summary="Add or remove participating stations; returns the stations taking part",
 )
 async def change_stations(
-    campaign_id: int, body: StationsChange, principal: AdminDep, conn: ConnDep
+    campaign_id: CampaignId, body: StationsChange, principal: AdminDep, conn: ConnDep
 ) -> list[int]:
     return await campaigns.set_stations(
         conn, campaign_id=campaign_id, add=body.add, remove=body.remove

@@ -17,6 +17,7 @@ from api.auth import (
 )
 from api.deps import ConnDep
 from api.responses import JSONResponse
+from api.routes.ids import StationQuery
 from stations import claims
 from stations.errors import Forbidden, InvalidInput
 from stations.settings import Settings
@@ -117,7 +118,7 @@ async def claim_water(
 async def list_claims(
     principal: PrincipalDep,
     conn: ConnDep,
-    station_id: Annotated[int | None, Query(description="one of your stations")] = None,
+    station_id: StationQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     if principal.role == "member":

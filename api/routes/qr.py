@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep, SettingsDep
+from api.routes.ids import StationId
 from stations import posters, qr
 from stations.errors import InvalidCode, NotFound
 
@@ -23,7 +24,7 @@ class ScannedStation(BaseModel):
     how_to: str
 
 
-async def _station_url(conn: ConnDep, settings: SettingsDep, station_id: int) -> str:
+async def _station_url(conn: ConnDep, settings: SettingsDep, station_id: StationId) -> str:
     station = await posters.station_for_poster(conn, station_id=station_id)
     return qr.poster_url(
         station["code"], security=settings.security, base_url=settings.api.public_base_url
@@ -37,7 +38,7 @@ async def _station_url(conn: ConnDep, settings: SettingsDep, station_id: int) ->
     summary="The station's signed QR code as SVG (its operator or an administrator)",
 )
 async def qr_svg(
-    station_id: int, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
+    station_id: StationId, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
 ) -> Response:
     ensure_station_access(principal, station_id)
     url = await _station_url(conn, settings, station_id)
@@ -51,7 +52,7 @@ async def qr_svg(
     summary="The station's signed QR code as PNG (its operator or an administrator)",
 )
 async def qr_png(
-    station_id: int, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
+    station_id: StationId, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
 ) -> Response:
     ensure_station_access(principal, station_id)
     url = await _station_url(conn, settings, station_id)

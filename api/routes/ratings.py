@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import MemberDep
 from api.deps import ConnDep
+from api.routes.ids import StationId
 from stations import ratings
 from stations.errors import NotFound
 
@@ -65,7 +66,7 @@ class StationRatingOut(BaseModel):
     summary="Rate a station visited in the last 24 hours (again today: replaces)",
 )
 async def rate_station(
-    station_id: int, body: RatingIn, principal: MemberDep, conn: ConnDep
+    station_id: StationId, body: RatingIn, principal: MemberDep, conn: ConnDep
 ) -> dict[str, Any]:
     assert principal.member_id is not None
     return await ratings.rate(
@@ -83,7 +84,7 @@ async def rate_station(
     response_model=StationRatingOut,
     summary="A station's rating summary and freshness",
 )
-async def station_rating(station_id: int, conn: ConnDep) -> StationRatingOut:
+async def station_rating(station_id: StationId, conn: ConnDep) -> StationRatingOut:
     found = await ratings.rating_summaries(conn, [station_id])
     if station_id not in found:
         raise NotFound(f"no station has id {station_id}")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import StationWriterDep, ensure_station_access, operated_stations
 from api.deps import ConnDep
+from api.routes.ids import StationId
 from stations import ratings
 
 router = APIRouter(prefix="/v1/review-queue", tags=["review"])
@@ -53,7 +54,7 @@ async def review_queue(principal: StationWriterDep, conn: ConnDep) -> list[dict[
     summary="The listing was checked: reports so far stop counting",
 )
 async def mark_reviewed(
-    station_id: int, body: ReviewedIn, principal: StationWriterDep, conn: ConnDep
+    station_id: StationId, body: ReviewedIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
     ensure_station_access(principal, station_id)
     return await ratings.mark_reviewed(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep
+from api.routes.ids import StationId
 from stations import stock
 
 router = APIRouter(prefix="/v1/stations", tags=["stock"])
@@ -36,7 +37,7 @@ class TopUpIn(BaseModel):
 
 @router.get("/{station_id}/stock", response_model=StockOut, summary="The day's water stock")
 async def get_stock(
-    station_id: int,
+    station_id: StationId,
     principal: StationWriterDep,
     conn: ConnDep,
     day: Annotated[date | None, Query(description="default: the station's today")] = None,
@@ -47,7 +48,7 @@ async def get_stock(
 
 @router.put("/{station_id}/stock", response_model=StockOut, summary="Set the day's allocation")
 async def set_stock(
-    station_id: int, body: AllocationIn, principal: StationWriterDep, conn: ConnDep
+    station_id: StationId, body: AllocationIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
     ensure_station_access(principal, station_id)
     return await stock.set_allocation(
@@ -57,7 +58,7 @@ async def set_stock(
 
 @router.post("/{station_id}/stock/top-up", response_model=StockOut, summary="Add bottles")
 async def top_up(
-    station_id: int, body: TopUpIn, principal: StationWriterDep, conn: ConnDep
+    station_id: StationId, body: TopUpIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
     ensure_station_access(principal, station_id)
     return await stock.top_up(conn, station_id=station_id, count=body.count, day=body.day)
