@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from stations import tokens
-from stations.errors import Ineligible, InvalidInput, Unauthorized
+from stations.errors import Ineligible, InvalidInput, NotFound, Unauthorized
 from stations.settings import SecuritySettings
 from stations.sql import load
 from stations.vocab import OCCUPATIONS, MemberStatus
@@ -161,8 +161,6 @@ async def set_status(conn: asyncpg.Connection, *, member_no: str, status: Member
     """Suspend or reinstate a member (tokens stay; every visit checks the status)."""
     row = await conn.fetchrow(SQL.set_member_status, validate_member_no(member_no), str(status))
     if row is None:
-        from stations.errors import NotFound
-
         raise NotFound(f"no member has number {member_no!r}")
 
 
