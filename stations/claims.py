@@ -24,6 +24,7 @@ import asyncpg
 import orjson
 
 from stations.errors import (
+    DatabaseUnavailable,
     Forbidden,
     IdempotencyKeyReused,
     Ineligible,
@@ -42,6 +43,7 @@ from stations.sql import load
 SQL = load("visits")
 
 IDEMPOTENCY_KEY_MAX = 100
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -155,17 +157,28 @@ async def claim_water(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
     fingerprint = request_fingerprint(code=code, lat=lat, lng=lng, crs=crs, security=security)
-    with translating():
-        result = await conn.fetchval(
-            SQL.claim_water,
-            token_digest,
-            key,
-            fingerprint,
-            scan.station_code,
-            scan.lat,
-            scan.lng,
-            scan.cell,
-        )
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            with translating():
+                result = await conn.fetchval(
+                    SQL.claim_water,
+                    token_digest,
+                    key,
+                    fingerprint,
+                    scan.station_code,
+                    scan.lat,
+                    scan.lng,
+                    scan.cell,
+                )
+            break
+        except asyncpg.DeadlockDetectedError:
+            # The whole transaction was rolled back, key included: running it again is
+            # the same request. The claim's lock order makes this a safety net only.
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise DatabaseUnavailable(
+                    "the database is too busy to decide this claim; retry with the same "
+                    "Idempotency-Key"
+                ) from None
     outcome = result["outcome"]
     if outcome == "granted":
         return ClaimResult(body=result["response"], replayed=result["replayed"])

@@ -482,3 +482,41 @@ async def test_no_token_or_phone_reaches_the_logs(client, conn, settings, caplog
     assert token not in logged and token[3:] not in logged
     assert phone not in logged
     assert await member_token(conn, member_id) not in logged
+
+
+async def test_one_members_simultaneous_claims_at_two_stations_take_one_bottle_and_prize(
+    client, conn, settings
+):
+    first = await create_station(conn, kind="water_point")
+    second = await create_station(conn, kind="water_point", lat=LAT + 0.01)
+    await create_campaign(conn, [first["id"], second["id"]], prizes=[PrizeSpec("夏日礼包", 5, 1.0)])
+    for station in (first, second):
+        await set_stock(conn, station["id"], 5)
+    _, token = await create_member_with_token(conn, settings)
+    for _ in range(5):
+        responses = await asyncio.gather(
+            claim(client, token, code_for(first, settings)),
+            claim(client, token, code_for(second, settings), lat=LAT + 0.01),
+        )
+        statuses = sorted(r.status_code for r in responses)
+        if statuses != [409, 409]:
+            assert statuses == [201, 409]
+    assert await conn.fetchval("SELECT count(*) FROM claims") == 1
+    assert await conn.fetchval("SELECT sum(allocated - remaining) FROM water_stock") == 1
+    assert await conn.fetchval("SELECT total - remaining FROM prize_pools") == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE campaigns SET status = 'cancelled'",
+        "UPDATE campaigns SET starts_on = current_date + 2, ends_on = current_date + 9",
+    ],
+)
+async def test_claim_refused_when_campaign_is_cancelled_or_not_started(client, conn, water, change):
+    await conn.execute(change)
+    response = await claim(client, water.token, water.code)
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "campaign_closed: no water campaign runs at this station today"
+    }

@@ -416,19 +416,6 @@ BEGIN
             EXIT rules;
         END IF;
 
-        -- The prize: at most one per claim; a pool is decremented only while it has any.
-        FOR v_pool IN
-            SELECT p.id, p.name, p.probability FROM prize_pools p
-            WHERE p.campaign_id = v_camp.id AND p.remaining > 0 ORDER BY p.id
-        LOOP
-            IF random() < v_pool.probability THEN
-                UPDATE prize_pools p SET remaining = p.remaining - 1
-                WHERE p.id = v_pool.id AND p.remaining > 0
-                RETURNING p.id, p.name INTO v_prize_id, v_prize;
-                EXIT WHEN FOUND;
-            END IF;
-        END LOOP;
-
         -- The claim takes the member's next free quota slot. Two concurrent claims of
         -- one member both counted the same slots as used; the unique slot makes the
         -- later one wait and move on, and when no slot is left it is refused.
@@ -437,7 +424,7 @@ BEGIN
             INSERT INTO claims (id, code, member_id, station_id, campaign_id, local_day, slot,
                                 daily_quota, idempotency_key, prize_pool_id, h3_cell)
             VALUES (v_claim_id, claim_code(v_claim_id), v_member_id, v_station.id, v_camp.id,
-                    v_day, s, v_camp.daily_quota, p_idempotency_key, v_prize_id, p_h3_cell)
+                    v_day, s, v_camp.daily_quota, p_idempotency_key, NULL, p_h3_cell)
             ON CONFLICT ON CONSTRAINT claims_quota_slot DO NOTHING;
             IF FOUND THEN
                 v_slot := s;
@@ -445,16 +432,31 @@ BEGIN
             END IF;
         END LOOP;
         IF v_slot IS NULL THEN
-            -- Give back what this transaction took; nobody else could see it.
+            -- Give back the bottle this transaction took; nobody else could see it.
             UPDATE water_stock w SET remaining = w.remaining + 1
             WHERE w.station_id = v_station.id AND w.local_day = v_day;
-            IF v_prize_id IS NOT NULL THEN
-                UPDATE prize_pools p SET remaining = p.remaining + 1 WHERE p.id = v_prize_id;
-            END IF;
             v_outcome := 'quota_used';
             v_response := v_response || jsonb_build_object('daily_quota', v_camp.daily_quota);
             EXIT rules;
         END IF;
+
+        -- The prize: at most one per claim; a pool is decremented only while it has any.
+        -- Drawn after the slot is taken, so a transaction that holds a pool's row never
+        -- waits for another one's slot (no lock cycle between two claims of one member).
+        FOR v_pool IN
+            SELECT p.id, p.name, p.probability FROM prize_pools p
+            WHERE p.campaign_id = v_camp.id AND p.remaining > 0 ORDER BY p.id
+        LOOP
+            IF random() < v_pool.probability THEN
+                UPDATE prize_pools p SET remaining = p.remaining - 1
+                WHERE p.id = v_pool.id AND p.remaining > 0
+                RETURNING p.id, p.name INTO v_prize_id, v_prize;
+                IF FOUND THEN
+                    UPDATE claims c SET prize_pool_id = v_prize_id WHERE c.id = v_claim_id;
+                    EXIT;
+                END IF;
+            END IF;
+        END LOOP;
 
         v_outcome := 'granted';
         v_response := v_response || jsonb_build_object(
