@@ -293,6 +293,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help=f"keep the {DATABASE} database")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -364,6 +365,8 @@ def main() -> None:
     )
     print(f"  keys without a stored answer:   {checks['unanswered']}")
     print("invariants hold" if ok else "INVARIANTS BROKEN")
+    if not args.keep:
+        asyncio.run(dbadmin.drop_database(settings.db, DATABASE))
     if not ok:
         raise SystemExit(1)
 

@@ -202,7 +202,7 @@ async def confirm_handover(
     Confirming twice is harmless (the first confirmation stays). A claim is good for the
     station's local day it was made on.
     """
-    claim_code = code.strip().upper()
+    claim_code = code.strip().upper()[:20]
     async with conn.transaction():
         row = await conn.fetchrow(SQL.claim_for_handover, claim_code)
         if row is None:
@@ -217,7 +217,7 @@ async def confirm_handover(
                     "the day they are made only",
                 )
             await conn.execute(SQL.mark_handed_over, row["id"], actor)
-        view = await conn.fetchrow(SQL.claim_view, claim_code)
+        view = await conn.fetchrow(SQL.claim_view, row["id"])
     return dict(view)
 
 

@@ -520,3 +520,16 @@ async def test_claim_refused_when_campaign_is_cancelled_or_not_started(client, c
     assert response.json() == {
         "detail": "campaign_closed: no water campaign runs at this station today"
     }
+
+
+async def test_claim_codes_are_the_ids_in_disguise_and_read_back(conn):
+    ids = [1, 2, 3, 1000, 123456789, 34359738367]
+    codes = [await conn.fetchval("SELECT claim_code($1)", i) for i in ids]
+    assert len(set(codes)) == len(ids) and all(len(c) == 7 for c in codes)
+    assert codes[0][:3] != codes[1][:3]
+    for claim_id, code in zip(ids, codes, strict=True):
+        assert await conn.fetchval("SELECT claim_id($1)", code) == claim_id
+        misread = code.lower().replace("0", "o").replace("1", "l")
+        assert await conn.fetchval("SELECT claim_id($1)", misread) == claim_id
+    assert await conn.fetchval("SELECT claim_id('ABC')") is None
+    assert await conn.fetchval("SELECT claim_id('UUUUUUU')") is None

@@ -245,7 +245,9 @@ async def check_invariants(conn, attempts: list[Attempt], station_ids: list[int]
     )
     assert over_quota == 0
     codes_answered = sorted(orjson.loads(a.answers[0][1])["claim_code"] for a in granted)
-    codes_stored = sorted(r["code"] for r in await conn.fetch("SELECT code FROM claims"))
+    codes_stored = sorted(
+        r["code"] for r in await conn.fetch("SELECT claim_code(id) AS code FROM claims")
+    )
     assert codes_answered == codes_stored
     assert await conn.fetchval("SELECT count(*) FROM claim_requests WHERE outcome IS NULL") == 0
 

@@ -5,10 +5,10 @@
 SELECT claim_water($1, $2, $3, $4, $5, $6, $7)
 
 -- name: claim_for_handover
-SELECT c.id, c.code, c.station_id, c.local_day, c.handed_over_at,
+SELECT c.id, c.station_id, c.local_day, c.handed_over_at,
        (now() AT TIME ZONE s.time_zone)::date AS station_today
 FROM claims c JOIN stations s ON s.id = c.station_id
-WHERE c.code = $1
+WHERE c.id = claim_id($1)
 FOR UPDATE OF c
 
 -- name: mark_handed_over
@@ -16,7 +16,7 @@ UPDATE claims SET handed_over_at = now(), handed_over_by = $2
 WHERE id = $1 AND handed_over_at IS NULL
 
 -- name: claim_view
-SELECT c.code AS claim_code, c.local_day, c.claimed_at, c.handed_over_at, c.slot,
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at, c.slot,
        c.daily_quota,
        jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
        jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
@@ -25,10 +25,10 @@ FROM claims c
 JOIN stations s ON s.id = c.station_id
 JOIN campaigns k ON k.id = c.campaign_id
 LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
-WHERE c.code = $1
+WHERE c.id = $1
 
 -- name: member_claims
-SELECT c.code AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
        jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
        jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
        p.name AS prize
@@ -42,7 +42,7 @@ LIMIT $2
 
 -- name: station_claims_today
 -- Today's claims at the given stations (each station's own local day).
-SELECT c.code AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
        jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
        p.name AS prize
 FROM stations s
