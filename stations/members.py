@@ -202,6 +202,8 @@ def read_table(data: bytes) -> list[dict[str, str]]:
         header = next(reader)
     except StopIteration:
         raise InvalidInput("the member file is empty") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"the member file is not readable CSV ({exc})") from None
     names: list[str | None] = []
     for raw in header:
         key = raw.strip().lower()
@@ -211,15 +213,21 @@ def read_table(data: bytes) -> list[dict[str, str]]:
         wanted = "; ".join(f"{c} (or {', '.join(COLUMN_ALIASES[c][1:4])})" for c in missing)
         raise InvalidInput(f"the member file has no column for: {wanted}")
     rows = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        row = {
-            name: value.strip()
-            for name, value in zip(names, values, strict=False)
-            if name is not None
-        }
-        rows.append(row)
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            row = {
+                name: value.strip()
+                for name, value in zip(names, values, strict=False)
+                if name is not None
+            }
+            rows.append(row)
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"the member file is not readable CSV at line {reader.line_num} ({exc}); "
+            "export it again as CSV"
+        ) from None
     return rows
 
 

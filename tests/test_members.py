@@ -165,3 +165,9 @@ async def test_suspend_and_reinstate_by_member_number(conn, settings):
     assert await conn.fetchval("SELECT status FROM members") == "suspended"
     await members.set_status(conn, member_no=number, status=members.MemberStatus.ACTIVE)
     assert await conn.fetchval("SELECT status FROM members") == "active"
+
+
+def test_unreadable_csv_is_refused_with_a_reason():
+    huge_field = b'"' + b"x" * 200_000 + b'"'
+    with pytest.raises(InvalidInput, match="the member file is not readable CSV at line 2"):
+        members.read_table(b"member_no,phone,occupation\nHB1," + huge_field + b",courier\n")
