@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from stations.cli import catalog as catalog_commands
 from stations.cli import db as db_commands
 from stations.errors import StationsError
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.command("import")(catalog_commands.import_command)
 
 
 @app.command()
