@@ -322,6 +322,13 @@ def timestamp_rule(value: Any) -> datetime:
         ) from None
 
 
+def localise(value: datetime | None, zone: str) -> datetime | None:
+    """A naive date-time is read as the station's local time; aware ones stay as they are."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=hours.zone(zone))
+
+
 def attributes_rule(value: Any) -> dict:
     if isinstance(value, dict):
         return value

@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.command("import")(catalog_commands.import_command)
+app.command("export")(catalog_commands.export_command)
 
 
 @app.command()

@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from stations import db as dbconn
+from stations.exporter import export_stations
 from stations.importer import ROW_NUMBERING, ImportReport, import_file
 from stations.settings import get_settings
 
@@ -171,3 +172,35 @@ def print_report(console: Console, report: ImportReport, *, show: int = SHOWN_PR
     )
     if report.imported == 0:
         print("error: nothing could be imported; see the problems above", file=sys.stderr)
+
+
+def export_command(
+    format: Annotated[
+        str, typer.Option("--format", help="geojson|csv|gpkg|parquet (GeoParquet).")
+    ] = "geojson",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stations.<format>).")
+    ] = None,
+    bbox: Annotated[
+        str | None, typer.Option("--bbox", help="minlng,minlat,maxlng,maxlat (WGS84).")
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="wgs84|gcj02|bd09|EPSG:n of the exported coordinates."),
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+) -> None:
+    """Export stations; importing the file back as the same source changes nothing."""
+    path = output or Path(f"stations.{format.lower()}")
+
+    async def run() -> int:
+        conn = await dbconn.connect(get_settings().db)
+        try:
+            return await export_stations(
+                conn, path, format=format, bbox=bbox, crs=crs, source=source
+            )
+        finally:
+            await conn.close()
+
+    count = asyncio.run(run())
+    Console().print(f"exported {count} stations to {path}")

@@ -409,7 +409,7 @@ def _verified_at(fields: dict[str, pd.Series], zones: np.ndarray) -> np.ndarray 
             continue
         key = (value, zone)
         if key not in cache:
-            cache[key] = value.replace(tzinfo=hours.zone(zone))
+            cache[key] = rules.localise(value, zone)
         out[i] = cache[key]
     return out
 

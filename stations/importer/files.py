@@ -143,7 +143,7 @@ async def _import(
     file_crs = _single_value(first, "crs") if first is not None and identity else None
     chosen_source = source or mapping.source or file_source or source_from_path(path)
     chosen_crs = _choose_crs(crs, mapping, file_crs or table.crs)
-    if table.encoding and table.encoding not in ("utf-8", "utf_8"):
+    if table.encoding and table.encoding not in ("utf-8", "utf_8", "utf-8-sig"):
         notes.append(f"read as {table.encoding} text")
     if not source and not mapping.source and not file_source:
         notes.append(f"source name taken from the file name: {chosen_source}")

@@ -427,6 +427,8 @@ def identity_mapping(columns: list[str], *, has_geometry: bool) -> tuple[Mapping
     Returns the mapping and the columns it ignores (the report lists them).
     """
     lowered = {c.lower(): c for c in columns}
+    if "source_id" in lowered:
+        lowered.pop("id", None)  # our exports: "id" is the catalog's, "source_id" the source's
 
     def find(name: str) -> str | None:
         for alias in _ALIASES.get(name, (name,)):
@@ -442,14 +444,15 @@ def identity_mapping(columns: list[str], *, has_geometry: bool) -> tuple[Mapping
     lat, lng, wkt = find("lat"), find("lng"), find("wkt")
     if lat and lng:
         position = Position(lat=lat, lng=lng)
-    elif "x" in lowered and "y" in lowered:
-        position = Position(x=lowered["x"], y=lowered["y"])
     elif wkt:
         position = Position(wkt=wkt)
     elif has_geometry:
         position = Position(geometry=True)
+    elif "x" in lowered and "y" in lowered:
+        position = Position(x=lowered["x"], y=lowered["y"])
     else:
         position = Position()
-    used = set(mapped) | set(position.columns) | {"geometry", "source", "crs"}
+    # what our own exports add besides catalog fields: read elsewhere, or not imported
+    used = set(mapped) | set(position.columns) | {"geometry", "source", "crs", "id", "code"}
     ignored = [c for c in columns if c not in used]
     return Mapping(columns=mapped, position=position), ignored
