@@ -102,7 +102,9 @@ async def create_station(
     country = clean.get("country_code") or rules.country_of_zone(zone)
     verified = rules.localise(clean.get("verified_at"), zone)
     async with dbconn.transaction(conn, actor=actor, reason=reason):
-        await _refuse_near_duplicate(conn, clean["name"], place["lat"], place["lng"], station_id=None)
+        await _refuse_near_duplicate(
+            conn, clean["name"], place["lat"], place["lng"], station_id=None
+        )
         try:
             station_id = await conn.fetchval(
                 SQL.insert_station,
@@ -213,13 +215,9 @@ async def set_station_status(
     """Open, pause or close a station; ``reason`` goes into its history."""
     clean = rules.validate_station({"status": status}, partial=True)
     if not clean.get("status") or status in (None, ""):
-        raise InvalidInput(
-            f"status: give one of {', '.join(rules.STATUSES)}", field="status"
-        )
+        raise InvalidInput(f"status: give one of {', '.join(rules.STATUSES)}", field="status")
     async with dbconn.transaction(conn, actor=actor, reason=reason):
         found = await conn.fetchval(SQL.set_status, station_id, clean["status"])
         if found is None:
             raise NotFound(f"there is no station {station_id}; check the id")
         return await get_station(conn, station_id)
-
-

@@ -149,9 +149,7 @@ async def _csv(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crs
     return count
 
 
-async def _geojson(
-    chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crsmod.Crs
-) -> int:
+async def _geojson(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crsmod.Crs) -> int:
     count = 0
     head: dict[str, Any] = {"type": "FeatureCollection"}
     if not crs.is_wgs84:

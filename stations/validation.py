@@ -509,15 +509,20 @@ def check_coordinates(
     raw: tuple[pd.Series, pd.Series] | None = None,
     names: tuple[str, str] = ("lat", "lng"),
     ranges: tuple[float, float] | None = (90.0, 180.0),
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
     """Coordinates: missing, not a number, out of range, the (0, 0) placeholder.
 
     ``names`` are the fields reported (``lat``/``lng``, or ``x``/``y`` for projected
-    input, where ``ranges`` is None). Returns the mask of rows that passed.
+    input, where ``ranges`` is None). Rows in ``skip`` already have a position problem:
+    they fail without another one. Returns the mask of rows that passed.
     """
-    ok = np.ones(len(index), dtype=bool)
+    skipped = np.zeros(len(index), dtype=bool) if skip is None else skip
+    ok = ~skipped
+    lat = np.where(skipped, 1.0, lat)  # placeholders: never reported, never ok
+    lng = np.where(skipped, 1.0, lng)
     for i, (name, values) in enumerate(zip(names, (lat, lng), strict=True)):
-        absent = np.isnan(values) if missing is None else missing[i]
+        absent = np.isnan(values) if missing is None else (missing[i] & ~skipped)
         if absent.any():
             problems.add(index[absent], name, "missing_coordinate", "is missing")
         not_number = ~absent & ~np.isfinite(values)

@@ -157,7 +157,7 @@ def print_report(console: Console, report: ImportReport, *, show: int = SHOWN_PR
     if len(problems):
         totals = Table(title="Problems by reason")
         totals.add_column("reason")
-        totals.add_column("rows", justify="right")
+        totals.add_column("problems", justify="right")
         for code, count in report.totals_by_code().most_common():
             totals.add_row(code, str(count))
         console.print(totals)
@@ -179,7 +179,8 @@ def export_command(
         str, typer.Option("--format", help="geojson|csv|gpkg|parquet (GeoParquet).")
     ] = "geojson",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: stations.<format>).")
+        Path | None,
+        typer.Option("-o", "--output", help="File to write (default: stations.<format>)."),
     ] = None,
     bbox: Annotated[
         str | None, typer.Option("--bbox", help="minlng,minlat,maxlng,maxlat (WGS84).")

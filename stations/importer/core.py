@@ -224,14 +224,20 @@ def prepare(
         problems=problems,
         rows=n,
         ids_row=rows[has_id],
-        ids=pa.array(ids[has_id], type=pa.large_string()),
+        ids=_arrow_text(ids[has_id]),
         good_row=rows[good],
         good_lat=lat[good],
         good_lng=lng[good],
-        good_name=pa.array(fields["name"][good], type=pa.large_string()),
+        good_name=_arrow_text(fields["name"][good]),
         staged=staged,
         derived_ids=derived,
     )
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A text Series as one contiguous Arrow array (large_string)."""
+    array = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _positions(
@@ -241,23 +247,23 @@ def _positions(
     index = frame.index
     n = len(frame)
     geographic = crs.is_geographic
+    names = ("lat", "lng") if geographic else ("x", "y")
+    # rows whose position text could not even be parsed (found while mapping)
+    unreadable = np.isin(index.to_numpy(), problems.bad_index())
     if "geometry" in frame.columns:
-        a, b, missing, ok_shape = _from_geometry(frame["geometry"], index, problems, geographic)
+        a, b, empty, ok_shape = _from_geometry(frame["geometry"], index, problems, geographic)
+        missing_geometry = empty & ok_shape & ~unreadable
+        if missing_geometry.any():
+            problems.add(index[missing_geometry], "geometry", "missing_coordinate", "is missing")
+        skip = empty | ~ok_shape
         raw = None
-        missing_pair = (missing, missing)
-    elif geographic and {"lat", "lng"} <= set(frame.columns):
-        a, lat_missing = rules.parse_numbers(frame["lat"])
-        b, lng_missing = rules.parse_numbers(frame["lng"])
-        raw = (frame["lat"], frame["lng"])
-        missing_pair = (lat_missing, lng_missing)
-        ok_shape = np.ones(n, dtype=bool)
-    elif not geographic and {"x", "y"} <= set(frame.columns):
-        # projected input keeps (a, b) = (x, y): easting, northing
-        a, x_missing = rules.parse_numbers(frame["x"])
-        b, y_missing = rules.parse_numbers(frame["y"])
-        raw = (frame["x"], frame["y"])
-        missing_pair = (x_missing, y_missing)
-        ok_shape = np.ones(n, dtype=bool)
+        missing_pair = None
+    elif set(names) <= set(frame.columns):
+        a, a_missing = rules.parse_numbers(frame[names[0]])
+        b, b_missing = rules.parse_numbers(frame[names[1]])
+        raw = (frame[names[0]], frame[names[1]])
+        missing_pair = (a_missing, b_missing)
+        skip = unreadable
     else:
         wanted = "lat and lng columns" if geographic else "x and y columns (easting, northing)"
         raise InvalidInput(
@@ -265,14 +271,17 @@ def _positions(
             "map the file's position columns in a mapping file ([position] section)",
             field="position",
         )
-    if geographic:
-        ok = ok_shape & rules.check_coordinates(
-            a, b, index, problems, missing=missing_pair, raw=raw
-        )
-    else:
-        ok = ok_shape & rules.check_coordinates(
-            a, b, index, problems, missing=missing_pair, raw=raw, names=("x", "y"), ranges=None
-        )
+    ok = rules.check_coordinates(
+        a,
+        b,
+        index,
+        problems,
+        missing=missing_pair,
+        raw=raw,
+        names=names,
+        ranges=(90.0, 180.0) if geographic else None,
+        skip=skip,
+    )
     lat = np.full(n, np.nan)
     lng = np.full(n, np.nan)
     if ok.any():
@@ -400,7 +409,7 @@ def _verified_at(fields: dict[str, pd.Series], zones: np.ndarray) -> np.ndarray 
         return None
     values = fields["verified_at"].to_numpy(dtype=object)
     out = np.full(len(values), None, dtype=object)
-    cache: dict[tuple[datetime, str], datetime] = {}
+    cache: dict[tuple[datetime, str], datetime | None] = {}
     for i, (value, zone) in enumerate(zip(values.tolist(), zones.tolist(), strict=True)):
         if value is None or zone is None:
             continue
@@ -586,7 +595,9 @@ class ImportRun:
         rows = np.concatenate(self.good_row) if self.good_row else np.array([], np.int64)
         lat = np.concatenate(self.good_lat) if self.good_lat else np.array([])
         lng = np.concatenate(self.good_lng) if self.good_lng else np.array([])
-        names = pa.concat_arrays(self.good_name) if self.good_name else pa.array([], pa.string())
+        names = (
+            pa.concat_arrays(self.good_name) if self.good_name else pa.array([], pa.large_string())
+        )
         rejected = self._duplicate_ids()
         keep = ~np.isin(rows, rejected) if len(rejected) else np.ones(len(rows), dtype=bool)
         rejected = np.concatenate(

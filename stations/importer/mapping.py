@@ -120,7 +120,11 @@ class Mapping:
     @property
     def field_labels(self) -> dict[str, str]:
         """Catalog field -> how the report names it (with the file's column)."""
-        labels = {target: f"{target} ({column})" for column, target in self.columns.items()}
+        labels = {
+            target: f"{target} ({column})"
+            for column, target in self.columns.items()
+            if column != target
+        }
         for name in ("lat", "lng"):
             column = getattr(self.position, name)
             if column and column != name:
@@ -130,8 +134,7 @@ class Mapping:
             if column and column != name:
                 labels[name] = f"{name} ({column})"
         if self.position.latlng:
-            for name in ("lat", "lng"):
-                labels[name] = f"{name} ({self.position.latlng})"
+            labels["position"] = f"position ({self.position.latlng})"
         if self.position.wkt or self.position.geojson:
             labels["geometry"] = f"geometry ({self.position.wkt or self.position.geojson})"
         return labels
@@ -284,7 +287,7 @@ def split_latlng(
             text.index[bad],
             "position",
             "not_a_number",
-            f"{column}: is not a 'lat, lng' pair; write e.g. '48.8566, 2.3522'",
+            "is not a 'lat, lng' pair; write e.g. '48.8566, 2.3522'",
             text[bad],
         )
     return parts[0], parts[1]
