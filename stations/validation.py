@@ -215,23 +215,19 @@ def check_distinct(
 
     ``rule`` returns the cleaned value or raises :class:`RuleBroken`.
     """
-    verdicts = map_distinct(values, lambda v: _verdict(v, rule))
-    present = verdicts.notna().to_numpy()
-    out = pd.Series(np.full(len(values), None, dtype=object), index=values.index)
-    if not present.any():
-        return out
-    picked = verdicts[present].tolist()
-    out[present] = [v[0] for v in picked]
-    codes = np.array([v[1] for v in picked], dtype=object)
-    failed = codes != None  # noqa: E711 (element-wise comparison with None)
-    if failed.any():
-        labels = values.index[present][failed]
-        reasons = np.array([v[2] for v in picked], dtype=object)[failed]
-        raw = values[present][failed]
-        for code in sorted(set(codes[failed].tolist())):
-            which = codes[failed] == code
-            problems.add(labels[which], field, code, reasons[which], raw[which])
-    return out
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    cleaned = np.empty(len(uniques) + 1, dtype=object)  # the last slot is for NA (-1)
+    broken: dict[str, list[int]] = {}
+    reasons = np.empty(len(uniques) + 1, dtype=object)
+    for i, unique in enumerate(uniques):
+        cleaned[i], code, reasons[i] = _verdict(unique, rule)
+        if code is not None:
+            broken.setdefault(code, []).append(i)
+    cleaned[-1] = None
+    for code, which in sorted(broken.items()):
+        rows = np.isin(codes, which)
+        problems.add(values.index[rows], field, code, reasons[codes[rows]], values[rows])
+    return pd.Series(cleaned[codes], index=values.index, dtype=object)
 
 
 # --- scalar rules --------------------------------------------------------------------------

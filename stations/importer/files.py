@@ -129,7 +129,15 @@ async def _import(
                 "pass --mapping to use them"
             )
     else:
-        mapping.check_columns(table.columns, path.name)
+        missing = mapping.missing_columns(table.columns)
+        if missing and table.format in ("geojson", "json"):
+            notes.append(f"no record has {', '.join(missing)}: read as empty")
+        elif missing:
+            raise InvalidInput(
+                f"{path.name}: the mapping {mapping.name} names columns the file does not "
+                f"have: {', '.join(missing)}; the file has: {', '.join(table.columns)}"
+            )
+        mapping = mapping.with_same_names(table.columns)
         if mapping.position.geometry and not table.has_geometry:
             raise InvalidInput(
                 f"{path.name}: the mapping {mapping.name} has no [position] and the file "
@@ -174,8 +182,8 @@ async def _import(
     async def feed() -> None:
         for frame, problems, dropped in everything():
             _check_source_column(frame, chosen_source, problems)
-            frame.drop(columns=[c for c in ("source", "crs") if c in frame.columns], inplace=True)
-            await run.add(frame, problems=problems, dropped=dropped)
+            own = [c for c in ("source", "crs") if c in frame.columns]
+            await run.add(frame.drop(columns=own), problems=problems, dropped=dropped)
 
     report = await run.run(feed)
     report.notes = notes + report.notes

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping as MappingType
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,17 +145,31 @@ class Mapping:
             needed |= set(_PLACEHOLDER.findall(template))
         return needed
 
-    def check_columns(self, available: list[str], where: str) -> None:
-        """Refuse a mapping that names columns the file does not have."""
-        missing = sorted(self.required_columns() - set(available))
-        if missing:
-            raise InvalidInput(
-                f"{where}: the mapping {self.name} names columns the file does not have: "
-                f"{', '.join(missing)}; the file has: {', '.join(available)}"
-            )
+    def with_same_names(self, available: list[str]) -> Mapping:
+        """This mapping plus the file's columns already named like catalog fields
+        (``name``, ``opening_hours`` …) that the mapping does not fill otherwise."""
+        taken = (
+            set(self.columns.values())
+            | set(self.templates)
+            | set(self.constants)
+            | set(self.position.columns)
+        )
+        extra = {
+            c: c for c in available if c in _MAPPABLE and c not in taken and c not in self.columns
+        }
+        if not extra:
+            return self
+        return replace(self, columns={**self.columns, **extra})
+
+    def missing_columns(self, available: list[str]) -> list[str]:
+        """Columns the mapping reads that the file does not have."""
+        return sorted(self.required_columns() - set(available))
 
     def apply(self, raw: pd.DataFrame, problems: rules.Problems) -> pd.DataFrame:
         """A raw chunk (index = row numbers) in catalog form: fields and position columns."""
+        absent = [c for c in self.required_columns() if c not in raw.columns]
+        if absent:  # sparse records (GeoJSON properties): a column no record has is empty
+            raw = raw.assign(**{c: pd.Series(np.nan, index=raw.index, dtype="str") for c in absent})
         out = pd.DataFrame(index=raw.index)
         for column, target in self.columns.items():
             out[target] = raw[column]
@@ -267,7 +281,11 @@ def fill_template(template: str, raw: pd.DataFrame) -> pd.Series:
 
 def _attributes(raw: pd.DataFrame, keep: tuple[str, ...]) -> pd.Series:
     """The kept columns of each row as a dict (empty values left out)."""
-    columns = {c: rules.as_text(raw[c]).to_numpy(dtype=object, na_value=None) for c in keep}
+    columns = {
+        c: rules.as_text(raw[c]).to_numpy(dtype=object, na_value=None)
+        for c in keep
+        if c in raw.columns  # kept columns are optional: a file may lack some
+    }
     records = []
     for i in range(len(raw)):
         record = {c: values[i] for c, values in columns.items() if values[i] is not None}
@@ -307,9 +325,7 @@ def parse_geometry(
         what = 'GeoJSON; write e.g. {"type": "Point", "coordinates": [2.3522, 48.8566]}'
     bad = text.notna().to_numpy() & pd.isna(geoms)
     if bad.any():
-        problems.add(
-            text.index[bad], "geometry", "bad_geometry", f"{column}: is not {what}", text[bad]
-        )
+        problems.add(text.index[bad], "geometry", "bad_geometry", f"is not {what}", text[bad])
     return pd.Series(geoms, index=values.index, dtype=object)
 
 
