@@ -83,6 +83,9 @@ def import_command(
     show: Annotated[
         int, typer.Option("--show", min=0, help="How many problems to print.")
     ] = SHOWN_PROBLEMS,
+    timings: Annotated[
+        bool, typer.Option("--timings", help="Print the seconds spent in each stage.")
+    ] = False,
 ) -> None:
     """Import stations from a file: check every row, report problems, write the good rows."""
     console = Console()
@@ -107,6 +110,10 @@ def import_command(
         )
     )
     print_report(console, result, show=show)
+    if timings:
+        other = result.seconds - sum(result.timings.values())
+        for stage, seconds in [*result.timings.items(), ("read, map, other", other)]:
+            console.print(f"  {seconds:7.1f} s  {stage}")
     if report is not None:
         console.print(f"all {len(result.problem_frame)} problems written to {report}")
     if result.imported == 0:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -424,10 +425,14 @@ def _verified_at(fields: dict[str, pd.Series], zones: np.ndarray) -> np.ndarray 
 
 
 def _text_column(values: pd.Series | np.ndarray, good: np.ndarray) -> pgcopy.Column:
+    if isinstance(values, pd.Series) and values.dtype == "str":
+        array = pa.array(values, type=pa.large_string())  # Arrow-backed: no copy
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        return pgcopy.text(array.filter(pa.array(good)))
     if isinstance(values, pd.Series):
         values = values.to_numpy(dtype=object, na_value=None)
-    picked = values[good]
-    return pgcopy.text(pa.array(picked, type=pa.large_string(), from_pandas=True))
+    return pgcopy.text(pa.array(values[good], type=pa.large_string(), from_pandas=True))
 
 
 def _with_default(values: pd.Series | None, default: str, n: int) -> np.ndarray:
@@ -567,7 +572,8 @@ class ImportRun:
                 self.provided.add("time_zone")
             if self.options.country:
                 self.provided.add("country_code")
-        prepared = prepare(frame, self.options, problems)
+        with self._timed("check rows"):
+            prepared = prepare(frame, self.options, problems)
         self.report.read += prepared.rows + dropped
         self.derived_ids |= prepared.derived_ids
         self._keep_problems(prepared.problems)
@@ -578,12 +584,26 @@ class ImportRun:
         self.good_lng.append(prepared.good_lng)
         self.good_name.append(prepared.good_name)
         if len(prepared.good_row):
-            data = pgcopy.encode(prepared.staged, len(prepared.good_row))
-            await self.conn.copy_to_table(
-                "import_rows", source=_Reader(data), columns=list(_STAGED_COLUMNS), format="binary"
-            )
+            with self._timed("copy to staging"):
+                data = pgcopy.encode(prepared.staged, len(prepared.good_row))
+                await self.conn.copy_to_table(
+                    "import_rows",
+                    source=_Reader(data),
+                    columns=list(_STAGED_COLUMNS),
+                    format="binary",
+                )
         if self.progress is not None:
             self.progress("rows", self.report.read, self.total_rows)
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in ``stage`` to the report's timings."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.report.timings[stage] = self.report.timings.get(stage, 0.0) + spent
 
     def _keep_problems(self, problems: rules.Problems) -> None:
         found = problems.frame()
@@ -598,18 +618,15 @@ class ImportRun:
         names = (
             pa.concat_arrays(self.good_name) if self.good_name else pa.array([], pa.large_string())
         )
-        rejected = self._duplicate_ids()
-        keep = ~np.isin(rows, rejected) if len(rejected) else np.ones(len(rows), dtype=bool)
-        rejected = np.concatenate(
-            [
-                rejected,
-                await self._near_duplicates(
-                    rows[keep], lat[keep], lng[keep], names.filter(pa.array(keep))
-                ),
-            ]
-        )
-        if len(rejected):
-            await self.conn.execute(SQL.drop_rejected_rows, rejected.astype(np.int64).tolist())
+        with self._timed("whole-file checks"):
+            rejected = self._duplicate_ids()
+            keep = ~np.isin(rows, rejected) if len(rejected) else np.ones(len(rows), dtype=bool)
+            near = await self._near_duplicates(
+                rows[keep], lat[keep], lng[keep], names.filter(pa.array(keep))
+            )
+            rejected = np.concatenate([rejected, near])
+            if len(rejected):
+                await self.conn.execute(SQL.drop_rejected_rows, rejected.astype(np.int64).tolist())
         if self.derived_ids:
             self.report.notes.append(
                 "the file has no source-id column: each row's id was derived from its "
@@ -688,20 +705,23 @@ class ImportRun:
 
     async def _merge(self) -> None:
         source = self.options.source
-        await self.conn.execute(SQL.analyze_rows)
-        plan = await self.conn.fetchrow(SQL.count_plan, source)
-        await self.conn.execute(SQL.drop_changes_table)
-        await self.conn.execute(SQL.plan_updates, source, sorted(self.provided))
-        changes = await self.conn.fetchval(SQL.count_changes)
+        with self._timed("plan (compare with the catalog)"):
+            await self.conn.execute(SQL.analyze_rows)
+            plan = await self.conn.fetchrow(SQL.count_plan, source)
+            await self.conn.execute(SQL.drop_changes_table)
+            await self.conn.execute(SQL.plan_updates, source, sorted(self.provided))
+            changes = await self.conn.fetchval(SQL.count_changes)
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)
         if not self.options.dry_run:
-            await self.conn.execute(SQL.raise_work_mem)
-            status = await self.conn.execute(SQL.insert_new_stations, source)
+            with self._timed("insert new stations (with history)"):
+                await self.conn.execute(SQL.raise_work_mem)
+                status = await self.conn.execute(SQL.insert_new_stations, source)
             inserted = int(status.split()[-1])
             if inserted != plan["new"]:
                 raise RuntimeError(f"inserted {inserted} stations, planned {plan['new']}")
-            status = await self.conn.execute(SQL.apply_updates)
+            with self._timed("update changed stations (with history)"):
+                status = await self.conn.execute(SQL.apply_updates)
             changes = int(status.split()[-1])
         await self.conn.execute(SQL.drop_changes_table)
         self.report.created = int(plan["new"])

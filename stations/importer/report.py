@@ -46,6 +46,7 @@ class ImportReport:
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage
     problem_frame: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["row", "field", "code", "reason", "value"])
     )

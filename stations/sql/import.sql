@@ -42,7 +42,9 @@ CREATE TEMP TABLE import_rows (
 DELETE FROM import_rows WHERE row_no = ANY($1::integer[])
 
 -- name: analyze_rows
-ANALYZE import_rows
+-- Statistics for the joins on source_id (a temporary table has none); sampling the
+-- other columns would cost more than it helps.
+ANALYZE import_rows (source_id)
 
 -- name: catalog_neighbours
 -- Stations near the import (its box, widened by $6 degrees) that this import does not
