@@ -113,6 +113,7 @@ def _import(csv: Path, database: str) -> tuple[float, float, str]:
         "bench",
         "--show",
         "0",
+        "--timings",
     ]
     with tempfile.TemporaryFile("w+") as output:
         started = time.perf_counter()
@@ -145,13 +146,13 @@ def main() -> None:
         asyncio.run(_create(settings, database))
         try:
             seconds, peak, output = _import(csv, database)
-            print(output.splitlines()[-1])
+            print(output)
             print(
                 f"import into a fresh database: {seconds:.1f} s, "
                 f"{args.rows / seconds:,.0f} stations/s, peak RSS of the import {peak:,.0f} MB"
             )
             seconds, peak, output = _import(csv, database)
-            print(output.splitlines()[-1])
+            print(output)
             print(
                 f"re-import (no changes): {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s, "
                 f"peak RSS {peak:,.0f} MB"
