@@ -10,6 +10,7 @@ import sys
 import typer
 
 from stations.cli import db as db_commands
+from stations.cli import demo as demo_commands
 from stations.errors import StationsError
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.command("demo")(demo_commands.demo)
 
 
 @app.command()
