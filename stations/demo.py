@@ -430,7 +430,12 @@ class _Host:
 
 
 def _host(
-    spec: CitySpec, place: Place, host: str, subdistrict: str, rng: np.random.Generator
+    spec: CitySpec,
+    place: Place,
+    host: str,
+    subdistrict: str,
+    community: str,
+    rng: np.random.Generator,
 ) -> _Host:
     """Name, operator and label of a station run by ``host`` at ``place``."""
     hosts = spec.hosts
@@ -449,13 +454,13 @@ def _host(
         bank = _one(rng, hosts["banks"])
         branch = short if rng.random() < 0.6 else _district_short(district)
         label = f"{bank['name']}{spec.short}{branch}支行"
-        return _Host(label, f"{label}{bank['brand']}", f"{bank['name']}{spec.short}分行")
+        operator = bank.get("operator", f"{bank['name']}{spec.short}分行")
+        return _Host(label, f"{label}{bank['brand']}", operator)
     if host == "fuel":
         brand = _one(rng, hosts["fuel"])
         label = f"{brand['name']}{road}加油站"
         return _Host(label, f"{label}{brand['brand']}", brand["operator"])
     if host == "community":
-        community = _one(rng, spec.districts[district].communities)
         label = f"{community}社区党群服务中心"
         suffix = _one(rng, ("爱心驿站", "户外劳动者服务站", "暖心驿站"))
         return _Host(label, f"{label}{suffix}", f"{subdistrict}{community}社区居民委员会")
@@ -604,10 +609,11 @@ def _describe_station(
 ) -> dict[str, Any]:
     district = spec.districts[place.district]
     subdistrict = place.subdistrict or _one(rng, district.subdistricts)
+    community = _one(rng, district.communities)  # the same one in name and address
     rules = _host_rules()
     if kind is Kind.WATER_POINT:
         host_kind = _pick(rng, rules.water_hosts)
-        host = _host(spec, place, host_kind, subdistrict, rng)
+        host = _host(spec, place, host_kind, subdistrict, community, rng)
         name = f"一瓶水·传递爱 派水点（{host.label}）"
         water = rules.water_point
         amenities = _amenities(rng, water)
@@ -619,7 +625,7 @@ def _describe_station(
             hours = _pick(rng, rules.profiles[host_kind].hours)
     else:
         host_kind = _pick(rng, rules.hosts_at[place.kind])
-        host = _host(spec, place, host_kind, subdistrict, rng)
+        host = _host(spec, place, host_kind, subdistrict, community, rng)
         name = host.name
         profile = rules.profiles[host_kind]
         amenities = _amenities(rng, profile)
@@ -642,7 +648,7 @@ def _describe_station(
         "opening_hours": hours,
         "time_zone": spec.time_zone,
         "country_code": spec.country_code,
-        "address": _address(spec, place, subdistrict, rng),
+        "address": _address(spec, place, subdistrict, community, rng),
         "district": district.name,
         "district_code": district.code,
         "operator": host.operator,
@@ -651,12 +657,13 @@ def _describe_station(
     }
 
 
-def _address(spec: CitySpec, place: Place, subdistrict: str, rng: np.random.Generator) -> str:
+def _address(
+    spec: CitySpec, place: Place, subdistrict: str, community: str, rng: np.random.Generator
+) -> str:
     prefix = f"{spec.name}{place.district}"
     if place.numbered:
         return f"{prefix}{place.road}{int(rng.integers(1, 400))}号"
     if place.road.endswith(("街道", "镇")):
-        community = _one(rng, spec.districts[place.district].communities)
         return f"{prefix}{place.road}{community}社区"
     return f"{prefix}{subdistrict}{place.road}"
 

@@ -189,6 +189,18 @@ def test_districts_and_addresses_belong_to_the_city(city: DemoCity):
     assert (city.stations["address"].map(lambda a, s=spec: a[len(s.name) :][:3]) != "").all()
 
 
+def test_community_stations_sit_in_the_community_they_are_named_after(city: DemoCity):
+    stations = city.stations
+    rows = stations[
+        stations["name"].str.contains("社区党群服务中心") & stations["address"].str.endswith("社区")
+    ]
+    assert len(rows) > 0
+    for name, address in zip(rows["name"], rows["address"], strict=True):
+        community = re.search(r"([^（]+?)社区党群服务中心", name)
+        assert community is not None
+        assert address.endswith(f"{community.group(1)}社区"), (name, address)
+
+
 def test_contact_numbers_are_obviously_fictitious(city: DemoCity):
     contacts = city.stations["contact"].dropna()
     area = city.spec.phone_area
