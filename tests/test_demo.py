@@ -303,3 +303,14 @@ def test_loading_reports_what_this_checkout_is_missing(monkeypatch: pytest.Monke
 
     with pytest.raises(SetupError, match=r"stations\.importer\.import_frame"):
         require_importers()
+
+
+def test_demo_command_refuses_an_unknown_city():
+    from typer.testing import CliRunner
+
+    from stations.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--city", "paris"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InvalidInput)
+    assert "huaibei, xian" in str(result.exception)

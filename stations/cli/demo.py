@@ -64,8 +64,15 @@ def _print_report(report: DemoLoadReport) -> None:
     print(f"{verb} demand (source demo-{report.city}-demand): {_describe(report.demand)}")
 
 
+_COUNTS = ("rows", "inserted", "updated", "unchanged", "rejected")
+
+
 def _describe(report: Any) -> str:
-    summary = getattr(report, "summary", None)
-    if callable(summary):
-        return str(summary())
+    """The importer report's counts when it has them, else its own text."""
+    as_dict = getattr(report, "as_dict", None)
+    if callable(as_dict):
+        values = as_dict()
+        counts = [f"{key} {values[key]}" for key in _COUNTS if key in values]
+        if counts:
+            return ", ".join(counts)
     return str(report)
