@@ -64,15 +64,14 @@ def _print_report(report: DemoLoadReport) -> None:
     print(f"{verb} demand (source demo-{report.city}-demand): {_describe(report.demand)}")
 
 
-_COUNTS = ("rows", "inserted", "updated", "unchanged", "rejected")
+_COUNTS = ("read", "rows", "created", "inserted", "updated", "unchanged", "rejected")
 
 
 def _describe(report: Any) -> str:
-    """The importer report's counts when it has them, else its own text."""
-    as_dict = getattr(report, "as_dict", None)
-    if callable(as_dict):
-        values = as_dict()
-        counts = [f"{key} {values[key]}" for key in _COUNTS if key in values]
-        if counts:
-            return ", ".join(counts)
-    return str(report)
+    """The importer report's counts (whichever of them it has), else its own text."""
+    counts = [f"{key} {getattr(report, key)}" for key in _COUNTS if hasattr(report, key)]
+    totals = getattr(report, "totals_by_code", None)
+    rejected: Any = getattr(report, "rejected", None)
+    if callable(totals) and rejected:
+        counts.append("problems: " + ", ".join(f"{c} {n}" for c, n in totals().most_common()))
+    return ", ".join(counts) if counts else str(report)
