@@ -90,7 +90,13 @@ def parent_array(cells: np.ndarray, res: int) -> np.ndarray:
 
 
 def catalog_cells(lats: np.ndarray, lngs: np.ndarray) -> dict[int, np.ndarray]:
-    """The catalog's cells (res 7, 9, 11) for arrays of points, as int64 for PostgreSQL."""
+    """The catalog's cells (res 7, 9, 11) for arrays of points, as int64 for PostgreSQL.
+
+    Coarser cells are the H3 parents of the res-11 cell, so the three columns always
+    nest (what aggregation by parent relies on). Within a few metres of a cell edge a
+    parent can differ from looking the point up directly at that resolution: H3 cells
+    do not nest exactly, geometrically.
+    """
     finest = max(CATALOG_RESOLUTIONS)
     fine = cells_from_latlng_array(lats, lngs, finest)
     return {
@@ -100,8 +106,10 @@ def catalog_cells(lats: np.ndarray, lngs: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def catalog_cells_of(lat: float, lng: float) -> dict[int, int]:
-    """The catalog's cells for one point."""
-    return {res: cell_from_latlng(lat, lng, res) for res in CATALOG_RESOLUTIONS}
+    """The catalog's cells for one point, derived exactly as :func:`catalog_cells` does."""
+    return {
+        res: int(cells[0]) for res, cells in catalog_cells(np.array([lat]), np.array([lng])).items()
+    }
 
 
 def cells_to_hex(cells: Iterable[int]) -> list[str]:

@@ -71,9 +71,13 @@ async def test_writes_notify_listeners_with_the_changed_ids(conn, pool):
 
 
 async def test_factory_station_has_consistent_cells(conn):
+    import numpy as np
+
     from stations import h3cells
     from tests.factories import create_station
 
     row = await create_station(conn, lat=34.2655, lng=108.9540, name="钟楼驿站")
-    assert row["h3_r9"] == h3cells.cell_from_latlng(34.2655, 108.9540, 9)
+    fine = h3cells.cell_from_latlng(34.2655, 108.9540, 11)
+    assert row["h3_r11"] == fine
+    assert row["h3_r9"] == int(h3cells.parent_array(np.array([fine], dtype=np.uint64), 9)[0])
     assert row["geom"].y == 34.2655 and row["geom"].x == 108.9540

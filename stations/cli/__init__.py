@@ -11,6 +11,7 @@ import typer
 
 from stations.cli import accounts as accounts_commands
 from stations.cli import campaigns as campaigns_commands
+from stations.cli import catalog as catalog_commands
 from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
 from stations.cli import demand as demand_commands
@@ -33,6 +34,8 @@ app.add_typer(members_commands.app, name="members")
 app.add_typer(accounts_commands.app, name="accounts")
 app.add_typer(campaigns_commands.app, name="campaigns")
 app.add_typer(qr_commands.app, name="qr")
+app.command("import")(catalog_commands.import_command)
+app.command("export")(catalog_commands.export_command)
 
 
 @app.command()
