@@ -15,6 +15,7 @@ from stations.cli import catalog as catalog_commands
 from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
 from stations.cli import demand as demand_commands
+from stations.cli import demo as demo_commands
 from stations.cli import members as members_commands
 from stations.cli import qr as qr_commands
 from stations.errors import StationsError
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.command("demo")(demo_commands.demo)
 app.add_typer(coverage_commands.app, name="coverage")
 app.add_typer(demand_commands.app, name="demand")
 app.add_typer(members_commands.app, name="members")
