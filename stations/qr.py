@@ -19,6 +19,7 @@ import hmac
 import io
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 import segno
@@ -54,7 +55,72 @@ class StationCode:
 
 def signature(station_code: str, *, key_id: str, secret: str) -> str:
     mac = hmac.new(secret.encode(), f"{key_id}:{station_code}".encode(), hashlib.sha256)
-    return base64.b32encode(mac.digest()).decode().lower()[:SIGNATURE_LENGTH]
+    return _encode(mac.digest())
+
+
+def _encode(digest: bytes) -> str:
+    return base64.b32encode(digest).decode().lower()[:SIGNATURE_LENGTH]
+
+
+class _KeyRing:
+    """The signing keys of one settings object, with HMAC states prepared once.
+
+    Verified codes are remembered (a poster is scanned again and again; the answer is
+    a pure function of the scanned text and these keys). Refusals are not remembered,
+    so a flood of forged codes cannot push real ones out.
+    """
+
+    def __init__(self, security: SecuritySettings) -> None:
+        self.security = security
+        self.macs = {
+            key_id: hmac.new(secret.get_secret_value().encode(), digestmod=hashlib.sha256)
+            for key_id, secret in security.qr_keys.items()
+        }
+        self.verified = lru_cache(maxsize=65_536)(self._verify_text)
+
+    def signature(self, station_code: str, key_id: str) -> str:
+        mac = self.macs[key_id].copy()
+        mac.update(f"{key_id}:{station_code}".encode())
+        return _encode(mac.digest())
+
+    def _verify_text(self, text: str) -> StationCode:
+        parts = urlsplit(text)
+        path_match = _PATH.search(parts.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        keys, sigs = query.get("k", []), query.get("sig", [])
+        if path_match is None or len(keys) != 1 or len(sigs) != 1:
+            raise InvalidCode("invalid_code", NOT_A_CODE)
+        return self.verify_parts(path_match.group(1), keys[0], sigs[0])
+
+    def verify_parts(self, station_code: str, key_id: str, sig: str) -> StationCode:
+        security = self.security
+        if not (
+            STATION_CODE.fullmatch(station_code)
+            and _KEY_ID.fullmatch(key_id)
+            and _SIGNATURE.fullmatch(sig)
+        ):
+            raise InvalidCode("invalid_code", NOT_A_CODE)
+        retired = key_id in security.qr_retired_keys
+        if key_id not in self.macs or (key_id not in security.qr_active_keys and not retired):
+            if retired:
+                raise InvalidCode("code_retired", RETIRED)
+            raise InvalidCode("invalid_code", UNKNOWN_KEY)
+        if not hmac.compare_digest(self.signature(station_code, key_id), sig):
+            raise InvalidCode("invalid_code", FORGED)
+        if retired:
+            raise InvalidCode("code_retired", RETIRED)
+        return StationCode(station_code=station_code, key_id=key_id)
+
+
+# Settings objects are few (one per app; tests make several) and immutable.
+_KEYRINGS: dict[int, _KeyRing] = {}
+
+
+def _keyring(security: SecuritySettings) -> _KeyRing:
+    ring = _KEYRINGS.get(id(security))
+    if ring is None or ring.security is not security:
+        ring = _KEYRINGS[id(security)] = _KeyRing(security)
+    return ring
 
 
 def poster_url(station_code: str, *, security: SecuritySettings, base_url: str) -> str:
@@ -70,37 +136,14 @@ def verify(scanned: str, *, security: SecuritySettings) -> StationCode:
     text = (scanned or "").strip()
     if len(text) > 500:
         raise InvalidCode("invalid_code", NOT_A_CODE)
-    parts = urlsplit(text)
-    path_match = _PATH.search(parts.path)
-    query = parse_qs(parts.query, keep_blank_values=True)
-    keys, sigs = query.get("k", []), query.get("sig", [])
-    if path_match is None or len(keys) != 1 or len(sigs) != 1:
-        raise InvalidCode("invalid_code", NOT_A_CODE)
-    return verify_parts(path_match.group(1), keys[0], sigs[0], security=security)
+    return _keyring(security).verified(text)
 
 
 def verify_parts(
     station_code: str, key_id: str, sig: str, *, security: SecuritySettings
 ) -> StationCode:
     """Check a code given as its three parts (station code, key id, signature)."""
-    if not (
-        STATION_CODE.fullmatch(station_code)
-        and _KEY_ID.fullmatch(key_id)
-        and _SIGNATURE.fullmatch(sig)
-    ):
-        raise InvalidCode("invalid_code", NOT_A_CODE)
-    secret = security.qr_keys.get(key_id)
-    retired = key_id in security.qr_retired_keys
-    if secret is None or (key_id not in security.qr_active_keys and not retired):
-        if retired:
-            raise InvalidCode("code_retired", RETIRED)
-        raise InvalidCode("invalid_code", UNKNOWN_KEY)
-    expected = signature(station_code, key_id=key_id, secret=secret.get_secret_value())
-    if not hmac.compare_digest(expected, sig):
-        raise InvalidCode("invalid_code", FORGED)
-    if retired:
-        raise InvalidCode("code_retired", RETIRED)
-    return StationCode(station_code=station_code, key_id=key_id)
+    return _keyring(security).verify_parts(station_code, key_id, sig)
 
 
 def qr_symbol(url: str) -> segno.QRCode:
