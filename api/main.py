@@ -13,8 +13,9 @@ from fastapi import FastAPI
 
 from api import errors
 from api.responses import JSONResponse
-from api.routes import health
+from api.routes import health, stations
 from stations import db as dbconn
+from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 
 
@@ -24,9 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await dbconn.create_pool(settings.db)
+        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY.
+        app.state.search = IndexService(settings.db, app.state.pool)
+        await app.state.search.start()
         try:
             yield
         finally:
+            await app.state.search.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -39,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(stations.router)
     return app
