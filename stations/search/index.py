@@ -292,6 +292,26 @@ class StationIndex:
         for station_id, row in log:
             self.apply(station_id, row)
 
+    def positions_by_id(self) -> dict[int, tuple[float, float]]:
+        """Every searchable station's (lat, lng), by id (for checks and diagnostics)."""
+        alive = np.flatnonzero(self.alive)
+        out = dict(
+            zip(
+                self.base.ids[alive].tolist(),
+                zip(self.base.lat[alive].tolist(), self.base.lng[alive].tolist(), strict=True),
+                strict=True,
+            )
+        )
+        delta = self.delta
+        out.update(
+            zip(
+                delta.ids.tolist(),
+                zip(delta.lat.tolist(), delta.lng.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        return out
+
     def contains(self, station_id: int) -> bool:
         pos = self._base_position(station_id)
         return station_id in self._delta_rows or (pos is not None and bool(self.alive[pos]))
