@@ -303,3 +303,26 @@ class FeatureCollection(BaseModel):
     features: list[Feature]
     numberReturned: int
     links: list[dict[str, str]]
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` inlined (for extra response media types).
+
+    FastAPI registers only the models of ``responses[...]["model"]`` as components; a
+    schema placed directly under ``content`` must not refer to ``#/$defs/...``.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

@@ -35,6 +35,10 @@ GEOJSON = "application/geo+json"
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"model": schemas.Problem, "description": "A parameter is malformed or out of range"},
 }
+_BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.Problem, "description": "The body is not JSON"},
+    **_PROBLEMS,
+}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "No such station"},
     **_PROBLEMS,
@@ -262,7 +266,7 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
     description="For planners and for riders' apps filling an offline cache: the same "
     "answer as `GET /v1/stations/nearest` for each point, in input order.",
     response_class=Response,
-    responses={200: {"model": schemas.BatchAnswer}, **_PROBLEMS},
+    responses={200: {"model": schemas.BatchAnswer}, **_BODY_PROBLEMS},
 )
 async def nearest_batch(request: Request, body: schemas.BatchRequest) -> Response:
     now = time.time()
@@ -299,8 +303,8 @@ async def nearest_batch(request: Request, body: schemas.BatchRequest) -> Respons
     description="Stations within `max_detour_m` of a GeoJSON LineString ([lng, lat] positions "
     "in `crs`), ordered by distance along the route, each with its geodesic distance off the "
     "route and its distance along it. The same filters as nearest.",
-    response_class=JSONResponse,
-    responses={200: {"model": schemas.RouteAnswer}, **_PROBLEMS},
+    response_class=Response,
+    responses={200: {"model": schemas.RouteAnswer}, **_BODY_PROBLEMS},
 )
 async def along_route(request: Request, body: schemas.RouteRequest) -> Response:
     now = time.time()
@@ -403,13 +407,11 @@ _FORMAT = Query(
     "(two-character Chinese words work, e.g. `q=驿站`). Results in id order, a page at a time: "
     "follow `next`. GeoJSON with `Accept: application/geo+json` or `f=geojson`. Closed "
     "stations appear only when asked for with `status=closed`.",
-    response_model=None,
+    response_class=Response,
     responses={
         200: {
-            "content": {
-                "application/json": {"schema": schemas.SearchPage.model_json_schema()},
-                GEOJSON: {"schema": schemas.FeatureCollection.model_json_schema()},
-            }
+            "model": schemas.SearchPage,
+            "content": {GEOJSON: {"schema": schemas.inline_schema(schemas.FeatureCollection)}},
         },
         **_PROBLEMS,
     },
@@ -487,13 +489,11 @@ StationId = Annotated[int, Path(ge=1, le=lookup.MAX_ID, description="station id"
 @router.get(
     "/{station_id}",
     summary="One station, with its opening hours in words for the next 7 days",
-    response_model=None,
+    response_class=Response,
     responses={
         200: {
-            "content": {
-                "application/json": {"schema": schemas.StationDetail.model_json_schema()},
-                GEOJSON: {"schema": schemas.Feature.model_json_schema()},
-            }
+            "model": schemas.StationDetail,
+            "content": {GEOJSON: {"schema": schemas.inline_schema(schemas.Feature)}},
         },
         **_NOT_FOUND,
     },
@@ -526,8 +526,8 @@ async def get_station(
 @router.get(
     "/{station_id}/history",
     summary="Every change to a station: who, when, what changed (newest first)",
-    response_model=schemas.HistoryPage,
-    responses=_NOT_FOUND,
+    response_class=Response,
+    responses={200: {"model": schemas.HistoryPage}, **_NOT_FOUND},
 )
 async def get_station_history(
     request: Request,

@@ -55,10 +55,14 @@ class Filters:
 
 
 def _split(values: Iterable[str] | None) -> list[str]:
-    """Repeated parameters and comma-separated lists mean the same thing."""
+    """Repeated parameters and comma-separated lists mean the same thing.
+
+    Empty items are kept (and refused by the callers as unknown values): ``amenity=``
+    is a mistake to report, not a filter to drop silently.
+    """
     out: list[str] = []
     for value in values or ():
-        out.extend(part.strip() for part in str(value).split(",") if part.strip())
+        out.extend(part.strip() for part in str(value).split(","))
     return out
 
 
