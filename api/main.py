@@ -44,5 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(stations.router)
+    stations.install(app)
     return app

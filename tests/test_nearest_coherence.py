@@ -154,8 +154,7 @@ def _columns(rows: list[dict[str, Any]], states: OpeningStates) -> Columns:
             "time_zone": "UTC",
             "country_code": None,
             "verified_epoch": None,
-            "fragment": b'"id":%d' % r["id"],
-            "position": b"{}",
+            "head": b'{"id":%d,"position":{}' % r["id"],
         }
         for r in rows
     ]

@@ -1,9 +1,11 @@
 """Finding stations: nearest, batch nearest, along a route, search, one station, its history.
 
-``GET /v1/stations/nearest`` is the hot path: it reads its query string directly and
-answers pre-assembled JSON, skipping per-request validation models and dependency
-chains; its parameters are documented below (``NEAREST_PARAMETERS``) and checked by the
-same parsers as everywhere else (:mod:`stations.search.filters`).
+``GET /v1/stations/nearest`` is the hot path. It reads its query string directly and
+answers pre-assembled JSON: no validation models, no dependency chain. Its parameters
+are documented below (``NEAREST_PARAMETERS``) and checked by the same parsers as
+everywhere else (:mod:`stations.search.filters`). :func:`install` also puts a plain
+Starlette route to the same handler ahead of the app's routers, because going through
+FastAPI's router costs about 25 µs per request — a sixth of the whole budget.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from urllib.parse import urlencode
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import Response
+from starlette.routing import Route
 
 from api import schemas
 from api.deps import ConnDep
@@ -188,7 +191,12 @@ def _service(request: Request) -> IndexService:
     return service
 
 
-def _last(values: list[str]) -> str | None:
+_NO_FILTERS = params.Filters()
+_FILTER_NAMES = frozenset(("kind", "amenity", "access", "open_now", "open_at", "min_rating"))
+
+
+def _last(values: list[str] | None) -> str | None:
+    """A repeated single-valued parameter: the last one counts."""
     return values[-1] if values else None
 
 
@@ -224,23 +232,29 @@ def _point_to_wgs84(
     openapi_extra={"parameters": NEAREST_PARAMETERS},
 )
 async def nearest(request: Request) -> Response:
-    query = request.query_params
-    lat = params.parse_lat(_last(query.getlist("lat")))
-    lng = params.parse_lng(_last(query.getlist("lng")))
-    k = params.parse_k(_last(query.getlist("k")))
-    radius = params.parse_radius(_last(query.getlist("radius_m")))
-    crs = params.parse_named_crs(_last(query.getlist("crs")))
+    values: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        values.setdefault(key, []).append(value)
+    get = values.get
+    lat = params.parse_lat(_last(get("lat")))
+    lng = params.parse_lng(_last(get("lng")))
+    k = params.parse_k(_last(get("k")))
+    radius = params.parse_radius(_last(get("radius_m")))
+    crs = params.parse_named_crs(_last(get("crs")))
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
-    search = params.build_filters(
-        kind=query.getlist("kind"),
-        amenity=query.getlist("amenity"),
-        access=query.getlist("access"),
-        open_now=_last(query.getlist("open_now")),
-        open_at=_last(query.getlist("open_at")),
-        min_rating=_last(query.getlist("min_rating")),
-        now=now_dt,
-    )
+    if _FILTER_NAMES.isdisjoint(values):
+        search = _NO_FILTERS
+    else:
+        search = params.build_filters(
+            kind=get("kind"),
+            amenity=get("amenity"),
+            access=get("access"),
+            open_now=_last(get("open_now")),
+            open_at=_last(get("open_at")),
+            min_rating=_last(get("min_rating")),
+            now=now_dt,
+        )
     w_lat, w_lng = _point_to_wgs84(lat, lng, crs)
     index = _service(request).index
     hits = index.nearest(w_lat, w_lng, k=k, filters=search, now=now, radius_m=radius)
@@ -324,15 +338,15 @@ async def along_route(request: Request, body: schemas.RouteRequest) -> Response:
     )
     at = search.open_at or now_dt
     opened = render.OpenStates(index, at, now)
-    places = render.positions(index, [(h.in_delta, h.pos) for h in answer.hits], crs)
+    places = render.heads(index, [(h.in_delta, h.pos) for h in answer.hits], crs)
     results = [
-        b'{%s,"distance_off_route_m":%s,"distance_along_route_m":%s}'
+        b'%s,"distance_off_route_m":%.2f,"distance_along_route_m":%.2f}'
         % (
-            render.station_members(index, h.in_delta, h.pos, place, opened, now),
-            repr(round(h.off_route_m, 2)).encode(),
-            repr(round(h.along_route_m, 2)).encode(),
+            render.station_json(index, h.in_delta, h.pos, head, opened, now),
+            h.off_route_m,
+            h.along_route_m,
         )
-        for h, place in zip(answer.hits, places, strict=True)
+        for h, head in zip(answer.hits, places, strict=True)
     ]
     body_bytes = (
         b'{"at":%s,"crs":"%s","route_length_m":%s,"count":%d,"total":%d,"results":[%s]}'
@@ -549,3 +563,15 @@ async def get_station_history(
         next_link = str(request.url.replace(query=urlencode(pairs)))
     items = [lookup.history_dict(r) for r in rows]
     return JSONResponse({"count": len(items), "items": items, "next": next_link})
+
+
+def install(app: FastAPI) -> None:
+    """Add the station endpoints to ``app``; nearest is matched first, on a lean route.
+
+    The documented ``APIRoute`` of nearest stays in the router (it is what the OpenAPI
+    document describes); the lean route in front calls the same function.
+    """
+    app.include_router(router)
+    app.router.routes.insert(
+        0, Route("/v1/stations/nearest", nearest, methods=["GET"], include_in_schema=False)
+    )

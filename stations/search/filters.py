@@ -233,10 +233,13 @@ def parse_open(
     return now if wants_now else None
 
 
+_WGS84 = parse_crs(None)
+
+
 def parse_named_crs(value: str | None, *, field: str = "crs") -> Crs:
     """Only the named geographic CRSs: the search answers in latitude/longitude."""
     if value is None:
-        return parse_crs(None)
+        return _WGS84
     text = str(value).strip().lower().replace("-", "").replace("_", "")
     if text not in ("wgs84", "gcj02", "bd09"):
         raise InvalidInput(

@@ -27,6 +27,9 @@ M_MIN = _A * (1.0 - _ES)
 # Safety margins for the lower bound: relative and absolute (float rounding of xyz).
 _REL_SLACK = 1e-9
 _ABS_SLACK_M = 1e-3
+LOWER_BOUND_SCALE = M_MIN * (1.0 - _REL_SLACK)
+"""Metres per radian of spherical angle that the geodesic is at least (see the docstring)."""
+LOWER_BOUND_SLACK_M = _ABS_SLACK_M
 
 
 def unit_xyz(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:

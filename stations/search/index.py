@@ -8,9 +8,9 @@ Layout
   hundred at most; beyond that the owner compacts: rebuilds the base off the event
   loop and swaps it in).
 
-Each station also carries its static JSON (``fragment``: id, code, name, …) and its
-WGS84 position JSON, rendered once by PostgreSQL, so an answer is concatenation plus
-the distance, bearing and open state.
+Each station also carries its static JSON (``head``: ``{"id":…,"code":…, …,
+"position":{…}`` without the closing brace), rendered once by PostgreSQL, so an answer
+is concatenation plus the distance, bearing and open state.
 
 Exactness
 ---------
@@ -75,8 +75,7 @@ class Columns:
     access: np.ndarray
     hours_key: np.ndarray
     verified: np.ndarray  # epoch seconds, NaN when never verified
-    fragment: list[bytes] = field(default_factory=list)
-    position: list[bytes] = field(default_factory=list)
+    head: list[bytes] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -124,8 +123,7 @@ class Columns:
                 float,
                 n,
             ),
-            fragment=[r["fragment"] for r in records],
-            position=[r["position"] for r in records],
+            head=[r["head"] for r in records],
         )
 
     def take(self, idx: np.ndarray) -> Columns:
@@ -141,8 +139,7 @@ class Columns:
             access=self.access[idx],
             hours_key=self.hours_key[idx],
             verified=self.verified[idx],
-            fragment=[self.fragment[i] for i in positions],
-            position=[self.position[i] for i in positions],
+            head=[self.head[i] for i in positions],
         )
 
     @classmethod
@@ -152,11 +149,9 @@ class Columns:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        fragments: list[bytes] = []
-        positions: list[bytes] = []
+        heads: list[bytes] = []
         for p in parts:
-            fragments.extend(p.fragment)
-            positions.extend(p.position)
+            heads.extend(p.head)
         return cls(
             ids=np.concatenate([p.ids for p in parts]),
             version=np.concatenate([p.version for p in parts]),
@@ -168,8 +163,7 @@ class Columns:
             access=np.concatenate([p.access for p in parts]),
             hours_key=np.concatenate([p.hours_key for p in parts]),
             verified=np.concatenate([p.verified for p in parts]),
-            fragment=fragments,
-            position=positions,
+            head=heads,
         )
 
     def sorted_by_id(self) -> Columns:
@@ -208,6 +202,10 @@ class _Plan(NamedTuple):
         )
 
 
+_NO_FILTERS = Filters()
+_TRIVIAL_PLAN = _Plan(None, 0, None, None, None, None, 1.0)
+
+
 class StationIndex:
     """Exact nearest-station search over the active catalog, kept current by its owner."""
 
@@ -230,6 +228,7 @@ class StationIndex:
         self._log: list[tuple[int, Columns | None]] | None = None
         self._selectivity: OrderedDict[tuple, float] = OrderedDict()
         self.key_counts = np.bincount(columns.hours_key, minlength=len(states)).astype(float)
+        self._open_share: tuple[int, float] = (-1, 1.0)
 
     @classmethod
     def build(cls, columns: Columns, *, states: OpeningStates, live: LiveData) -> StationIndex:
@@ -319,6 +318,8 @@ class StationIndex:
     # ------------------------------------------------------------------ filters
 
     def _plan(self, filters: Filters, now: float) -> _Plan:
+        if filters == _NO_FILTERS:
+            return _TRIVIAL_PLAN
         kind_ok = None
         if filters.kinds is not None:
             kind_ok = np.array([k in filters.kinds for k in KIND_VALUES], dtype=bool)
@@ -332,7 +333,7 @@ class StationIndex:
         if filters.open_at is not None:
             if abs(filters.open_at.timestamp() - now) < 1.0:
                 open_states = self.states.states_now(now)
-                selectivity *= max(self.states.open_fraction_now(now, self.key_counts), 0.01)
+                selectivity *= max(self._open_fraction(now), 0.01)
             else:
                 states_at = StatesAt(self.states, filters.open_at)
                 selectivity *= 0.5
@@ -342,6 +343,13 @@ class StationIndex:
         return _Plan(
             kind_ok, amen_mask, access_ok, open_states, states_at, filters.min_rating, selectivity
         )
+
+    def _open_fraction(self, now: float) -> float:
+        """Share of stations open now (recomputed when some expression's state changed)."""
+        generation = self.states.generation
+        if self._open_share[0] != generation:
+            self._open_share = (generation, self.states.open_fraction_now(now, self.key_counts))
+        return self._open_share[1]
 
     def _static_selectivity(
         self,
@@ -421,18 +429,16 @@ class StationIndex:
         k: int,
         radius_m: float | None,
         plan: _Plan,
-        *,
-        start_kq: int | None = None,
     ) -> list[Hit]:
         if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
             return []
         chord_r = geo.chord_upper_bound(radius_m) if radius_m is not None else math.inf
+        radius = radius_m if radius_m is not None else math.inf
         n_base = len(self.base)
-        if start_kq is None:
-            wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
-            start_kq = int(min(wanted, FULL_SCAN_ABOVE + 1))
-        kq = max(start_kq, k + 1)
+        wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
+        kq = max(int(min(wanted, FULL_SCAN_ABOVE + 1)), k + 1)
         exact: dict[tuple[bool, int], tuple[float, float]] = {}
+        in_delta: np.ndarray | None
         while True:
             if self.tree is None or kq > FULL_SCAN_ABOVE:
                 chords, in_delta, pos = self._scan(q, chord_r, plan)
@@ -440,49 +446,48 @@ class StationIndex:
             else:
                 kq = min(kq, n_base)
                 chords, in_delta, pos, frontier = self._from_tree(q, kq, chord_r, plan)
-            hits, settled = self._walk(lat, lng, k, radius_m, chords, in_delta, pos, exact)
-            if frontier == math.inf:
+            hits, settled = self._walk(lat, lng, k, radius, chords, in_delta, pos, exact)
+            if settled or frontier == math.inf:
                 return hits
             frontier_bound = geo.lower_bound_scalar(frontier)
-            if len(hits) == k and frontier_bound > hits[-1].distance:
-                return hits
-            if radius_m is not None and frontier_bound > radius_m:
-                return hits
-            if settled:
+            if (len(hits) == k and frontier_bound > hits[-1].distance) or frontier_bound > radius:
                 return hits
             kq *= 4
 
     def _from_tree(
         self, q: np.ndarray, kq: int, chord_r: float, plan: _Plan
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+        """The kq nearest in chord order that pass the filters, and the chord beyond them.
+
+        ``in_delta`` is None when every candidate is from the base (the usual case).
+        """
         assert self.tree is not None
-        d, i = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
-        d = np.atleast_1d(d)
-        i = np.atleast_1d(i)
-        found = np.isfinite(d)
-        exhausted = not bool(found[-1]) or kq >= len(self.base)
-        frontier = math.inf if exhausted else float(d[-1])
-        if not exhausted:
-            pos = i
-            chords = d
+        if chord_r == math.inf:
+            chords, pos = self.tree.query(q, k=kq)
         else:
-            pos = i[found]
-            chords = d[found]
-        keep = self.alive[pos]
-        if not plan.is_trivial:
-            keep[keep] = self._mask(self.base, pos[keep], plan)
-        pos = pos[keep]
-        chords = chords[keep]
+            chords, pos = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
+        if kq >= len(self.base) or chords[-1] == math.inf:
+            found = chords != math.inf
+            chords, pos = chords[found], pos[found]
+            frontier = math.inf
+        else:
+            frontier = float(chords[-1])
+        if self.alive_count != len(self.base):
+            keep = self.alive[pos]
+            chords, pos = chords[keep], pos[keep]
+        if not plan.is_trivial and len(pos):
+            keep = self._mask(self.base, pos, plan)
+            chords, pos = chords[keep], pos[keep]
+        if not self._delta_rows:
+            return chords, None, pos, frontier
         in_delta = np.zeros(len(pos), dtype=bool)
-        if self._delta_rows:
-            limit = min(frontier, chord_r)
-            d_chords, d_pos = self._delta_candidates(q, limit, plan)
-            if len(d_pos):
-                chords = np.concatenate([chords, d_chords])
-                pos = np.concatenate([pos, d_pos])
-                in_delta = np.concatenate([in_delta, np.ones(len(d_pos), dtype=bool)])
-                order = np.argsort(chords, kind="stable")
-                chords, pos, in_delta = chords[order], pos[order], in_delta[order]
+        d_chords, d_pos = self._delta_candidates(q, min(frontier, chord_r), plan)
+        if len(d_pos):
+            chords = np.concatenate([chords, d_chords])
+            pos = np.concatenate([pos, d_pos])
+            in_delta = np.concatenate([in_delta, np.ones(len(d_pos), dtype=bool)])
+            order = np.argsort(chords, kind="stable")
+            chords, pos, in_delta = chords[order], pos[order], in_delta[order]
         return chords, in_delta, pos, frontier
 
     def _delta_candidates(
@@ -523,48 +528,68 @@ class StationIndex:
         lat: float,
         lng: float,
         k: int,
-        radius_m: float | None,
+        radius: float,
         chords: np.ndarray,
-        in_delta: np.ndarray,
+        in_delta: np.ndarray | None,
         pos: np.ndarray,
         exact: dict[tuple[bool, int], tuple[float, float]],
     ) -> tuple[list[Hit], bool]:
         """Exact distances in chord order until no further candidate can enter the top k.
 
-        Returns the hits and whether the walk stopped on the bound (so nothing the tree
-        did not return could enter either).
+        Returns the hits, nearest first, and whether the walk stopped on the bound — then
+        nothing further in chord order, returned or not, can enter either.
         """
-        bounds = geo.lower_bound_m(chords)
         best: list[Hit] = []
         worst = math.inf
-        base, delta = self.base, self.delta
-        for lb, d_flag, p in zip(bounds.tolist(), in_delta.tolist(), pos.tolist(), strict=True):
-            if lb > worst:
+        inverse = geo.GEOD._inv_point  # pyproj's scalar path, without argument checks
+        scale = geo.LOWER_BOUND_SCALE
+        slack = geo.LOWER_BOUND_SLACK_M
+        asin = math.asin
+        positions = pos.tolist()
+        if in_delta is None:
+            flags = [False] * len(positions)
+            base = self.base
+            c_lat, c_lng, c_ids = (
+                base.lat[pos].tolist(),
+                base.lng[pos].tolist(),
+                base.ids[pos].tolist(),
+            )
+        else:
+            flags = in_delta.tolist()
+            c_lat, c_lng, c_ids = [], [], []
+            for d_flag, p in zip(flags, positions, strict=True):
+                cols = self.delta if d_flag else self.base
+                c_lat.append(float(cols.lat[p]))
+                c_lng.append(float(cols.lng[p]))
+                c_ids.append(int(cols.ids[p]))
+        for j, chord in enumerate(chords.tolist()):
+            bound = 2.0 * asin(min(chord * 0.5, 1.0)) * scale - slack
+            if bound > worst or bound > radius:
                 return best, True
-            if radius_m is not None and lb > radius_m:
-                return best, True
-            cols = delta if d_flag else base
-            cached = exact.get((d_flag, p))
+            key = (flags[j], positions[j])
+            cached = exact.get(key)
             if cached is None:
-                cached = geo.geodesic(lat, lng, float(cols.lat[p]), float(cols.lng[p]))
-                exact[(d_flag, p)] = cached
-            distance, bearing = cached
-            if radius_m is not None and distance > radius_m:
+                az, _, distance = inverse(lng, lat, c_lng[j], c_lat[j], False, True)
+                cached = (distance, az % 360.0)
+                exact[key] = cached
+            distance = cached[0]
+            if distance > radius:
                 continue
-            station_id = int(cols.ids[p])
+            station_id = c_ids[j]
             if len(best) == k:
                 last = best[-1]
-                if (distance, station_id) >= (last.distance, last.station_id):
+                if distance > last.distance or (
+                    distance == last.distance and station_id > last.station_id
+                ):
                     continue
                 best.pop()
-            hit = Hit(distance, station_id, bearing, d_flag, p)
             at = len(best)
             while at > 0 and (best[at - 1].distance, best[at - 1].station_id) > (
                 distance,
                 station_id,
             ):
                 at -= 1
-            best.insert(at, hit)
+            best.insert(at, Hit(distance, station_id, cached[1], key[0], key[1]))
             if len(best) == k:
                 worst = best[-1].distance
         return best, False

@@ -65,6 +65,7 @@ class OpeningStates:
         self._until = np.zeros(self._capacity, dtype=float)
         self._fragments: list[bytes] = []
         self._min_until = 0.0
+        self.generation = 0  # moves whenever a cached state may have changed
         self.key_for(None, "UTC", None)  # key 0: hours not known
 
     def __len__(self) -> int:
@@ -86,6 +87,7 @@ class OpeningStates:
         self._until[key] = 0.0  # stale: evaluated on the next refresh
         self._fragments.append(_UNKNOWN_FRAGMENT)
         self._min_until = 0.0
+        self.generation += 1
         return key
 
     def refresh(self, now: float) -> None:
@@ -95,6 +97,7 @@ class OpeningStates:
         count = len(self.specs)
         stale = np.flatnonzero(self._until[:count] <= now)
         if len(stale):
+            self.generation += 1
             at = datetime.fromtimestamp(now, UTC)
             for key in stale.tolist():
                 state, next_change = _evaluate(self.specs[key], at)

@@ -1,9 +1,10 @@
 """JSON answers of the search, assembled from pre-rendered pieces.
 
-A station's static members (id, code, name, amenities, …) and its WGS84 position are
-rendered once, by PostgreSQL, when the station enters the index; an answer joins them
-with what depends on the request: distance, bearing, open state at the asked time,
-how many days ago it was verified, and the live rating and water fields.
+A station's static JSON (``{"id":…,"code":…, …,"position":{WGS84}``, no closing brace)
+is rendered once, by PostgreSQL, when the station enters the index. An answer appends
+what depends on the request — open state at the asked time, days since verification,
+the live rating and water fields, distance and bearing — and closes the brace. For
+GCJ-02 or BD-09 the position member is cut off and written again, converted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from stations.search.index import Hit, StationIndex
 from stations.search.openness import StatesAt
 
 _DAY_S = 86400.0
+_POSITION = b',"position":'
+_TAIL = b'%s,"open":%s,"verified_days_ago":%s,"rating":%s,"water_today":%s'
+_NULL = b"null"
 
 
 class OpenStates:
@@ -29,83 +33,68 @@ class OpenStates:
         self._index = index
         if abs(at.timestamp() - now) < 1.0:
             index.states.refresh(now)
-            self._at: StatesAt | None = None
+            self.fragment = index.states.fragment_now
         else:
-            self._at = StatesAt(index.states, at)
-
-    def fragment(self, key: int) -> bytes:
-        if self._at is None:
-            return self._index.states.fragment_now(key)
-        return self._at.fragment(key)
+            self.fragment = StatesAt(index.states, at).fragment
 
 
 def instant_text(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def positions(index: StationIndex, hits: Sequence[tuple[bool, int]], crs: Crs) -> list[bytes]:
-    """``{"lat":…,"lng":…}`` for each (in_delta, pos), in ``crs``."""
+def heads(index: StationIndex, hits: Sequence[tuple[bool, int]], crs: Crs) -> list[bytes]:
+    """Each station's static JSON, its position in ``crs``."""
     if crs.is_wgs84:
-        return [index.columns_of(d).position[p] for d, p in hits]
+        return [index.columns_of(d).head[p] for d, p in hits]
+    if not hits:
+        return []
     lat = np.array([index.columns_of(d).lat[p] for d, p in hits], dtype=float)
     lng = np.array([index.columns_of(d).lng[p] for d, p in hits], dtype=float)
     out_lat, out_lng = from_wgs84(lat, lng, crs)
-    return [
-        b'{"lat":%r,"lng":%r}' % (round(float(a), 8), round(float(b), 8))
-        for a, b in zip(
-            np.atleast_1d(out_lat).tolist(), np.atleast_1d(out_lng).tolist(), strict=True
+    out = []
+    for (d, p), a, b in zip(
+        hits, np.atleast_1d(out_lat).tolist(), np.atleast_1d(out_lng).tolist(), strict=True
+    ):
+        head = index.columns_of(d).head[p]
+        out.append(
+            head[: head.rindex(_POSITION)]
+            + b'%s{"lat":%r,"lng":%r}' % (_POSITION, round(a, 8), round(b, 8))
         )
-    ]
+    return out
 
 
-def _verified_days(verified: float, now: float) -> bytes:
-    if math.isnan(verified):
-        return b"null"
-    return b"%d" % max(0, int((now - verified) // _DAY_S))
-
-
-def station_members(
-    index: StationIndex, in_delta: bool, pos: int, position: bytes, opened: OpenStates, now: float
+def station_json(
+    index: StationIndex, in_delta: bool, pos: int, head: bytes, opened: OpenStates, now: float
 ) -> bytes:
-    """The members every search answer shares (no braces)."""
-    cols = index.columns_of(in_delta)
-    station_id = int(cols.ids[pos])
+    """A station's JSON without its closing brace: static members, then live ones."""
+    cols = index.delta if in_delta else index.base
+    verified = cols.verified[pos]
+    days = _NULL if math.isnan(verified) else b"%d" % max(0, int((now - verified) // _DAY_S))
     live = index.live
-    return b"".join(
-        (
-            cols.fragment[pos],
-            b',"position":',
-            position,
-            b',"open":',
-            opened.fragment(int(cols.hours_key[pos])),
-            b',"verified_days_ago":',
-            _verified_days(float(cols.verified[pos]), now),
-            b',"rating":',
-            live.rating_fragment(station_id),
-            b',"water_today":',
-            live.water_fragment(station_id),
-        )
-    )
+    if live.rating_json or live.water_json:
+        station_id = int(cols.ids[pos])
+        rating, water = live.rating_fragment(station_id), live.water_fragment(station_id)
+    else:
+        rating = water = _NULL
+    return _TAIL % (head, opened.fragment(cols.hours_key[pos]), days, rating, water)
 
 
 def nearest_results(
     index: StationIndex, hits: Sequence[Hit], *, crs: Crs, opened: OpenStates, now: float
 ) -> bytes:
-    """``[{…station…, "distance_m": …, "bearing_deg": …}, …]``"""
+    """``[{…station…,"distance_m":…,"bearing_deg":…}, …]``"""
     if not hits:
         return b"[]"
-    places = positions(index, [(h.in_delta, h.pos) for h in hits], crs)
-    parts = []
-    for hit, place in zip(hits, places, strict=True):
-        parts.append(
-            b'{%s,"distance_m":%s,"bearing_deg":%s}'
-            % (
-                station_members(index, hit.in_delta, hit.pos, place, opened, now),
-                _number(hit.distance, 2),
-                _number(hit.bearing, 1),
-            )
+    places = heads(index, [(h.in_delta, h.pos) for h in hits], crs)
+    return (
+        b"["
+        + b",".join(
+            b'%s,"distance_m":%.2f,"bearing_deg":%.1f}'
+            % (station_json(index, h.in_delta, h.pos, head, opened, now), h.distance, h.bearing)
+            for h, head in zip(hits, places, strict=True)
         )
-    return b"[" + b",".join(parts) + b"]"
+        + b"]"
+    )
 
 
 def nearest_answer(
@@ -117,14 +106,9 @@ def nearest_answer(
     now: float,
 ) -> bytes:
     opened = OpenStates(index, at, now)
-    results = nearest_results(index, hits, crs=crs, opened=opened, now=now)
     return b'{"at":%s,"crs":"%s","count":%d,"results":%s}' % (
         orjson.dumps(instant_text(at)),
         crs.name.encode(),
         len(hits),
-        results,
+        nearest_results(index, hits, crs=crs, opened=opened, now=now),
     )
-
-
-def _number(value: float, digits: int) -> bytes:
-    return repr(round(value, digits)).encode()
