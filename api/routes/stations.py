@@ -4,8 +4,9 @@
 answers pre-assembled JSON: no validation models, no dependency chain. Its parameters
 are documented below (``NEAREST_PARAMETERS``) and checked by the same parsers as
 everywhere else (:mod:`stations.search.filters`). :func:`install` also puts a plain
-Starlette route to the same handler ahead of the app's routers, because going through
-FastAPI's router costs about 25 µs per request — a sixth of the whole budget.
+ASGI route to the same function ahead of the app's routers, because going through
+FastAPI's router and request/response objects costs about 30 µs per request — a fifth
+of the whole budget.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import orjson
@@ -232,9 +233,34 @@ def _point_to_wgs84(
     openapi_extra={"parameters": NEAREST_PARAMETERS},
 )
 async def nearest(request: Request) -> Response:
+    body = nearest_body(_service(request), request.scope["query_string"])
+    return Response(body, media_type="application/json")
+
+
+def _query_values(raw: bytes) -> dict[str, list[str]]:
+    """The query string as name → values; the plain ``lat=…&lng=…`` case without unquoting."""
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    else:
+        pairs = [
+            (item[: item.index("=")], item[item.index("=") + 1 :]) if "=" in item else (item, "")
+            for item in text.split("&")
+            if item
+        ]
     values: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        values.setdefault(key, []).append(value)
+    for key, value in pairs:
+        found = values.get(key)
+        if found is None:
+            values[key] = [value]
+        else:
+            found.append(value)
+    return values
+
+
+def nearest_body(service: IndexService, query_string: bytes) -> bytes:
+    """The JSON answer of ``GET /v1/stations/nearest`` for a raw query string."""
+    values = _query_values(query_string)
     get = values.get
     lat = params.parse_lat(_last(get("lat")))
     lng = params.parse_lng(_last(get("lng")))
@@ -255,11 +281,32 @@ async def nearest(request: Request) -> Response:
             min_rating=_last(get("min_rating")),
             now=now_dt,
         )
-    w_lat, w_lng = _point_to_wgs84(lat, lng, crs)
-    index = _service(request).index
-    hits = index.nearest(w_lat, w_lng, k=k, filters=search, now=now, radius_m=radius)
-    body = render.nearest_answer(index, hits, crs=crs, at=search.open_at or now_dt, now=now)
-    return Response(body, media_type="application/json")
+    if not crs.is_wgs84:
+        lat, lng = _point_to_wgs84(lat, lng, crs)
+    index = service.index
+    hits = index.nearest(lat, lng, k=k, filters=search, now=now, radius_m=radius)
+    return render.nearest_answer(index, hits, crs=crs, at=search.open_at or now_dt, now=now)
+
+
+class _LeanNearest:
+    """``GET /v1/stations/nearest`` as a bare ASGI app: no request or response objects.
+
+    Errors propagate as exceptions to the app's handlers, like any route's.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = nearest_body(scope["app"].state.search, scope["query_string"])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(body)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
@@ -573,5 +620,6 @@ def install(app: FastAPI) -> None:
     """
     app.include_router(router)
     app.router.routes.insert(
-        0, Route("/v1/stations/nearest", nearest, methods=["GET"], include_in_schema=False)
+        0,
+        Route("/v1/stations/nearest", _LeanNearest(), methods=["GET"], include_in_schema=False),
     )

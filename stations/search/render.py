@@ -42,6 +42,18 @@ def instant_text(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_at_cache: tuple[int, bytes] = (-1, b"")
+
+
+def _instant_json(at: datetime) -> bytes:
+    """``"…Z"`` for ``at`` to the second (hours change on whole minutes), rendered once a second."""
+    global _at_cache
+    second = math.floor(at.timestamp())
+    if _at_cache[0] != second:
+        _at_cache = (second, orjson.dumps(instant_text(datetime.fromtimestamp(second, UTC))))
+    return _at_cache[1]
+
+
 def heads(index: StationIndex, hits: Sequence[tuple[bool, int]], crs: Crs) -> list[bytes]:
     """Each station's static JSON, its position in ``crs``."""
     if crs.is_wgs84:
@@ -107,7 +119,7 @@ def nearest_answer(
 ) -> bytes:
     opened = OpenStates(index, at, now)
     return b'{"at":%s,"crs":"%s","count":%d,"results":%s}' % (
-        orjson.dumps(instant_text(at)),
+        _instant_json(at),
         crs.name.encode(),
         len(hits),
         nearest_results(index, hits, crs=crs, opened=opened, now=now),
