@@ -25,6 +25,7 @@ db: setup
 
 # Set up everything, load the demo city and serve on http://127.0.0.1:8000
 run: db
+	$(BIN)/stations demo --city $(DEMO_CITY)
 	$(BIN)/stations serve
 
 test: setup

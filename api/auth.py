@@ -1,21 +1,34 @@
 """Who is calling: bearer tokens to a :class:`Principal`, and role checks.
 
-Routes declare what they need with the dependencies below (``AdminDep``,
-``require_roles(...)``, ``station_writer``); how a token becomes a principal is decided
-in one place, :func:`resolve_principal`. For now the only credential is the admin token
-from settings; member, operator and planner tokens plug in here.
+Routes declare what they need with the dependencies below (``AdminDep``, ``MemberDep``,
+``require_roles(...)``, ``StationWriterDep``); how a token becomes a principal is decided
+in one place, :func:`resolve_principal`: the administrator token from settings, or a
+token stored (hashed) in ``api_tokens`` for a member, an operator, a planner or an
+administrator account.
+
+A worker keeps principals it has resolved for ``STATIONS_PRINCIPAL_CACHE_SECONDS``
+(keyed by the token's hash), so a revocation reaches every worker within that time.
+
+One exception, on purpose: ``POST /v1/claims`` takes :data:`ClaimantTokenDep`, the
+token's hash unresolved, and the claim's single database call checks the token in the
+claim's own transaction. The hottest path saves a round trip, and a revoked token can
+never claim, whatever a cache holds.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.deps import ConnDep
+from stations import tokens
 from stations.errors import Forbidden, Unauthorized
 
 Role = Literal["member", "operator", "planner", "admin"]
@@ -28,8 +41,11 @@ class Principal:
     """An authenticated caller. Operators act only on ``station_ids``."""
 
     role: Role
-    subject: str  # e.g. "admin", "member:12345", "operator:7"
+    subject: str  # e.g. "admin", "member:12345", "operator:黄山路驿站"
     station_ids: frozenset[int] = field(default_factory=frozenset)
+    member_id: int | None = None
+    account_id: int | None = None
+    token_digest: bytes | None = None  # SHA-256 of the token; None for the settings' token
 
     @property
     def actor(self) -> str:
@@ -37,27 +53,112 @@ class Principal:
         return self.subject
 
 
-async def resolve_principal(request: Request, token: str) -> Principal | None:
-    """Map a bearer token to a principal; None when the token is not known."""
+class PrincipalCache:
+    """Principals by token hash for a few seconds; bounded, per worker process."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, digest: bytes) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        return entry[1]
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self.ttl_s, principal)
+
+    def forget(self, digest: bytes) -> None:
+        self._entries.pop(digest, None)
+
+
+def principal_cache(request: Request) -> PrincipalCache:
+    state = request.app.state
+    cache = getattr(state, "principal_cache", None)
+    if cache is None:
+        cache = PrincipalCache(state.settings.security.principal_cache_seconds)
+        state.principal_cache = cache
+    return cache
+
+
+async def resolve_principal(
+    request: Request, token: str, conn: asyncpg.Connection
+) -> Principal | None:
+    """Map a bearer token to a principal; None when the token is not known.
+
+    ``conn`` is the request's own pooled connection (one acquire per request).
+    """
     admin_token = request.app.state.settings.security.admin_token.get_secret_value()
     if hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(role="admin", subject="admin")
-    return None
+    if not token.startswith(tokens.PREFIX) or len(token) > 100:
+        return None
+    digest = tokens.token_hash(token)
+    cache = principal_cache(request)
+    principal = cache.get(digest)
+    if principal is not None:
+        return principal
+    identity = await tokens.resolve(conn, digest=digest)
+    if identity is None:
+        return None
+    principal = Principal(
+        role=identity.role,
+        subject=identity.subject,
+        station_ids=identity.station_ids,
+        member_id=identity.member_id,
+        account_id=identity.account_id,
+        token_digest=digest,
+    )
+    cache.put(digest, principal)
+    return principal
 
 
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    conn: ConnDep,
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
-    principal = await resolve_principal(request, credentials.credentials)
+    principal = await resolve_principal(request, credentials.credentials, conn)
     if principal is None:
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def claimant_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> bytes:
+    """The bearer token's hash, for a claim's transaction to check (see the module doc)."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
+    token = credentials.credentials
+    admin_token = request.app.state.settings.security.admin_token.get_secret_value()
+    if hmac.compare_digest(token.encode(), admin_token.encode()):
+        raise Forbidden("this needs the role member; you are admin")
+    if not token.startswith(tokens.PREFIX) or len(token) > 100:
+        raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
+    digest = tokens.token_hash(token)
+    cached = principal_cache(request).get(digest)
+    if cached is not None and cached.role != "member":
+        raise Forbidden(f"this needs the role member; you are {cached.role}")
+    return digest
+
+
+ClaimantTokenDep = Annotated[bytes, Depends(claimant_token)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -80,5 +181,12 @@ def ensure_station_access(principal: Principal, station_id: int) -> None:
     raise Forbidden(f"you do not operate station {station_id}")
 
 
+def operated_stations(principal: Principal) -> frozenset[int] | None:
+    """The stations this caller may act on; None means all of them (administrators)."""
+    return None if principal.role == "admin" else principal.station_ids
+
+
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 StationWriterDep = Annotated[Principal, Depends(require_roles("admin", "operator"))]
+MemberDep = Annotated[Principal, Depends(require_roles("member"))]
+PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]

@@ -11,7 +11,8 @@ from fastapi import Depends, Request
 from stations.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in a thread pool on every request.
     return request.app.state.settings
 
 

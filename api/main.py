@@ -13,7 +13,20 @@ from fastapi import FastAPI
 
 from api import errors
 from api.responses import JSONResponse
-from api.routes import health, stations
+from api.routes import auth as auth_routes
+from api.routes import (
+    campaigns,
+    checkins,
+    claims,
+    coverage,
+    health,
+    maps,
+    qr,
+    ratings,
+    review,
+    stations,
+    stock,
+)
 from stations import db as dbconn
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
@@ -44,5 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(coverage.router)
+    app.include_router(maps.router)
+    maps.mount_static(app)
+    for visits_router in (auth_routes, campaigns, stock, claims, checkins, ratings, review, qr):
+        app.include_router(visits_router.router)
     stations.install(app)
     return app

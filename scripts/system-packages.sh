@@ -7,7 +7,7 @@ set -euo pipefail
 
 declare -A GROUPS_=(
   [server]="postgresql postgresql-15-postgis-3"
-  [test]="postgresql postgresql-15-postgis-3 chromium chromium-driver"
+  [test]="postgresql postgresql-15-postgis-3 chromium chromium-driver poppler-utils zbar-tools"
   [bench]="wrk"
 )
 

@@ -88,6 +88,21 @@ async def connect(db: DatabaseSettings, *, database: str | None = None) -> async
     return conn
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool connection released without asyncpg's session-reset query.
+
+    The default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`` on every release: one more round trip and statement for every request.
+    Release still rolls back an open transaction and drops listener callbacks; the rule
+    that makes skipping the rest safe is that pooled connections never keep session
+    state: settings are transaction-local (``set_config(…, true)``), LISTEN and
+    session-level advisory locks use a dedicated connection from :func:`connect`.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
@@ -96,6 +111,7 @@ async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> a
             max_size=max(db.pool_max_size, db.pool_min_size),
             command_timeout=db.command_timeout_s,
             init=init_connection,
+            connection_class=PooledConnection,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseUnavailable(_unavailable_advice(db, exc)) from exc

@@ -48,3 +48,36 @@ class DatabaseUnavailable(StationsError):
 
 class SetupError(StationsError):
     """The local environment is missing something (packages, permissions, a free port)."""
+
+
+# --- refusals of the visit rules (claims, check-ins, ratings) ------------------------
+# Each names the rule in ``reason`` and starts its ``detail`` with it ("quota_used: …"),
+# so a client can branch on the word and show the sentence.
+
+
+class Refused(Conflict):
+    """The current state refuses it: quota used, out of stock, campaign closed (409)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class Ineligible(Forbidden):
+    """This caller may not do it here and now: suspended, too far away, no visit (403)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class InvalidCode(InvalidInput):
+    """A scanned QR code is malformed, forged, altered or signed with a retired key (422)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}", field="code")
+        self.reason = reason
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An Idempotency-Key already answered a different request (422)."""

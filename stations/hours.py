@@ -8,6 +8,7 @@ stations uses a few hundred distinct expressions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -48,28 +49,25 @@ def validate_opening_hours(text: str | None, *, field: str = "opening_hours") ->
     try:
         opening_hours.OpeningHours(value)
     except (SyntaxError, opening_hours.ParserError) as exc:  # type: ignore[attr-defined]
-        first_line = str(exc).strip().splitlines()
-        where = _parser_position(str(exc))
+        where, expected = _parser_position(str(exc))
         hint = f" at character {where}" if where else ""
+        said = f" (the parser expected {expected})" if expected else ""
         raise InvalidInput(
-            f"{field}: {value!r} is not valid OpenStreetMap opening_hours{hint}; "
-            "write it like 'Mo-Fr 08:30-18:00; Sa 09:00-12:00' or '24/7' "
-            f"(parser said: {first_line[0] if first_line else 'syntax error'})",
+            f"{field}: {value!r} is not valid OpenStreetMap opening_hours{hint}{said}; "
+            "write it like 'Mo-Fr 08:30-18:00; Sa 09:00-12:00' or '24/7'",
             field=field,
         ) from exc
     return value
 
 
-def _parser_position(message: str) -> int | None:
-    # The parser reports "--> 1:18"; keep only the column for a one-line message.
-    for line in message.splitlines():
-        line = line.strip()
-        if line.startswith("-->"):
-            try:
-                return int(line.split(":")[-1])
-            except ValueError:
-                return None
-    return None
+def _parser_position(message: str) -> tuple[int | None, str | None]:
+    """Column and expectation from the parser's report ("--> 1:18", "= expected …")."""
+    column = re.search(r"-->\s*\d+:(\d+)", message)
+    expected = re.search(r"=\s*expected\s+(.+)", message)
+    return (
+        int(column.group(1)) if column else None,
+        expected.group(1).strip() if expected else None,
+    )
 
 
 def validate_time_zone(name: str, *, field: str = "time_zone") -> str:

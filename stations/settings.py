@@ -6,6 +6,7 @@ Nothing here is created at import time: call :func:`get_settings` (or build
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -83,17 +84,54 @@ class SecuritySettings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     admin_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    # Key of the keyed hash (HMAC-SHA256) that phone numbers and claim-request
+    # fingerprints are stored as; changing it invalidates every stored phone hash.
+    pii_hash_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    # QR signing keys by key id (JSON: {"k2": "…", "k1": "…"}). The first active key signs
+    # new posters; every active key verifies; codes signed with a retired key are refused.
+    qr_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"k1": SecretStr(DEV_PLACEHOLDER)}
+    )
+    qr_active_keys: list[str] = Field(default_factory=lambda: ["k1"], min_length=1)
+    qr_retired_keys: list[str] = Field(default_factory=list)
+    member_token_days: int = Field(default=30, ge=1, le=366)
+    staff_token_days: int = Field(default=180, ge=1, le=3660)
+    # How long a worker process trusts a token it has already looked up. Claims re-check
+    # the token in their own transaction, so this only delays revocation elsewhere.
+    principal_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> SecuritySettings:
         if self.environment != "development":
             for name, value in self:
-                if isinstance(value, SecretStr) and value.get_secret_value() == DEV_PLACEHOLDER:
-                    raise ValueError(
-                        f"STATIONS_{name.upper()} still has the development placeholder; "
-                        "set a real secret (e.g. `python -c 'import secrets; "
-                        "print(secrets.token_urlsafe(32))'`)"
-                    )
+                secrets_ = value.items() if isinstance(value, dict) else [(None, value)]
+                for key, secret in secrets_:
+                    if (
+                        isinstance(secret, SecretStr)
+                        and secret.get_secret_value() == DEV_PLACEHOLDER
+                    ):
+                        which = f"STATIONS_{name.upper()}" + (f" (key {key!r})" if key else "")
+                        raise ValueError(
+                            f"{which} still has the development placeholder; "
+                            "set a real secret (e.g. `python -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))'`)"
+                        )
+        return self
+
+    @model_validator(mode="after")
+    def _qr_keys_consistent(self) -> SecuritySettings:
+        for key_id in [*self.qr_keys, *self.qr_retired_keys]:
+            if not re.fullmatch(r"[a-z0-9]{1,8}", key_id):
+                raise ValueError(f"QR key id {key_id!r}: use 1-8 lowercase letters or digits")
+        missing = [k for k in self.qr_active_keys if k not in self.qr_keys]
+        if missing:
+            raise ValueError(
+                f"STATIONS_QR_ACTIVE_KEYS names {missing} "
+                "but STATIONS_QR_KEYS has no secret for them"
+            )
+        both = sorted(set(self.qr_active_keys) & set(self.qr_retired_keys))
+        if both:
+            raise ValueError(f"QR keys {both} are listed both as active and as retired")
         return self
 
 

@@ -79,3 +79,44 @@ def amenity_mask(names: list[str] | tuple[str, ...] | set[str]) -> int:
     for name in names:
         mask |= AMENITY_BITS[name]
     return mask
+
+
+# --- members and visits (migration 0003_visits.sql repeats these in CHECKs) ----------
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # membership lapsed or under review: no tokens, no claims
+
+
+# What union members do for a living, as the member database records it.
+OCCUPATIONS: dict[str, tuple[str, str]] = {
+    "courier": ("快递员", "parcel courier"),
+    "food_delivery": ("外卖骑手", "food-delivery rider"),
+    "ride_hailing": ("网约车司机", "ride-hailing driver"),
+    "truck_driver": ("货车司机", "truck driver"),
+    "sanitation": ("环卫工人", "sanitation worker"),
+    "security_guard": ("保安员", "security guard"),
+    "construction": ("建筑工人", "construction worker"),
+    "domestic_service": ("家政服务员", "domestic service worker"),
+    "other": ("其他", "other"),
+}
+
+# One-tap rating tags. The last group are reports that a listing is wrong: several
+# members sending them lower the station's freshness and queue it for review.
+RATING_TAGS: dict[str, tuple[str, str]] = {
+    "clean": ("干净整洁", "clean"),
+    "water_available": ("有水供应", "water available"),
+    "friendly": ("服务热情", "friendly staff"),
+    "comfortable": ("凉爽舒适", "comfortable"),
+    "easy_to_find": ("位置好找", "easy to find"),
+    "crowded": ("人多拥挤", "crowded"),
+    "dirty": ("卫生较差", "not clean"),
+    "hard_to_find": ("位置难找", "hard to find"),
+    "broken_equipment": ("设备损坏", "broken equipment"),
+    "closed_when_listed_open": ("显示开放但实际关闭", "closed although listed open"),
+    "no_water": ("没有水", "no water"),
+}
+
+REVIEW_TAGS: frozenset[str] = frozenset({"closed_when_listed_open", "no_water"})
+"""Tags that report the listing itself as wrong (they feed the review queue)."""

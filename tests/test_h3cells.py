@@ -42,6 +42,19 @@ def test_cell_from_hex_refuses_garbage(text):
         h3cells.cell_from_hex(text)
 
 
+def test_catalog_cells_nest_even_where_a_direct_lookup_would_not():
+    # Points scattered densely enough that some fall where the res-9 cell holding the
+    # point is not the parent of its res-11 cell; the catalog's cells must still nest.
+    rng = np.random.default_rng(3)
+    lats = 34.26 + rng.uniform(-0.05, 0.05, 20_000)
+    lngs = 108.95 + rng.uniform(-0.05, 0.05, 20_000)
+    cells = h3cells.catalog_cells(lats, lngs)
+    direct_r9 = h3cells.cells_from_latlng_array(lats, lngs, 9).astype(np.int64)
+    assert (direct_r9 != cells[9]).any(), "the sample should include edge cases"
+    parents = h3cells.parent_array(cells[11].astype(np.uint64), 9).astype(np.int64)
+    assert (parents == cells[9]).all()
+
+
 def test_cell_to_latlng_is_inside_the_cell():
     cell = h3cells.cell_from_latlng(34.26, 108.95, 9)
     lat, lng = h3cells.cell_to_latlng(cell)

@@ -51,11 +51,12 @@ async def test_version_moves_only_on_real_changes(conn):
     assert await conn.fetchval("SELECT version FROM stations WHERE id = $1", row["id"]) == 2
 
 
-async def test_writes_notify_listeners_with_the_changed_ids(conn, pool):
+async def test_writes_notify_listeners_with_the_changed_ids(conn, settings):
     import asyncio
 
     received: list[str] = []
-    async with pool.acquire() as listener:
+    listener = await dbconn.connect(settings.db)  # LISTEN needs its own connection
+    try:
 
         def on_change(*args) -> None:
             received.append(args[3])
@@ -67,13 +68,35 @@ async def test_writes_notify_listeners_with_the_changed_ids(conn, pool):
                 break
             await asyncio.sleep(0.02)
         await listener.remove_listener("stations_changed", on_change)
+    finally:
+        await listener.close()
     assert received == [str(row["id"])]
 
 
 async def test_factory_station_has_consistent_cells(conn):
+    import numpy as np
+
     from stations import h3cells
     from tests.factories import create_station
 
     row = await create_station(conn, lat=34.2655, lng=108.9540, name="钟楼驿站")
-    assert row["h3_r9"] == h3cells.cell_from_latlng(34.2655, 108.9540, 9)
+    fine = h3cells.cell_from_latlng(34.2655, 108.9540, 11)
+    assert row["h3_r11"] == fine
+    assert row["h3_r9"] == int(h3cells.parent_array(np.array([fine], dtype=np.uint64), 9)[0])
     assert row["geom"].y == 34.2655 and row["geom"].x == 108.9540
+
+
+async def test_released_pool_connection_keeps_no_open_transaction(pool):
+    async with pool.acquire() as first:
+        backend = await first.fetchval("SELECT pg_backend_pid()")
+        transaction = first.transaction()
+        await transaction.start()
+        await first.execute("CREATE TEMP TABLE IF NOT EXISTS left_open (id int)")
+    # Released mid-transaction: the pool must have rolled it back, not kept it open.
+    for _ in range(pool.get_max_size()):
+        async with pool.acquire() as again:
+            if await again.fetchval("SELECT pg_backend_pid()") == backend:
+                assert not again.is_in_transaction()
+                assert await again.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+                return
+    raise AssertionError("the pool never handed the same connection back")

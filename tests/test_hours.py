@@ -28,6 +28,13 @@ def test_malformed_expressions_are_refused_with_an_example(text):
     assert "Mo-Fr 08:30-18:00" in info.value.detail
 
 
+def test_refusal_points_at_the_character_where_parsing_failed():
+    with pytest.raises(InvalidInput) as info:
+        hours.validate_opening_hours("Mo-Fr 9:00-18:00 foo")
+    assert "at character 18" in info.value.detail
+    assert "the parser expected" in info.value.detail
+
+
 def test_blank_means_unknown():
     assert hours.validate_opening_hours("   ") is None
 

@@ -9,7 +9,15 @@ import sys
 
 import typer
 
+from stations.cli import accounts as accounts_commands
+from stations.cli import campaigns as campaigns_commands
+from stations.cli import catalog as catalog_commands
+from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
+from stations.cli import demand as demand_commands
+from stations.cli import demo as demo_commands
+from stations.cli import members as members_commands
+from stations.cli import qr as qr_commands
 from stations.errors import StationsError
 
 app = typer.Typer(
@@ -19,6 +27,15 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.command("demo")(demo_commands.demo)
+app.add_typer(coverage_commands.app, name="coverage")
+app.add_typer(demand_commands.app, name="demand")
+app.add_typer(members_commands.app, name="members")
+app.add_typer(accounts_commands.app, name="accounts")
+app.add_typer(campaigns_commands.app, name="campaigns")
+app.add_typer(qr_commands.app, name="qr")
+app.command("import")(catalog_commands.import_command)
+app.command("export")(catalog_commands.export_command)
 
 
 @app.command()

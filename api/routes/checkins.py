@@ -1,0 +1,49 @@
+"""Check-ins: a scan at any station, recorded as a visit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from api.auth import MemberDep
+from api.deps import ConnDep
+from api.routes.claims import StationRef
+from stations import checkins
+from stations.settings import Settings
+
+router = APIRouter(prefix="/v1/checkins", tags=["checkins"])
+
+
+class CheckinIn(BaseModel):
+    code: str = Field(max_length=500, description="the text of the scanned QR code (a URL)")
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+
+
+class CheckinOut(BaseModel):
+    checkin_id: int
+    station: StationRef
+    local_day: date
+    checked_in_at: datetime
+
+
+@router.post("", status_code=201, response_model=CheckinOut, summary="Check in at a station")
+async def check_in(
+    body: CheckinIn, principal: MemberDep, conn: ConnDep, request: Request
+) -> dict[str, Any]:
+    assert principal.member_id is not None
+    settings: Settings = request.app.state.settings
+    return await checkins.check_in(
+        conn,
+        member_id=principal.member_id,
+        code=body.code,
+        lat=body.lat,
+        lng=body.lng,
+        crs=body.crs,
+        security=settings.security,
+        visit_resolution=settings.h3.visit_location,
+    )

@@ -1,0 +1,189 @@
+"""Coverage for planners: summary, cells (GeoJSON) and site suggestions.
+
+Every endpoint takes the same region and analysis parameters (:class:`CoverageQuery`);
+the planner role is required (admins may too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from api.auth import Principal, require_roles
+from api.deps import ConnDep, SettingsDep
+from api.responses import GeoJSONResponse
+from stations.coverage.analysis import (
+    CoverageRequest,
+    CoverageResult,
+    analyse_coverage,
+    resolve_region,
+)
+from stations.coverage.bands import CoverageSettings, band_set
+from stations.coverage.export import cells_geojson, output_crs, shift_points
+from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
+from stations.crs import Crs, parse_crs
+
+router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
+PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]
+API_MAX_CELLS = 500_000  # one request's region; national runs go through the CLI on dask
+
+
+class CoverageQuery:
+    """Region (exactly one of bbox, polygon, district, city) and analysis options."""
+
+    def __init__(
+        self,
+        bbox: Annotated[
+            str | None, Query(description="min_lng,min_lat,max_lng,max_lat (in `crs`)")
+        ] = None,
+        polygon: Annotated[
+            str | None, Query(description="GeoJSON Polygon or MultiPolygon (in `crs`)")
+        ] = None,
+        district: Annotated[str | None, Query(description="a district named by stations")] = None,
+        city: Annotated[str | None, Query(description="a city file under data/regions")] = None,
+        res: Annotated[int | None, Query(description="H3 resolution 7–10")] = None,
+        amenity: Annotated[
+            list[str] | None, Query(description="only stations with every amenity listed")
+        ] = None,
+        open_at: Annotated[
+            datetime | None, Query(description="only stations open then (ISO 8601 with zone)")
+        ] = None,
+        target: Annotated[str | None, Query(description="band of the service circle")] = None,
+        walk_kmh: Annotated[float | None, Query(description="walking speed")] = None,
+        ebike_kmh: Annotated[float | None, Query(description="e-bike speed")] = None,
+        top: Annotated[int, Query(description="worst-served cells listed")] = 20,
+        crs: Annotated[str | None, Query(description="wgs84 (default), gcj02 or bd09")] = None,
+        lang: Annotated[Literal["zh", "en"], Query(description="labels")] = "zh",
+    ) -> None:
+        self.bbox, self.polygon, self.district, self.city = bbox, polygon, district, city
+        self.res = res
+        self.amenities = tuple(amenity or ())
+        self.open_at = open_at
+        self.target, self.walk_kmh, self.ebike_kmh = target, walk_kmh, ebike_kmh
+        self.top = top
+        self.crs_text = crs
+        self.lang = lang
+
+    @property
+    def crs(self) -> Crs:
+        return output_crs(parse_crs(self.crs_text))
+
+    async def request(self, conn: Any, *, default_res: int) -> CoverageRequest:
+        region = await resolve_region(
+            conn,
+            bbox=self.bbox,
+            polygon=self.polygon,
+            district=self.district,
+            city=self.city,
+            crs=self.crs,
+        )
+        return CoverageRequest(
+            region=region,
+            res=default_res if self.res is None else self.res,
+            bands=band_set(
+                settings=CoverageSettings(),
+                walk_kmh=self.walk_kmh,
+                ebike_kmh=self.ebike_kmh,
+                target=self.target,
+            ),
+            amenities=self.amenities,
+            open_at=self.open_at,
+            top_n=self.top,
+        )
+
+
+CoverageQueryDep = Annotated[CoverageQuery, Depends()]
+
+
+async def run_query(query: CoverageQuery, conn: Any, settings: Any) -> CoverageResult:
+    """Resolve the request and analyse it (shared with the map route)."""
+    request = await query.request(conn, default_res=settings.h3.coverage_default)
+    return await analyse_coverage(conn, request=request, max_cells=API_MAX_CELLS)
+
+
+@router.get("/summary", summary="Share of demand within each band, worst cells, districts")
+async def coverage_summary(
+    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, _: PlannerDep
+) -> dict[str, Any]:
+    result = await run_query(query, conn, settings)
+    summary = result.summary(query.lang)
+    summary["worst_cells"] = shift_points(summary["worst_cells"], query.crs)
+    summary["crs"] = str(query.crs)
+    return summary
+
+
+@router.get(
+    "/cells",
+    summary="Every cell of the region as a GeoJSON hexagon with band, distance and demand",
+    response_class=GeoJSONResponse,
+)
+async def coverage_cells(
+    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, _: PlannerDep
+) -> GeoJSONResponse:
+    result = await run_query(query, conn, settings)
+    body = await asyncio.to_thread(cells_geojson, result, crs=query.crs, lang=query.lang)
+    return GeoJSONResponse(body)
+
+
+def _suggestions_body(
+    result: CoverageResult, suggestions: Any, query: CoverageQuery
+) -> dict[str, Any]:
+    body = suggestions.as_dict(query.lang)
+    body["sites"] = shift_points(body["sites"], query.crs)
+    body["crs"] = str(query.crs)
+    body["target"] = result.bands.target_band.as_dict(query.lang)
+    return body
+
+
+@router.get("/suggestions", summary="Ranked new sites covering the most uncovered demand")
+async def coverage_suggestions(
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    _: PlannerDep,
+    suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
+) -> dict[str, Any]:
+    result = await run_query(query, conn, settings)
+    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest)
+    return _suggestions_body(result, suggestions, query)
+
+
+class CandidateSite(BaseModel):
+    id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    lat: float
+    lng: float
+
+
+class CandidateList(BaseModel):
+    candidates: list[CandidateSite] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    crs: str | None = Field(default=None, description="of the candidates: wgs84, gcj02, bd09")
+
+
+@router.post(
+    "/suggestions",
+    summary="Rank a planner's own candidate sites (e.g. shops willing to host a station)",
+)
+async def coverage_suggestions_from_candidates(
+    body: CandidateList,
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    _: PlannerDep,
+    suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
+) -> dict[str, Any]:
+    frame = pd.DataFrame(
+        [
+            {"id": c.id or str(i), "name": c.name, "lat": c.lat, "lng": c.lng}
+            for i, c in enumerate(body.candidates, start=1)
+        ]
+    )
+    candidates = candidates_from_frame(frame, crs=body.crs)
+    result = await run_query(query, conn, settings)
+    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, candidates=candidates)
+    return _suggestions_body(result, suggestions, query)

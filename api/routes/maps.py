@@ -1,0 +1,65 @@
+"""Maps as HTML pages: ``/maps/coverage`` and the vendored assets under ``/static/maps``.
+
+The page loads its scripts and styles from this service (``assets=static``, the
+default) or carries them inline (``assets=inline``: one file to take into a meeting
+with no network; ``download=true`` sends it as an attachment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import ConnDep, SettingsDep
+from api.routes.coverage import CoverageQueryDep, PlannerDep, run_query
+from maps.assets import STATIC_DIR, STATIC_URL, render_html
+from maps.coverage import build_coverage_map
+from maps.settings import TileSettings
+from stations.coverage.mapdata import load_map_stations
+from stations.coverage.suggestions import suggest_sites
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve the vendored map assets (public: they are open-source libraries)."""
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="map-assets")
+
+
+@router.get("/coverage", response_class=HTMLResponse, summary="The coverage map (HTML)")
+async def coverage_map(
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    _: PlannerDep,
+    suggest: Annotated[int, Query(ge=0, le=200, description="suggested sites to mark")] = 0,
+    assets: Annotated[
+        Literal["static", "inline"], Query(description="served by this service, or inlined")
+    ] = "static",
+    download: Annotated[bool, Query(description="send as a file to keep")] = False,
+) -> HTMLResponse:
+    result = await run_query(query, conn, settings)
+    now = datetime.now(UTC)
+    stations = await load_map_stations(conn, region=result.request.region, at=now)
+    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest) if suggest else None
+
+    def render() -> str:
+        m = build_coverage_map(
+            result,
+            stations=stations,
+            suggestions=suggestions,
+            lang=query.lang,
+            tiles=TileSettings(),
+        )
+        return render_html(m, assets=assets)
+
+    page = await asyncio.to_thread(render)
+    headers = (
+        {"Content-Disposition": 'attachment; filename="coverage-map.html"'} if download else None
+    )
+    return HTMLResponse(page, headers=headers)

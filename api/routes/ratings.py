@@ -1,0 +1,92 @@
+"""One-tap ratings after a visit, and a station's rating summary."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.auth import MemberDep
+from api.deps import ConnDep
+from api.routes.ids import StationId
+from stations import ratings
+from stations.errors import NotFound
+
+router = APIRouter(prefix="/v1/stations", tags=["ratings"])
+
+
+class RatingIn(BaseModel):
+    stars: int = Field(ge=1, le=5)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    comment: str | None = Field(None, max_length=2000, description="at most 280 characters")
+
+
+class RatingOut(BaseModel):
+    id: int
+    station_id: int
+    local_day: date
+    stars: int
+    tags: list[str]
+    comment: str | None
+    visit: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SummaryOut(BaseModel):
+    ratings: int
+    mean_stars: float | None
+    score: float = Field(description="Bayesian average, pulled towards 3.5 while ratings are few")
+    tag_counts: dict[str, int]
+
+
+class RatedOut(BaseModel):
+    replaced: bool = Field(description="true when it replaced today's earlier rating")
+    rating: RatingOut
+    summary: SummaryOut
+
+
+class StationRatingOut(BaseModel):
+    station_id: int
+    ratings: int
+    mean_stars: float | None
+    score: float
+    tag_counts: dict[str, int]
+    top_tags: list[str]
+    freshness: float
+    reporters: int
+
+
+@router.post(
+    "/{station_id}/ratings",
+    status_code=201,
+    response_model=RatedOut,
+    summary="Rate a station visited in the last 24 hours (again today: replaces)",
+)
+async def rate_station(
+    station_id: StationId, body: RatingIn, principal: MemberDep, conn: ConnDep
+) -> dict[str, Any]:
+    assert principal.member_id is not None
+    return await ratings.rate(
+        conn,
+        member_id=principal.member_id,
+        station_id=station_id,
+        stars=body.stars,
+        tags=body.tags,
+        comment=body.comment,
+    )
+
+
+@router.get(
+    "/{station_id}/ratings",
+    response_model=StationRatingOut,
+    summary="A station's rating summary and freshness",
+)
+async def station_rating(station_id: StationId, conn: ConnDep) -> StationRatingOut:
+    found = await ratings.rating_summaries(conn, [station_id])
+    if station_id not in found:
+        raise NotFound(f"no station has id {station_id}")
+    s = found[station_id]
+    return StationRatingOut(**s.__dict__)

@@ -1,0 +1,62 @@
+"""The review queue: stations several members reported as closed or without water."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.auth import StationWriterDep, ensure_station_access, operated_stations
+from api.deps import ConnDep
+from api.routes.ids import StationId
+from stations import ratings
+
+router = APIRouter(prefix="/v1/review-queue", tags=["review"])
+
+
+class ReviewItem(BaseModel):
+    station_id: int
+    code: str
+    name: str
+    status: str
+    operator: str | None
+    reporters: int = Field(description="distinct members reporting it within the window")
+    last_report_at: datetime
+    tags: dict[str, int]
+    freshness: float
+
+
+class ReviewedIn(BaseModel):
+    note: str | None = Field(None, max_length=500)
+
+
+class ReviewedOut(BaseModel):
+    station_id: int
+    reviewed_at: datetime
+    reviewed_by: str
+    note: str | None
+
+
+@router.get(
+    "",
+    response_model=list[ReviewItem],
+    summary="Stations to check: your stations (operators) or all (administrators)",
+)
+async def review_queue(principal: StationWriterDep, conn: ConnDep) -> list[dict[str, Any]]:
+    return await ratings.review_queue(conn, station_ids=operated_stations(principal))
+
+
+@router.post(
+    "/{station_id}/reviewed",
+    response_model=ReviewedOut,
+    summary="The listing was checked: reports so far stop counting",
+)
+async def mark_reviewed(
+    station_id: StationId, body: ReviewedIn, principal: StationWriterDep, conn: ConnDep
+) -> dict[str, Any]:
+    ensure_station_access(principal, station_id)
+    return await ratings.mark_reviewed(
+        conn, station_id=station_id, actor=principal.subject, note=body.note
+    )

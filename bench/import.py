@@ -1,0 +1,165 @@
+"""Benchmark: `stations import` of a million generated stations into a fresh database.
+
+Generates a deterministic CSV (GCJ-02 positions clustered around 300 cities across
+eastern and central China, as a map-SDK export would give them; Chinese names,
+amenities, opening hours), creates a scratch database on the project's cluster with the
+full schema (every index and history trigger), times the import as its own process and
+prints stations/s and that process's peak memory. A re-import of the same file (which
+changes nothing) is timed too. The scratch database is dropped at the end.
+
+    .venv/bin/python bench/import.py [--rows 1000000] [--keep-csv PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stations import crs as crsmod  # noqa: E402
+from stations import dbadmin  # noqa: E402
+from stations.settings import Settings  # noqa: E402
+
+SEED = 20_240_601
+CITIES = 300
+DISTRICTS = ["城关", "新华", "和平", "解放", "人民", "建设", "中山", "长江", "黄河", "开发"]
+PLACES = ["公园", "广场", "地铁站", "商场", "医院", "社区", "菜市场", "工业园", "大学", "汽车站"]
+OPERATORS = ["市总工会", "区总工会", "中国邮政", "中国银行", "工商银行", "国家电网", "美团", "顺丰"]
+HOURS = [
+    "24/7",
+    "Mo-Fr 08:30-18:00",
+    "Mo-Su 08:00-20:00",
+    "Mo-Fr 08:30-12:00,13:30-18:00; PH off",
+    "Mo-Sa 09:00-21:00",
+    "Mo-Su 06:00-22:00",
+    "",
+]
+AMENITY_SETS = [
+    "drinking_water;seating;phone_charging",
+    "drinking_water;hot_water;restroom;seating;air_conditioning",
+    "drinking_water",
+    "drinking_water;microwave;first_aid;umbrella",
+    "restroom;seating;wifi;ebike_charging",
+    "drinking_water;hot_water;seating;heating;phone_charging;tire_pump",
+]
+
+
+def generate(path: Path, rows: int) -> None:
+    """Write the benchmark CSV (UTF-8, comma-separated, GCJ-02 lat/lng)."""
+    rng = np.random.default_rng(SEED)
+    city_lat = rng.uniform(22.5, 41.0, CITIES)
+    city_lng = rng.uniform(104.0, 121.5, CITIES)
+    city = rng.integers(0, CITIES, rows)
+    spread = rng.uniform(0.03, 0.25, CITIES)[city]
+    lat = city_lat[city] + rng.normal(0, 1, rows) * spread
+    lng = city_lng[city] + rng.normal(0, 1, rows) * spread
+    glat, glng = crsmod.wgs84_to_gcj02(lat, lng)
+    numbers = np.arange(1, rows + 1)
+    district = rng.integers(0, len(DISTRICTS), rows)
+    place = rng.integers(0, len(PLACES), rows)
+    names = [
+        f"{DISTRICTS[d]}区{PLACES[p]}爱心驿站{n}号"
+        for d, p, n in zip(district.tolist(), place.tolist(), numbers.tolist(), strict=True)
+    ]
+    table = pa.table(
+        {
+            "source_id": pa.array([f"ZGH-{n:08d}" for n in numbers.tolist()]),
+            "name": pa.array(names),
+            "kind": pa.array(np.where(rng.random(rows) < 0.8, "love_station", "water_point")),
+            "amenities": pa.array(np.array(AMENITY_SETS)[rng.integers(0, len(AMENITY_SETS), rows)]),
+            "opening_hours": pa.array(np.array(HOURS)[rng.integers(0, len(HOURS), rows)]),
+            "operator": pa.array(np.array(OPERATORS)[rng.integers(0, len(OPERATORS), rows)]),
+            "address": pa.array(
+                [
+                    f"{DISTRICTS[d]}路{n % 997 + 1}号"
+                    for d, n in zip(district.tolist(), numbers.tolist(), strict=True)
+                ]
+            ),
+            "lat": np.round(glat, 6),
+            "lng": np.round(glng, 6),
+        }
+    )
+    pacsv.write_csv(table, path)
+
+
+async def _create(settings: Settings, name: str) -> None:
+    await dbadmin.drop_database(settings.db, name)
+    await dbadmin.create_database(settings.db, name)
+    await dbadmin.migrate(settings.db, database=name)
+
+
+def _import(csv: Path, database: str) -> tuple[float, float, str]:
+    """Run `stations import` as its own process; (seconds, its peak RSS in MB, its output)."""
+    env = dict(os.environ, STATIONS_DB_NAME=database)
+    command = [
+        str(ROOT / ".venv" / "bin" / "stations"),
+        "import",
+        str(csv),
+        "--crs",
+        "gcj02",
+        "--source",
+        "bench",
+        "--show",
+        "0",
+        "--timings",
+    ]
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().strip()
+    if child.returncode != 0:
+        raise SystemExit(f"import failed ({child.returncode}):\n{text}")
+    return seconds, usage.ru_maxrss / 1024, text  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep-csv", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    database = f"stations_bench_import_{os.getpid()}"
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = args.keep_csv or Path(tmp) / "stations.csv"
+        started = time.perf_counter()
+        generate(csv, args.rows)
+        size = csv.stat().st_size / 1e6
+        print(
+            f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
+        asyncio.run(_create(settings, database))
+        try:
+            seconds, peak, output = _import(csv, database)
+            print(output)
+            print(
+                f"import into a fresh database: {seconds:.1f} s, "
+                f"{args.rows / seconds:,.0f} stations/s, peak RSS of the import {peak:,.0f} MB"
+            )
+            seconds, peak, output = _import(csv, database)
+            print(output)
+            print(
+                f"re-import (no changes): {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s, "
+                f"peak RSS {peak:,.0f} MB"
+            )
+        finally:
+            asyncio.run(dbadmin.drop_database(settings.db, database))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""``stations import`` and ``stations export``: the catalog in and out of files."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from stations import db as dbconn
+from stations.exporter import export_stations
+from stations.importer import ROW_NUMBERING, ImportReport, import_file
+from stations.settings import get_settings
+
+SHOWN_PROBLEMS = 20
+_PROGRESS_FROM_ROWS = 20_000
+
+
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV, JSON array, GeoJSON, GeoPackage, Shapefile or GeoParquet."),
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv|json|geojson|gpkg|shp|parquet (default: extension)."),
+    ] = None,
+    crs: Annotated[
+        str | None, typer.Option("--crs", help="wgs84|gcj02|bd09|EPSG:n of the coordinates.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="love_station|water_point for rows without one.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Source name (default: mapping's or file name).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Mapping TOML: file columns to catalog fields.")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="minlng,minlat,maxlng,maxlat or a GeoJSON polygon file; rows outside are refused.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Force the text encoding (e.g. gb18030).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="Force the CSV delimiter (sniffed otherwise).")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="IANA zone for rows without one (default: from position)."),
+    ] = None,
+    country: Annotated[
+        str | None,
+        typer.Option("--country", help="Country code for rows without one (default: from zone)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; write nothing.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write every problem to this CSV.")
+    ] = None,
+    actor: Annotated[
+        str, typer.Option("--actor", help="Who the station history names as the writer.")
+    ] = "cli",
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="How many problems to print.")
+    ] = SHOWN_PROBLEMS,
+    timings: Annotated[
+        bool, typer.Option("--timings", help="Print the seconds spent in each stage.")
+    ] = False,
+) -> None:
+    """Import stations from a file: check every row, report problems, write the good rows."""
+    console = Console()
+    err = Console(stderr=True)
+    result = asyncio.run(
+        _import(
+            file,
+            err,
+            format=format,
+            crs=crs,
+            kind=kind,
+            source=source,
+            mapping=mapping,
+            region=region,
+            encoding=encoding,
+            delimiter=delimiter,
+            time_zone=timezone,
+            country=country,
+            dry_run=dry_run,
+            report_csv=report,
+            actor=actor,
+        )
+    )
+    print_report(console, result, show=show)
+    if timings:
+        other = result.seconds - sum(result.timings.values())
+        for stage, seconds in [*result.timings.items(), ("read, map, other", other)]:
+            console.print(f"  {seconds:7.1f} s  {stage}")
+    if report is not None:
+        console.print(f"all {len(result.problem_frame)} problems written to {report}")
+    if result.imported == 0:
+        raise typer.Exit(1)
+
+
+async def _import(file: Path, err: Console, **options: Any) -> ImportReport:
+    conn = await dbconn.connect(get_settings().db)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if total is not None and total < _PROGRESS_FROM_ROWS and stage == "rows":
+            return
+        if stage not in tasks:
+            label = "reading and checking rows" if stage == "rows" else "writing stations"
+            tasks[stage] = bar.add_task(label, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    try:
+        with bar:
+            return await import_file(conn, file, progress=progress, **options)
+    finally:
+        await conn.close()
+
+
+def print_report(console: Console, report: ImportReport, *, show: int = SHOWN_PROBLEMS) -> None:
+    """The report as a person reads it: problems first, then totals."""
+    problems = report.problem_frame
+    if len(problems) and show:
+        table = Table(title=f"Problems (first {min(show, len(problems))} of {len(problems)})")
+        for column in ("row", "field", "reason", "value"):
+            table.add_column(column, overflow="fold")
+        for p in report.problems[:show]:
+            table.add_row(str(p.row), p.field, p.reason, p.value or "")
+        console.print(table)
+        console.print(f"[dim]{ROW_NUMBERING}[/dim]")
+    if len(problems):
+        totals = Table(title="Problems by reason")
+        totals.add_column("reason")
+        totals.add_column("problems", justify="right")
+        for code, count in report.totals_by_code().most_common():
+            totals.add_row(code, str(count))
+        console.print(totals)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    verb = "would be " if report.dry_run else ""
+    console.print(
+        f"source {report.source}: {report.read} rows read; {verb}created {report.created}, "
+        f"{verb}updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {report.rejected} ({report.seconds:.1f} s)"
+        + (" — dry run, nothing written" if report.dry_run else "")
+    )
+    if report.imported == 0:
+        print("error: nothing could be imported; see the problems above", file=sys.stderr)
+
+
+def export_command(
+    format: Annotated[
+        str, typer.Option("--format", help="geojson|csv|gpkg|parquet (GeoParquet).")
+    ] = "geojson",
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="File to write (default: stations.<format>)."),
+    ] = None,
+    bbox: Annotated[
+        str | None, typer.Option("--bbox", help="minlng,minlat,maxlng,maxlat (WGS84).")
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="wgs84|gcj02|bd09|EPSG:n of the exported coordinates."),
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+) -> None:
+    """Export stations; importing the file back as the same source changes nothing."""
+    path = output or Path(f"stations.{format.lower()}")
+
+    async def run() -> int:
+        conn = await dbconn.connect(get_settings().db)
+        try:
+            return await export_stations(
+                conn, path, format=format, bbox=bbox, crs=crs, source=source
+            )
+        finally:
+            await conn.close()
+
+    count = asyncio.run(run())
+    Console().print(f"exported {count} stations to {path}")

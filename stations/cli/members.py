@@ -1,0 +1,98 @@
+"""``stations members import | suspend | reinstate``: the union's member list."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from stations import db as dbconn
+from stations import members
+from stations.settings import get_settings
+from stations.vocab import MemberStatus
+
+app = typer.Typer(help="Union members: import the member list, suspend, reinstate.")
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV export (UTF-8 or GBK)."
+    ),
+    report: Path | None = typer.Option(None, help="Write the per-row report to this CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Create or update members from a CSV export; importing twice changes nothing.
+
+    Columns (English or Chinese names): member_no/会员号, phone/手机号, occupation/职业,
+    and optionally name/姓名, employer/所属平台, status/状态. Phones are stored only as
+    a keyed hash.
+    """
+    settings = get_settings()
+
+    async def run() -> members.ImportReport:
+        conn = await dbconn.connect(settings.db)
+        try:
+            return await members.import_file(conn, path=file, security=settings.security)
+        finally:
+            await conn.close()
+
+    result = asyncio.run(run())
+    rows = [
+        {
+            "row": r.row,
+            "member_no": r.member_no,
+            "action": r.action,
+            "changed": ";".join(r.changed),
+            "problems": " | ".join(r.problems),
+        }
+        for r in result.rows
+    ]
+    if report is not None:
+        with report.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["row"])
+            writer.writeheader()
+            writer.writerows(rows)
+    if as_json:
+        print(json.dumps({"counts": result.counts, "rows": rows}, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            if r["action"] == "rejected":
+                print(f"row {r['row']}: rejected: {r['problems']}", file=sys.stderr)
+        counts = result.counts
+        print(
+            f"{counts['created']} created, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged, {counts['rejected']} rejected"
+        )
+    if result.counts["rejected"]:
+        raise typer.Exit(2)
+
+
+def _set_status(member_no: str, status: MemberStatus) -> None:
+    settings = get_settings()
+
+    async def run() -> None:
+        conn = await dbconn.connect(settings.db)
+        try:
+            await members.set_status(conn, member_no=member_no, status=status)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    print(f"member {member_no} is {status.value}")
+
+
+@app.command()
+def suspend(member_no: str) -> None:
+    """Suspend a member: no sign-in, no claims, no check-ins, no ratings."""
+    _set_status(member_no, MemberStatus.SUSPENDED)
+
+
+@app.command()
+def reinstate(member_no: str) -> None:
+    """Make a suspended member active again."""
+    _set_status(member_no, MemberStatus.ACTIVE)

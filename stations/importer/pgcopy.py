@@ -1,0 +1,168 @@
+"""PostgreSQL's binary COPY format, encoded a column at a time (numpy and Arrow).
+
+asyncpg's ``copy_records_to_table`` encodes row by row: building a million Python
+tuples and encoding them takes seconds. Here each column becomes an Arrow array of
+per-row wire fields (a 4-byte length, then the value's bytes) built with numpy, and
+Arrow joins the columns row by row; the joined array's data buffer *is* the COPY
+stream. A million staging rows encode in a fraction of a second, and the server parses
+no numbers. The result goes to ``copy_to_table(..., format="binary")``.
+
+Format: https://www.postgresql.org/docs/current/sql-copy.html (Binary Format).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+TRAILER = b"\xff\xff"
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_TEXT_OID = 25
+_EMPTY = pa.scalar(b"", pa.large_binary())
+
+
+@dataclass(frozen=True)
+class Column:
+    """One COPY column: fixed-width wire values (numpy) or variable-length bytes (Arrow).
+
+    ``fixed`` is already in the wire type (``>i4``, ``>i8``, ``>f8``, ``u1`` for bool);
+    ``var`` holds each row's wire bytes (UTF-8 for text). ``null`` marks NULLs; for
+    ``var`` the Arrow nulls count as well.
+    """
+
+    fixed: np.ndarray | None = None
+    var: pa.Array | None = None
+    null: np.ndarray | None = None
+
+
+def int4(values: np.ndarray, null: np.ndarray | None = None) -> Column:
+    return Column(fixed=np.asarray(values).astype(">i4"), null=null)
+
+
+def int8(values: np.ndarray, null: np.ndarray | None = None) -> Column:
+    return Column(fixed=np.asarray(values).astype(">i8"), null=null)
+
+
+def float8(values: np.ndarray, null: np.ndarray | None = None) -> Column:
+    return Column(fixed=np.asarray(values, dtype=float).astype(">f8"), null=null)
+
+
+def boolean(values: np.ndarray) -> Column:
+    return Column(fixed=np.asarray(values, dtype=bool).astype(np.uint8))
+
+
+def text(values: pa.Array | pa.ChunkedArray | Sequence[str | bytes | None]) -> Column:
+    """Text, or values already in wire format (jsonb, arrays), from Arrow or a list."""
+    array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return Column(var=array.cast(pa.large_binary()))
+
+
+def timestamptz(values: Sequence[datetime | None]) -> Column:
+    """Aware datetimes as microseconds since 2000-01-01 UTC; None is NULL."""
+    micros = np.zeros(len(values), dtype=np.int64)
+    null = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            null[i] = True
+        else:
+            delta = value - _PG_EPOCH
+            micros[i] = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return Column(fixed=micros.astype(">i8"), null=null)
+
+
+def text_array_wire(items: Sequence[str]) -> bytes:
+    """One ``text[]`` value in wire format (one dimension, no NULL elements)."""
+    if not items:
+        return b"".join(n.to_bytes(4, "big") for n in (0, 0, _TEXT_OID))
+    parts = [n.to_bytes(4, "big") for n in (1, 0, _TEXT_OID, len(items), 1)]
+    for item in items:
+        data = item.encode()
+        parts += [len(data).to_bytes(4, "big"), data]
+    return b"".join(parts)
+
+
+def jsonb_wire(json_text: pa.Array) -> pa.Array:
+    """jsonb values in wire format: a version byte (1), then the JSON text."""
+    return pc.binary_join_element_wise(
+        pa.scalar(b"\x01", pa.large_binary()), json_text.cast(pa.large_binary()), _EMPTY
+    )
+
+
+def _fixed_binary(block: np.ndarray) -> pa.Array:
+    """An (n, width) uint8 block as an Arrow large_binary array of n values."""
+    n, width = block.shape
+    block = np.ascontiguousarray(block)
+    array = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(block)])
+    return array.cast(pa.large_binary())
+
+
+def _be_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
+    n = len(values)
+    return np.ascontiguousarray(values.astype(dtype)).view(np.uint8).reshape(n, -1)
+
+
+def _fixed_fields(columns: Sequence[Column], n: int) -> pa.Array:
+    """Adjacent fixed-width columns without NULLs as one block of wire fields per row."""
+    widths = [4 + c.fixed.dtype.itemsize for c in columns]  # type: ignore[union-attr]
+    block = np.empty((n, sum(widths)), dtype=np.uint8)
+    at = 0
+    for column, width in zip(columns, widths, strict=True):
+        assert column.fixed is not None
+        block[:, at : at + 4] = np.frombuffer((width - 4).to_bytes(4, "big"), dtype=np.uint8)
+        block[:, at + 4 : at + width] = column.fixed.view(np.uint8).reshape(n, width - 4)
+        at += width
+    return _fixed_binary(block)
+
+
+def _nullable_fields(column: Column, n: int) -> list[pa.Array]:
+    """A column with NULLs (or of variable length): a length prefix array and the data."""
+    if column.fixed is not None:
+        width = column.fixed.dtype.itemsize
+        null = column.null if column.null is not None else np.zeros(n, dtype=bool)
+        lengths = np.where(null, -1, width)
+        data = _fixed_binary(column.fixed.view(np.uint8).reshape(n, width))
+        data = pc.if_else(pa.array(null), pa.scalar(None, pa.large_binary()), data)
+    else:
+        assert column.var is not None
+        data = column.var
+        null = np.asarray(data.is_null(), dtype=bool)
+        if column.null is not None:
+            null |= column.null
+            data = pc.if_else(pa.array(null), pa.scalar(None, pa.large_binary()), data)
+        lengths = np.where(null, -1, np.asarray(pc.binary_length(data).fill_null(0)))
+    return [_fixed_binary(_be_bytes(lengths, ">i4")), data]
+
+
+def encode(columns: Sequence[Column], n: int) -> bytes:
+    """``n`` rows of ``columns`` as a complete binary COPY stream (header to trailer)."""
+    if n == 0:
+        return HEADER + TRAILER
+    parts: list[pa.Array] = []
+    run: list[Column] = []
+    count = np.full(n, len(columns), dtype=">i2").view(np.uint8).reshape(n, 2)
+    parts.append(_fixed_binary(count))
+    for column in columns:
+        if column.fixed is not None and (column.null is None or not column.null.any()):
+            run.append(column)
+            continue
+        if run:
+            parts.append(_fixed_fields(run, n))
+            run = []
+        parts += _nullable_fields(column, n)
+    if run:
+        parts.append(_fixed_fields(run, n))
+    rows = pc.binary_join_element_wise(
+        *parts, _EMPTY, null_handling="replace", null_replacement=b""
+    )
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
+    body = rows.buffers()[2]
+    start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
+    return HEADER + memoryview(body)[start:end].tobytes() + TRAILER

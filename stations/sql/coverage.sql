@@ -1,0 +1,59 @@
+-- Coverage analysis: the stations and demand an analysis measures.
+
+-- name: stations_in_box
+-- Active stations (optionally having every amenity in $1) inside a lat/lng box;
+-- $2..$5 = min_lat, max_lat, min_lng, max_lng, or all NULL for every station.
+SELECT id, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng, district,
+       opening_hours, time_zone, country_code
+FROM stations
+WHERE status = 'active'
+  AND ($1::text[] IS NULL OR amenities @> $1::text[])
+  AND ($2::float8 IS NULL OR ST_Y(geom::geometry) BETWEEN $2 AND $3)
+  AND ($4::float8 IS NULL OR ST_X(geom::geometry) BETWEEN $4 AND $5)
+ORDER BY id
+
+-- name: demand_in_box
+-- The res-11 cell and weight of every demand point inside a lat/lng box (lng/lat
+-- order), as two arrays (aggregated in numpy), and a per-source summary: one scan.
+WITH pts AS MATERIALIZED (
+    SELECT source, h3_r11, weight, observed_at
+    FROM demand_points
+    WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
+)
+SELECT (SELECT token FROM demand_version) AS token,
+       (SELECT array_agg(h3_r11) FROM pts) AS cells,
+       (SELECT array_agg(weight) FROM pts) AS weights,
+       (SELECT coalesce(json_agg(s ORDER BY s.source), '[]'::json)
+        FROM (SELECT source, count(*) AS points, sum(weight) AS weight,
+                     max(observed_at) AS last_observed
+              FROM pts GROUP BY source) s) AS sources
+
+-- name: demand_token
+-- Changes whenever demand points are written (see migration 0004); NULL if unknown.
+SELECT token FROM demand_version
+
+-- name: district_hull
+-- A district as the convex hull of its open or temporarily closed stations, buffered
+-- by $2 metres (geodesic), as WKB; NULL when the district has no station.
+SELECT ST_AsBinary(ST_Buffer(ST_ConvexHull(ST_Collect(geom::geometry))::geography, $2)::geometry)
+           AS hull,
+       count(*) AS stations
+FROM stations
+WHERE district = $1 AND status <> 'closed'
+
+-- name: district_names
+SELECT district, count(*) AS stations
+FROM stations
+WHERE district IS NOT NULL AND status <> 'closed'
+GROUP BY district
+ORDER BY district
+
+-- name: stations_for_map
+-- What a map popup shows for each station in a lat/lng box (min_lat, max_lat, min_lng, max_lng).
+SELECT id, code, name, name_en, kind, status, amenities, access, opening_hours, time_zone,
+       country_code, address, district, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng
+FROM stations
+WHERE status = 'active'
+  AND ST_Y(geom::geometry) BETWEEN $1 AND $2
+  AND ST_X(geom::geometry) BETWEEN $3 AND $4
+ORDER BY id

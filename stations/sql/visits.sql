@@ -1,0 +1,242 @@
+-- Campaigns, water stock, claims, check-ins, ratings and the review queue.
+-- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
+
+-- name: claim_water
+SELECT claim_water($1, $2, $3, $4, $5, $6, $7)
+
+-- name: claim_for_handover
+SELECT c.id, c.station_id, c.local_day, c.handed_over_at,
+       (now() AT TIME ZONE s.time_zone)::date AS station_today
+FROM claims c JOIN stations s ON s.id = c.station_id
+WHERE c.id = claim_id($1)
+FOR UPDATE OF c
+
+-- name: mark_handed_over
+UPDATE claims SET handed_over_at = now(), handed_over_by = $2
+WHERE id = $1 AND handed_over_at IS NULL
+
+-- name: claim_view
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at, c.slot,
+       c.daily_quota,
+       jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
+       jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
+       p.name AS prize
+FROM claims c
+JOIN stations s ON s.id = c.station_id
+JOIN campaigns k ON k.id = c.campaign_id
+LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
+WHERE c.id = $1
+
+-- name: member_claims
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
+       jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
+       jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
+       p.name AS prize
+FROM claims c
+JOIN stations s ON s.id = c.station_id
+JOIN campaigns k ON k.id = c.campaign_id
+LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
+WHERE c.member_id = $1
+ORDER BY c.claimed_at DESC
+LIMIT $2
+
+-- name: station_claims_today
+-- Today's claims at the given stations (each station's own local day).
+SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
+       jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
+       p.name AS prize
+FROM stations s
+JOIN claims c ON c.station_id = s.id AND c.local_day = (now() AT TIME ZONE s.time_zone)::date
+LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
+WHERE s.id = ANY($1::bigint[])
+ORDER BY c.claimed_at DESC
+LIMIT $2
+
+-- name: check_in
+-- The visit is recorded only for an active member within the radius of the station.
+WITH st AS (
+    SELECT s.id, s.code, s.name, s.time_zone,
+           ST_Distance(s.geom, ST_SetSRID(ST_MakePoint($3, $2), 4326)::geography) AS distance_m
+    FROM stations s WHERE s.code = $1
+), member AS (
+    SELECT m.status FROM members m WHERE m.id = $4
+), visit AS (
+    INSERT INTO checkins (member_id, station_id, local_day, h3_cell)
+    SELECT $4, st.id, (now() AT TIME ZONE st.time_zone)::date, $5
+    FROM st, member
+    WHERE st.distance_m <= $6 AND member.status = 'active'
+    RETURNING id, local_day, checked_in_at
+)
+SELECT st.id AS station_id, st.code AS station_code, st.name AS station_name,
+       st.distance_m, (SELECT status FROM member) AS member_status,
+       visit.id, visit.local_day, visit.checked_in_at
+FROM st LEFT JOIN visit ON true
+
+-- name: station_for_stock
+SELECT s.id, s.time_zone, (now() AT TIME ZONE s.time_zone)::date AS today
+FROM stations s WHERE s.id = $1
+
+-- name: set_stock
+-- A new allocation keeps what was already handed out: remaining = new - handed out.
+INSERT INTO water_stock AS w (station_id, local_day, allocated, remaining)
+VALUES ($1, $2, $3, $3)
+ON CONFLICT (station_id, local_day) DO UPDATE
+    SET allocated = EXCLUDED.allocated,
+        remaining = EXCLUDED.allocated - (w.allocated - w.remaining),
+        updated_at = now()
+RETURNING station_id, local_day, allocated, remaining, allocated - remaining AS handed_out,
+          updated_at
+
+-- name: top_up_stock
+INSERT INTO water_stock AS w (station_id, local_day, allocated, remaining)
+VALUES ($1, $2, $3, $3)
+ON CONFLICT (station_id, local_day) DO UPDATE
+    SET allocated = w.allocated + EXCLUDED.allocated,
+        remaining = w.remaining + EXCLUDED.allocated,
+        updated_at = now()
+RETURNING station_id, local_day, allocated, remaining, allocated - remaining AS handed_out,
+          updated_at
+
+-- name: get_stock
+SELECT station_id, local_day, allocated, remaining, allocated - remaining AS handed_out,
+       updated_at
+FROM water_stock WHERE station_id = $1 AND local_day = $2
+
+-- name: water_today
+-- Each station's stock on its own local date at $2.
+SELECT s.id AS station_id, (($2::timestamptz) AT TIME ZONE s.time_zone)::date AS local_day,
+       w.allocated, w.remaining
+FROM stations s
+LEFT JOIN water_stock w
+       ON w.station_id = s.id AND w.local_day = (($2::timestamptz) AT TIME ZONE s.time_zone)::date
+WHERE s.id = ANY($1::bigint[])
+
+-- name: insert_campaign
+INSERT INTO campaigns (name, starts_on, ends_on, daily_start, daily_end, daily_quota, geofence_m)
+VALUES ($1, $2, $3, $4::text::time, $5::text::time, $6, $7)
+RETURNING id
+
+-- name: update_campaign
+UPDATE campaigns SET
+    name = coalesce($2, name),
+    starts_on = coalesce($3, starts_on),
+    ends_on = coalesce($4, ends_on),
+    daily_start = coalesce($5::text::time, daily_start),
+    daily_end = coalesce($6::text::time, daily_end),
+    daily_quota = coalesce($7, daily_quota),
+    geofence_m = coalesce($8, geofence_m),
+    status = coalesce($9, status),
+    updated_at = now()
+WHERE id = $1
+RETURNING id
+
+-- name: insert_prize_pools
+INSERT INTO prize_pools (campaign_id, name, total, remaining, probability)
+SELECT $1, n, t, t, p FROM unnest($2::text[], $3::int[], $4::float8[]) AS x(n, t, p)
+
+-- name: add_campaign_stations
+INSERT INTO campaign_stations (campaign_id, station_id)
+SELECT $1, unnest($2::bigint[])
+ON CONFLICT DO NOTHING
+
+-- name: remove_campaign_stations
+DELETE FROM campaign_stations WHERE campaign_id = $1 AND station_id = ANY($2::bigint[])
+
+-- name: all_water_station_ids
+-- Stations that hand out water: water points and love stations with drinking water.
+SELECT id FROM stations
+WHERE status <> 'closed' AND (kind = 'water_point' OR 'drinking_water' = ANY(amenities))
+ORDER BY id
+
+-- name: campaign_view
+SELECT c.id, c.name, c.starts_on, c.ends_on,
+       to_char(c.daily_start, 'HH24:MI') AS daily_start,
+       to_char(c.daily_end, 'HH24:MI') AS daily_end,
+       c.daily_quota, c.geofence_m, c.status, c.created_at, c.updated_at,
+       (SELECT count(*) FROM campaign_stations cs WHERE cs.campaign_id = c.id) AS stations,
+       coalesce((SELECT jsonb_agg(jsonb_build_object(
+                    'id', p.id, 'name', p.name, 'total', p.total, 'remaining', p.remaining,
+                    'probability', p.probability) ORDER BY p.id)
+                 FROM prize_pools p WHERE p.campaign_id = c.id), '[]'::jsonb) AS prizes
+FROM campaigns c
+WHERE ($1::bigint IS NULL OR c.id = $1)
+ORDER BY c.starts_on DESC, c.id
+
+-- name: campaign_station_ids
+SELECT station_id FROM campaign_stations WHERE campaign_id = $1 ORDER BY station_id
+
+-- name: rate_station
+SELECT rate_station($1, $2, $3, $4, $5, $6, $7)
+
+-- name: rating_summaries
+SELECT s.id AS station_id, coalesce(r.ratings, 0) AS ratings, r.mean_stars,
+       r.score, coalesce(r.tag_counts, '{}'::jsonb) AS tag_counts
+FROM stations s
+LEFT JOIN station_rating_summary r ON r.station_id = s.id
+WHERE s.id = ANY($1::bigint[])
+
+-- name: recent_reports
+-- Distinct members who reported a listing as wrong within the window, since the last
+-- review of the station, by station.
+SELECT r.station_id, count(DISTINCT r.member_id) AS reporters,
+       max(r.updated_at) AS last_report_at,
+       (SELECT jsonb_object_agg(t.tag, t.n) FROM (
+            SELECT tag, count(DISTINCT r2.member_id) AS n
+            FROM ratings r2, unnest(r2.tags) AS tag
+            WHERE r2.station_id = r.station_id AND tag = ANY($4::text[])
+              AND r2.updated_at > $2::timestamptz - $3::interval
+              AND r2.updated_at > coalesce(v.reviewed_at, '-infinity')
+            GROUP BY tag) t) AS tags
+FROM ratings r
+LEFT JOIN station_reviews v ON v.station_id = r.station_id
+WHERE r.station_id = ANY($1::bigint[])
+  AND r.tags && $4::text[]
+  AND r.updated_at > $2::timestamptz - $3::interval
+  AND r.updated_at <= $2::timestamptz
+  AND r.updated_at > coalesce(v.reviewed_at, '-infinity')
+GROUP BY r.station_id, v.reviewed_at
+
+-- name: review_queue
+-- Stations (all, or the given ones) with at least $4 distinct recent reporters.
+SELECT r.station_id, s.code, s.name, s.status, s.operator,
+       count(DISTINCT r.member_id) AS reporters,
+       max(r.updated_at) AS last_report_at,
+       (SELECT jsonb_object_agg(t.tag, t.n) FROM (
+            SELECT tag, count(DISTINCT r2.member_id) AS n
+            FROM ratings r2, unnest(r2.tags) AS tag
+            WHERE r2.station_id = r.station_id AND tag = ANY($3::text[])
+              AND r2.updated_at > now() - $2::interval
+              AND r2.updated_at > coalesce(v.reviewed_at, '-infinity')
+            GROUP BY tag) t) AS tags
+FROM ratings r
+JOIN stations s ON s.id = r.station_id
+LEFT JOIN station_reviews v ON v.station_id = r.station_id
+WHERE ($1::bigint[] IS NULL OR r.station_id = ANY($1::bigint[]))
+  AND r.tags && $3::text[]
+  AND r.updated_at > now() - $2::interval
+  AND r.updated_at > coalesce(v.reviewed_at, '-infinity')
+GROUP BY r.station_id, s.code, s.name, s.status, s.operator, v.reviewed_at
+HAVING count(DISTINCT r.member_id) >= $4
+ORDER BY count(DISTINCT r.member_id) DESC, max(r.updated_at) DESC
+
+-- name: mark_reviewed
+INSERT INTO station_reviews (station_id, reviewed_at, reviewed_by, note)
+VALUES ($1, now(), $2, $3)
+ON CONFLICT (station_id) DO UPDATE
+    SET reviewed_at = now(), reviewed_by = EXCLUDED.reviewed_by, note = EXCLUDED.note
+RETURNING station_id, reviewed_at, reviewed_by, note
+
+-- name: station_exists
+SELECT id, code, name FROM stations WHERE id = $1
+
+-- name: stations_for_posters
+SELECT id, code, name, name_en, kind, address FROM stations
+WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
+  AND status <> 'closed'
+ORDER BY code
+
+-- name: station_for_poster
+SELECT id, code, name, name_en, kind, address FROM stations WHERE id = $1
+
+-- name: station_by_code
+SELECT id, code, name, name_en, kind, address FROM stations WHERE code = $1
