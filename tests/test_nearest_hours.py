@@ -135,6 +135,8 @@ async def test_open_now_uses_the_current_time_and_leaves_out_unknown_hours(setti
         ("open_at=yesterday", "open_at: 'yesterday' is not an ISO 8601 time"),
         ("open_at=0001-01-01T00:00:00%2B14:00", "open_at: must be between 1970 and 2200"),
         ("open_now=perhaps", "open_now: must be true or false"),
+        ("open_now=", "open_now: must be true or false"),
+        ("open_at=", "open_at: '' is not an ISO 8601 time"),
     ],
 )
 async def test_malformed_time_filters_are_refused(settings, conn, query, detail_start):

@@ -187,7 +187,7 @@ def parse_bool(value: str | bool | None, *, field: str) -> bool:
     text = value.strip().lower()
     if text in ("true", "1", "yes"):
         return True
-    if text in ("false", "0", "no", ""):
+    if text in ("false", "0", "no"):
         return False
     raise InvalidInput(f"{field}: must be true or false (got {value!r})", field=field)
 
@@ -224,7 +224,7 @@ def parse_open(
 ) -> datetime | None:
     """The instant stations must be open at, or None when neither filter is asked."""
     wants_now = parse_bool(open_now, field="open_now")
-    if open_at is not None and (not isinstance(open_at, str) or open_at.strip()):
+    if open_at is not None:
         if wants_now:
             raise InvalidInput(
                 "open_at: give either open_now=true or open_at=<time>, not both", field="open_at"
