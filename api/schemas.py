@@ -326,3 +326,67 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     resolved: dict[str, Any] = resolve(schema)
     return resolved
+
+
+class StationFields(BaseModel):
+    """Catalog fields of a station (checked by the importer's own rules on the server).
+
+    On create ``name``, ``kind``, ``lat`` and ``lng`` are required; on update send only
+    what changes. ``lat``/``lng`` are in ``crs`` (wgs84, gcj02, bd09 or a geographic
+    EPSG code); the time zone and country follow the position unless given.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "相山公园爱心驿站",
+                    "kind": "love_station",
+                    "amenities": ["drinking_water", "restroom", "seating"],
+                    "access": "open_to_all",
+                    "opening_hours": "Mo-Su 07:00-21:00",
+                    "address": "淮北市相山区人民路 12 号",
+                    "lat": 33.9556,
+                    "lng": 116.7983,
+                    "crs": "gcj02",
+                }
+            ]
+        },
+    )
+
+    name: str | None = None
+    name_en: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    amenities: list[str] | None = None
+    access: str | None = None
+    opening_hours: str | None = None
+    time_zone: str | None = None
+    country_code: str | None = None
+    address: str | None = None
+    district: str | None = None
+    district_code: str | None = None
+    operator: str | None = None
+    contact: str | None = None
+    verified_at: str | None = None
+    attributes: dict[str, Any] | None = None
+    lat: float | None = None
+    lng: float | None = None
+    crs: str | None = None
+    reason: str | None = Field(
+        default=None, max_length=500, description="why: kept in the station's history"
+    )
+
+
+class StatusChange(BaseModel):
+    """Why a station closes or reopens (kept in its history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, examples=["装修暂停服务两周"])
+    permanently: bool = Field(
+        default=False,
+        description="close for good (status closed) instead of for a while "
+        "(temporarily_closed); only for :close",
+    )

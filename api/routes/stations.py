@@ -19,13 +19,15 @@ from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import Response
 from starlette.routing import Route
 
 from api import schemas
+from api.auth import AdminDep, StationWriterDep, ensure_station_access
 from api.deps import ConnDep
 from api.responses import GeoJSONResponse, JSONResponse
+from stations import catalog
 from stations.crs import Crs, to_wgs84
 from stations.errors import InvalidInput
 from stations.search import filters as params
@@ -579,9 +581,10 @@ async def get_station(
     )
     item["rating"] = orjson.loads(service.live.rating_fragment(station_id))
     item["water_today"] = orjson.loads(service.live.water_fragment(station_id))
+    etag = {"ETag": f'"{row["version"]}"'}
     if _wants_geojson(request, f):
-        return GeoJSONResponse(_feature(item))
-    return JSONResponse(item)
+        return GeoJSONResponse(_feature(item), headers=etag)
+    return JSONResponse(item, headers=etag)
 
 
 @router.get(
@@ -610,6 +613,125 @@ async def get_station_history(
         next_link = str(request.url.replace(query=urlencode(pairs)))
     items = [lookup.history_dict(r) for r in rows]
     return JSONResponse({"count": len(items), "items": items, "next": next_link})
+
+
+_WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.Problem, "description": "No or bad bearer token"},
+    403: {
+        "model": schemas.Problem,
+        "description": "Not an administrator or this station's operator",
+    },
+    409: {"model": schemas.Problem, "description": "Stale version or a duplicate station"},
+    **_BODY_PROBLEMS,
+}
+
+
+async def _written(request: Request, conn: Any, row: Any, *, status_code: int = 200) -> Response:
+    """Apply a committed write to this process's index, then answer with the station."""
+    await _service(request).refresh(conn, [row["id"]])
+    item = lookup.station_dict(row, params.parse_named_crs(None))
+    return JSONResponse(item, status_code=status_code, headers={"ETag": f'"{row["version"]}"'})
+
+
+def _fields(body: schemas.StationFields) -> tuple[dict[str, Any], str | None]:
+    fields = body.model_dump(exclude_unset=True)
+    reason = fields.pop("reason", None)
+    return fields, reason
+
+
+@router.post(
+    "",
+    summary="Create a station (administrators)",
+    description="Checked by the importer's rules; recorded in the station's history; "
+    "searchable by this server as soon as it answers.",
+    status_code=201,
+    response_class=Response,
+    responses={201: {"model": schemas.StationOut}, **_WRITE_PROBLEMS},
+)
+async def create_station(
+    request: Request, conn: ConnDep, principal: AdminDep, body: schemas.StationFields
+) -> Response:
+    fields, reason = _fields(body)
+    row = await catalog.create_station(conn, fields, actor=principal.actor, reason=reason)
+    return await _written(request, conn, row, status_code=201)
+
+
+@router.patch(
+    "/{station_id}",
+    summary="Change some fields of a station (administrators, its operators)",
+    description='Send only what changes. With `If-Match: "<version>"` (the ETag of the '
+    "station) the change applies only to that version, else 409.",
+    response_class=Response,
+    responses={200: {"model": schemas.StationOut}, 404: _NOT_FOUND[404], **_WRITE_PROBLEMS},
+)
+async def update_station(
+    request: Request,
+    conn: ConnDep,
+    principal: StationWriterDep,
+    station_id: StationId,
+    body: schemas.StationFields,
+    if_match: Annotated[
+        str | None, Header(description='the version to change, e.g. "3"', examples=['"3"'])
+    ] = None,
+) -> Response:
+    ensure_station_access(principal, station_id)
+    expected = None
+    if if_match is not None:
+        text = if_match.strip().removeprefix("W/").strip('"')
+        if not text.isdigit() or len(text) > 9:
+            raise InvalidInput(
+                f'If-Match: {if_match!r} is not a station version; send the ETag, e.g. "3"',
+                field="If-Match",
+            )
+        expected = int(text)
+    fields, reason = _fields(body)
+    row = await catalog.update_station(
+        conn, station_id, fields, actor=principal.actor, expected_version=expected, reason=reason
+    )
+    return await _written(request, conn, row)
+
+
+async def _set_status(
+    request: Request, conn: Any, principal: Any, station_id: int, status: str, reason: str
+) -> Response:
+    ensure_station_access(principal, station_id)
+    row = await catalog.set_station_status(
+        conn, station_id, status, actor=principal.actor, reason=reason
+    )
+    return await _written(request, conn, row)
+
+
+@router.post(
+    "/{station_id}:close",
+    summary="Close a station for a while, or for good (administrators, its operators)",
+    response_class=Response,
+    responses={200: {"model": schemas.StationOut}, 404: _NOT_FOUND[404], **_WRITE_PROBLEMS},
+)
+async def close_station(
+    request: Request,
+    conn: ConnDep,
+    principal: StationWriterDep,
+    station_id: StationId,
+    body: schemas.StatusChange,
+) -> Response:
+    status = "closed" if body.permanently else "temporarily_closed"
+    return await _set_status(request, conn, principal, station_id, status, body.reason)
+
+
+@router.post(
+    "/{station_id}:reopen",
+    summary="Reopen a station (administrators, its operators)",
+    response_class=Response,
+    responses={200: {"model": schemas.StationOut}, 404: _NOT_FOUND[404], **_WRITE_PROBLEMS},
+)
+async def reopen_station(
+    request: Request,
+    conn: ConnDep,
+    principal: StationWriterDep,
+    station_id: StationId,
+    body: schemas.StatusChange,
+) -> Response:
+    return await _set_status(request, conn, principal, station_id, "active", body.reason)
 
 
 def install(app: FastAPI) -> None:
