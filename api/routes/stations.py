@@ -194,7 +194,6 @@ def _service(request: Request) -> IndexService:
     return service
 
 
-_NO_FILTERS = params.Filters()
 _FILTER_NAMES = frozenset(("kind", "amenity", "access", "open_now", "open_at", "min_rating"))
 
 
@@ -272,7 +271,7 @@ def nearest_body(service: IndexService, query_string: bytes) -> bytes:
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     if _FILTER_NAMES.isdisjoint(values):
-        search = _NO_FILTERS
+        search = params.NO_FILTERS
     else:
         search = params.build_filters(
             kind=get("kind"),

@@ -54,6 +54,10 @@ class Filters:
         return (self.kinds, self.amenity_mask, self.access)
 
 
+NO_FILTERS = Filters()
+"""The filters of a request that asks for none (the common case; compared by identity)."""
+
+
 def _split(values: Iterable[str] | None) -> list[str]:
     """Repeated parameters and comma-separated lists mean the same thing.
 

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from stations.search import geo
-from stations.search.filters import ACCESS_VALUES, KIND_VALUES, Filters
+from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
 from stations.search.openness import OPEN, OpeningStates, StatesAt
 
@@ -202,7 +202,6 @@ class _Plan(NamedTuple):
         )
 
 
-_NO_FILTERS = Filters()
 _TRIVIAL_PLAN = _Plan(None, 0, None, None, None, None, 1.0)
 
 
@@ -318,7 +317,7 @@ class StationIndex:
     # ------------------------------------------------------------------ filters
 
     def _plan(self, filters: Filters, now: float) -> _Plan:
-        if filters == _NO_FILTERS:
+        if filters is NO_FILTERS or filters == NO_FILTERS:
             return _TRIVIAL_PLAN
         kind_ok = None
         if filters.kinds is not None:
