@@ -24,9 +24,11 @@ from api.routes import (
     qr,
     ratings,
     review,
+    stations,
     stock,
 )
 from stations import db as dbconn
+from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 
 
@@ -36,9 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await dbconn.create_pool(settings.db)
+        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY.
+        app.state.search = IndexService(settings.db, app.state.pool)
+        await app.state.search.start()
         try:
             yield
         finally:
+            await app.state.search.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -51,9 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     # Routes are matched in the order they are included, router by router: the hot
-    # paths (probes, claims) come first so they do not pay for walking the others.
+    # paths (probes, claims, station search) come first so they do not pay for walking
+    # the others; stations.install also puts the lean nearest route in front of all.
     app.include_router(health.router)
     app.include_router(claims.router)
+    stations.install(app)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr):
         app.include_router(router_module.router)
     app.include_router(coverage.router)

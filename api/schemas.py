@@ -1,0 +1,392 @@
+"""Request and response models of the station endpoints (OpenAPI with examples).
+
+Hot paths (``nearest``, ``nearest:batch``) do not validate their answers through these
+models: the answers are assembled from pre-rendered JSON. The models document them,
+and the schema-driven fuzz test checks that answers conform.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stations.search import filters
+from stations.search import route as corridor
+from stations.vocab import AMENITIES
+
+KindName = Literal["love_station", "water_point"]
+if TYPE_CHECKING:
+    AmenityName = str
+else:  # the vocabulary of stations/vocab.py, as an enum in the OpenAPI document
+    AmenityName = Literal[tuple(AMENITIES)]
+AccessName = Literal["open_to_all", "members_only", "customers_only", "key_or_app"]
+StatusName = Literal["active", "temporarily_closed", "closed"]
+CrsName = Literal["wgs84", "gcj02", "bd09"]
+
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, examples=[33.9556])]
+Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, examples=[116.7983])]
+
+
+class Problem(BaseModel):
+    """Every error: what was wrong and what to send instead."""
+
+    detail: str = Field(
+        examples=["k: must be an integer from 1 to 100 (got '500')"],
+    )
+
+
+class Position(BaseModel):
+    lat: float = Field(examples=[33.9556])
+    lng: float = Field(examples=[116.7983])
+
+
+class OpenState(BaseModel):
+    """Open at the asked instant (null: hours not known) and when that changes next."""
+
+    is_open: bool | None = Field(examples=[True])
+    next_change: str | None = Field(
+        description="ISO 8601, in the station's time zone; null when it never changes",
+        examples=["2026-07-15T18:00:00+08:00"],
+    )
+
+
+class RatingSummary(BaseModel):
+    """Filled in once ratings exist (null until then)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ratings: int
+    mean_stars: float
+    score: float | None = None
+    tags: dict[str, int] = Field(default_factory=dict)
+
+
+class WaterToday(BaseModel):
+    """Today's free water at a water point, in the station's local day (null until claims exist)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    local_day: str
+    allocated: int
+    remaining: int
+
+
+class StationHit(BaseModel):
+    """A station as every search answer shows it."""
+
+    id: int = Field(examples=[1024])
+    code: str = Field(examples=["7K3M9Q"])
+    name: str = Field(examples=["相山公园爱心驿站"])
+    name_en: str | None = Field(examples=["Xiangshan Park Love Station"])
+    kind: KindName
+    amenities: list[AmenityName] = Field(examples=[["drinking_water", "restroom", "seating"]])
+    access: AccessName
+    opening_hours: str | None = Field(
+        description="OpenStreetMap opening_hours syntax", examples=["Mo-Fr 08:30-18:00; PH off"]
+    )
+    time_zone: str = Field(examples=["Asia/Shanghai"])
+    address: str | None = Field(examples=["淮北市相山区人民路 12 号"])
+    verified_at: str | None = Field(examples=["2026-06-01T08:00:00Z"])
+    position: Position
+    open: OpenState
+    verified_days_ago: int | None = Field(examples=[44])
+    rating: RatingSummary | None = None
+    water_today: WaterToday | None = None
+
+
+class NearestHit(StationHit):
+    distance_m: float = Field(description="geodesic distance on WGS84, metres", examples=[212.35])
+    bearing_deg: float = Field(
+        description="direction from the asked point, degrees clockwise from north",
+        examples=[87.5],
+    )
+
+
+class NearestAnswer(BaseModel):
+    at: str = Field(
+        description="the instant open states refer to (UTC)", examples=["2026-07-15T06:00:00Z"]
+    )
+    crs: CrsName
+    count: int
+    results: list[NearestHit]
+
+
+class PointIn(BaseModel):
+    lat: Lat
+    lng: Lng
+
+
+class SearchFilters(BaseModel):
+    """The filters shared by nearest, batch and along-route (all optional)."""
+
+    kind: list[KindName] | None = Field(default=None, description="any of these kinds")
+    amenity: list[AmenityName] | None = Field(default=None, description="all of these amenities")
+    access: list[str] | None = Field(
+        default=None,
+        description="access rules accepted (any of); prefix one with '-' to exclude it: "
+        "open_to_all, members_only, customers_only, key_or_app",
+        examples=[["-customers_only"]],
+    )
+    open_now: bool = Field(default=False, description="only stations open now")
+    open_at: str | None = Field(
+        default=None,
+        description="only stations open at this ISO 8601 instant (with its UTC offset)",
+        examples=["2026-07-15T04:00:00+08:00"],
+    )
+    min_rating: float | None = Field(
+        default=None,
+        ge=filters.MIN_RATING,
+        le=filters.MAX_RATING,
+        allow_inf_nan=False,
+        description="minimum mean stars; stations without ratings are excluded",
+    )
+    crs: CrsName = Field(default="wgs84", description="CRS of every coordinate in and out")
+
+
+class BatchRequest(SearchFilters):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "points": [{"lat": 33.9556, "lng": 116.7983}, {"lat": 33.97, "lng": 116.81}],
+                    "k": 3,
+                    "amenity": ["drinking_water"],
+                    "open_now": True,
+                }
+            ]
+        }
+    )
+
+    points: list[PointIn] = Field(min_length=1, max_length=10_000)
+    k: int = Field(default=filters.DEFAULT_K, ge=1, le=20)
+    radius_m: float | None = Field(default=None, ge=0, le=filters.MAX_RADIUS_M, allow_inf_nan=False)
+
+
+class BatchAnswer(BaseModel):
+    at: str
+    crs: CrsName
+    count: int = Field(description="number of points answered")
+    answers: list[list[NearestHit]] = Field(description="one list per point, in input order")
+
+
+class LineString(BaseModel):
+    """A GeoJSON LineString: [lng, lat] positions (RFC 7946 order), in the request's CRS."""
+
+    type: Literal["LineString"]
+    coordinates: list[list[float]] = Field(
+        min_length=2,
+        max_length=corridor.MAX_VERTICES,
+        examples=[[[116.780, 33.950], [116.800, 33.956], [116.820, 33.970]]],
+    )
+
+
+class RouteRequest(SearchFilters):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "route": {
+                        "type": "LineString",
+                        "coordinates": [[116.780, 33.950], [116.800, 33.956], [116.820, 33.970]],
+                    },
+                    "max_detour_m": 300,
+                    "amenity": ["drinking_water"],
+                }
+            ]
+        }
+    )
+
+    route: LineString
+    max_detour_m: float = Field(default=300.0, gt=0, le=corridor.MAX_DETOUR_M, allow_inf_nan=False)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RouteHit(StationHit):
+    distance_off_route_m: float = Field(examples=[35.2])
+    distance_along_route_m: float = Field(examples=[1830.0])
+
+
+class RouteAnswer(BaseModel):
+    at: str
+    crs: CrsName
+    route_length_m: float
+    count: int
+    total: int = Field(description="stations in the corridor before the limit")
+    results: list[RouteHit]
+
+
+class StationOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    name_en: str | None
+    kind: KindName
+    status: StatusName
+    amenities: list[AmenityName]
+    access: AccessName
+    opening_hours: str | None
+    time_zone: str
+    country_code: str | None
+    address: str | None
+    district: str | None
+    district_code: str | None
+    operator: str | None
+    contact: str | None
+    position: Position
+    verified_at: str | None
+    version: int
+    updated_at: str | None
+
+
+class OpenSpan(BaseModel):
+    from_: str = Field(alias="from", examples=["08:30"])
+    to: str = Field(examples=["12:00"])
+    ends_next_day: bool
+
+
+class DayHours(BaseModel):
+    date: str = Field(examples=["2026-07-15"])
+    weekday: str = Field(examples=["Wed"])
+    open: list[OpenSpan]
+    all_day: bool
+    unknown: bool
+    comments: list[str]
+    text_zh: str = Field(examples=["周三 7月15日：08:30–12:00、13:30–18:00"])
+    text_en: str = Field(examples=["Wed 15 Jul: 08:30–12:00, 13:30–18:00"])
+
+
+class StationDetail(StationOut):
+    open: OpenState
+    hours_next_7_days: list[DayHours]
+    rating: RatingSummary | None = None
+    water_today: WaterToday | None = None
+
+
+class SearchPage(BaseModel):
+    crs: CrsName
+    count: int
+    items: list[StationOut]
+    next: str | None = Field(description="the next page, or null on the last one")
+
+
+class HistoryEntry(BaseModel):
+    id: int
+    action: Literal["create", "update", "delete"]
+    actor: str
+    reason: str | None
+    changed_at: str | None
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+
+
+class HistoryPage(BaseModel):
+    count: int
+    items: list[HistoryEntry]
+    next: str | None
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float]
+
+
+class Feature(BaseModel):
+    type: Literal["Feature"]
+    id: int
+    geometry: PointGeometry
+    properties: dict[str, Any]
+
+
+class FeatureCollection(BaseModel):
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+    numberReturned: int
+    links: list[dict[str, str]]
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` inlined (for extra response media types).
+
+    FastAPI registers only the models of ``responses[...]["model"]`` as components; a
+    schema placed directly under ``content`` must not refer to ``#/$defs/...``.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+class StationFields(BaseModel):
+    """Catalog fields of a station (checked by the importer's own rules on the server).
+
+    On create ``name``, ``kind``, ``lat`` and ``lng`` are required; on update send only
+    what changes. ``lat``/``lng`` are in ``crs`` (wgs84, gcj02, bd09 or a geographic
+    EPSG code); the time zone and country follow the position unless given.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "相山公园爱心驿站",
+                    "kind": "love_station",
+                    "amenities": ["drinking_water", "restroom", "seating"],
+                    "access": "open_to_all",
+                    "opening_hours": "Mo-Su 07:00-21:00",
+                    "address": "淮北市相山区人民路 12 号",
+                    "lat": 33.9556,
+                    "lng": 116.7983,
+                    "crs": "gcj02",
+                }
+            ]
+        },
+    )
+
+    name: str | None = None
+    name_en: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    amenities: list[str] | None = None
+    access: str | None = None
+    opening_hours: str | None = None
+    time_zone: str | None = None
+    country_code: str | None = None
+    address: str | None = None
+    district: str | None = None
+    district_code: str | None = None
+    operator: str | None = None
+    contact: str | None = None
+    verified_at: str | None = None
+    attributes: dict[str, Any] | None = None
+    lat: float | None = None
+    lng: float | None = None
+    crs: str | None = None
+    reason: str | None = Field(
+        default=None, max_length=500, description="why: kept in the station's history"
+    )
+
+
+class StatusChange(BaseModel):
+    """Why a station closes or reopens (kept in its history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, examples=["装修暂停服务两周"])
+    permanently: bool = Field(
+        default=False,
+        description="close for good (status closed) instead of for a while "
+        "(temporarily_closed); only for :close",
+    )

@@ -1,0 +1,775 @@
+"""The in-process nearest-station index: exact k nearest by geodesic distance, filters first.
+
+Layout
+------
+* **base**: every active station at the last build, as numpy columns sorted by id, a
+  ``cKDTree`` over unit-sphere points, and an ``alive`` mask (a tombstone clears it).
+* **delta**: stations added or changed since the build, searched by brute force (a few
+  hundred at most; beyond that the owner compacts: rebuilds the base off the event
+  loop and swaps it in).
+
+Each station also carries its static JSON (``head``: ``{"id":…,"code":…, …,
+"position":{…}`` without the closing brace), rendered once by PostgreSQL, so an answer
+is concatenation plus the distance, bearing and open state.
+
+Exactness
+---------
+Candidates come from the tree in increasing chord order. For each, the chord gives a
+lower bound of the geodesic distance (:func:`stations.search.geo.lower_bound_m`); the
+exact geodesic (pyproj, Karney) is computed only while that bound does not exceed the
+current k-th best distance. The walk stops once the bound of the next candidate — or
+of everything the tree has not returned yet — is strictly greater than the k-th best,
+so the answer is the true k nearest, ties broken by id. Filters (kind, amenities,
+access; open at an instant; minimum rating) are applied to candidates *before* they
+count towards k: when too few pass, the tree is asked for more (k grows ×4), and when
+a filter is very selective the whole set is scanned with vectorised masks instead.
+
+Nothing here awaits: a search runs to completion between two writes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from stations.search import geo
+from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
+from stations.search.live import LiveData
+from stations.search.openness import OPEN, OpeningStates, StatesAt
+
+DELTA_LIMIT = 256
+"""Stations changed since the last build above which the base is rebuilt."""
+TOMBSTONE_SHARE = 0.05
+FULL_SCAN_ABOVE = 8192
+"""Candidates asked from the tree above which a vectorised scan of every station is cheaper."""
+_SELECTIVITY_CACHE = 256
+
+
+class Hit(NamedTuple):
+    """One answer: exact distance (m), station id, bearing from the query point, where it is."""
+
+    distance: float
+    station_id: int
+    bearing: float
+    in_delta: bool
+    pos: int
+
+
+@dataclass
+class Columns:
+    """Stations as parallel arrays (one row per station)."""
+
+    ids: np.ndarray
+    version: np.ndarray
+    lat: np.ndarray
+    lng: np.ndarray
+    xyz: np.ndarray
+    kind: np.ndarray
+    amen: np.ndarray
+    access: np.ndarray
+    hours_key: np.ndarray
+    verified: np.ndarray  # epoch seconds, NaN when never verified
+    head: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> Columns:
+        return cls(
+            ids=np.zeros(0, np.int64),
+            version=np.zeros(0, np.int64),
+            lat=np.zeros(0),
+            lng=np.zeros(0),
+            xyz=np.zeros((0, 3)),
+            kind=np.zeros(0, np.int8),
+            amen=np.zeros(0, np.int64),
+            access=np.zeros(0, np.int8),
+            hours_key=np.zeros(0, np.int32),
+            verified=np.zeros(0),
+        )
+
+    @classmethod
+    def from_records(cls, records: Sequence[Any], states: OpeningStates) -> Columns:
+        """Rows of the ``index_*`` queries of ``stations/sql/search.sql``."""
+        n = len(records)
+        if n == 0:
+            return cls.empty()
+        lat = np.fromiter((r["lat"] for r in records), float, n)
+        lng = np.fromiter((r["lng"] for r in records), float, n)
+        key_for = states.key_for
+        return cls(
+            ids=np.fromiter((r["id"] for r in records), np.int64, n),
+            version=np.fromiter((r["version"] for r in records), np.int64, n),
+            lat=lat,
+            lng=lng,
+            xyz=geo.unit_xyz(lat, lng),
+            kind=np.fromiter((r["kind_code"] for r in records), np.int8, n),
+            amen=np.fromiter((r["amenity_mask"] for r in records), np.int64, n),
+            access=np.fromiter((r["access_code"] for r in records), np.int8, n),
+            hours_key=np.fromiter(
+                (key_for(r["opening_hours"], r["time_zone"], r["country_code"]) for r in records),
+                np.int32,
+                n,
+            ),
+            verified=np.fromiter(
+                (math.nan if r["verified_epoch"] is None else r["verified_epoch"] for r in records),
+                float,
+                n,
+            ),
+            head=[r["head"] for r in records],
+        )
+
+    def take(self, idx: np.ndarray) -> Columns:
+        positions = idx.tolist()
+        return Columns(
+            ids=self.ids[idx],
+            version=self.version[idx],
+            lat=self.lat[idx],
+            lng=self.lng[idx],
+            xyz=self.xyz[idx],
+            kind=self.kind[idx],
+            amen=self.amen[idx],
+            access=self.access[idx],
+            hours_key=self.hours_key[idx],
+            verified=self.verified[idx],
+            head=[self.head[i] for i in positions],
+        )
+
+    @classmethod
+    def concat(cls, parts: Iterable[Columns]) -> Columns:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        heads: list[bytes] = []
+        for p in parts:
+            heads.extend(p.head)
+        return cls(
+            ids=np.concatenate([p.ids for p in parts]),
+            version=np.concatenate([p.version for p in parts]),
+            lat=np.concatenate([p.lat for p in parts]),
+            lng=np.concatenate([p.lng for p in parts]),
+            xyz=np.concatenate([p.xyz for p in parts]),
+            kind=np.concatenate([p.kind for p in parts]),
+            amen=np.concatenate([p.amen for p in parts]),
+            access=np.concatenate([p.access for p in parts]),
+            hours_key=np.concatenate([p.hours_key for p in parts]),
+            verified=np.concatenate([p.verified for p in parts]),
+            head=heads,
+        )
+
+    def sorted_by_id(self) -> Columns:
+        if len(self) < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])):
+            return self
+        return self.take(np.argsort(self.ids, kind="stable"))
+
+
+def build_tree(xyz: np.ndarray) -> cKDTree:
+    """The KD-tree over unit-sphere points (releases the GIL: run it in a thread)."""
+    return cKDTree(xyz, leafsize=16, balanced_tree=False, compact_nodes=False)
+
+
+class _Plan(NamedTuple):
+    """A request's filters, resolved to arrays and lookups for this index."""
+
+    kind_ok: np.ndarray | None
+    amen_mask: int
+    access_ok: np.ndarray | None
+    open_states: np.ndarray | None  # state per hours key at the asked instant ("now")
+    states_at: StatesAt | None  # per-key states at another instant
+    min_rating: float | None
+    selectivity: float
+
+    @property
+    def is_static_only(self) -> bool:
+        return self.open_states is None and self.states_at is None and self.min_rating is None
+
+    @property
+    def is_trivial(self) -> bool:
+        return (
+            self.is_static_only
+            and self.kind_ok is None
+            and self.access_ok is None
+            and not self.amen_mask
+        )
+
+
+_TRIVIAL_PLAN = _Plan(None, 0, None, None, None, None, 1.0)
+
+
+class StationIndex:
+    """Exact nearest-station search over the active catalog, kept current by its owner."""
+
+    def __init__(
+        self,
+        columns: Columns,
+        tree: cKDTree | None,
+        *,
+        states: OpeningStates,
+        live: LiveData,
+    ) -> None:
+        self.states = states
+        self.live = live
+        self.base = columns
+        self.tree = tree if tree is not None and len(columns) else None
+        self.alive = np.ones(len(columns), dtype=bool)
+        self.alive_count = len(columns)
+        self._delta_rows: dict[int, Columns] = {}
+        self._delta: Columns | None = Columns.empty()
+        self._log: list[tuple[int, Columns | None]] | None = None
+        self._selectivity: OrderedDict[tuple, float] = OrderedDict()
+        self.key_counts = np.bincount(columns.hours_key, minlength=len(states)).astype(float)
+        self._open_share: tuple[int, float] = (-1, 1.0)
+
+    @classmethod
+    def build(cls, columns: Columns, *, states: OpeningStates, live: LiveData) -> StationIndex:
+        columns = columns.sorted_by_id()
+        return cls(
+            columns, build_tree(columns.xyz) if len(columns) else None, states=states, live=live
+        )
+
+    # ------------------------------------------------------------------ changes
+
+    def __len__(self) -> int:
+        return self.alive_count + len(self._delta_rows)
+
+    @property
+    def delta(self) -> Columns:
+        if self._delta is None:
+            self._delta = Columns.concat(self._delta_rows.values())
+        return self._delta
+
+    def _base_position(self, station_id: int) -> int | None:
+        ids = self.base.ids
+        pos = int(np.searchsorted(ids, station_id))
+        if pos < len(ids) and ids[pos] == station_id:
+            return pos
+        return None
+
+    def apply(self, station_id: int, row: Columns | None) -> None:
+        """Make ``station_id`` searchable as ``row`` (one active station), or not at all."""
+        pos = self._base_position(station_id)
+        if pos is not None and self.alive[pos]:
+            self.alive[pos] = False
+            self.alive_count -= 1
+        if station_id in self._delta_rows:
+            del self._delta_rows[station_id]
+            self._delta = None
+        if row is not None:
+            self._delta_rows[station_id] = row
+            self._delta = None
+        if self._log is not None:
+            self._log.append((station_id, row))
+
+    def needs_compaction(self) -> bool:
+        dead = len(self.base) - self.alive_count
+        return len(self._delta_rows) > DELTA_LIMIT or dead > max(
+            DELTA_LIMIT, TOMBSTONE_SHARE * len(self.base)
+        )
+
+    def start_log(self) -> Columns:
+        """Begin recording changes; returns what a rebuilt base must hold right now."""
+        self._log = []
+        alive = np.flatnonzero(self.alive)
+        kept = self.base if len(alive) == len(self.base) else self.base.take(alive)
+        return Columns.concat([kept, self.delta]).sorted_by_id()
+
+    def take_log(self) -> list[tuple[int, Columns | None]]:
+        log, self._log = self._log or [], None
+        return log
+
+    def replay(self, log: list[tuple[int, Columns | None]]) -> None:
+        for station_id, row in log:
+            self.apply(station_id, row)
+
+    def positions_by_id(self) -> dict[int, tuple[float, float]]:
+        """Every searchable station's (lat, lng), by id (for checks and diagnostics)."""
+        alive = np.flatnonzero(self.alive)
+        out = dict(
+            zip(
+                self.base.ids[alive].tolist(),
+                zip(self.base.lat[alive].tolist(), self.base.lng[alive].tolist(), strict=True),
+                strict=True,
+            )
+        )
+        delta = self.delta
+        out.update(
+            zip(
+                delta.ids.tolist(),
+                zip(delta.lat.tolist(), delta.lng.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        return out
+
+    def contains(self, station_id: int) -> bool:
+        pos = self._base_position(station_id)
+        return station_id in self._delta_rows or (pos is not None and bool(self.alive[pos]))
+
+    # ------------------------------------------------------------------ filters
+
+    def _plan(self, filters: Filters, now: float) -> _Plan:
+        if filters is NO_FILTERS or filters == NO_FILTERS:
+            return _TRIVIAL_PLAN
+        kind_ok = None
+        if filters.kinds is not None:
+            kind_ok = np.array([k in filters.kinds for k in KIND_VALUES], dtype=bool)
+        access_ok = None
+        if filters.access is not None:
+            access_ok = np.array([a in filters.access for a in ACCESS_VALUES], dtype=bool)
+        amen_mask = filters.amenity_mask
+        selectivity = self._static_selectivity(filters, kind_ok, amen_mask, access_ok)
+        open_states = None
+        states_at = None
+        if filters.open_at is not None:
+            if abs(filters.open_at.timestamp() - now) < 1.0:
+                open_states = self.states.states_now(now)
+                selectivity *= max(self._open_fraction(now), 0.01)
+            else:
+                states_at = StatesAt(self.states, filters.open_at)
+                selectivity *= 0.5
+        if filters.min_rating is not None:
+            total = max(len(self), 1)
+            selectivity *= self.live.count_at_least(filters.min_rating) / total
+        return _Plan(
+            kind_ok, amen_mask, access_ok, open_states, states_at, filters.min_rating, selectivity
+        )
+
+    def _open_fraction(self, now: float) -> float:
+        """Share of stations open now (recomputed when some expression's state changed)."""
+        generation = self.states.generation
+        if self._open_share[0] != generation:
+            self._open_share = (generation, self.states.open_fraction_now(now, self.key_counts))
+        return self._open_share[1]
+
+    def _static_selectivity(
+        self,
+        filters: Filters,
+        kind_ok: np.ndarray | None,
+        amen_mask: int,
+        access_ok: np.ndarray | None,
+    ) -> float:
+        if kind_ok is None and access_ok is None and amen_mask == 0:
+            return 1.0
+        key = filters.static_signature
+        found = self._selectivity.get(key)
+        if found is not None:
+            self._selectivity.move_to_end(key)
+            return found
+        n = len(self.base)
+        if n == 0:
+            value = 1.0
+        else:
+            ok = self._static_mask(self.base, np.arange(n), kind_ok, amen_mask, access_ok)
+            value = float(np.count_nonzero(ok)) / n
+        self._selectivity[key] = value
+        if len(self._selectivity) > _SELECTIVITY_CACHE:
+            self._selectivity.popitem(last=False)
+        return value
+
+    @staticmethod
+    def _static_mask(
+        cols: Columns,
+        idx: np.ndarray,
+        kind_ok: np.ndarray | None,
+        amen_mask: int,
+        access_ok: np.ndarray | None,
+    ) -> np.ndarray:
+        ok = np.ones(len(idx), dtype=bool)
+        if kind_ok is not None:
+            ok &= kind_ok[cols.kind[idx]]
+        if amen_mask:
+            ok &= (cols.amen[idx] & amen_mask) == amen_mask
+        if access_ok is not None:
+            ok &= access_ok[cols.access[idx]]
+        return ok
+
+    def _mask(self, cols: Columns, idx: np.ndarray, plan: _Plan) -> np.ndarray:
+        ok = self._static_mask(cols, idx, plan.kind_ok, plan.amen_mask, plan.access_ok)
+        if plan.open_states is not None:
+            ok &= plan.open_states[cols.hours_key[idx]] == OPEN
+        elif plan.states_at is not None and ok.any():
+            keys = cols.hours_key[idx]
+            ok &= plan.states_at.states(keys) == OPEN
+        if plan.min_rating is not None and ok.any():
+            stars = self.live.stars_of(cols.ids[idx])
+            ok &= stars >= plan.min_rating
+        return ok
+
+    # ------------------------------------------------------------------ search
+
+    def nearest(
+        self,
+        lat: float,
+        lng: float,
+        *,
+        k: int,
+        filters: Filters,
+        now: float,
+        radius_m: float | None = None,
+    ) -> list[Hit]:
+        """The k stations nearest to (lat, lng) that pass ``filters``, nearest first."""
+        plan = self._plan(filters, now)
+        return self._nearest(lat, lng, geo.point_xyz(lat, lng), k, radius_m, plan)
+
+    def _nearest(
+        self,
+        lat: float,
+        lng: float,
+        q: np.ndarray,
+        k: int,
+        radius_m: float | None,
+        plan: _Plan,
+    ) -> list[Hit]:
+        if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
+            return []
+        chord_r = geo.chord_upper_bound(radius_m) if radius_m is not None else math.inf
+        radius = radius_m if radius_m is not None else math.inf
+        n_base = len(self.base)
+        wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
+        kq = max(int(min(wanted, FULL_SCAN_ABOVE + 1)), k + 1)
+        exact: dict[tuple[bool, int], tuple[float, float]] = {}
+        in_delta: np.ndarray | None
+        while True:
+            if self.tree is None or kq > FULL_SCAN_ABOVE:
+                chords, in_delta, pos = self._scan(q, chord_r, plan)
+                frontier = math.inf
+            else:
+                kq = min(kq, n_base)
+                chords, in_delta, pos, frontier = self._from_tree(q, kq, chord_r, plan)
+            hits, settled = self._walk(lat, lng, k, radius, chords, in_delta, pos, exact)
+            if settled or frontier == math.inf:
+                return hits
+            frontier_bound = geo.lower_bound_scalar(frontier)
+            if (len(hits) == k and frontier_bound > hits[-1].distance) or frontier_bound > radius:
+                return hits
+            kq *= 4
+
+    def _from_tree(
+        self, q: np.ndarray, kq: int, chord_r: float, plan: _Plan
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+        """The kq nearest in chord order that pass the filters, and the chord beyond them.
+
+        ``in_delta`` is None when every candidate is from the base (the usual case).
+        """
+        assert self.tree is not None
+        if chord_r == math.inf:
+            chords, pos = self.tree.query(q, k=kq)
+        else:
+            chords, pos = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
+        if kq >= len(self.base) or chords[-1] == math.inf:
+            found = chords != math.inf
+            chords, pos = chords[found], pos[found]
+            frontier = math.inf
+        else:
+            frontier = float(chords[-1])
+        if self.alive_count != len(self.base):
+            keep = self.alive[pos]
+            chords, pos = chords[keep], pos[keep]
+        if not plan.is_trivial and len(pos):
+            keep = self._mask(self.base, pos, plan)
+            chords, pos = chords[keep], pos[keep]
+        if not self._delta_rows:
+            return chords, None, pos, frontier
+        in_delta = np.zeros(len(pos), dtype=bool)
+        d_chords, d_pos = self._delta_candidates(q, min(frontier, chord_r), plan)
+        if len(d_pos):
+            chords = np.concatenate([chords, d_chords])
+            pos = np.concatenate([pos, d_pos])
+            in_delta = np.concatenate([in_delta, np.ones(len(d_pos), dtype=bool)])
+            order = np.argsort(chords, kind="stable")
+            chords, pos, in_delta = chords[order], pos[order], in_delta[order]
+        return chords, in_delta, pos, frontier
+
+    def _delta_candidates(
+        self, q: np.ndarray, limit: float, plan: _Plan
+    ) -> tuple[np.ndarray, np.ndarray]:
+        delta = self.delta
+        chords = np.sqrt(((delta.xyz - q) ** 2).sum(axis=1))
+        idx = np.flatnonzero(chords <= limit)
+        if len(idx):
+            idx = idx[self._mask(delta, idx, plan)]
+        return chords[idx], idx
+
+    def _scan(
+        self, q: np.ndarray, chord_r: float, plan: _Plan
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every station that passes the filters, in chord order (for selective filters)."""
+        base = self.base
+        idx = np.flatnonzero(self.alive)
+        if len(idx):
+            idx = idx[self._static_mask(base, idx, plan.kind_ok, plan.amen_mask, plan.access_ok)]
+        chords = np.sqrt(((base.xyz[idx] - q) ** 2).sum(axis=1))
+        near = chords <= chord_r
+        idx, chords = idx[near], chords[near]
+        if len(idx) and not plan.is_static_only:
+            ok = self._mask(base, idx, plan)
+            idx, chords = idx[ok], chords[ok]
+        in_delta = np.zeros(len(idx), dtype=bool)
+        if self._delta_rows:
+            d_chords, d_pos = self._delta_candidates(q, chord_r, plan)
+            chords = np.concatenate([chords, d_chords])
+            idx = np.concatenate([idx, d_pos])
+            in_delta = np.concatenate([in_delta, np.ones(len(d_pos), dtype=bool)])
+        order = np.argsort(chords, kind="stable")
+        return chords[order], in_delta[order], idx[order]
+
+    def _walk(
+        self,
+        lat: float,
+        lng: float,
+        k: int,
+        radius: float,
+        chords: np.ndarray,
+        in_delta: np.ndarray | None,
+        pos: np.ndarray,
+        exact: dict[tuple[bool, int], tuple[float, float]],
+    ) -> tuple[list[Hit], bool]:
+        """Exact distances in chord order until no further candidate can enter the top k.
+
+        Returns the hits, nearest first, and whether the walk stopped on the bound — then
+        nothing further in chord order, returned or not, can enter either.
+        """
+        best: list[Hit] = []
+        worst = math.inf
+        inverse = geo.GEOD._inv_point  # pyproj's scalar path, without argument checks
+        scale = geo.LOWER_BOUND_SCALE
+        slack = geo.LOWER_BOUND_SLACK_M
+        asin = math.asin
+        positions = pos.tolist()
+        if in_delta is None:
+            flags = [False] * len(positions)
+            base = self.base
+            c_lat, c_lng, c_ids = (
+                base.lat[pos].tolist(),
+                base.lng[pos].tolist(),
+                base.ids[pos].tolist(),
+            )
+        else:
+            flags = in_delta.tolist()
+            c_lat, c_lng, c_ids = [], [], []
+            for d_flag, p in zip(flags, positions, strict=True):
+                cols = self.delta if d_flag else self.base
+                c_lat.append(float(cols.lat[p]))
+                c_lng.append(float(cols.lng[p]))
+                c_ids.append(int(cols.ids[p]))
+        for j, chord in enumerate(chords.tolist()):
+            bound = 2.0 * asin(min(chord * 0.5, 1.0)) * scale - slack
+            if bound > worst or bound > radius:
+                return best, True
+            key = (flags[j], positions[j])
+            cached = exact.get(key)
+            if cached is None:
+                az, _, distance = inverse(lng, lat, c_lng[j], c_lat[j], False, True)
+                cached = (distance, az % 360.0)
+                exact[key] = cached
+            distance = cached[0]
+            if distance > radius:
+                continue
+            station_id = c_ids[j]
+            if len(best) == k:
+                last = best[-1]
+                if distance > last.distance or (
+                    distance == last.distance and station_id > last.station_id
+                ):
+                    continue
+                best.pop()
+            at = len(best)
+            while at > 0 and (best[at - 1].distance, best[at - 1].station_id) > (
+                distance,
+                station_id,
+            ):
+                at -= 1
+            best.insert(at, Hit(distance, station_id, cached[1], key[0], key[1]))
+            if len(best) == k:
+                worst = best[-1].distance
+        return best, False
+
+    def nearest_many(
+        self,
+        lats: np.ndarray,
+        lngs: np.ndarray,
+        *,
+        k: int,
+        filters: Filters,
+        now: float,
+        radius_m: float | None = None,
+    ) -> list[list[Hit]]:
+        """:meth:`nearest` for many points at once, vectorised; answers in input order."""
+        m = len(lats)
+        if m == 0:
+            return []
+        plan = self._plan(filters, now)
+        if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
+            return [[] for _ in range(m)]
+        q = geo.unit_xyz(lats, lngs)
+        answers: list[list[Hit] | None] = [None] * m
+        wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
+        if self.tree is not None and wanted <= 256:
+            for start in range(0, m, 4096):
+                stop = min(start + 4096, m)
+                block = self._nearest_block(
+                    lats[start:stop],
+                    lngs[start:stop],
+                    q[start:stop],
+                    k,
+                    int(wanted),
+                    radius_m,
+                    plan,
+                )
+                answers[start:stop] = block
+        for row in range(m):
+            if answers[row] is None:
+                answers[row] = self._nearest(
+                    float(lats[row]), float(lngs[row]), q[row], k, radius_m, plan
+                )
+        return [a if a is not None else [] for a in answers]
+
+    def _nearest_block(
+        self,
+        lats: np.ndarray,
+        lngs: np.ndarray,
+        q: np.ndarray,
+        k: int,
+        kq: int,
+        radius_m: float | None,
+        plan: _Plan,
+    ) -> list[list[Hit] | None]:
+        """Answer the rows that the tree's first kq candidates settle; None for the others.
+
+        The same rules as :meth:`_walk`, on a matrix of candidates (one row per point):
+        exact distances for the first k passing candidates, then for those whose lower
+        bound does not exceed the k-th; a row is settled when the bound of what the tree
+        did not return exceeds its k-th best distance.
+        """
+        assert self.tree is not None
+        base = self.base
+        n_base = len(base)
+        m = len(lats)
+        kq = min(max(kq, k + 1), n_base)
+        chord_r = geo.chord_upper_bound(radius_m) if radius_m is not None else math.inf
+        d, i = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
+        d = np.asarray(d, dtype=float).reshape(m, kq)
+        i = np.asarray(i).reshape(m, kq)
+        found = np.isfinite(d)
+        exhausted = ~found[:, -1] | (kq >= n_base)
+        frontier = np.where(exhausted, np.inf, d[:, -1])
+        vpos = np.where(found, i, 0).astype(np.int64)
+        ok = found & self.alive[vpos]
+        if not plan.is_trivial:
+            ok[ok] = self._mask(base, vpos[ok], plan)
+        lat_all, lng_all, ids_all = base.lat, base.lng, base.ids
+        if self._delta_rows:
+            delta = self.delta
+            nd = len(delta)
+            d_chords = np.sqrt(((q[:, None, :] - delta.xyz[None, :, :]) ** 2).sum(axis=2))
+            d_ok = d_chords <= np.minimum(frontier, chord_r)[:, None]
+            d_ok &= self._mask(delta, np.arange(nd), plan)[None, :]
+            d = np.concatenate([d, np.where(d_ok, d_chords, np.inf)], axis=1)
+            ok = np.concatenate([ok, d_ok], axis=1)
+            vpos = np.concatenate([vpos, np.broadcast_to(n_base + np.arange(nd), (m, nd))], axis=1)
+            order = np.argsort(np.where(ok, d, np.inf), axis=1, kind="stable")
+            d = np.take_along_axis(d, order, axis=1)
+            ok = np.take_along_axis(ok, order, axis=1)
+            vpos = np.take_along_axis(vpos, order, axis=1)
+            lat_all = np.concatenate([base.lat, delta.lat])
+            lng_all = np.concatenate([base.lng, delta.lng])
+            ids_all = np.concatenate([base.ids, delta.ids])
+        width = d.shape[1]
+        rank = np.cumsum(ok, axis=1) - 1
+        first = ok & (rank < k)
+        dist = np.full((m, width), np.inf)
+        bearing = np.zeros((m, width))
+        r_idx, c_idx = np.nonzero(first)
+        if len(r_idx):
+            p = vpos[r_idx, c_idx]
+            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geo.geodesic_many(
+                lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
+            )
+        counts = first.sum(axis=1)
+        worst = np.where(counts >= k, np.max(np.where(first, dist, -np.inf), axis=1), np.inf)
+        bounds = geo.lower_bound_m(np.where(ok, d, 2.0))
+        second = ok & ~first & (bounds <= worst[:, None])
+        r_idx, c_idx = np.nonzero(second)
+        if len(r_idx):
+            p = vpos[r_idx, c_idx]
+            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geo.geodesic_many(
+                lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
+            )
+        if radius_m is not None:
+            dist[dist > radius_m] = np.inf
+        ids = np.where(ok, ids_all[vpos], np.iinfo(np.int64).max)
+        rows = np.broadcast_to(np.arange(m)[:, None], (m, width))
+        order = np.lexsort((ids.ravel(), dist.ravel(), rows.ravel())).reshape(m, width)[:, :k]
+        top_dist = dist.ravel()[order]
+        top_ok = np.isfinite(top_dist)
+        n_top = top_ok.sum(axis=1)
+        kth = np.where(n_top >= k, top_dist[:, -1], np.inf)
+        frontier_bound = np.where(
+            np.isfinite(frontier),
+            geo.lower_bound_m(np.where(np.isfinite(frontier), frontier, 0.0)),
+            np.inf,
+        )
+        settled = exhausted | ((n_top >= k) & (frontier_bound > kth))
+        answers: list[list[Hit] | None] = [None] * m
+        flat_ids = ids.ravel()
+        flat_bearing = bearing.ravel()
+        flat_dist = dist.ravel()
+        flat_vpos = vpos.ravel()
+        for row in np.flatnonzero(settled).tolist():
+            hits = []
+            for j, good in zip(order[row].tolist(), top_ok[row].tolist(), strict=True):
+                if good:
+                    v = int(flat_vpos[j])
+                    hits.append(
+                        Hit(
+                            float(flat_dist[j]),
+                            int(flat_ids[j]),
+                            float(flat_bearing[j]),
+                            v >= n_base,
+                            v - n_base if v >= n_base else v,
+                        )
+                    )
+            answers[row] = hits
+        return answers
+
+    def within_chord(
+        self, points_xyz: np.ndarray, chord: float, filters: Filters, now: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stations (delta flag, position) within ``chord`` of any of the points, filtered."""
+        plan = self._plan(filters, now)
+        base_pos = np.zeros(0, dtype=np.int64)
+        if self.tree is not None and len(points_xyz):
+            lists = self.tree.query_ball_point(points_xyz, r=chord)
+            flat = [p for sub in lists for p in sub]
+            if flat:
+                base_pos = np.unique(np.asarray(flat, dtype=np.int64))
+                base_pos = base_pos[self.alive[base_pos]]
+                if len(base_pos):
+                    base_pos = base_pos[self._mask(self.base, base_pos, plan)]
+        delta_pos = np.zeros(0, dtype=np.int64)
+        if self._delta_rows and len(points_xyz):
+            delta = self.delta
+            near = np.zeros(len(delta), dtype=bool)
+            for start in range(0, len(points_xyz), 512):
+                block = points_xyz[start : start + 512]
+                diff = delta.xyz[None, :, :] - block[:, None, :]
+                near |= (np.sqrt((diff**2).sum(axis=2)) <= chord).any(axis=0)
+            delta_pos = np.flatnonzero(near)
+            if len(delta_pos):
+                delta_pos = delta_pos[self._mask(delta, delta_pos, plan)]
+        in_delta = np.concatenate(
+            [np.zeros(len(base_pos), dtype=bool), np.ones(len(delta_pos), dtype=bool)]
+        )
+        return in_delta, np.concatenate([base_pos, delta_pos])
+
+    def columns_of(self, in_delta: bool) -> Columns:
+        return self.delta if in_delta else self.base

@@ -1,0 +1,253 @@
+"""Searching the catalog in PostGIS: text and bbox search, one station, its history.
+
+These read the database directly (always current). Text search matches every term of
+``q`` as a substring of the name, English name or address; a GIN index over one- and
+two-character grams (``station_grams`` in migration ``0002``) makes two-character
+Chinese queries such as ``驿站`` fast, which trigram indexes cannot do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+import orjson
+
+from stations.crs import Crs, from_wgs84, to_wgs84
+from stations.errors import InvalidInput, NotFound
+from stations.search.filters import parse_amenities, parse_kinds
+from stations.sql import load
+from stations.vocab import Status
+
+SQL = load("search")
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+MAX_Q_LENGTH = 100
+MAX_TERMS = 8
+STATUS_VALUES = tuple(s.value for s in Status)
+DEFAULT_STATUSES = ("active", "temporarily_closed")
+MAX_ID = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    terms: list[str] | None = None
+    bbox: list[float] | None = None  # WGS84 west, south, east, north
+    kinds: list[str] | None = None
+    amenities: list[str] | None = None
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    district: str | None = None
+
+
+def parse_terms(q: str | None, *, field: str = "q") -> list[str] | None:
+    if q is None or not q.strip():
+        return None
+    if len(q) > MAX_Q_LENGTH or _CONTROL.search(q):
+        raise InvalidInput(
+            f"{field}: send at most {MAX_Q_LENGTH} characters of plain text "
+            "(a name or address, e.g. 驿站 or 人民路)",
+            field=field,
+        )
+    terms = list(dict.fromkeys(q.split()))
+    if len(terms) > MAX_TERMS:
+        raise InvalidInput(f"{field}: at most {MAX_TERMS} words", field=field)
+    return terms
+
+
+def parse_bbox(text: str | None, crs: Crs, *, field: str = "bbox") -> list[float] | None:
+    """``west,south,east,north`` in ``crs`` → WGS84; west > east crosses the antimeridian."""
+    if text is None or not text.strip():
+        return None
+    example = "send west,south,east,north in degrees, e.g. bbox=116.70,33.90,116.90,34.00"
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            f"{field}: {text!r} is not four numbers; {example}", field=field
+        ) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidInput(f"{field}: {text!r} is not four numbers; {example}", field=field)
+    west, south, east, north = values
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise InvalidInput(f"{field}: longitudes must be from -180 to 180; {example}", field=field)
+    if not (-90 <= south <= north <= 90):
+        raise InvalidInput(
+            f"{field}: latitudes must be from -90 to 90 with south ≤ north; {example}", field=field
+        )
+    if not crs.is_wgs84:
+        # The shift of GCJ-02/BD-09 varies slowly: convert the corners, keep the envelope.
+        lats, lngs = to_wgs84(
+            np.array([south, south, north, north]), np.array([west, east, west, east]), crs
+        )
+        south, north = float(min(lats)), float(max(lats))
+        if west <= east:
+            west, east = float(min(lngs)), float(max(lngs))
+        else:
+            west, east = float(min(lngs[0], lngs[2])), float(max(lngs[1], lngs[3]))
+    return [west, south, east, north]
+
+
+def parse_statuses(values: list[str] | None, *, field: str = "status") -> tuple[str, ...]:
+    names = [p.strip() for v in values or () for p in v.split(",") if p.strip()]
+    if not names:
+        return DEFAULT_STATUSES
+    for name in names:
+        if name not in STATUS_VALUES:
+            raise InvalidInput(
+                f"{field}: unknown status {name!r}; allowed values: {', '.join(STATUS_VALUES)}",
+                field=field,
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def parse_district(value: str | None, *, field: str = "district") -> str | None:
+    if value is None or not value.strip():
+        return None
+    if len(value) > 100 or _CONTROL.search(value):
+        raise InvalidInput(
+            f"{field}: a district name or code (e.g. 相山区 or 340603), at most 100 characters",
+            field=field,
+        )
+    return value.strip()
+
+
+def build_query(
+    *,
+    q: str | None,
+    bbox: str | None,
+    crs: Crs,
+    kind: list[str] | None,
+    amenity: list[str] | None,
+    status: list[str] | None,
+    district: str | None,
+) -> SearchQuery:
+    kinds = parse_kinds(kind)
+    amenities = parse_amenities(amenity)
+    return SearchQuery(
+        terms=parse_terms(q),
+        bbox=parse_bbox(bbox, crs),
+        kinds=sorted(kinds) if kinds else None,
+        amenities=list(amenities) or None,
+        statuses=parse_statuses(status),
+        district=parse_district(district),
+    )
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"after": last_id})).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None, *, field: str = "cursor") -> int:
+    """The id after which a page starts (0 for the first page)."""
+    if text is None or not text.strip():
+        return 0
+    try:
+        padded = text.strip() + "=" * (-len(text.strip()) % 4)
+        value = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        after = value["after"]
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
+            raise ValueError
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        UnicodeEncodeError,
+        binascii.Error,
+        orjson.JSONDecodeError,
+    ):
+        raise InvalidInput(
+            f"{field}: not a cursor from this API; follow the `next` link of the previous page",
+            field=field,
+        ) from None
+    return after
+
+
+async def search_stations(
+    conn: asyncpg.Connection, query: SearchQuery, *, after: int, limit: int
+) -> list[asyncpg.Record]:
+    """One page of stations matching ``query``, in id order after ``after``."""
+    # A one-off prepared statement gets a custom plan: NULL filters drop out, and the
+    # indexes of the remaining ones are used (a cached generic plan cannot do that).
+    statement = await conn.prepare(SQL.search)
+    return await statement.fetch(
+        query.terms,
+        query.bbox,
+        query.kinds,
+        query.amenities,
+        list(query.statuses),
+        query.district,
+        after,
+        limit,
+    )
+
+
+async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(SQL.station, station_id)
+    if row is None:
+        raise NotFound(f"no station with id {station_id}")
+    return row
+
+
+async def station_history(
+    conn: asyncpg.Connection, station_id: int, *, before: int, limit: int
+) -> list[asyncpg.Record]:
+    """Changes of a station, newest first; NotFound when it never existed."""
+    rows = await conn.fetch(SQL.history, station_id, before, limit)
+    if not rows and not await conn.fetchval(SQL.station_known, station_id):
+        raise NotFound(f"no station with id {station_id}")
+    return rows
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def station_dict(row: asyncpg.Record | dict[str, Any], crs: Crs) -> dict[str, Any]:
+    """The public fields of a station, its position in ``crs``."""
+    lat, lng = row["lat"], row["lng"]
+    if not crs.is_wgs84:
+        out_lat, out_lng = from_wgs84(lat, lng, crs)
+        lat, lng = round(float(out_lat), 8), round(float(out_lng), 8)
+    return {
+        "id": row["id"],
+        "code": row["code"],
+        "name": row["name"],
+        "name_en": row["name_en"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "amenities": list(row["amenities"]),
+        "access": row["access"],
+        "opening_hours": row["opening_hours"],
+        "time_zone": row["time_zone"],
+        "country_code": row["country_code"],
+        "address": row["address"],
+        "district": row["district"],
+        "district_code": row["district_code"],
+        "operator": row["operator"],
+        "contact": row["contact"],
+        "position": {"lat": lat, "lng": lng},
+        "verified_at": _iso(row["verified_at"]),
+        "version": row["version"],
+        "updated_at": _iso(row["updated_at"]),
+    }
+
+
+def history_dict(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "action": row["action"],
+        "actor": row["actor"],
+        "reason": row["reason"],
+        "changed_at": _iso(row["changed_at"]),
+        "old_values": row["old_values"],
+        "new_values": row["new_values"],
+    }

@@ -1,0 +1,108 @@
+-- Finding stations: the rows behind the in-process nearest index, text/bbox search,
+-- one station, its history. Values are always parameters.
+
+-- name: index_chunk
+-- Active stations after an id, in id order, shaped for the index: codes and masks for
+-- the filters (vocabularies passed as $3 kinds, $4 access rules, $5 amenities, so bit
+-- positions follow stations/vocab.py), and the station's static JSON rendered once: its
+-- opening brace and members up to its WGS84 position ({"id":…,"position":{…}), so an
+-- answer appends the members that depend on the request and the closing brace.
+SELECT s.id, s.version, s.opening_hours, s.time_zone, s.country_code,
+       extract(epoch FROM s.verified_at)::float8 AS verified_epoch,
+       ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng,
+       (array_position($3::text[], s.kind) - 1)::int2 AS kind_code,
+       (array_position($4::text[], s.access) - 1)::int2 AS access_code,
+       (SELECT coalesce(sum(1::bigint << (array_position($5::text[], a) - 1)), 0)::bigint
+          FROM unnest(s.amenities) a) AS amenity_mask,
+       convert_to(concat('{"id":', s.id, ',"code":', to_json(s.code), ',"name":', to_json(s.name),
+                     ',"name_en":', coalesce(to_json(s.name_en)::text, 'null'),
+                     ',"kind":', to_json(s.kind), ',"amenities":', to_json(s.amenities),
+                     ',"access":', to_json(s.access),
+                     ',"opening_hours":', coalesce(to_json(s.opening_hours)::text, 'null'),
+                     ',"time_zone":', to_json(s.time_zone),
+                     ',"address":', coalesce(to_json(s.address)::text, 'null'),
+                     ',"verified_at":', coalesce(to_json(to_char(s.verified_at AT TIME ZONE 'UTC',
+                                                'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text, 'null'),
+                     ',"position":{"lat":', ST_Y(s.geom::geometry),
+                     ',"lng":', ST_X(s.geom::geometry), '}'),
+                  'UTF8') AS head
+FROM stations s
+WHERE s.status = 'active' AND s.id > $1
+ORDER BY s.id
+LIMIT $2
+
+-- name: index_rows
+-- The same shape for some ids, whatever their status (the caller drops inactive ones).
+SELECT s.id, s.version, s.status, s.opening_hours, s.time_zone, s.country_code,
+       extract(epoch FROM s.verified_at)::float8 AS verified_epoch,
+       ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng,
+       (array_position($2::text[], s.kind) - 1)::int2 AS kind_code,
+       (array_position($3::text[], s.access) - 1)::int2 AS access_code,
+       (SELECT coalesce(sum(1::bigint << (array_position($4::text[], a) - 1)), 0)::bigint
+          FROM unnest(s.amenities) a) AS amenity_mask,
+       convert_to(concat('{"id":', s.id, ',"code":', to_json(s.code), ',"name":', to_json(s.name),
+                     ',"name_en":', coalesce(to_json(s.name_en)::text, 'null'),
+                     ',"kind":', to_json(s.kind), ',"amenities":', to_json(s.amenities),
+                     ',"access":', to_json(s.access),
+                     ',"opening_hours":', coalesce(to_json(s.opening_hours)::text, 'null'),
+                     ',"time_zone":', to_json(s.time_zone),
+                     ',"address":', coalesce(to_json(s.address)::text, 'null'),
+                     ',"verified_at":', coalesce(to_json(to_char(s.verified_at AT TIME ZONE 'UTC',
+                                                'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text, 'null'),
+                     ',"position":{"lat":', ST_Y(s.geom::geometry),
+                     ',"lng":', ST_X(s.geom::geometry), '}'),
+                  'UTF8') AS head
+FROM stations s
+WHERE s.id = ANY($1::bigint[])
+
+-- name: search
+-- Text, bbox and attribute search in id order after a cursor. Run as a one-off prepared
+-- statement (custom plan): the planner then drops the conditions whose parameter is
+-- NULL and uses the index of the ones that remain.
+-- $1 text terms (lower-case, each must occur in name, name_en or address), $2 bbox as
+-- west, south, east, north (west > east crosses the antimeridian), $3 kinds,
+-- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
+SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
+       s.opening_hours, s.time_zone, s.country_code, s.address, s.district, s.district_code,
+       s.operator, s.contact, s.verified_at, s.version, s.created_at, s.updated_at,
+       ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
+FROM stations s
+WHERE ($1::text[] IS NULL
+       OR (station_grams(s.name, s.name_en, s.address) @> station_grams(VARIADIC $1::text[])
+           AND NOT EXISTS (
+               SELECT 1 FROM unnest($1::text[]) t
+               WHERE strpos(lower(concat_ws(' ', s.name, s.name_en, s.address)), t) = 0)))
+  AND ($2::float8[] IS NULL
+       OR (s.geom::geometry && ST_MakeEnvelope($2[1], $2[2],
+                                               CASE WHEN $2[1] <= $2[3] THEN $2[3] ELSE 180 END,
+                                               $2[4], 4326)
+           OR ($2[1] > $2[3]
+               AND s.geom::geometry && ST_MakeEnvelope(-180, $2[2], $2[3], $2[4], 4326))))
+  AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
+  AND ($4::text[] IS NULL OR s.amenities @> $4::text[])
+  AND s.status = ANY($5::text[])
+  AND ($6::text IS NULL OR s.district = $6::text OR s.district_code = $6::text)
+  AND s.id > $7
+ORDER BY s.id
+LIMIT $8
+
+-- name: station
+SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
+       s.opening_hours, s.time_zone, s.country_code, s.address, s.district, s.district_code,
+       s.operator, s.contact, s.verified_at, s.version, s.created_at, s.updated_at,
+       ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
+FROM stations s
+WHERE s.id = $1
+
+-- name: history
+-- Changes of one station, newest first, before a cursor (history id).
+SELECT h.id, h.action, h.actor, h.reason, h.changed_at, h.old_values, h.new_values
+FROM station_history h
+WHERE h.station_id = $1 AND h.id < $2
+ORDER BY h.id DESC
+LIMIT $3
+
+-- name: station_known
+-- Whether a station exists or ever existed (deleted stations keep their history).
+SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1)
+    OR EXISTS (SELECT 1 FROM station_history WHERE station_id = $1)

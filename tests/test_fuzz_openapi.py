@@ -1,0 +1,140 @@
+"""Schema-driven fuzzing: requests generated from the app's own OpenAPI never get a 500.
+
+The real server (uvicorn, its own thread and event loop, the session's database with a
+small city in it) answers requests that schemathesis derives from ``/openapi.json`` —
+valid ones, whose answers must also match the documented schemas, and invalid ones,
+which must be refused with a documented 4xx. The station operations get 2,000+ requests
+and every check; the app's other operations a few each, for "no 500" only. Generation
+is derandomized, so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.fixtures.search.stations import demo_city, insert_stations
+
+MIN_REQUESTS = 2_000
+STATION_OPERATIONS = frozenset(
+    (
+        "GET /v1/stations/nearest",
+        "POST /v1/stations/nearest:batch",
+        "POST /v1/stations/along-route",
+        "GET /v1/stations",
+        "GET /v1/stations/{station_id}",
+        "GET /v1/stations/{station_id}/history",
+    )
+)
+EXAMPLES = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 150}
+OTHER_EXAMPLES = 10
+POSITIVE_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, negative_data_rejection]
+
+
+class _Server:
+    """uvicorn serving the app factory's app in a background thread."""
+
+    def __init__(self, app_settings) -> None:
+        from api.main import create_app
+
+        config = uvicorn.Config(
+            create_app(app_settings),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def _fuzz_operation(
+    base_url: str, operation, mode: GenerationMode, calls: Counter, failures: list[str]
+) -> None:
+    checks = POSITIVE_CHECKS if mode is GenerationMode.POSITIVE else NEGATIVE_CHECKS
+    examples = EXAMPLES[mode]
+    if operation.label not in STATION_OPERATIONS:
+        # Every other operation of the app is fuzzed too, lightly and for "no 500" only:
+        # their documentation and status codes are their own tests' business.
+        checks = [not_a_server_error]
+        examples = OTHER_EXAMPLES
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case) -> None:
+        response = case.call(base_url=base_url, timeout=60)
+        calls[operation.label] += 1
+        try:
+            case.validate_response(response, checks=checks)
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(
+                f"{mode.value} {case.as_curl_command()} -> {response.status_code}: {str(exc)[:600]}"
+            )
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing to make invalid (an operation without parameters, e.g. /healthz).
+        assert mode is GenerationMode.NEGATIVE
+
+
+def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    calls: Counter = Counter()
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        for mode in EXAMPLES:
+            _fuzz_operation(base_url, result.ok(), mode, calls, failures)
+    return calls, failures
+
+
+async def test_generated_requests_never_get_a_server_error(settings, conn):
+    await insert_stations(conn, demo_city(400, seed=99))
+    with _Server(settings) as base_url:
+        calls, failures = await asyncio.to_thread(_fuzz, base_url)
+    assert not failures, "\n\n".join(failures[:10])
+    assert sum(calls[label] for label in STATION_OPERATIONS) >= MIN_REQUESTS, calls
+    assert calls["GET /v1/stations/nearest"] >= 200
