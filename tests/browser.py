@@ -10,10 +10,12 @@ that a page needs nothing from outside.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -77,8 +79,8 @@ class Watch:
         self.errors.append(f"uncaught: {error}")
 
     def unexpected_errors(self, *allowed: str) -> list[str]:
-        """Errors whose text contains none of ``allowed`` (e.g. an expected 409's log line)."""
-        return [e for e in self.errors if not any(a in e for a in allowed)]
+        """Errors that match none of the ``allowed`` patterns (e.g. an expected 409's log line)."""
+        return [e for e in self.errors if not any(re.search(a, e) for a in allowed)]
 
 
 async def gate(target: Page | BrowserContext, allowed_prefix: str, watch: Watch) -> None:
@@ -98,3 +100,21 @@ def watch_page(page: Page, watch: Watch) -> Page:
     page.on("console", watch.console)
     page.on("pageerror", watch.page_error)
     return page
+
+
+_SCREEN_CHECKS = (Path(__file__).parent / "fixtures" / "browser" / "screen_checks.js").read_text(
+    encoding="utf-8"
+)
+
+
+async def check_screen(page: Page) -> dict[str, Any]:
+    """Lighthouse-style basics of what is on screen now (see screen_checks.js).
+
+    Every control has an accessible name, every visible text a contrast ratio of at
+    least 4.5 against its background, every visible control a 44×44 px touch target.
+    """
+    found: dict[str, Any] = await page.evaluate(_SCREEN_CHECKS)
+    assert found["controls"] > 0 and found["unnamed"] == [], found["unnamed"]
+    assert found["texts"] > 3 and found["contrast"] == [], found["contrast"]
+    assert found["small"] == [], found["small"]
+    return found

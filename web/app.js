@@ -19,6 +19,7 @@ import { NetworkError, refusal, request, withRetries } from "./net.js";
 const config = JSON.parse(document.getElementById("config").textContent);
 const TILES_GCJ02 = Boolean(config.tiles.url) && config.tiles.crs === "gcj02";
 const NEAREST_K = 10;
+const LIST_FIRST = 5; // the rest behind "show more": the page stays short
 const RESEARCH_AFTER_M = 150; // search again when the rider moved this far
 const FRESH_FIX_MS = 60000; // a claim asks for a new fix when the last one is older
 const FILTERS = {
@@ -115,9 +116,7 @@ function distanceText(metres) {
 }
 
 function minutesText(metres, kmh) {
-  const minutes = metres / ((kmh * 1000) / 60);
-  if (minutes < 1) return t("under_minute");
-  return t("minutes", { n: Math.round(minutes) });
+  return t("minutes", { n: Math.max(1, Math.round(metres / ((kmh * 1000) / 60))) });
 }
 
 function estimates(metres) {
@@ -130,6 +129,18 @@ function clock(iso) {
     hour: "2-digit",
     minute: "2-digit",
   });
+}
+
+// An instant in the phone's own time: "21:00", "明天 07:00", "7月16日 07:00".
+function when(iso) {
+  const at = new Date(iso);
+  const day = (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+  const tomorrow = new Date();
+  tomorrow.setDate(tomorrow.getDate() + 1);
+  const time = clock(iso);
+  if (day(at) === day(new Date())) return time;
+  if (day(at) === day(tomorrow)) return t("tomorrow", { time });
+  return t("on_date", { month: at.getMonth() + 1, day: at.getDate(), time });
 }
 
 // "2026-07-15T21:00:00+08:00" in the station's own zone → "21:00", "明天 07:00", …
@@ -168,6 +179,10 @@ function ageText(ms) {
 
 function kindLabel(kind) {
   return label(config.vocab.kinds[kind], kind);
+}
+
+function capitalised(text) {
+  return lang() === "en" && text ? text[0].toUpperCase() + text.slice(1) : text;
 }
 
 function stationName(s) {
@@ -404,10 +419,14 @@ function drawMap() {
 
 // --- list --------------------------------------------------------------------------------
 
+let listExpanded = false;
+
 function renderList() {
   const list = $("stations");
+  const shown = listExpanded ? state.results : state.results.slice(0, LIST_FIRST);
+  const more = state.results.length - shown.length;
   list.replaceChildren(
-    ...state.results.map((hit) => {
+    ...shown.map((hit) => {
       const open = openText(hit.open);
       const amenities = hit.amenities
         .slice(0, 4)
@@ -422,11 +441,20 @@ function renderList() {
           h("span", { class: "row" }, h("strong", { class: "name" }, stationName(hit)), h("span", { class: "distance" }, distanceText(hit.distance_m))),
           h("span", { class: `open ${open.cls}` }, open.text),
           h("span", { class: "times" }, estimates(hit.distance_m)),
-          h("span", { class: "meta" }, [kindLabel(hit.kind), amenities].filter(Boolean).join(" · ")),
+          h("span", { class: "meta" }, capitalised([kindLabel(hit.kind), amenities].filter(Boolean).join(" · "))),
         ),
       );
     }),
   );
+  if (more > 0) {
+    list.append(
+      h(
+        "li",
+        {},
+        h("button", { type: "button", class: "secondary", id: "more", onclick: () => { listExpanded = true; renderList(); } }, t("more", { n: more })),
+      ),
+    );
+  }
   $("estimate-note").textContent = t("estimate_note", {
     walk: config.speeds.walk_kmh,
     ebike: config.speeds.ebike_kmh,
@@ -493,7 +521,7 @@ function renderStation() {
   const children = [
     h("button", { type: "button", class: "secondary back", onclick: backToList }, t("back")),
     h("h2", { id: "station-heading", tabindex: "-1" }, stationName(base)),
-    h("p", { class: "meta" }, facts.join(" · ")),
+    h("p", { class: "meta" }, capitalised(facts.join(" · "))),
     open && h("p", { class: `open ${open.cls}` }, open.text),
     s.hit && h("p", { class: "times" }, `${distanceText(s.hit.distance_m)} · ${estimates(s.hit.distance_m)}`),
   ];
@@ -690,8 +718,14 @@ async function sendPending(pending) {
     replayed: answer.headers.get("Idempotent-Replayed") === "true",
     at: Date.now(),
   };
+  // The last answer, and the last granted claim: a later refusal (a second tap) must not
+  // hide the code the staff still have to read.
   const results = load(sessionStorage, KEYS.results, {});
-  results[pending.station_id] = stored;
+  const earlier = results[pending.station_id] || {};
+  results[pending.station_id] = {
+    last: stored,
+    granted: stored.ok && stored.kind === "claim" ? stored : earlier.granted || null,
+  };
   save(sessionStorage, KEYS.results, results);
   if (state.station && state.station.id === pending.station_id) {
     showStoredResult(pending.station_id);
@@ -699,40 +733,55 @@ async function sendPending(pending) {
   }
 }
 
+const KEEP_RESULT_MS = 12 * 3600 * 1000;
+
 function showStoredResult(stationId) {
-  const stored = load(sessionStorage, KEYS.results, {})[stationId];
-  if (!stored || Date.now() - stored.at > 12 * 3600 * 1000) return;
+  const kept = load(sessionStorage, KEYS.results, {})[stationId];
+  if (!kept) return;
+  const recent = (stored) => stored && Date.now() - stored.at < KEEP_RESULT_MS;
+  const nodes = [];
+  if (recent(kept.last)) nodes.push(resultNode(kept.last));
+  if (recent(kept.granted) && kept.granted !== kept.last && kept.granted.at !== kept.last.at) {
+    nodes.push(resultNode(kept.granted));
+  }
+  if (nodes.length) showResult(...nodes);
+}
+
+function resultNode(stored) {
   const data = stored.data || {};
   if (!stored.ok) {
-    showResult(
-      h(
-        "div",
-        { class: "refusal", role: "alert" },
-        h("h3", {}, t("refused_title")),
-        h("p", { class: "reason" }, refusalText(data.detail, stored.kind)),
-      ),
+    return h(
+      "div",
+      { class: "refusal", role: "alert" },
+      h("h3", {}, t("refused_title")),
+      h("p", { class: "reason" }, refusalText(data.detail, stored.kind)),
     );
-    return;
   }
   if (stored.kind === "checkin") {
-    showResult(h("div", { class: "granted" }, h("p", {}, t("checked_in", { station: data.station.name, time: clock(data.checked_in_at) }))));
-    return;
-  }
-  showResult(
-    h(
+    return h(
       "div",
-      { class: "claim-card" },
-      h("p", { class: "claim-label", id: "claim-code-label" }, t("claim_code")),
-      h("p", { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" }, data.claim_code),
-      h("p", { class: "show-staff" }, t("show_staff")),
-      data.prize && h("p", { class: "prize" }, t("prize", { prize: data.prize })),
-      h(
-        "p",
-        { class: "facts" },
-        t("claim_facts", { station: data.station.name, time: clock(data.claimed_at), n: data.claims_today, quota: data.daily_quota }),
-      ),
-      stored.replayed && h("p", { class: "note replayed" }, t("replayed")),
+      { class: "granted" },
+      h("p", {}, t("checked_in", { station: data.station.name, time: clock(data.checked_in_at) })),
+    );
+  }
+  return h(
+    "div",
+    { class: "claim-card" },
+    h("p", { class: "claim-label", id: "claim-code-label" }, t("claim_code")),
+    h("p", { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" }, data.claim_code),
+    h("p", { class: "show-staff" }, t("show_staff")),
+    data.prize && h("p", { class: "prize" }, t("prize", { prize: data.prize })),
+    h(
+      "p",
+      { class: "facts" },
+      t("claim_facts", {
+        station: data.station.name,
+        time: clock(data.claimed_at),
+        n: data.claims_today,
+        quota: data.daily_quota,
+      }),
     ),
+    stored.replayed && h("p", { class: "note replayed" }, t("replayed")),
   );
 }
 
@@ -792,7 +841,7 @@ function renderRating() {
   }
   const e = r.eligibility;
   if (!e || !e.can_rate) {
-    const why = e ? refusalText(e.detail) : r.message;
+    const why = e ? refusalText(e.detail) : r.message || t("rate_loading");
     box.replaceChildren(heading, h("p", { class: "why", id: "rating-why" }, why));
     return;
   }
@@ -827,7 +876,7 @@ function renderRating() {
   );
   box.replaceChildren(
     heading,
-    h("p", { class: "why" }, t("rate_until", { time: clock(e.visit.rate_until) })),
+    h("p", { class: "why" }, t("rate_until", { time: when(e.visit.rate_until) })),
     stars,
     tags,
     h("p", { class: "rated", id: "rated", role: "status" }, r.message || ""),
@@ -940,6 +989,7 @@ async function submitSignIn(event) {
   leaveSignIn();
   const then = afterSignIn;
   afterSignIn = null;
+  if (state.view === "station" && state.station) loadRating(state.station.id);
   if (then) then();
 }
 
