@@ -285,8 +285,13 @@ async def test_refusals_are_told_in_plain_words_in_both_languages(
     assert await why.inner_text() == (
         "You can rate a station within 24 hours of checking in or claiming water there."
     )
-    assert await page.get_by_role("button", name="Check in").count() == 1
     await page.screenshot(path=str(artifacts_dir / "rider-phone-rating-not-yet-en.png"))
+    # Checking in there (270 m away: inside the 300 m of a check-in) opens the rating.
+    await page.get_by_role("button", name="Check in").click()
+    await page.wait_for_selector(".granted:has-text('Checked in: 相山公园爱心驿站')")
+    await page.get_by_role("button", name="5 stars").wait_for()
+    assert await why.count() == 0
+    await page.screenshot(path=str(artifacts_dir / "rider-phone-checked-in-en.png"))
 
     # An altered poster: the page says so instead of offering a claim.
     forged = poster(world.love, service, settings)[:-4] + "aaaa"
@@ -387,6 +392,20 @@ async def test_when_the_network_drops_the_last_answer_is_shown_with_its_age(
     assert watch.blocked == []
     offline = r"Failed to load resource: net::ERR_INTERNET_DISCONNECTED.*/v1/stations/nearest"
     assert watch.unexpected_errors(offline) == []
+
+
+async def test_without_location_permission_the_page_says_so(browser, service, world):
+    watch = Watch()
+    context = await browser.new_context(locale="zh-CN", viewport=VIEWPORTS["phone"])
+    page = await new_page(context, service, watch)
+    await page.goto(service + "/")
+    await page.wait_for_selector("#status:has-text('没有位置权限')")
+    assert await page.locator("#status").inner_text() == (
+        "无法获取位置：没有位置权限。请允许浏览器使用位置，然后点“找最近的开放站点”。"
+    )
+    await check_screen(page)
+    await context.close()
+    assert watch.blocked == [] and watch.unexpected_errors() == []
 
 
 def _mercator_px(lat: float, lng: float, zoom: int) -> tuple[float, float]:
