@@ -145,10 +145,15 @@ function when(iso) {
 
 // "2026-07-15T21:00:00+08:00" in the station's own zone → "21:00", "明天 07:00", …
 function localWhen(iso) {
-  const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.exec(iso);
+  const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.exec(
+    iso,
+  );
   if (!match) return iso;
   const [, , month, day, time, zone] = match;
-  const offset = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const offset =
+    zone === "Z"
+      ? 0
+      : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
   const today = new Date(Date.now() + offset * 60000).toISOString().slice(0, 10);
   const tomorrow = new Date(Date.now() + offset * 60000 + 86400000).toISOString().slice(0, 10);
   const date = iso.slice(0, 10);
@@ -285,7 +290,12 @@ function freshPosition() {
 // --- nearest stations ----------------------------------------------------------------------
 
 function nearestQuery(at, crs, openOnly) {
-  const query = new URLSearchParams({ lat: String(at.lat), lng: String(at.lng), k: String(NEAREST_K), crs });
+  const query = new URLSearchParams({
+    lat: String(at.lat),
+    lng: String(at.lng),
+    k: String(NEAREST_K),
+    crs,
+  });
   for (const name of state.filters) {
     const filter = FILTERS[name];
     if (filter && filter.amenity) query.append("amenity", filter.amenity);
@@ -294,11 +304,14 @@ function nearestQuery(at, crs, openOnly) {
   return query;
 }
 
+let searches = 0; // only the latest search may change the list
+
 async function searchNearby({ openOnly = false, pickFirst = false } = {}) {
   if (!state.position) {
     status(t("locating"));
     return;
   }
+  const search = ++searches;
   const here = state.position;
   state.searchedAt = here;
   status(t("searching"));
@@ -312,6 +325,7 @@ async function searchNearby({ openOnly = false, pickFirst = false } = {}) {
       crs = "gcj02";
     }
     const answer = await request(`/v1/stations/nearest?${nearestQuery(drawn, crs, openOnly)}`);
+    if (search !== searches) return;
     if (!answer.ok) {
       status(refusalText(answer.data && answer.data.detail));
       return;
@@ -337,7 +351,7 @@ async function searchNearby({ openOnly = false, pickFirst = false } = {}) {
     }
   } catch (error) {
     if (!(error instanceof NetworkError)) throw error;
-    showCachedIfAny(true);
+    if (search === searches) showCachedIfAny(true);
   }
 }
 
@@ -380,7 +394,10 @@ function localiseMap() {
   if (!map) return;
   if (zoom) zoom.remove();
   zoom = L.control
-    .zoom({ zoomInTitle: lang() === "en" ? "Zoom in" : "放大", zoomOutTitle: lang() === "en" ? "Zoom out" : "缩小" })
+    .zoom({
+      zoomInTitle: lang() === "en" ? "Zoom in" : "放大",
+      zoomOutTitle: lang() === "en" ? "Zoom out" : "缩小",
+    })
     .addTo(map);
 }
 
@@ -437,11 +454,25 @@ function renderList() {
         {},
         h(
           "button",
-          { type: "button", class: "station-item", "data-id": hit.id, onclick: () => openStation(hit.id, hit) },
-          h("span", { class: "row" }, h("strong", { class: "name" }, stationName(hit)), h("span", { class: "distance" }, distanceText(hit.distance_m))),
+          {
+            type: "button",
+            class: "station-item",
+            "data-id": hit.id,
+            onclick: () => openStation(hit.id, hit),
+          },
+          h(
+            "span",
+            { class: "row" },
+            h("strong", { class: "name" }, stationName(hit)),
+            h("span", { class: "distance" }, distanceText(hit.distance_m)),
+          ),
           h("span", { class: `open ${open.cls}` }, open.text),
           h("span", { class: "times" }, estimates(hit.distance_m)),
-          h("span", { class: "meta" }, capitalised([kindLabel(hit.kind), amenities].filter(Boolean).join(" · "))),
+          h(
+            "span",
+            { class: "meta" },
+            capitalised([kindLabel(hit.kind), amenities].filter(Boolean).join(" · ")),
+          ),
         ),
       );
     }),
@@ -451,7 +482,19 @@ function renderList() {
       h(
         "li",
         {},
-        h("button", { type: "button", class: "secondary", id: "more", onclick: () => { listExpanded = true; renderList(); } }, t("more", { n: more })),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            id: "more",
+            onclick: () => {
+              listExpanded = true;
+              renderList();
+            },
+          },
+          t("more", { n: more }),
+        ),
       ),
     );
   }
@@ -486,7 +529,12 @@ function scannedHere(id) {
 }
 
 async function openStation(id, hit) {
-  state.station = { id, hit: hit || state.results.find((r) => r.id === id) || null, detail: null, positions: {} };
+  state.station = {
+    id,
+    hit: hit || state.results.find((r) => r.id === id) || null,
+    detail: null,
+    positions: {},
+  };
   show("station");
   renderStation();
   $("station-heading") && $("station-heading").focus();
@@ -498,8 +546,16 @@ async function openStation(id, hit) {
   const ok = (r) => r.status === "fulfilled" && r.value.ok;
   if (ok(wgs)) asked.detail = wgs.value.data;
   asked.positions = {
-    wgs84: ok(wgs) ? wgs.value.data.position : !TILES_GCJ02 && asked.hit ? asked.hit.position : undefined,
-    gcj02: ok(gcj) ? gcj.value.data.position : TILES_GCJ02 && asked.hit ? asked.hit.position : undefined,
+    wgs84: ok(wgs)
+      ? wgs.value.data.position
+      : !TILES_GCJ02 && asked.hit
+        ? asked.hit.position
+        : undefined,
+    gcj02: ok(gcj)
+      ? gcj.value.data.position
+      : TILES_GCJ02 && asked.hit
+        ? asked.hit.position
+        : undefined,
     bd09: ok(bd) ? bd.value.data.position : undefined,
   };
   renderStation();
@@ -512,7 +568,9 @@ function renderStation() {
   if (!s) return;
   const base = s.detail || s.hit || (scannedHere(s.id) ? state.scan.station : null);
   if (!base) {
-    view.replaceChildren(h("button", { type: "button", class: "secondary", onclick: backToList }, t("back")));
+    view.replaceChildren(
+      h("button", { type: "button", class: "secondary", onclick: backToList }, t("back")),
+    );
     return;
   }
   const open = base.open ? openText(base.open) : null;
@@ -523,7 +581,12 @@ function renderStation() {
     h("h2", { id: "station-heading", tabindex: "-1" }, stationName(base)),
     h("p", { class: "meta" }, capitalised(facts.join(" · "))),
     open && h("p", { class: `open ${open.cls}` }, open.text),
-    s.hit && h("p", { class: "times" }, `${distanceText(s.hit.distance_m)} · ${estimates(s.hit.distance_m)}`),
+    s.hit &&
+      h(
+        "p",
+        { class: "times" },
+        `${distanceText(s.hit.distance_m)} · ${estimates(s.hit.distance_m)}`,
+      ),
   ];
   if (scannedHere(s.id)) children.push(actionsBlock(base));
   children.push(h("div", { id: "result", class: "result", "aria-live": "polite" }));
@@ -532,12 +595,22 @@ function renderStation() {
   if (base.amenities && base.amenities.length) {
     children.push(
       h("h3", {}, t("amenities")),
-      h("ul", { class: "amenities" }, base.amenities.map((a) => h("li", {}, label(config.vocab.amenities[a], a)))),
+      h(
+        "ul",
+        { class: "amenities" },
+        base.amenities.map((a) => h("li", {}, label(config.vocab.amenities[a], a))),
+      ),
     );
   }
   if (base.address) children.push(h("p", { class: "address" }, base.address));
   if (base.contact && /^[0-9+\-() ]{5,}$/.test(base.contact)) {
-    children.push(h("a", { class: "link-button", href: `tel:${base.contact.replace(/[^0-9+]/g, "")}` }, t("call", { phone: base.contact })));
+    children.push(
+      h(
+        "a",
+        { class: "link-button", href: `tel:${base.contact.replace(/[^0-9+]/g, "")}` },
+        t("call", { phone: base.contact }),
+      ),
+    );
   }
   if (s.detail && s.detail.hours_next_7_days) {
     children.push(
@@ -545,7 +618,13 @@ function renderStation() {
         "details",
         { class: "hours" },
         h("summary", {}, t("hours_week")),
-        h("ul", {}, s.detail.hours_next_7_days.map((d) => h("li", {}, lang() === "en" ? d.text_en : d.text_zh))),
+        h(
+          "ul",
+          {},
+          s.detail.hours_next_7_days.map((d) =>
+            h("li", {}, lang() === "en" ? d.text_en : d.text_zh),
+          ),
+        ),
       ),
     );
   }
@@ -559,11 +638,28 @@ function actionsBlock(base) {
   const buttons = [];
   const water = base.kind === "water_point" || (base.amenities || []).includes("drinking_water");
   if (base.kind === "love_station") {
-    buttons.push(h("button", { type: "button", class: "primary big", id: "checkin-button", onclick: () => act("checkin") }, t("check_in")));
+    buttons.push(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "primary big",
+          id: "checkin-button",
+          onclick: () => act("checkin"),
+        },
+        t("check_in"),
+      ),
+    );
   }
   if (water) {
     const cls = base.kind === "water_point" ? "primary big" : "secondary big";
-    buttons.push(h("button", { type: "button", class: cls, id: "claim-button", onclick: () => act("claim") }, t("claim")));
+    buttons.push(
+      h(
+        "button",
+        { type: "button", class: cls, id: "claim-button", onclick: () => act("claim") },
+        t("claim"),
+      ),
+    );
   }
   return h("div", { class: "actions" }, buttons);
 }
@@ -584,7 +680,17 @@ function directionsBlock(base, positions) {
       "div",
       { class: "link-row" },
       links.map(([text, href, kind]) =>
-        h("a", { class: "link-button", href, target: "_blank", rel: "noopener noreferrer", "data-map": kind }, text),
+        h(
+          "a",
+          {
+            class: "link-button",
+            href,
+            target: "_blank",
+            rel: "noopener noreferrer",
+            "data-map": kind,
+          },
+          text,
+        ),
       ),
     ),
   );
@@ -611,7 +717,12 @@ async function openScanned() {
     state.scanError = answer.data && answer.data.detail;
     $("station-view").replaceChildren(
       h("button", { type: "button", class: "secondary back", onclick: backToList }, t("back")),
-      h("div", { class: "refusal", role: "alert" }, h("h2", {}, t("refused_title")), h("p", {}, refusalText(state.scanError))),
+      h(
+        "div",
+        { class: "refusal", role: "alert" },
+        h("h2", {}, t("refused_title")),
+        h("p", {}, refusalText(state.scanError)),
+      ),
     );
     return;
   }
@@ -678,7 +789,10 @@ function showResult(...nodes) {
 let sending = false;
 
 async function sendPending(pending) {
-  if (sending) return;
+  // Only the attempt still kept: an answered one (a late "online" event, a second tap on
+  // "retry") is not sent again.
+  const kept = load(sessionStorage, KEYS.pending, null);
+  if (sending || !kept || kept.key !== pending.key) return;
   sending = true;
   setBusy(true, pending.kind === "claim" ? t("claiming") : t("checking_in"));
   const path = pending.kind === "claim" ? "/v1/claims" : "/v1/checkins";
@@ -686,7 +800,13 @@ async function sendPending(pending) {
   let answer;
   try {
     answer = await withRetries(
-      () => request(path, { method: "POST", body: pending.body, token: state.session && state.session.token, headers }),
+      () =>
+        request(path, {
+          method: "POST",
+          body: pending.body,
+          token: state.session && state.session.token,
+          headers,
+        }),
       { onRetry: (s, n) => showResult(h("p", { class: "progress" }, t("retrying", { s, n }))) },
     );
   } catch (error) {
@@ -699,7 +819,11 @@ async function sendPending(pending) {
   if (!answer || answer.status >= 500 || answer.status === 408 || answer.status === 429) {
     showResult(
       h("p", { class: "progress" }, t("still_pending")),
-      h("button", { type: "button", class: "secondary", onclick: () => sendPending(pending) }, t("retry_now")),
+      h(
+        "button",
+        { type: "button", class: "secondary", onclick: () => sendPending(pending) },
+        t("retry_now"),
+      ),
     );
     window.addEventListener("online", () => sendPending(pending), { once: true });
     return;
@@ -768,7 +892,11 @@ function resultNode(stored) {
     "div",
     { class: "claim-card" },
     h("p", { class: "claim-label", id: "claim-code-label" }, t("claim_code")),
-    h("p", { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" }, data.claim_code),
+    h(
+      "p",
+      { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" },
+      data.claim_code,
+    ),
     h("p", { class: "show-staff" }, t("show_staff")),
     data.prize && h("p", { class: "prize" }, t("prize", { prize: data.prize })),
     h(
@@ -788,7 +916,14 @@ function resultNode(stored) {
 // --- rating --------------------------------------------------------------------------------
 
 async function loadRating(stationId) {
-  state.rating = { stationId, stars: null, tags: new Set(), eligibility: null, message: null, loading: true };
+  state.rating = {
+    stationId,
+    stars: null,
+    tags: new Set(),
+    eligibility: null,
+    message: null,
+    loading: true,
+  };
   renderRating();
   if (!state.session) {
     state.rating.loading = false;
@@ -796,7 +931,9 @@ async function loadRating(stationId) {
     return;
   }
   try {
-    const answer = await request(`/v1/stations/${stationId}/ratings/eligibility`, { token: state.session.token });
+    const answer = await request(`/v1/stations/${stationId}/ratings/eligibility`, {
+      token: state.session.token,
+    });
     if (!state.rating || state.rating.stationId !== stationId) return;
     state.rating.loading = false;
     if (answer.status === 401) {
@@ -831,7 +968,15 @@ function renderRating() {
     box.replaceChildren(
       heading,
       h("p", { class: "why" }, t("rate_sign_in")),
-      h("button", { type: "button", class: "secondary", onclick: () => showSignIn(() => loadRating(r.stationId)) }, t("sign_in")),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: () => showSignIn(() => loadRating(r.stationId)),
+        },
+        t("sign_in"),
+      ),
     );
     return;
   }
@@ -869,7 +1014,13 @@ function renderRating() {
     RATE_TAGS.map((tag) =>
       h(
         "button",
-        { type: "button", class: "chip small", "aria-pressed": String(r.tags.has(tag)), "data-tag": tag, onclick: () => toggleTag(tag) },
+        {
+          type: "button",
+          class: "chip small",
+          "aria-pressed": String(r.tags.has(tag)),
+          "data-tag": tag,
+          onclick: () => toggleTag(tag),
+        },
         label(config.vocab.tags[tag], tag),
       ),
     ),
@@ -971,17 +1122,25 @@ async function submitSignIn(event) {
   error.hidden = false;
   let answer;
   try {
-    answer = await request("/v1/auth/member", { method: "POST", body: { member_no: memberNo, phone } });
+    answer = await request("/v1/auth/member", {
+      method: "POST",
+      body: { member_no: memberNo, phone },
+    });
   } catch (failure) {
     if (!(failure instanceof NetworkError)) throw failure;
     error.textContent = t("network_error");
     return;
   }
   if (!answer.ok) {
-    error.textContent = answer.status === 401 ? t("r_bad_login") : refusalText(answer.data && answer.data.detail);
+    error.textContent =
+      answer.status === 401 ? t("r_bad_login") : refusalText(answer.data && answer.data.detail);
     return;
   }
-  state.session = { token: answer.data.token, member_no: answer.data.member.member_no, expires_at: answer.data.expires_at };
+  state.session = {
+    token: answer.data.token,
+    member_no: answer.data.member.member_no,
+    expires_at: answer.data.expires_at,
+  };
   save(sessionStorage, KEYS.session, state.session);
   error.hidden = true;
   renderAccount();
@@ -1059,7 +1218,9 @@ function start() {
   }
   $("nearest-open").addEventListener("click", () => {
     if (!state.position) {
-      freshPosition().then((here) => (here ? searchNearby({ openOnly: true, pickFirst: true }) : null));
+      freshPosition().then((here) =>
+        here ? searchNearby({ openOnly: true, pickFirst: true }) : null,
+      );
       return;
     }
     searchNearby({ openOnly: true, pickFirst: true });

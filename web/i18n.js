@@ -48,7 +48,8 @@ const STRINGS = {
     walk: "步行约 {t}",
     ride: "电动车约 {t}",
     minutes: "{n} 分钟",
-    estimate_note: "时间按直线距离估算（步行 {walk} 公里/小时，电动车 {ebike} 公里/小时），实际路程会更长。",
+    estimate_note:
+      "时间按直线距离估算（步行 {walk} 公里/小时，电动车 {ebike} 公里/小时），实际路程会更长。",
     open_until: "营业中 · 至 {time}",
     open_247: "营业中 · 24 小时",
     open_unknown: "营业时间未知",
@@ -93,8 +94,10 @@ const STRINGS = {
     r_quota_used: "你今天已经领过 {quota} 瓶了，明天再来。",
     r_out_of_stock: "这个站点今天的水已经发完了，请去附近其他派水点。",
     r_out_of_stock_unset: "这个站点今天还没有登记水量，请问工作人员。",
-    r_outside_geofence: "你离站点约 {distance} 米，要在 {radius} 米以内才能领取。请到站点后再扫码。",
-    r_outside_geofence_checkin: "你离站点约 {distance} 米，要在 {radius} 米以内才能签到。请到站点后再扫码。",
+    r_outside_geofence:
+      "你离站点约 {distance} 米，要在 {radius} 米以内才能领取。请到站点后再扫码。",
+    r_outside_geofence_checkin:
+      "你离站点约 {distance} 米，要在 {radius} 米以内才能签到。请到站点后再扫码。",
     r_campaign_closed_hours: "这里每天 {from}–{to} 发水，请在这个时间来。",
     r_campaign_closed: "这个站点今天没有送水活动。",
     r_station_not_in_campaign: "这个站点没有参加今天的送水活动，请找附近参加活动的派水点。",
@@ -190,7 +193,8 @@ const STRINGS = {
     checked_in: "Checked in: {station} · {time}",
     refused_title: "Not this time",
     rate_title: "Rate your visit",
-    rate_until: "You can rate until {time} (24 hours after your visit). Tap a star to send; tap again to change.",
+    rate_until:
+      "You can rate until {time} (24 hours after your visit). Tap a star to send; tap again to change.",
     rate_stars: "{n} stars",
     rate_tags: "Tags (optional)",
     rated: "Sent: {n} stars. Thank you!",
@@ -212,10 +216,12 @@ const STRINGS = {
       "This station is not part of today's water campaign. Look for a participating water point nearby.",
     r_station_closed: "This station is closed for now and hands out no water.",
     r_member_suspended: "Your union membership is suspended. Please contact your union branch.",
-    r_invalid_code: "This QR code is not valid or was altered. Scan the code posted at the station.",
+    r_invalid_code:
+      "This QR code is not valid or was altered. Scan the code posted at the station.",
     r_code_retired: "This poster's QR code has been retired. Ask the staff for the new one.",
     r_idempotency_key_reused: "This request clashed with an earlier one. Please tap again.",
-    r_no_recent_visit: "You can rate a station within 24 hours of checking in or claiming water there.",
+    r_no_recent_visit:
+      "You can rate a station within 24 hours of checking in or claiming water there.",
     r_unauthorized: "Your sign-in has expired. Please sign in again.",
     r_bad_login:
       "Member number and phone do not match. Check both, or ask your union branch to check your registration.",
