@@ -138,14 +138,28 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
 async def claimant_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> bytes:
     """The bearer token's hash, for a claim's transaction to check (see the module doc)."""
-    if credentials is None or not credentials.credentials:
+    return claimant_digest(request, credentials.credentials if credentials else None)
+
+
+def claimant_digest(request: Request, token: str | None) -> bytes:
+    """What :func:`claimant_token` checks, callable without FastAPI's dependency machinery."""
+    if not token:
         raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
-    token = credentials.credentials
     admin_token = request.app.state.settings.security.admin_token.get_secret_value()
     if hmac.compare_digest(token.encode(), admin_token.encode()):
         raise Forbidden("this needs the role member; you are admin")

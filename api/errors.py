@@ -30,6 +30,12 @@ def status_for(exc: errors.StationsError) -> int:
 
 def _describe(error: dict[str, Any]) -> str:
     """One readable sentence per validation error: which parameter, what is wrong."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid" and loc[:1] == ("body",):
+        near = f" near character {loc[1]}" if len(loc) > 1 else ""
+        return f"body: not valid JSON{near}; send a JSON object with the fields documented"
+    if error.get("type") == "missing" and loc == ("body",):
+        return "body: missing; send a JSON object with the fields documented"
     sections = ("query", "body", "path", "header")
     where = [str(part) for part in error.get("loc", ()) if part not in sections]
     name = ".".join(where) or "request"

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.lean import serve_first
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
 from api.routes import (
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the others; stations.install also puts the lean nearest route in front of all.
     app.include_router(health.router)
     app.include_router(claims.router)
+    serve_first(app, "/v1/claims", claims.claim_water_lean, methods=["POST"])
     stations.install(app)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr):
         app.include_router(router_module.router)

@@ -215,3 +215,18 @@ async def test_batch_answers_equal_single_answers_in_order(settings, conn):
 def test_amenity_bits_fit_the_index_mask():
     # The index keeps amenities as a bit mask in an int64.
     assert max(AMENITY_BITS.values()) < 2**62
+
+
+async def test_a_catalog_of_one_station_answers_nearest(conn, settings):
+    from tests.factories import create_station
+    from tests.fixtures.search.app import running_app
+
+    only = await create_station(conn, name="唯一的驿站")
+    async with running_app(settings) as (_, client):
+        response = await client.get("/v1/stations/nearest", params={"lat": 34.0, "lng": 116.8})
+        filtered = await client.get(
+            "/v1/stations/nearest", params={"lat": 34.0, "lng": 116.8, "k": 1, "radius_m": 100}
+        )
+    assert response.status_code == 200, response.text
+    assert [s["id"] for s in response.json()["results"]] == [only["id"]]
+    assert filtered.json()["results"] == []

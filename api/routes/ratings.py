@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.auth import MemberDep
@@ -102,10 +102,10 @@ async def rating_eligibility(
     summary="Rate a station visited in the last 24 hours (again today: replaces)",
 )
 async def rate_station(
-    station_id: StationId, body: RatingIn, principal: MemberDep, conn: ConnDep
+    station_id: StationId, body: RatingIn, principal: MemberDep, conn: ConnDep, request: Request
 ) -> dict[str, Any]:
     assert principal.member_id is not None
-    return await ratings.rate(
+    rated = await ratings.rate(
         conn,
         member_id=principal.member_id,
         station_id=station_id,
@@ -113,6 +113,9 @@ async def rate_station(
         tags=body.tags,
         comment=body.comment,
     )
+    # The rater's next search shows the new rating (other workers poll within seconds).
+    await request.app.state.search.refresh_live(conn, [station_id])
+    return rated
 
 
 @router.get(

@@ -21,11 +21,11 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import Response
-from starlette.routing import Route
 
 from api import schemas
 from api.auth import AdminDep, StationWriterDep, ensure_station_access
 from api.deps import ConnDep
+from api.lean import serve_first
 from api.responses import GeoJSONResponse, JSONResponse
 from stations import catalog
 from stations.crs import Crs, to_wgs84
@@ -740,7 +740,4 @@ def install(app: FastAPI) -> None:
     document describes); the lean route in front calls the same function.
     """
     app.include_router(router)
-    app.router.routes.insert(
-        0,
-        Route("/v1/stations/nearest", _LeanNearest(), methods=["GET"], include_in_schema=False),
-    )
+    serve_first(app, "/v1/stations/nearest", _LeanNearest(), methods=["GET"])

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -41,6 +41,8 @@ from stations.errors import InvalidInput
 from stations.sql import load
 
 SQL = load("coverage")
+# Visits counted as observed demand: one year covers a whole summer water campaign.
+VISIT_DEMAND_WINDOW = timedelta(days=365)
 Engine = Literal["numpy", "dask"]
 RESOLUTIONS = range(7, 11)
 _M_PER_DEG_LAT = 110_574.0
@@ -282,13 +284,20 @@ async def observed_visit_demand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Claims and check-ins as observed demand: (cells, weights), any resolution.
 
-    Hook: claims and check-ins (migration 0003) keep only the claimant's res-9 cell.
-    When those tables land, sum them here per cell inside ``box``
-    (min_lat, max_lat, min_lng, max_lng); :func:`aggregate_demand` already splits
-    coarser cells among their children. Until then there is none.
+    Every visit of the last :data:`VISIT_DEMAND_WINDOW` weighs 1 in the cell it was
+    coarsened to (claims and check-ins keep nothing finer; settings
+    ``STATIONS_H3_VISIT_LOCATION``); :func:`aggregate_demand` splits coarser cells
+    among their children. ``box`` is (min_lat, max_lat, min_lng, max_lng).
     """
-    del conn, box
-    return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.float64)
+    rows = await conn.fetch(SQL.visit_demand_cells, VISIT_DEMAND_WINDOW)
+    if not rows:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.float64)
+    cells = np.array([r["h3_cell"] for r in rows], dtype=np.int64).astype(np.uint64)
+    weights = np.array([r["visits"] for r in rows], dtype=np.float64)
+    lat, lng = h3cells.centres_array(cells)
+    min_lat, max_lat, min_lng, max_lng = box
+    inside = (lat >= min_lat) & (lat <= max_lat) & (lng >= min_lng) & (lng <= max_lng)
+    return cells[inside], weights[inside]
 
 
 async def load_demand(

@@ -8,11 +8,11 @@ facts kept by ratings and water stock (average rating, bottles left today), whic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
-from stations import hours
+from stations import hours, ratings, stock
 from stations.coverage.analysis import SQL, pad_box
 from stations.coverage.regions import Region
 
@@ -48,14 +48,24 @@ class MapStation:
 async def station_visit_facts(
     conn: asyncpg.Connection, station_ids: list[int]
 ) -> dict[int, VisitFacts]:
-    """Rating and today's water per station.
+    """Rating and today's water per station (each station's own local day).
 
-    Hook: ratings and water stock live in the visit work (not yet in this schema).
-    When their tables land, read the per-station rating aggregate and today's stock
-    (the station's local day) here; stations missing from the result show "no data".
+    Stations missing from the result, or without ratings or stock, show "no data".
     """
-    del conn, station_ids
-    return {}
+    if not station_ids:
+        return {}
+    summaries = await ratings.rating_summaries(conn, station_ids)
+    water = await stock.water_today(conn, station_ids, at=datetime.now(UTC))
+    facts: dict[int, VisitFacts] = {}
+    for station_id in station_ids:
+        summary, today = summaries.get(station_id), water.get(station_id)
+        facts[station_id] = VisitFacts(
+            rating=summary.mean_stars if summary and summary.ratings else None,
+            ratings=summary.ratings if summary else 0,
+            water_remaining=today.remaining if today else None,
+            water_allocated=today.allocated if today else None,
+        )
+    return facts
 
 
 async def load_map_stations(

@@ -465,6 +465,8 @@ class StationIndex:
             chords, pos = self.tree.query(q, k=kq)
         else:
             chords, pos = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
+        # For k == 1 cKDTree answers scalars, not arrays of one.
+        chords, pos = np.atleast_1d(chords), np.atleast_1d(pos)
         if kq >= len(self.base) or chords[-1] == math.inf:
             found = chords != math.inf
             chords, pos = chords[found], pos[found]

@@ -1,47 +1,147 @@
 """Per-station live data shown with every search result: rating summary and today's water.
 
-This is the one place where those fields are filled in. The visit work (members,
-ratings, water claims; migration ``0003``) brings the tables
-``station_rating_summary(station_id, ratings, mean_stars, score, tag_counts, …)`` and
-``water_stock(station_id, local_day, allocated, remaining)``. Until they exist every
-result carries ``"rating": null`` and ``"water_today": null``.
+Read through the visit domain (:func:`stations.ratings.rating_summaries`,
+:func:`stations.stock.water_today`) and rendered once per change:
 
-To connect them: fill :meth:`LiveData.load` (all stations, at index load) and
-:meth:`LiveData.refresh` (the stations whose ratings or stock changed, e.g. on a
-NOTIFY from the rating and claim transactions), storing per station
+* ``score[station_id]`` – the Bayesian-adjusted rating that ``min_rating`` compares with
+  (a single 5-star rating does not outrank a station rated 4.6 by forty members);
+* ``rating_json[station_id]`` – ``{"ratings", "mean_stars", "score", "top_tags",
+  "freshness"}``;
+* ``water_json[station_id]`` – the stock of the station's own local day,
+  ``{"local_day", "allocated", "remaining"}``; ``null`` when no stock is set that day.
 
-* ``mean_stars[station_id]`` – the number ``min_rating`` compares with;
-* ``rating_json[station_id]`` – e.g. ``{"ratings": 12, "mean_stars": 4.3, "score": 4.1,
-  "tags": {"clean": 7}}`` (bytes, built once per change);
-* ``water_json[station_id]`` – for water points, today's stock in the station's local
-  day, e.g. ``{"local_day": "2026-07-15", "allocated": 200, "remaining": 37}``.
+How it stays current (``IndexService`` drives it): a full load with the index; every
+:data:`POLL_S` seconds the stations whose summaries, reports, reviews or stock rows
+changed since the last poll (the database's clock, not ours); all water again every
+:data:`WATER_RELOAD_S` so a station's local midnight shows within a minute; all ratings
+every :data:`RATING_RELOAD_S` because freshness fades with time. This process's own
+rating writes refresh their station at once. Claims do not notify anyone: a trigger in
+the hottest transaction would cost every bottle, and water counts a few seconds old
+are fine to look at (the claim itself checks the real stock).
 
 ``min_rating`` semantics (documented in the API): a station without ratings has no
-rating at or above any threshold, so ``min_rating`` excludes it. With no ratings at
-all, ``min_rating`` therefore answers an empty list.
+rating at or above any threshold, so ``min_rating`` excludes it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import numpy as np
+import orjson
 
+from stations import ratings, stock
+from stations.sql import load
+
+SQL = load("search")
 _NULL = b"null"
+POLL_S = 2.0
+# updated_at is a transaction's start time: a write that began before a poll read the
+# clock can commit after it. Each poll re-reads this much of the past; longer
+# transactions are caught by the full reloads.
+OVERLAP = timedelta(seconds=10)
+WATER_RELOAD_S = 60.0
+RATING_RELOAD_S = 600.0
+_CHUNK = 10_000
 
 
 class LiveData:
     """Ratings and water stock by station id, rendered once per change."""
 
     def __init__(self) -> None:
-        self.mean_stars: dict[int, float] = {}
+        self.score: dict[int, float] = {}
         self.rating_json: dict[int, bytes] = {}
         self.water_json: dict[int, bytes] = {}
+        self._since: datetime | None = None
+        self._water_loaded = 0.0
+        self._ratings_loaded = 0.0
 
     async def load(self, conn: asyncpg.Connection) -> None:
-        """Read every station's rating summary and today's stock (nothing to read yet)."""
+        """Read every rated station's summary and every station's stock for today."""
+        clock = await conn.fetchval(SQL.live_clock)
+        await self._read_ratings(conn, await _ids(conn, SQL.live_rated_stations, None), full=True)
+        await self._read_water(conn, await _ids(conn, SQL.live_stocked_stations, None), full=True)
+        self._since = clock - OVERLAP
+        self._water_loaded = self._ratings_loaded = time.monotonic()
 
-    async def refresh(self, conn: asyncpg.Connection, station_ids: list[int]) -> None:
-        """Re-read the live data of some stations (nothing to read yet)."""
+    async def refresh(self, conn: asyncpg.Connection, station_ids: Iterable[int]) -> None:
+        """Re-read the live data of some stations (after a write to them)."""
+        ids = sorted(set(station_ids))
+        if ids:
+            await self._read_ratings(conn, ids, full=False)
+            await self._read_water(conn, ids, full=False)
+
+    async def poll(self, conn: asyncpg.Connection) -> None:
+        """Pick up what changed since the last poll, and the periodic full reloads."""
+        if self._since is None:
+            await self.load(conn)
+            return
+        clock = await conn.fetchval(SQL.live_clock)
+        now = time.monotonic()
+        if now - self._ratings_loaded >= RATING_RELOAD_S:
+            rated = await _ids(conn, SQL.live_rated_stations, None)
+            await self._read_ratings(conn, rated, full=True)
+            self._ratings_loaded = now
+        else:
+            await self._read_ratings(
+                conn, await _ids(conn, SQL.live_rated_stations, self._since), full=False
+            )
+        if now - self._water_loaded >= WATER_RELOAD_S:
+            stocked = await _ids(conn, SQL.live_stocked_stations, None)
+            await self._read_water(conn, stocked, full=True)
+            self._water_loaded = now
+        else:
+            await self._read_water(
+                conn, await _ids(conn, SQL.live_stocked_stations, self._since), full=False
+            )
+        self._since = clock - OVERLAP
+
+    async def _read_ratings(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
+        score: dict[int, float] = {} if full else self.score
+        rendered: dict[int, bytes] = {} if full else self.rating_json
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            summaries = await ratings.rating_summaries(conn, chunk)
+            for station_id in chunk:
+                summary = summaries.get(station_id)
+                if summary is None or summary.ratings == 0:
+                    score.pop(station_id, None)
+                    rendered.pop(station_id, None)
+                    continue
+                score[station_id] = summary.score
+                rendered[station_id] = orjson.dumps(
+                    {
+                        "ratings": summary.ratings,
+                        "mean_stars": _round(summary.mean_stars),
+                        "score": _round(summary.score),
+                        "top_tags": summary.top_tags,
+                        "freshness": _round(summary.freshness),
+                    }
+                )
+        self.score, self.rating_json = score, rendered
+
+    async def _read_water(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
+        rendered: dict[int, bytes] = {} if full else self.water_json
+        at = datetime.now(UTC)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            today = await stock.water_today(conn, chunk, at=at)
+            for station_id in chunk:
+                water = today.get(station_id)
+                if water is None or water.allocated is None:
+                    rendered.pop(station_id, None)
+                    continue
+                rendered[station_id] = orjson.dumps(
+                    {
+                        "local_day": water.local_day.isoformat(),
+                        "allocated": water.allocated,
+                        "remaining": water.remaining,
+                    }
+                )
+        self.water_json = rendered
 
     def rating_fragment(self, station_id: int) -> bytes:
         return self.rating_json.get(station_id, _NULL)
@@ -50,14 +150,22 @@ class LiveData:
         return self.water_json.get(station_id, _NULL)
 
     def stars_of(self, station_ids: np.ndarray) -> np.ndarray:
-        """Mean stars per id (NaN when the station has no ratings)."""
-        if not self.mean_stars:
+        """The rating ``min_rating`` compares with, per id (NaN when there is none)."""
+        if not self.score:
             return np.full(len(station_ids), np.nan)
-        get = self.mean_stars.get
+        get = self.score.get
         return np.fromiter(
             (get(i, np.nan) for i in station_ids.tolist()), dtype=float, count=len(station_ids)
         )
 
     def count_at_least(self, min_rating: float) -> int:
-        """How many stations have a mean rating ≥ ``min_rating`` (for planning the search)."""
-        return sum(1 for stars in self.mean_stars.values() if stars >= min_rating)
+        """How many stations rate ≥ ``min_rating`` (for planning the search)."""
+        return sum(1 for value in self.score.values() if value >= min_rating)
+
+
+async def _ids(conn: asyncpg.Connection, query: str, since: datetime | None) -> list[int]:
+    return [r["station_id"] for r in await conn.fetch(query, since)]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -35,6 +35,7 @@ import asyncpg
 from stations import db as dbconn
 from stations.search.filters import ACCESS_VALUES, AMENITY_VALUES, KIND_VALUES
 from stations.search.index import Columns, StationIndex, build_tree
+from stations.search.live import POLL_S as LIVE_POLL_S
 from stations.search.live import LiveData
 from stations.search.openness import OpeningStates
 from stations.settings import DatabaseSettings
@@ -105,6 +106,7 @@ class IndexService:
         self._events: asyncio.Queue[str] = asyncio.Queue()
         self._listener: asyncpg.Connection | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._live_worker: asyncio.Task[None] | None = None
         self._reloading = False
         self._changed_during_reload: set[int] = set()
         self._closed = False
@@ -123,13 +125,15 @@ class IndexService:
             log.warning("station index not loaded yet (%s); retrying in the background", exc)
             self._events.put_nowait("*")
         self._worker = asyncio.create_task(self._run(), name="station-index")
+        self._live_worker = asyncio.create_task(self._follow_live(), name="station-live-data")
 
     async def close(self) -> None:
         self._closed = True
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        for task in (self._worker, self._live_worker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -209,6 +213,23 @@ class IndexService:
                 self._listener.terminate()
             self._listener = None
         await self._listen()
+
+    async def _follow_live(self) -> None:
+        """Ratings and water stock change without touching stations: poll them."""
+        while True:
+            await asyncio.sleep(LIVE_POLL_S)
+            try:
+                async with self._lock, self._pool.acquire() as conn:
+                    await self.live.poll(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next poll tries again
+                log.warning("live station data not refreshed (%s)", exc)
+
+    async def refresh_live(self, conn: asyncpg.Connection, station_ids: Iterable[int]) -> None:
+        """Re-read ratings and water of some stations now (after this process wrote them)."""
+        async with self._lock:
+            await self.live.refresh(conn, station_ids)
 
     # ----------------------------------------------------------------- changes
 

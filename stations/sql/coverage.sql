@@ -57,3 +57,11 @@ WHERE status = 'active'
   AND ST_Y(geom::geometry) BETWEEN $1 AND $2
   AND ST_X(geom::geometry) BETWEEN $3 AND $4
 ORDER BY id
+
+-- name: visit_demand_cells
+-- Claims and check-ins of the last $1 as observed demand: visits per coarsened cell.
+SELECT h3_cell, count(*)::float8 AS visits
+FROM (SELECT h3_cell FROM claims WHERE claimed_at > now() - $1::interval
+      UNION ALL
+      SELECT h3_cell FROM checkins WHERE checked_in_at > now() - $1::interval) v
+GROUP BY h3_cell

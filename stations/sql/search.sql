@@ -106,3 +106,22 @@ LIMIT $3
 -- Whether a station exists or ever existed (deleted stations keep their history).
 SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1)
     OR EXISTS (SELECT 1 FROM station_history WHERE station_id = $1)
+
+-- name: live_clock
+-- The database's clock: change tokens are compared with its timestamps, never ours.
+SELECT now()
+
+-- name: live_rated_stations
+-- Stations whose rating summary, recent reports or review changed after $1 (all when NULL).
+SELECT station_id FROM station_rating_summary WHERE $1::timestamptz IS NULL OR updated_at > $1
+UNION
+SELECT station_id FROM ratings WHERE $1::timestamptz IS NOT NULL AND updated_at > $1
+UNION
+SELECT station_id FROM station_reviews WHERE $1::timestamptz IS NOT NULL AND reviewed_at > $1
+
+-- name: live_stocked_stations
+-- Stations whose stock rows changed after $1; with $1 NULL, every station with stock
+-- around today in any time zone (a local day is at most a day off UTC's).
+SELECT DISTINCT station_id FROM water_stock
+WHERE ($1::timestamptz IS NULL AND local_day BETWEEN current_date - 1 AND current_date + 1)
+   OR updated_at > $1
