@@ -188,6 +188,7 @@ async def test_find_nearest_open_then_scan_sign_in_claim_and_rate(
     assert await items.count() == 5  # all five; a sixth would wait behind "more"
     first = await items.nth(0).inner_text()
     assert "相山路警务室驿站" in first and "已关闭" in first and "步行约" in first
+    assert "今日余水 20 瓶" in await items.nth(1).inner_text()  # live from the stock table
     assert await page.locator(".ls-station").count() == 5
     await check_screen(page)
     await page.screenshot(path=shot("1-list"), full_page=True)

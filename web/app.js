@@ -182,6 +182,22 @@ function ageText(ms) {
   return t("age_day", { n: Math.floor(minutes / 1440) });
 }
 
+// Members' rating and today's water, as every search answer carries them (null until
+// rated, or until the station set today's stock).
+function liveText(station) {
+  const parts = [];
+  const rating = station.rating;
+  if (rating && rating.ratings > 0 && rating.mean_stars !== null) {
+    parts.push(
+      t("rating_line", { mean: Number(rating.mean_stars).toFixed(1), count: rating.ratings }),
+    );
+  }
+  const water = station.water_today;
+  if (water)
+    parts.push(water.remaining > 0 ? t("water_left", { n: water.remaining }) : t("water_none"));
+  return parts.join(" · ");
+}
+
 function kindLabel(kind) {
   return label(config.vocab.kinds[kind], kind);
 }
@@ -468,6 +484,7 @@ function renderList() {
           ),
           h("span", { class: `open ${open.cls}` }, open.text),
           h("span", { class: "times" }, estimates(hit.distance_m)),
+          liveText(hit) && h("span", { class: "live" }, liveText(hit)),
           h(
             "span",
             { class: "meta" },
@@ -581,6 +598,7 @@ function renderStation() {
     h("h2", { id: "station-heading", tabindex: "-1" }, stationName(base)),
     h("p", { class: "meta" }, capitalised(facts.join(" · "))),
     open && h("p", { class: `open ${open.cls}` }, open.text),
+    liveText(base) && h("p", { class: "live" }, liveText(base)),
     s.hit &&
       h(
         "p",
@@ -590,8 +608,10 @@ function renderStation() {
   ];
   if (scannedHere(s.id)) children.push(actionsBlock(base));
   children.push(h("div", { id: "result", class: "result", "aria-live": "polite" }));
-  children.push(h("div", { id: "rating", class: "rating" }));
-  children.push(directionsBlock(base, s.positions));
+  // At the station (scanned) the rating comes first; from the list, the way there.
+  const rating = h("div", { id: "rating", class: "rating" });
+  const directions = directionsBlock(base, s.positions);
+  children.push(...(scannedHere(s.id) ? [rating, directions] : [directions, rating]));
   if (base.amenities && base.amenities.length) {
     children.push(
       h("h3", {}, t("amenities")),
@@ -636,7 +656,8 @@ function renderStation() {
 
 function actionsBlock(base) {
   const buttons = [];
-  const water = base.kind === "water_point" || (base.amenities || []).includes("drinking_water");
+  // A love station hands out bottles when it has today's stock (it takes part in a campaign).
+  const water = base.kind === "water_point" || Boolean(base.water_today);
   if (base.kind === "love_station") {
     buttons.push(
       h(
