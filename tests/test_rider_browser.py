@@ -168,7 +168,7 @@ _DECLARED = {"gaode": "gcj02", "bd09ll": "bd09", "gcj02": "gcj02", "wgs84": "wgs
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 async def test_find_nearest_open_then_scan_sign_in_claim_and_rate(
-    browser, service, world, conn, settings, artifacts_dir, viewport
+    browser, service, world, conn, settings, artifacts_dir, viewport, capsys
 ):
     watch = Watch()
     context = await open_context(browser, viewport)
@@ -180,7 +180,10 @@ async def test_find_nearest_open_then_scan_sign_in_claim_and_rate(
     await page.wait_for_selector(".station-item")
     await page.wait_for_load_state("networkidle")
     transferred = await first_load_bytes(page)
-    print(f"\nrider page first load ({viewport}): {transferred / 1000:.1f} kB transferred")
+    figure = f"rider page first load ({viewport}): {transferred / 1000:.1f} kB transferred"
+    (artifacts_dir / f"rider-{viewport}-first-load.txt").write_text(figure + "\n")
+    with capsys.disabled():  # shown in every run's output, passing or not
+        print(f"\n{figure}", end=" ")
     assert 50_000 < transferred < FIRST_LOAD_BUDGET
     viewport_meta = await page.locator('meta[name="viewport"]').get_attribute("content")
     assert viewport_meta == "width=device-width, initial-scale=1"
