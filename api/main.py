@@ -25,6 +25,7 @@ from api.routes import (
     qr,
     ratings,
     review,
+    rider,
     stations,
     stock,
 )
@@ -68,5 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
+    rider.install(app)
     maps.mount_static(app)
     return app

@@ -34,6 +34,9 @@ SQL = load("visits")
 PRIOR_MEAN = Decimal("3.5")
 PRIOR_WEIGHT = Decimal("5")
 REVIEW_WINDOW = timedelta(hours=72)
+RATING_WINDOW = timedelta(hours=24)
+"""How long after a visit a member may rate (``rate_station()`` in migration 0003 says
+``interval '24 hours'``; tests keep the two in step)."""
 REVIEW_THRESHOLD = 2
 COMMENT_MAX = 280
 TOP_TAGS = 3
@@ -100,17 +103,54 @@ async def rate(
     outcome = result.pop("outcome")
     if outcome == "unknown_station":
         raise NotFound(f"no station has id {station_id}")
-    if outcome == "member_suspended":
-        raise Ineligible(
-            outcome, "your union membership is suspended; ask your union branch to reinstate it"
-        )
-    if outcome == "no_recent_visit":
-        raise Ineligible(
-            outcome,
-            "you can rate a station within 24 hours of a visit; scan its QR code "
-            "(check in or claim water) first",
-        )
+    if outcome in REFUSALS:
+        raise Ineligible(outcome, REFUSALS[outcome])
     return result
+
+
+REFUSALS = {
+    "member_suspended": "your union membership is suspended; ask your union branch to reinstate it",
+    "no_recent_visit": "you can rate a station within 24 hours of a visit; scan its QR code "
+    "(check in or claim water) first",
+}
+"""Why a member may not rate, by reason: the words :func:`rate` refuses with."""
+
+
+async def rating_eligibility(
+    conn: asyncpg.Connection, *, member_id: int, station_id: int
+) -> dict[str, Any]:
+    """Whether :func:`rate` would accept a rating now, and why not, without writing.
+
+    Same rules as ``rate_station()``: an active member with a claim or check-in at the
+    station within :data:`RATING_WINDOW`. Also says until when the visit allows
+    rating and what the member rated today (a new rating replaces it).
+    """
+    row = await conn.fetchrow(SQL.rating_eligibility, member_id, station_id, RATING_WINDOW)
+    if row is None:
+        raise NotFound(f"no station has id {station_id}")
+    reason = None
+    if row["member_status"] != "active":
+        reason = "member_suspended"
+    elif row["visited_at"] is None:
+        reason = "no_recent_visit"
+    visit = None
+    if row["visited_at"] is not None:
+        visit = {
+            "kind": row["visit_kind"],
+            "at": row["visited_at"],
+            "rate_until": row["visited_at"] + RATING_WINDOW,
+        }
+    today = None
+    if row["stars"] is not None:
+        today = {"stars": row["stars"], "tags": list(row["tags"])}
+    return {
+        "station_id": station_id,
+        "can_rate": reason is None,
+        "reason": reason,
+        "detail": None if reason is None else f"{reason}: {REFUSALS[reason]}",
+        "visit": visit,
+        "today": today,
+    }
 
 
 def _freshness(reporters: int) -> float:

@@ -7,32 +7,12 @@ under uvicorn on a free loopback port; the browser is Debian's Chromium (install
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.async_api import async_playwright
 
+from tests.browser import Watch, chromium, gate, serve, watch_page
 from tests.fixtures.coverage.demo_city import build_demo_city
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -41,60 +21,33 @@ async def live_server(settings, conn, monkeypatch):
     from api.main import create_app
 
     monkeypatch.setenv("STATIONS_TILES_URL", "")  # no tiles, whatever a local .env says
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    async with serve(create_app(settings)) as url:
+        yield url
 
 
 async def _open(url: str, *, allowed_prefix: str, headers: dict[str, str], shot: Path):
     """Load ``url`` with everything outside ``allowed_prefix`` aborted; report what happened."""
-    errors: list[str] = []
-    blocked: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1280, "height": 900}, extra_http_headers=headers
-            )
-            page = await context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            async def gate(route):
-                if route.request.url.startswith(allowed_prefix):
-                    await route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    await route.abort()
-
-            await page.route("**/*", gate)
-            await page.goto(url, wait_until="load")
-            await page.wait_for_selector(".leaflet-overlay-pane svg path", timeout=15_000)
-            await page.wait_for_timeout(500)  # let clusters and the legend settle
-            counts = {
-                "paths": await page.locator(".leaflet-overlay-pane svg path").count(),
-                "band_paths": await page.locator("path.ls-band").count(),
-                "gap_paths": await page.locator("path.ls-gap-area").count(),
-                "stations": await page.locator(".ls-station, .marker-cluster").count(),
-                "sites": await page.locator(".ls-site").count(),
-                "legend": await page.locator(".ls-legend").count(),
-                "layer_inputs": await page.locator(".leaflet-control-layers input").count(),
-            }
-            await page.screenshot(path=str(shot))
-        finally:
-            await browser.close()
-    return counts, errors, blocked
+    watch = Watch()
+    async with chromium() as browser:
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 900}, extra_http_headers=headers
+        )
+        page = watch_page(await context.new_page(), watch)
+        await gate(page, allowed_prefix, watch)
+        await page.goto(url, wait_until="load")
+        await page.wait_for_selector(".leaflet-overlay-pane svg path", timeout=15_000)
+        await page.wait_for_timeout(500)  # let clusters and the legend settle
+        counts = {
+            "paths": await page.locator(".leaflet-overlay-pane svg path").count(),
+            "band_paths": await page.locator("path.ls-band").count(),
+            "gap_paths": await page.locator("path.ls-gap-area").count(),
+            "stations": await page.locator(".ls-station, .marker-cluster").count(),
+            "sites": await page.locator(".ls-site").count(),
+            "legend": await page.locator(".ls-legend").count(),
+            "layer_inputs": await page.locator(".leaflet-control-layers input").count(),
+        }
+        await page.screenshot(path=str(shot))
+    return counts, watch.errors, watch.blocked
 
 
 async def test_coverage_map_draws_in_chromium_with_only_the_service_reachable(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep, SettingsDep
+from api.routes import rider
 from api.routes.ids import StationId
 from stations import posters, qr
 from stations.errors import InvalidCode, NotFound
@@ -62,15 +63,23 @@ async def qr_png(
 @router.get(
     "/s/{station_code}",
     response_model=ScannedStation,
+    responses={200: {"content": {"text/html": {}}}},
     summary="What a poster's QR code opens: the verified station and what to do next",
+    description="A browser (asking for HTML) gets the rider page, which shows the station "
+    "with its claim or check-in button; anyone else gets the verified station as JSON.",
 )
 async def scanned(
     station_code: str,
+    request: Request,
+    response: Response,
     conn: ConnDep,
     settings: SettingsDep,
     k: Annotated[str, Query(max_length=8)] = "",
     sig: Annotated[str, Query(max_length=32)] = "",
-) -> ScannedStation:
+) -> ScannedStation | Response:
+    if rider.wants_page(request):
+        return rider.page_response(request)
+    response.headers["Vary"] = "Accept"
     verified = qr.verify_parts(station_code, k, sig, security=settings.security)
     try:
         station = await posters.station_by_code(conn, code=verified.station_code)

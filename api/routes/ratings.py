@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -57,6 +57,42 @@ class StationRatingOut(BaseModel):
     top_tags: list[str]
     freshness: float
     reporters: int
+
+
+class VisitOut(BaseModel):
+    kind: Literal["claim", "checkin"]
+    at: datetime
+    rate_until: datetime = Field(description="ratings are accepted until then")
+
+
+class TodayRating(BaseModel):
+    stars: int
+    tags: list[str]
+
+
+class EligibilityOut(BaseModel):
+    station_id: int
+    can_rate: bool
+    reason: Literal["no_recent_visit", "member_suspended"] | None = Field(
+        description="why not, as the refusal of a rating would name it"
+    )
+    detail: str | None = Field(description="the refusal a rating would get now")
+    visit: VisitOut | None = Field(description="the latest visit that allows rating")
+    today: TodayRating | None = Field(description="today's rating (rating again replaces it)")
+
+
+@router.get(
+    "/{station_id}/ratings/eligibility",
+    response_model=EligibilityOut,
+    summary="Whether the signed-in member may rate the station now, and why not",
+)
+async def rating_eligibility(
+    station_id: StationId, principal: MemberDep, conn: ConnDep
+) -> dict[str, Any]:
+    assert principal.member_id is not None
+    return await ratings.rating_eligibility(
+        conn, member_id=principal.member_id, station_id=station_id
+    )
 
 
 @router.post(

@@ -168,6 +168,30 @@ SELECT station_id FROM campaign_stations WHERE campaign_id = $1 ORDER BY station
 -- name: rate_station
 SELECT rate_station($1, $2, $3, $4, $5, $6, $7)
 
+-- name: rating_eligibility
+-- What rate_station() would find now, without writing: the member's status, their
+-- latest visit (claim or check-in) at the station within $3, and today's rating.
+SELECT m.status AS member_status, v.kind AS visit_kind, v.at AS visited_at,
+       r.stars, r.tags
+FROM stations s
+JOIN members m ON m.id = $1
+LEFT JOIN LATERAL (
+    SELECT x.kind, x.at FROM (
+        (SELECT 'claim' AS kind, c.claimed_at AS at FROM claims c
+         WHERE c.member_id = m.id AND c.station_id = s.id AND c.claimed_at > now() - $3::interval
+         ORDER BY c.claimed_at DESC LIMIT 1)
+        UNION ALL
+        (SELECT 'checkin', k.checked_in_at FROM checkins k
+         WHERE k.member_id = m.id AND k.station_id = s.id
+           AND k.checked_in_at > now() - $3::interval
+         ORDER BY k.checked_in_at DESC LIMIT 1)
+    ) x ORDER BY x.at DESC LIMIT 1
+) v ON true
+LEFT JOIN ratings r
+    ON r.member_id = m.id AND r.station_id = s.id
+   AND r.local_day = (now() AT TIME ZONE s.time_zone)::date
+WHERE s.id = $2
+
 -- name: rating_summaries
 SELECT s.id AS station_id, coalesce(r.ratings, 0) AS ratings, r.mean_stars,
        r.score, coalesce(r.tag_counts, '{}'::jsonb) AS tag_counts

@@ -1,0 +1,229 @@
+"""The rider page: what a union programme's link or a station poster's QR code opens.
+
+``GET /`` is the page; ``GET /s/{code}`` (a poster) is the same page showing the
+scanned station — :mod:`api.routes.qr` hands browsers here and keeps answering JSON to
+everyone else. The page's files live in ``web/`` (plain ES modules, no build step) and
+are served from memory under ``/web/…``: gzipped when the phone accepts it, with a
+version query that changes whenever any of them changes, so a phone caches them for a
+year and never revalidates. Leaflet comes from the vendored copy the coverage maps use
+(``/static/maps/vendor/…``); nothing is loaded from anywhere else, and the page's
+Content-Security-Policy says so (plus the tile server, when one is configured).
+
+What the page needs from settings is written into the HTML once per app: walking and
+e-bike speeds (the coverage settings, so time estimates match the planners' 15-minute
+bands), the tile layer and the labels of the fixed vocabularies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from api.responses import JSONResponse
+from maps.assets import LEAFLET, STATIC_URL
+from maps.settings import TileSettings
+from stations import vocab
+from stations.coverage.bands import CoverageSettings
+from stations.crs import Crs, point_from_wgs84
+from stations.settings import PROJECT_ROOT
+
+router = APIRouter(tags=["rider"])
+
+WEB_DIR = PROJECT_ROOT / "web"
+WEB_URL = "/web"
+_MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_IMMUTABLE = "public, max-age=31536000, immutable"
+# Relative module imports get the version query, so every module URL is cacheable forever.
+_IMPORT = re.compile(rb'(\bfrom\s+"\./[\w-]+\.js)"')
+
+
+@dataclass(frozen=True)
+class _File:
+    body: bytes
+    gzipped: bytes
+    media_type: str
+    etag: str
+
+
+def _file(body: bytes, media_type: str) -> _File:
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    return _File(body, gzip.compress(body, 9, mtime=0), media_type, f'"{digest}"')
+
+
+def _tiles_source(url: str | None) -> str:
+    """The tile server's origin for the page's CSP ('' for none or this service)."""
+    if not url or url.startswith("/"):
+        return ""
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, Any]:
+    """What the page reads from ``<script id="config">``."""
+
+    def labels(table: dict[Any, tuple[str, str]]) -> dict[str, list[str]]:
+        return {str(name): list(pair) for name, pair in table.items()}
+
+    return {
+        "speeds": {"walk_kmh": coverage.walk_kmh, "ebike_kmh": coverage.ebike_kmh},
+        "tiles": {
+            "url": tiles.url or None,
+            "crs": tiles.crs,
+            "attribution": tiles.attribution,
+            "max_zoom": tiles.max_zoom,
+        },
+        "vocab": {
+            "amenities": labels(vocab.AMENITIES),
+            "kinds": labels(vocab.KIND_LABELS),
+            "access": labels(vocab.ACCESS_LABELS),
+            "tags": labels(vocab.RATING_TAGS),
+        },
+    }
+
+
+class RiderPage:
+    """The page and its files, read once from ``web/`` and kept in memory."""
+
+    def __init__(self, config: dict[str, Any], *, web_dir: Path = WEB_DIR) -> None:
+        sources = {
+            path.relative_to(web_dir).as_posix(): path.read_bytes()
+            for path in sorted(web_dir.rglob("*"))
+            if path.is_file() and path.suffix in _MEDIA_TYPES
+        }
+        whole = hashlib.sha256()
+        for name, body in sources.items():
+            whole.update(name.encode() + b"\0" + body + b"\0")
+        self.version = whole.hexdigest()[:12]
+        stamp = b'\\1?v=%s"' % self.version.encode()
+        self.files = {
+            name: _file(
+                _IMPORT.sub(stamp, body) if name.endswith(".js") else body,
+                _MEDIA_TYPES[Path(name).suffix],
+            )
+            for name, body in sources.items()
+        }
+        # "</" cannot appear inside a <script> element; "<\/" means the same in JSON.
+        config_json = orjson.dumps(config).decode().replace("</", "<\\/")
+        html = (web_dir / "index.html").read_text(encoding="utf-8")
+        html = (
+            html.replace("{{leaflet}}", f"{STATIC_URL}/vendor/{LEAFLET}")
+            .replace("{{web}}", WEB_URL)
+            .replace("{{v}}", self.version)
+            .replace("{{config}}", config_json)
+        )
+        leftover = re.search(r"\{\{\w+\}\}", html)
+        if leftover:
+            raise RuntimeError(f"web/index.html: nothing fills {leftover.group(0)}")
+        self.html = _file(html.encode(), "text/html; charset=utf-8")
+        tiles = _tiles_source(config["tiles"]["url"])
+        self.csp = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src 'self' data:{' ' + tiles if tiles else ''}; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        )
+
+
+def _page(request: Request) -> RiderPage:
+    state = request.app.state
+    page: RiderPage | None = getattr(state, "rider_page", None)
+    if page is None:
+        page = state.rider_page = RiderPage(state.rider_config)
+    return page
+
+
+def _send(request: Request, file: _File, headers: dict[str, str]) -> Response:
+    headers = {**headers, "ETag": file.etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == file.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(file.gzipped, media_type=file.media_type, headers=headers)
+    return Response(file.body, media_type=file.media_type, headers=headers)
+
+
+def wants_page(request: Request) -> bool:
+    """A browser opening a link (it asks for HTML) rather than a program asking for JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def page_response(request: Request) -> Response:
+    """The rider page; it reads what to show (a scanned station or not) from its URL."""
+    page = _page(request)
+    headers = {
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": page.csp,
+        # A poster URL carries its signature; the map apps the page links to need not see it.
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    response = _send(request, page.html, headers)
+    response.headers["Vary"] = "Accept, Accept-Encoding"
+    return response
+
+
+@router.get("/", include_in_schema=False)
+async def rider_page(request: Request) -> Response:
+    return page_response(request)
+
+
+@router.get(f"{WEB_URL}/{{name:path}}", include_in_schema=False)
+async def web_file(request: Request, name: str) -> Response:
+    page = _page(request)
+    file = page.files.get(name)
+    if file is None:
+        return JSONResponse({"detail": f"no page file {name!r}"}, status_code=404)
+    current = request.query_params.get("v") == page.version
+    headers = {
+        "Cache-Control": _IMMUTABLE if current else "no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return _send(request, file, headers)
+
+
+class Point(BaseModel):
+    lat: float
+    lng: float
+
+
+class PositionOut(BaseModel):
+    wgs84: Point
+    gcj02: Point
+    bd09: Point
+
+
+@router.get(
+    "/v1/rider/position",
+    response_model=PositionOut,
+    summary="A WGS84 position (a browser's geolocation) in every CRS the page draws or links in",
+    description="GCJ-02 for Chinese tile layers and Amap, BD-09 for Baidu. Outside mainland "
+    "China all three are the same point.",
+)
+async def rider_position(
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, examples=[33.9556])],
+    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, examples=[116.7983])],
+) -> PositionOut:
+    out = {"wgs84": Point(lat=lat, lng=lng)}
+    for name in ("gcj02", "bd09"):
+        a, b = point_from_wgs84(lat, lng, Crs(name))
+        out[name] = Point(lat=round(a, 8), lng=round(b, 8))
+    return PositionOut(**out)
+
+
+def install(app: FastAPI) -> None:
+    """Serve the rider page: settings are read now, its files on the first request."""
+    app.state.rider_config = page_config(CoverageSettings(), TileSettings())
+    app.include_router(router)

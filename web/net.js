@@ -1,0 +1,79 @@
+// Talking to the service over a phone's network: timeouts, retries with backoff, and
+// refusals read from their rule code ("quota_used: …").
+
+export const TIMEOUT_MS = 15000;
+export const BACKOFF_FIRST_MS = 500;
+export const BACKOFF_CAP_MS = 8000;
+export const ATTEMPTS = 6;
+
+// The request never got an answer (no network, dropped, timed out): safe to send again
+// when it carries an Idempotency-Key.
+export class NetworkError extends Error {}
+
+// An answer: status, parsed JSON body (or null) and the response headers.
+export async function request(path, { method = "GET", body, token, headers = {} } = {}) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  const sent = { Accept: "application/json", ...headers };
+  if (token) sent.Authorization = `Bearer ${token}`;
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    throw new NetworkError("no answer");
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try {
+      data = await response.json();
+    } catch {
+      // A proxy's error page: keep the status, nothing to read.
+      if (response.ok) throw new NetworkError("unreadable answer");
+    }
+  }
+  return { status: response.status, ok: response.ok, data, headers: response.headers };
+}
+
+// Gateway trouble and overload: the request may not have been decided yet.
+function transient(status) {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Send until an answer that decides the request arrives, waiting 0.5 s, 1 s, 2 s … (at
+// most BACKOFF_CAP_MS, with a little jitter) between attempts. onRetry(seconds, attempt)
+// lets the page say what is happening. After `attempts` tries the last NetworkError is
+// thrown; the caller keeps the request (and its key) to send again later.
+export async function withRetries(send, { onRetry = () => {}, attempts = ATTEMPTS } = {}) {
+  let delay = BACKOFF_FIRST_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await send();
+      if (!transient(answer.status) || attempt >= attempts) return answer;
+    } catch (error) {
+      if (!(error instanceof NetworkError) || attempt >= attempts) throw error;
+    }
+    const wait = delay + Math.random() * delay * 0.2;
+    onRetry(Math.ceil(wait / 1000), attempt + 1);
+    await sleep(wait);
+    delay = Math.min(delay * 2, BACKOFF_CAP_MS);
+  }
+}
+
+// "quota_used: you have claimed …" → {code: "quota_used", text: "you have claimed …"}
+export function refusal(detail) {
+  const text = typeof detail === "string" ? detail : "";
+  const match = /^([a-z_]+): (.*)$/s.exec(text);
+  return match ? { code: match[1], text: match[2] } : { code: null, text };
+}
