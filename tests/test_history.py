@@ -21,7 +21,7 @@ async def test_create_update_delete_are_recorded_with_actor_and_changed_columns(
     async with dbconn.transaction(conn, actor="admin:li"):
         await conn.execute("DELETE FROM stations WHERE id = $1", row["id"])
     history = await conn.fetch(
-        "SELECT action, actor, reason, old_values, new_values FROM station_history ORDER BY id"
+        "SELECT action, actor, reason, old_values, new_values FROM station_changes ORDER BY id"
     )
     assert [h["action"] for h in history] == ["create", "update", "delete"]
     create, update, delete = history
@@ -32,6 +32,36 @@ async def test_create_update_delete_are_recorded_with_actor_and_changed_columns(
     assert update["old_values"] == {"amenities": []}
     assert update["new_values"] == {"amenities": ["restroom"]}
     assert delete["old_values"]["name"] == "相山公园爱心驿站"
+
+
+async def test_a_create_reads_as_the_first_version_after_later_changes(conn):
+    # Creates are stored without their values; station_changes derives them from the
+    # station now with every later update's old values laid back over it.
+    async with dbconn.transaction(conn, actor="import:zgh"):
+        row = await conn.fetchrow(INSERT, "相山公园爱心驿站", "e1")
+    first = await conn.fetchval(
+        "SELECT station_history_json(s) FROM stations s WHERE id = $1", row["id"]
+    )
+    async with dbconn.transaction(conn, actor="operator:wang"):
+        await conn.execute(
+            "UPDATE stations SET name = '相山公园驿站', amenities = '{restroom}', "
+            "geom = 'SRID=4326;POINT(116.8 33.96)' WHERE id = $1",
+            row["id"],
+        )
+        await conn.execute("UPDATE stations SET name = '新名字' WHERE id = $1", row["id"])
+    other = await conn.fetchrow(INSERT, "别的驿站", "e2")
+    await conn.execute("UPDATE stations SET name = '别的' WHERE id = $1", other["id"])
+    created = "SELECT new_values FROM station_changes WHERE station_id = $1 AND action = 'create'"
+    assert await conn.fetchval(created, row["id"]) == first
+    assert (
+        await conn.fetchval(
+            "SELECT new_values FROM station_history WHERE station_id = $1 AND action = 'create'",
+            row["id"],
+        )
+        is None
+    )
+    await conn.execute("DELETE FROM stations WHERE id = $1", row["id"])
+    assert await conn.fetchval(created, row["id"]) == first
 
 
 async def test_codes_are_unique_six_character_crockford(conn):

@@ -268,3 +268,40 @@ async def test_large_frames_go_through_in_chunks(conn):
     assert (report.read, report.created) == (n, n)
     again = await import_frame(conn, data, source="bulk", actor="admin", chunk_rows=700)
     assert again.unchanged == n
+
+
+INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'stations' ORDER BY indexname"
+)
+
+
+async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_they_were(
+    conn, monkeypatch
+):
+    from stations.importer import core
+
+    before = await conn.fetch(INDEXES)
+    monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
+    report = await import_frame(conn, frame(12), source="union", actor="admin")
+    assert report.created == 12
+    assert "rebuild indexes" in report.timings
+    assert any("built again" in note for note in report.notes)
+    assert await conn.fetch(INDEXES) == before
+    assert await conn.fetchval("SELECT count(*) FROM station_history") == 12
+    found = await conn.fetchval(
+        "SELECT count(*) FROM stations "
+        "WHERE (station_grams(name, name_en, address) COLLATE \"C\") @> station_grams('驿站1')"
+    )
+    assert found == 4  # 驿站1, 驿站10, 驿站11, 驿站12
+
+
+async def test_a_small_import_into_a_larger_catalog_updates_the_indexes_in_place(conn, monkeypatch):
+    from stations.importer import core
+
+    monkeypatch.setattr(core, "BULK_MIN_NEW", 3)
+    await import_frame(conn, frame(12), source="union", actor="admin")
+    report = await import_frame(
+        conn, frame(3, source_id=["x1", "x2", "x3"], lng=116.8), source="other", actor="admin"
+    )
+    assert report.created == 3
+    assert "rebuild indexes" not in report.timings  # 3 new beside 12 stored: in place

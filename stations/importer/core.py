@@ -47,6 +47,11 @@ SQL = load("import")
 NEAR_DUPLICATE_METRES = 5.0
 """Two stations with the same (normalised) name closer than this are near-duplicates."""
 
+BULK_MIN_NEW = 20_000
+"""An import adding at least this many stations, and at least a third as many as the
+catalog holds, rebuilds the catalog's secondary indexes after its insert instead of
+updating them row by row (see :meth:`ImportRun._insert_new`)."""
+
 OPTIONAL_FIELDS = (
     "name_en",
     "status",
@@ -714,10 +719,7 @@ class ImportRun:
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)
         if not self.options.dry_run:
-            with self._timed("insert new stations (with history)"):
-                await self.conn.execute(SQL.raise_work_mem)
-                status = await self.conn.execute(SQL.insert_new_stations, source)
-            inserted = int(status.split()[-1])
+            inserted = await self._insert_new(int(plan["new"]))
             if inserted != plan["new"]:
                 raise RuntimeError(f"inserted {inserted} stations, planned {plan['new']}")
             with self._timed("update changed stations (with history)"):
@@ -729,6 +731,33 @@ class ImportRun:
         self.report.unchanged = int(plan["existing"]) - int(changes)
         if self.progress is not None:
             self.progress("write", plan["new"] + changes, plan["new"] + changes)
+
+    async def _insert_new(self, new: int) -> int:
+        """Insert the new stations; a large import rebuilds the secondary indexes after.
+
+        Dropping an index inside the import's transaction locks the catalog against
+        readers until the import commits, so only imports that add many stations (a
+        first load, a new province) take that path; it is noted in the report.
+        """
+        await self.conn.execute(SQL.raise_work_mem)
+        bulk = new >= BULK_MIN_NEW and 3 * new >= await self.conn.fetchval(SQL.catalog_size)
+        indexes = await self.conn.fetch(SQL.secondary_indexes) if bulk else []
+        for index in indexes:
+            await self.conn.execute(SQL.drop_index.format(name=index["name"]))
+        with self._timed("insert new stations (with history)"):
+            status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
+        if indexes:
+            with self._timed("rebuild indexes"):
+                await self.conn.execute(SQL.raise_maintenance_mem)
+                for index in indexes:
+                    await self.conn.execute(index["definition"])
+                await self.conn.execute(SQL.analyze_stations)
+            self.report.notes.append(
+                f"{new:,} new stations: the catalog's {len(indexes)} search indexes were "
+                "built again after the insert (faster than row by row); readers of the "
+                "catalog waited for the import to commit"
+            )
+        return int(status.split()[-1])
 
 
 class _RollBack(Exception):

@@ -148,3 +148,33 @@ WHERE s.id = c.id
 -- name: raise_work_mem
 -- The import sorts its rows by H3 cell before inserting; let that sort stay in memory.
 SELECT set_config('work_mem', '256MB', true)
+
+-- name: catalog_size
+SELECT count(*) FROM stations
+
+-- name: secondary_indexes
+-- The catalog's indexes that back no constraint, with their definitions. An import that
+-- adds many stations drops them and builds them again after its insert: building an
+-- index over all rows at once is several times faster than updating it row by row.
+-- The unique and primary-key indexes stay (the insert relies on them).
+SELECT format('%I.%I', n.nspname, c.relname) AS name,
+       pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.indrelid = 'stations'::regclass
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ORDER BY c.relname
+
+-- name: drop_index
+-- {name} is a quoted identifier read from secondary_indexes.
+DROP INDEX {name}
+
+-- name: raise_maintenance_mem
+-- Index builds sort in memory and use a parallel worker where the index type can.
+SELECT set_config('maintenance_work_mem', '1GB', true),
+       set_config('max_parallel_maintenance_workers', '2', true)
+
+-- name: analyze_stations
+-- Fresh statistics for the searches after the catalog grew a lot at once.
+ANALYZE stations

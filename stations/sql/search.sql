@@ -68,7 +68,8 @@ SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
 WHERE ($1::text[] IS NULL
-       OR (station_grams(s.name, s.name_en, s.address) @> station_grams(VARIADIC $1::text[])
+       OR ((station_grams(s.name, s.name_en, s.address) COLLATE "C")
+           @> station_grams(VARIADIC $1::text[])
            AND NOT EXISTS (
                SELECT 1 FROM unnest($1::text[]) t
                WHERE strpos(lower(concat_ws(' ', s.name, s.name_en, s.address)), t) = 0)))
@@ -97,7 +98,7 @@ WHERE s.id = $1
 -- name: history
 -- Changes of one station, newest first, before a cursor (history id).
 SELECT h.id, h.action, h.actor, h.reason, h.changed_at, h.old_values, h.new_values
-FROM station_history h
+FROM station_changes h
 WHERE h.station_id = $1 AND h.id < $2
 ORDER BY h.id DESC
 LIMIT $3
