@@ -747,10 +747,11 @@ class ImportRun:
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
         if indexes:
-            with self._timed("rebuild indexes"):
-                await self.conn.execute(SQL.raise_maintenance_mem)
-                for index in indexes:
+            await self.conn.execute(SQL.raise_maintenance_mem)
+            for index in indexes:
+                with self._timed(f"build index {index['name']}"):
                     await self.conn.execute(index["definition"])
+            with self._timed("analyze"):
                 await self.conn.execute(SQL.analyze_stations)
             self.report.notes.append(
                 f"{new:,} new stations: the catalog's {len(indexes)} search indexes were "
