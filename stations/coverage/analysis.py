@@ -35,7 +35,7 @@ from stations.coverage.engine import (
     analyse_parents,
     merge_demand,
 )
-from stations.coverage.regions import Region, estimated_cells, partition_parents
+from stations.coverage.regions import Region, estimated_cells, partition_parents, region_cells
 from stations.crs import Crs
 from stations.errors import InvalidInput
 from stations.sql import load
@@ -443,8 +443,19 @@ async def analyse_coverage(
     # Stations beyond the margin are farther than `margin` from every cell; a cell
     # whose nearest loaded station is farther than that makes us load them all.
     margin = 2.0 * float(request.bands.edges_m.max()) + 2000.0
-    stations = await load_stations(conn, request=request, box=pad_box(request.region, margin))
-    demand, sources = await load_demand(conn, region=request.region, res=request.res)
+
+    async def reads() -> tuple[StationPoints, DemandCells, list[dict[str, Any]]]:
+        box = pad_box(request.region, margin)
+        stations = await load_stations(conn, request=request, box=box)
+        demand, sources = await load_demand(conn, region=request.region, res=request.res)
+        return stations, demand, sources
+
+    # The region's cells and centres need no database: on a first request for an area
+    # they are computed (and cached for the engine) in a thread while PostgreSQL reads.
+    jobs: list[Any] = [reads()]
+    if engine == "numpy":
+        jobs.append(asyncio.to_thread(region_cells, request.region, request.res))
+    (stations, demand, sources), *_ = await asyncio.gather(*jobs)
     run = functools.partial(
         run_engine,
         region=request.region,
