@@ -48,11 +48,6 @@ _KNOWN: dict[str, tuple[type[StationsError], str]] = {
     ),
     "accounts_name_key": (Conflict, "an account with this name exists; choose another name"),
     "members_member_no_key": (Conflict, "a member with this number exists"),
-    "claims_idempotency_key_unique": (
-        Conflict,
-        "idempotency_key_reused: this Idempotency-Key was used for an earlier claim whose "
-        "answer is no longer kept; send a new key",
-    ),
     "operator_stations_station_id_fkey": (NotFound, "no station has this id"),
     "campaign_stations_station_id_fkey": (NotFound, "no station has this id"),
     "campaign_stations_campaign_id_fkey": (NotFound, "no campaign has this id"),

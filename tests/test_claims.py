@@ -7,6 +7,7 @@ import logging
 import uuid
 from types import SimpleNamespace
 
+import asyncpg
 import httpx
 import pytest
 
@@ -85,6 +86,18 @@ async def test_claim_granted_with_code_remaining_stock_and_station(client, conn,
     assert body["prize"] is None
     assert (body["daily_quota"], body["claims_today"]) == (1, 1)
     assert await remaining(conn, water.station["id"]) == 4
+    assert await conn.fetchval("SELECT count(*) FROM claims") == 1
+
+
+async def test_what_a_claim_refers_to_cannot_be_deleted(client, conn, water):
+    # Claims keep their member and station by triggers, not foreign keys (migration 0008).
+    assert (await claim(client, water.token, water.code)).status_code == 201
+    with pytest.raises(asyncpg.RestrictViolationError, match="close it instead"):
+        await conn.execute("DELETE FROM stations WHERE id = $1", water.station["id"])
+    with pytest.raises(asyncpg.RestrictViolationError, match="suspend the member instead"):
+        await conn.execute("DELETE FROM members WHERE id = $1", water.member_id)
+    unclaimed = await create_station(conn, name="别的驿站")
+    await conn.execute("DELETE FROM stations WHERE id = $1", unclaimed["id"])
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
 
 
