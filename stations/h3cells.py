@@ -8,6 +8,7 @@ importer index a million stations in a fraction of a second.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import h3
@@ -122,7 +123,7 @@ def centres_array(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # national runs compute ten million centres. Same function, same validation.
     to_latlng = getattr(_h3_core, "cell_to_latlng", basic_int.cell_to_latlng)
     flat = np.fromiter(
-        (v for c in cells.tolist() for v in to_latlng(c)),
+        itertools.chain.from_iterable(map(to_latlng, cells.tolist())),
         dtype=np.float64,
         count=2 * len(cells),
     )

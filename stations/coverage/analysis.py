@@ -320,8 +320,8 @@ async def load_demand(
         imported, sources = cached[1], cached[2]
     else:
         row = await conn.fetchrow(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
-        cells = np.array(row["cells"] or [], dtype=np.int64).astype(np.uint64)
-        weights = np.array(row["weights"] or [], dtype=np.float64)
+        cells = np.frombuffer(row["cells"] or b"", dtype=">u8").astype(np.uint64)
+        weights = np.frombuffer(row["weights"] or b"", dtype=">f8").astype(np.float64)
         imported = aggregate_demand(cells, weights, res)
         sources = [
             {

@@ -14,19 +14,23 @@ ORDER BY id
 
 -- name: demand_in_box
 -- The res-11 cell and weight of every demand point inside a lat/lng box (lng/lat
--- order), as two arrays (aggregated in numpy), and a per-source summary: one scan.
+-- order), and a per-source summary: one scan. Cells and weights come as packed
+-- big-endian int8 and float8 values, built in one pass so their orders agree, which
+-- numpy reads without making a Python object per point.
 WITH pts AS MATERIALIZED (
     SELECT source, h3_r11, weight, observed_at
     FROM demand_points
     WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
 )
 SELECT (SELECT token FROM demand_version) AS token,
-       (SELECT array_agg(h3_r11) FROM pts) AS cells,
-       (SELECT array_agg(weight) FROM pts) AS weights,
+       packed.cells, packed.weights,
        (SELECT coalesce(json_agg(s ORDER BY s.source), '[]'::json)
         FROM (SELECT source, count(*) AS points, sum(weight) AS weight,
                      max(observed_at) AS last_observed
               FROM pts GROUP BY source) s) AS sources
+FROM (SELECT string_agg(int8send(h3_r11), ''::bytea) AS cells,
+             string_agg(float8send(weight), ''::bytea) AS weights
+      FROM pts) packed
 
 -- name: demand_token
 -- Changes whenever demand points are written (see migration 0004); NULL if unknown.
