@@ -38,6 +38,7 @@ import pandas as pd
 from stations import crs
 from stations.errors import InvalidInput, SetupError
 from stations.settings import PROJECT_ROOT
+from stations.validation import STATION_FIELDS
 from stations.vocab import AMENITIES, Access, Kind, Status
 
 CITIES_DIR = PROJECT_ROOT / "data" / "cities"
@@ -47,21 +48,7 @@ MIN_SPACING_M = 30.0
 
 STATION_COLUMNS: tuple[str, ...] = (
     "source_id",
-    "name",
-    "name_en",
-    "kind",
-    "status",
-    "amenities",
-    "access",
-    "opening_hours",
-    "time_zone",
-    "country_code",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-    "verified_at",
+    *(f for f in STATION_FIELDS if f != "attributes"),
     "lat",
     "lng",
 )

@@ -36,28 +36,7 @@ from stations.sql import load
 SQL = load("catalog")
 
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
-COLUMNS = (
-    "id",
-    "code",
-    "source",
-    "source_id",
-    "name",
-    "name_en",
-    "kind",
-    "status",
-    "amenities",
-    "access",
-    "opening_hours",
-    "time_zone",
-    "country_code",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-    "verified_at",
-    "attributes",
-)
+COLUMNS = ("id", "code", "source", "source_id", *rules.STATION_FIELDS)
 """Exported station fields (besides the position), in this order."""
 
 _CHUNK = 20_000

@@ -6,9 +6,7 @@ printed once and stored only hashed.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import typer
@@ -18,18 +16,6 @@ from stations import db as dbconn
 from stations.settings import get_settings
 
 app = typer.Typer(help="Staff accounts (operators, planners, administrators) and their tokens.")
-T = TypeVar("T")
-
-
-def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async def run() -> T:
-        conn = await dbconn.connect(get_settings().db)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def _print_token(token: str, expires_at: Any) -> None:
@@ -61,7 +47,7 @@ def add(
             token_days=days or security.staff_token_days,
         )
 
-    account, issued = _run(work)
+    account, issued = dbconn.run_connected(work)
     print(f"{account['role']} account {account['name']!r} created (id {account['id']})")
     _print_token(issued.token, issued.expires_at)
 
@@ -76,7 +62,7 @@ def token(
 ) -> None:
     """Issue another token for an account (e.g. a second device)."""
     security = get_settings().security
-    issued = _run(
+    issued = dbconn.run_connected(
         lambda conn: accounts.issue_token(
             conn, name=name, token_days=days or security.staff_token_days, label=label
         )
@@ -92,7 +78,7 @@ def grant(name: str, station: list[str] = typer.Option(..., "--station", "-s")) 
         ids = await accounts.station_ids_for_codes(conn, station)
         await accounts.grant_stations(conn, name=name, station_ids=ids)
 
-    _run(work)
+    dbconn.run_connected(work)
     print(f"{name} now also runs {', '.join(station)} (effective within a few seconds)")
 
 
@@ -104,21 +90,21 @@ def revoke_stations(name: str, station: list[str] = typer.Option(..., "--station
         ids = await accounts.station_ids_for_codes(conn, station)
         await accounts.grant_stations(conn, name=name, station_ids=ids, revoke=True)
 
-    _run(work)
+    dbconn.run_connected(work)
     print(f"{name} no longer runs {', '.join(station)}")
 
 
 @app.command()
 def disable(name: str) -> None:
     """Disable an account and revoke all its tokens."""
-    _run(lambda conn: accounts.disable_account(conn, name=name))
+    dbconn.run_connected(lambda conn: accounts.disable_account(conn, name=name))
     print(f"account {name!r} disabled; its tokens no longer work")
 
 
 @app.command("list")
 def list_() -> None:
     """Every account with its role and stations."""
-    for row in _run(accounts.list_accounts):
+    for row in dbconn.run_connected(accounts.list_accounts):
         state = "disabled" if row["disabled_at"] else "active"
         stations = ", ".join(row["station_codes"]) or "-"
         print(f"{row['role']:9} {row['name']:30} {state:9} {stations}")

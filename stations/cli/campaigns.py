@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import typer
@@ -14,21 +12,8 @@ import typer
 from stations import accounts, campaigns
 from stations import db as dbconn
 from stations.errors import InvalidInput
-from stations.settings import get_settings
 
 app = typer.Typer(help="Water campaigns: dates, hours, quota, geofence, stations, prizes.")
-T = TypeVar("T")
-
-
-def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async def run() -> T:
-        conn = await dbconn.connect(get_settings().db)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def _show(campaign: dict[str, Any]) -> None:
@@ -82,13 +67,13 @@ def create(
             prizes=prizes,
         )
 
-    _show(_run(work))
+    _show(dbconn.run_connected(work))
 
 
 @app.command("list")
 def list_() -> None:
     """Every campaign, newest first."""
-    for c in _run(campaigns.list_campaigns):
+    for c in dbconn.run_connected(campaigns.list_campaigns):
         print(
             f"{c['id']:4} {c['name']:24} {c['starts_on']}..{c['ends_on']} "
             f"{c['daily_start']}-{c['daily_end']} quota {c['daily_quota']} "
@@ -99,7 +84,7 @@ def list_() -> None:
 @app.command()
 def show(campaign_id: int) -> None:
     """One campaign with its prize pools."""
-    _show(_run(lambda conn: campaigns.get_campaign(conn, campaign_id=campaign_id)))
+    _show(dbconn.run_connected(lambda conn: campaigns.get_campaign(conn, campaign_id=campaign_id)))
 
 
 @app.command()
@@ -117,11 +102,13 @@ def stations(
             conn, campaign_id=campaign_id, add=add_ids, remove=remove_ids
         )
 
-    print(f"{len(_run(work))} stations take part in campaign {campaign_id}")
+    print(f"{len(dbconn.run_connected(work))} stations take part in campaign {campaign_id}")
 
 
 @app.command()
 def cancel(campaign_id: int) -> None:
     """Stop a campaign (claims already made stay)."""
-    _run(lambda conn: campaigns.update_campaign(conn, campaign_id=campaign_id, status="cancelled"))
+    dbconn.run_connected(
+        lambda conn: campaigns.update_campaign(conn, campaign_id=campaign_id, status="cancelled")
+    )
     print(f"campaign {campaign_id} cancelled")

@@ -52,44 +52,14 @@ BULK_MIN_NEW = 20_000
 catalog holds, rebuilds the catalog's secondary indexes after its insert instead of
 updating them row by row (see :meth:`ImportRun._insert_new`)."""
 
-OPTIONAL_FIELDS = (
-    "name_en",
-    "status",
-    "amenities",
-    "access",
-    "opening_hours",
-    "time_zone",
-    "country_code",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-    "verified_at",
-    "attributes",
-)
+OPTIONAL_FIELDS = tuple(f for f in rules.STATION_FIELDS if f not in ("name", "kind"))
 """Fields a file may leave out: on update, a station keeps its stored value for them."""
 
 _EARTH_RADIUS_M = 6_371_008.8
 _STAGED_COLUMNS = (
     "row_no",
     "source_id",
-    "name",
-    "name_en",
-    "kind",
-    "status",
-    "amenities",
-    "access",
-    "opening_hours",
-    "time_zone",
-    "country_code",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-    "verified_at",
-    "attributes",
+    *rules.STATION_FIELDS,
     "original_position",
     "lat",
     "lng",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,47 +54,30 @@ async def import_file(
     path = Path(path)
     parsed_region = rules.parse_region(region) if isinstance(region, str) else region
     loaded = load_mapping(mapping) if mapping is not None else None
+    run = functools.partial(
+        _import,
+        conn,
+        path,
+        format=format,
+        crs=crs,
+        kind=kind,
+        source=source,
+        mapping=loaded,
+        region=parsed_region,
+        dry_run=dry_run,
+        report_csv=report_csv,
+        encoding=encoding,
+        delimiter=delimiter,
+        time_zone=time_zone,
+        country=country,
+        actor=actor,
+        progress=progress,
+    )
     try:
-        return await _import(
-            conn,
-            path,
-            format=format,
-            crs=crs,
-            kind=kind,
-            source=source,
-            mapping=loaded,
-            region=parsed_region,
-            dry_run=dry_run,
-            report_csv=report_csv,
-            encoding=encoding,
-            delimiter=delimiter,
-            time_zone=time_zone,
-            country=country,
-            actor=actor,
-            progress=progress,
-            slow_csv=False,
-        )
+        return await run(slow_csv=False)
     except readers.RaggedRows:
         # Rows with a wrong number of fields: read again with the reader that numbers them.
-        return await _import(
-            conn,
-            path,
-            format=format,
-            crs=crs,
-            kind=kind,
-            source=source,
-            mapping=loaded,
-            region=parsed_region,
-            dry_run=dry_run,
-            report_csv=report_csv,
-            encoding=encoding,
-            delimiter=delimiter,
-            time_zone=time_zone,
-            country=country,
-            actor=actor,
-            progress=progress,
-            slow_csv=True,
-        )
+        return await run(slow_csv=True)
 
 
 async def _import(
