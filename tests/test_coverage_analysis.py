@@ -167,16 +167,22 @@ def test_geodesic_agrees_with_karney_and_handles_antipodes():
     from stations.coverage.engine import geodesic_m
 
     rng = np.random.default_rng(9)
-    lat1, lng1 = rng.uniform(-80, 80, 5000), rng.uniform(-180, 180, 5000)
-    lat2 = np.clip(lat1 + rng.normal(0, 3, 5000), -89, 89)
-    lng2 = lng1 + rng.normal(0, 3, 5000)
-    # Nearly antipodal pairs, where Vincenty's iteration fails, and a zero-length pair.
-    lat1 = np.append(lat1, [0.0, 0.5, 34.0])
-    lng1 = np.append(lng1, [0.0, 0.0, 116.0])
-    lat2 = np.append(lat2, [0.5, -0.5, 34.0])
-    lng2 = np.append(lng2, [179.7, 179.5, 116.0])
+    n = 30_000  # large enough to be split among threads
+    lat1, lng1 = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n)
+    lat2 = np.clip(lat1 + rng.normal(0, 3, n), -89, 89)
+    lng2 = lng1 + rng.normal(0, 3, n)
+    # Nearly antipodal pairs, where Vincenty's iteration fails, a zero-length pair and
+    # the poles; the same again in the middle, so that both thread chunks have some.
+    odd_lat1, odd_lng1 = [0.0, 0.5, 34.0, 90.0, -90.0], [0.0, 0.0, 116.0, 0.0, 10.0]
+    odd_lat2, odd_lng2 = [0.5, -0.5, 34.0, 89.0, -89.5], [179.7, 179.5, 116.0, 45.0, 10.0]
+    for at in (n // 2, n):
+        lat1, lng1 = np.insert(lat1, at, odd_lat1), np.insert(lng1, at, odd_lng1)
+        lat2, lng2 = np.insert(lat2, at, odd_lat2), np.insert(lng2, at, odd_lng2)
     expected = pyproj.Geod(ellps="WGS84").inv(lng1, lat1, lng2, lat2)[2]
-    np.testing.assert_allclose(geodesic_m(lat1, lng1, lat2, lng2), expected, rtol=0, atol=1e-4)
+    one = geodesic_m(lat1, lng1, lat2, lng2)
+    np.testing.assert_allclose(one, expected, rtol=0, atol=1e-4)
+    for threads in (2, -1):
+        np.testing.assert_array_equal(geodesic_m(lat1, lng1, lat2, lng2, threads=threads), one)
 
 
 def test_coarser_observed_demand_is_split_among_children():
@@ -260,3 +266,38 @@ async def test_demand_written_after_an_analysis_is_seen_by_the_next_one(conn):
     assert after.total_demand == 6.0
     await conn.execute("DELETE FROM demand_points")
     assert (await analyse_coverage(conn, request=request)).total_demand == 0.0
+
+
+async def test_demand_of_several_sources_is_summed_and_listed_per_source(conn):
+    await create_station(conn, lat=33.95, lng=116.80)
+    near, far = (33.951, 116.801), (33.958, 116.818)
+    await create_demand_point(conn, lat=near[0], lng=near[1], weight=1.5, source="orders")
+    await create_demand_point(conn, lat=far[0], lng=far[1], weight=2, source="orders")
+    await create_demand_point(conn, lat=far[0], lng=far[1], weight=0.25, source="pings")
+    await create_demand_point(conn, lat=10.0, lng=10.0, weight=100, source="elsewhere")
+    request = CoverageRequest(
+        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+    )
+    result = await analyse_coverage(conn, request=request)
+
+    assert result.total_demand == 3.75
+    assert [(s["source"], s["points"], s["weight"]) for s in result.demand_sources] == [
+        ("orders", 2, 3.5),
+        ("pings", 1, 0.25),
+    ]
+    cells = result.cells
+    assert cells is not None
+    by_cell = dict(zip(cells.cells.tolist(), cells.demand_micro.tolist(), strict=True))
+    far_cell = h3.str_to_int(h3.cell_to_parent(h3.latlng_to_cell(*far, 11), 9))
+    assert by_cell[far_cell] == 2_250_000
+
+
+async def test_an_area_without_demand_has_none_and_no_sources(conn):
+    await create_station(conn, lat=33.95, lng=116.80)
+    await create_demand_point(conn, lat=10.0, lng=10.0, weight=100, source="elsewhere")
+    request = CoverageRequest(
+        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+    )
+    result = await analyse_coverage(conn, request=request)
+    assert result.total_demand == 0.0
+    assert result.demand_sources == []

@@ -312,16 +312,22 @@ async def load_demand(
     pad = 3 * h3.average_hexagon_edge_length(res, "m") + 1000.0
     box = pad_box(region, pad)
     min_lat, max_lat, min_lng, max_lng = box
-    token = await conn.fetchval(SQL.demand_token)
     # Tokens are random UUIDs, so entries of two databases never match each other.
     key = (tuple(round(v, 9) for v in box), res)
-    cached = _DEMAND_CACHE.get(key) if token is not None else None
-    if cached is not None and cached[0] == token:
+    cached = _DEMAND_CACHE.get(key)
+    if cached is not None and cached[0] != await conn.fetchval(SQL.demand_token):
+        cached = None  # demand changed since (or the token is unknown)
+    if cached is not None:
         imported, sources = cached[1], cached[2]
     else:
-        row = await conn.fetchrow(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
-        cells = np.frombuffer(row["cells"] or b"", dtype=">u8").astype(np.uint64)
-        weights = np.frombuffer(row["weights"] or b"", dtype=">f8").astype(np.float64)
+        rows = await conn.fetch(SQL.demand_in_box, min_lng, min_lat, max_lng, max_lat)
+        found = [r for r in rows if r["source"] is not None]
+        cells = np.concatenate(
+            [_array_values(r["cells"], ">u8") for r in found] or [np.empty(0, np.uint64)]
+        ).astype(np.uint64)
+        weights = np.concatenate(
+            [_array_values(r["weights"], ">f8") for r in found] or [np.empty(0)]
+        ).astype(np.float64)
         imported = aggregate_demand(cells, weights, res)
         sources = [
             {
@@ -330,15 +336,26 @@ async def load_demand(
                 "weight": r["weight"],
                 "last_observed": r["last_observed"],
             }
-            for r in row["sources"]
+            for r in found
         ]
-        if row["token"] is not None:
-            _DEMAND_CACHE.put(key, (row["token"], imported, sources), size=len(imported.cells))
+        token = rows[0]["token"]
+        if token is not None:
+            _DEMAND_CACHE.put(key, (token, imported, sources), size=len(imported.cells))
     v_cells, v_weights = await observed_visit_demand(conn, box=box)
     if len(v_cells) == 0:
         return imported, sources
     observed = aggregate_demand(v_cells, v_weights, res)
     return merge_demand(imported, observed), sources
+
+
+def _array_values(binary: bytes, dtype: str) -> np.ndarray:
+    """The values of a one-dimensional, NULL-free array in PostgreSQL's binary form.
+
+    After a 20-byte header (dimensions, null flag, element type, length, lower bound)
+    every element is a 4-byte length followed by its 8-byte big-endian value.
+    """
+    element = np.dtype([("length", ">i4"), ("value", dtype)])
+    return np.frombuffer(binary, dtype=element, offset=20)["value"]
 
 
 class _SizedCache:

@@ -17,6 +17,10 @@ the k-th candidate satisfies ``LO·s_k ≥ HI·s_1``; cells where it is not get 
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,22 +54,82 @@ def metres_to_chord(metres: float) -> float:
 
 
 def geodesic_m(
-    lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray
+    lat1: np.ndarray,
+    lng1: np.ndarray,
+    lat2: np.ndarray,
+    lng2: np.ndarray,
+    *,
+    threads: int = 1,
 ) -> np.ndarray:
     """Geodesic distances on the WGS84 ellipsoid, vectorised.
 
     Vincenty's inverse formula in numpy (within 0.1 mm of Karney's algorithm for the
     distances met here, and about twice as fast as calling PROJ pair by pair); the
     rare pairs where its iteration does not settle (nearly antipodal points) go to
-    PROJ's implementation of Karney's algorithm.
+    PROJ's implementation of Karney's algorithm. ``threads`` > 1 (or -1: all cores)
+    splits large inputs among threads (numpy releases the GIL in its loops).
     """
     lat1, lng1, lat2, lng2 = (np.asarray(v, dtype=np.float64) for v in (lat1, lng1, lat2, lng2))
     if lat1.size == 0:
         return np.empty(0)
-    dist, settled = _vincenty(lat1, lng1, lat2, lng2)
+    su1, cu1 = reduced_latitude(lat1)
+    su2, cu2 = reduced_latitude(lat2)
+    return _geodesic_reduced(su1, cu1, su2, cu2, lng2 - lng1, threads=threads)
+
+
+def reduced_latitude(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin and cos of the reduced latitude ``u`` (``tan u = (1 - f) tan φ``)."""
+    t = (1 - _F) * np.tan(np.radians(np.asarray(lat, dtype=np.float64)))
+    c = 1.0 / np.sqrt(1.0 + t * t)
+    return t * c, c
+
+
+_PARALLEL_MIN = 20_000  # below this, threads cost more than they save
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _geodesic_pool() -> ThreadPoolExecutor:
+    """One thread per core for geodesic chunks (nothing else runs in it: no waiting)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1, thread_name_prefix="geodesic"
+            )
+        return _POOL
+
+
+def _geodesic_reduced(
+    su1: np.ndarray,
+    cu1: np.ndarray,
+    su2: np.ndarray,
+    cu2: np.ndarray,
+    dlng_deg: np.ndarray,
+    *,
+    threads: int = 1,
+) -> np.ndarray:
+    """Distances from reduced latitudes and longitude differences (degrees)."""
+    n = len(su1)
+    workers = (os.cpu_count() or 1) if threads == -1 else max(threads, 1)
+    parts = min(workers, n // (_PARALLEL_MIN // 2))
+    if parts > 1:
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+        chunks = [slice(a, b) for a, b in itertools.pairwise(bounds.tolist())]
+        results = list(
+            _geodesic_pool().map(
+                lambda c: _vincenty(su1[c], cu1[c], su2[c], cu2[c], dlng_deg[c]), chunks
+            )
+        )
+        dist = np.concatenate([r[0] for r in results])
+        settled = np.concatenate([r[1] for r in results])
+    else:
+        dist, settled = _vincenty(su1, cu1, su2, cu2, dlng_deg)
     if not settled.all():
         bad = ~settled
-        _, _, exact = _GEOD.inv(lng1[bad], lat1[bad], lng2[bad], lat2[bad])
+        lat1 = np.degrees(np.arctan2(su1[bad], (1 - _F) * cu1[bad]))
+        lat2 = np.degrees(np.arctan2(su2[bad], (1 - _F) * cu2[bad]))
+        _, _, exact = _GEOD.inv(np.zeros(len(lat1)), lat1, dlng_deg[bad], lat2)
         dist[bad] = exact
     return dist
 
@@ -76,23 +140,24 @@ _B = _A * (1 - _F)
 
 
 def _vincenty(
-    lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray
+    su1: np.ndarray, cu1: np.ndarray, su2: np.ndarray, cu2: np.ndarray, dlng_deg: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    big_l = np.radians(lng2 - lng1)
-    u1 = np.arctan((1 - _F) * np.tan(np.radians(lat1)))
-    u2 = np.arctan((1 - _F) * np.tan(np.radians(lat2)))
-    su1, cu1, su2, cu2 = np.sin(u1), np.cos(u1), np.sin(u2), np.cos(u2)
+    big_l = np.radians(dlng_deg)
     lam = big_l.copy()
     settled = np.zeros(lam.shape, dtype=bool)
+    a_prod = cu1 * cu2  # cos u1 cos u2
+    b_prod = su1 * su2  # sin u1 sin u2
+    c_prod = cu1 * su2  # cos u1 sin u2
+    d_prod = su1 * cu2  # sin u1 cos u2
     with np.errstate(invalid="ignore", divide="ignore"):
         for _ in range(30):
             sl, cl = np.sin(lam), np.cos(lam)
-            sin_sig = np.hypot(cu2 * sl, cu1 * su2 - su1 * cu2 * cl)
-            cos_sig = su1 * su2 + cu1 * cu2 * cl
+            sin_sig = np.hypot(cu2 * sl, c_prod - d_prod * cl)
+            cos_sig = b_prod + a_prod * cl
             sig = np.arctan2(sin_sig, cos_sig)
-            sin_a = np.where(sin_sig == 0, 0.0, cu1 * cu2 * sl / sin_sig)
+            sin_a = np.where(sin_sig == 0, 0.0, a_prod * sl / sin_sig)
             cos2a = 1 - sin_a * sin_a
-            cos2sm = np.where(cos2a == 0, 0.0, cos_sig - 2 * su1 * su2 / cos2a)
+            cos2sm = np.where(cos2a == 0, 0.0, cos_sig - 2 * b_prod / cos2a)
             c = _F / 16 * cos2a * (4 + _F * (4 - 3 * cos2a))
             new = big_l + (1 - c) * _F * sin_a * (
                 sig + c * sin_sig * (cos2sm + c * cos_sig * (-1 + 2 * cos2sm * cos2sm))
@@ -132,10 +197,14 @@ class StationPoints:
     district: np.ndarray  # int32 index into ``districts``; -1 when unknown
     districts: tuple[str, ...] = ()
     tree: cKDTree | None = field(default=None, repr=False)
+    # sin and cos of the reduced latitudes, for the geodesics to these stations
+    sin_u: np.ndarray = field(init=False, repr=False)
+    cos_u: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.tree is None and len(self.ids):
             self.tree = cKDTree(unit_vectors(self.lat, self.lng))
+        self.sin_u, self.cos_u = reduced_latitude(self.lat)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -161,8 +230,8 @@ def nearest_stations(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(station index, geodesic metres) of the nearest station to each point.
 
-    Index -1 and distance inf when there are no stations. ``threads`` is passed to
-    the KD-tree query (-1: all cores).
+    Index -1 and distance inf when there are no stations. ``threads`` is what the
+    KD-tree query and the geodesics may use (-1: all cores).
     """
     n = len(lat)
     best = np.full(n, -1, dtype=np.int64)
@@ -171,26 +240,32 @@ def nearest_stations(
         return best, dist
     assert stations.tree is not None
     xyz = unit_vectors(lat, lng)
+    su, cu = reduced_latitude(lat)
     todo = np.arange(n)
     k = min(_FIRST_K, len(stations))
+
+    def geodesics(rows: np.ndarray, station: np.ndarray) -> np.ndarray:
+        return _geodesic_reduced(
+            su[rows],
+            cu[rows],
+            stations.sin_u[station],
+            stations.cos_u[station],
+            stations.lng[station] - lng[rows],
+            threads=threads,
+        )
+
     while len(todo):
         chord, idx = stations.tree.query(xyz[todo], k=k, workers=threads)
         chord = chord.reshape(len(todo), k)
         idx = idx.reshape(len(todo), k)
         sphere = chord_to_metres(chord)
-        t_lat, t_lng = lat[todo], lng[todo]
         # The sphere-nearest always gets its geodesic; the others only if they could win.
         geo = np.full((len(todo), k), np.inf)
-        geo[:, 0] = geodesic_m(t_lat, t_lng, stations.lat[idx[:, 0]], stations.lng[idx[:, 0]])
+        geo[:, 0] = geodesics(todo, idx[:, 0])
         rows, cols = np.nonzero(LO * sphere[:, 1:] <= HI * sphere[:, :1])
         cols = cols + 1
         if len(rows):
-            geo[rows, cols] = geodesic_m(
-                t_lat[rows],
-                t_lng[rows],
-                stations.lat[idx[rows, cols]],
-                stations.lng[idx[rows, cols]],
-            )
+            geo[rows, cols] = geodesics(todo[rows], idx[rows, cols])
         pick = np.argmin(geo, axis=1)
         # Every station outside these k is at least LO * (k-th sphere distance) away.
         certain = (k == len(stations)) | (LO * sphere[:, -1] >= HI * sphere[:, 0])

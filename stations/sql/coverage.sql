@@ -13,24 +13,21 @@ WHERE status = 'active'
 ORDER BY id
 
 -- name: demand_in_box
--- The res-11 cell and weight of every demand point inside a lat/lng box (lng/lat
--- order), and a per-source summary: one scan. Cells and weights come as packed
--- big-endian int8 and float8 values, built in one pass so their orders agree, which
--- numpy reads without making a Python object per point.
-WITH pts AS MATERIALIZED (
-    SELECT source, h3_r11, weight, observed_at
+-- The res-11 cells and weights of the demand points inside a lat/lng box (lng/lat
+-- order), one row per source with its summary, in one scan; a single row with a NULL
+-- source when there are none. Cells and weights come as the binary form of an int8[]
+-- and a float8[] (array_send), aggregated together so their orders agree, which numpy
+-- reads without making a Python object per point.
+SELECT (SELECT token FROM demand_version) AS token, p.*
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    SELECT source, count(*) AS points, sum(weight) AS weight, max(observed_at) AS last_observed,
+           array_send(array_agg(h3_r11)) AS cells, array_send(array_agg(weight)) AS weights
     FROM demand_points
     WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)::geography
-)
-SELECT (SELECT token FROM demand_version) AS token,
-       packed.cells, packed.weights,
-       (SELECT coalesce(json_agg(s ORDER BY s.source), '[]'::json)
-        FROM (SELECT source, count(*) AS points, sum(weight) AS weight,
-                     max(observed_at) AS last_observed
-              FROM pts GROUP BY source) s) AS sources
-FROM (SELECT string_agg(int8send(h3_r11), ''::bytea) AS cells,
-             string_agg(float8send(weight), ''::bytea) AS weights
-      FROM pts) packed
+    GROUP BY source
+) p ON true
+ORDER BY p.source
 
 -- name: demand_token
 -- Changes whenever demand points are written (see migration 0004); NULL if unknown.
