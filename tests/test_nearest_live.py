@@ -3,8 +3,6 @@ within seconds for everyone else's, and min_rating on the Bayesian score."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from stations import db as dbconn
@@ -13,6 +11,7 @@ from tests.factories import HUAIBEI_CENTRE, create_station
 from tests.fixtures.search.app import eventually, running_app
 from tests.visit_factories import (
     bearer,
+    claim_at,
     code_for,
     create_campaign,
     create_member_with_token,
@@ -111,11 +110,7 @@ async def test_water_today_follows_stock_and_claims(conn, settings):
 
         await eventually(lambda: remaining_is(10), what="stock set to reach search")
         _, token = await create_member_with_token(conn, settings)
-        claimed = await client.post(
-            "/v1/claims",
-            json={"code": code_for(point, settings), "lat": LAT, "lng": LNG},
-            headers={**bearer(token), "Idempotency-Key": str(uuid.uuid4())},
-        )
+        claimed = await claim_at(client, point, token, settings)
         assert claimed.status_code == 201, claimed.text
         await eventually(lambda: remaining_is(9), what="a claim to reach search")
         found = await water()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from stations.vocab import OCCUPATIONS, RATING_TAGS, REVIEW_TAGS, MemberStatus
 from tests.factories import HUAIBEI_CENTRE, create_station
 from tests.visit_factories import (
     bearer,
+    claim_at,
     code_for,
     create_campaign,
     create_member_with_token,
@@ -83,11 +83,7 @@ async def test_a_claim_is_a_visit_too(client, conn, settings):
     await create_campaign(conn, [water["id"]])
     await set_stock(conn, water["id"], 3)
     _, token = await create_member_with_token(conn, settings)
-    claimed = await client.post(
-        "/v1/claims",
-        json={"code": code_for(water, settings), "lat": LAT, "lng": LNG},
-        headers=bearer(token) | {"Idempotency-Key": str(uuid.uuid4())},
-    )
+    claimed = await claim_at(client, water, token, settings)
     assert claimed.status_code == 201
     response = await rate(client, water, token, 5, ["water_available", "friendly"])
     assert response.status_code == 201

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from stations import crs, qr
 from tests.factories import HUAIBEI_CENTRE, create_station
 from tests.visit_factories import (
     bearer,
+    claim_at,
     code_for,
     create_campaign,
     create_member_with_token,
@@ -234,11 +234,7 @@ async def test_a_claim_counts_as_a_visit(client, conn, settings):
     await create_campaign(conn, [water["id"]])
     await set_stock(conn, water["id"], 2)
     _, token = await create_member_with_token(conn, settings)
-    claimed = await client.post(
-        "/v1/claims",
-        json={"code": code_for(water, settings), "lat": LAT, "lng": LNG},
-        headers=bearer(token) | {"Idempotency-Key": str(uuid.uuid4())},
-    )
+    claimed = await claim_at(client, water, token, settings)
     assert claimed.status_code == 201
     body = (await eligibility(client, water, token)).json()
     assert body["can_rate"] is True and body["visit"]["kind"] == "claim"

@@ -8,13 +8,16 @@ paths as the API and the CLI.
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
 from stations import accounts, campaigns, members, qr, tokens
 from stations.settings import Settings
+from tests.factories import HUAIBEI_CENTRE
 
 _numbers = itertools.count(1)
 
@@ -116,6 +119,21 @@ def code_for(station: asyncpg.Record | dict[str, Any], settings: Settings) -> st
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def claim_at(
+    client: httpx.AsyncClient,
+    station: asyncpg.Record | dict[str, Any],
+    token: str,
+    settings: Settings,
+) -> httpx.Response:
+    """A member scans the station's poster at the station and claims a bottle."""
+    lat, lng = HUAIBEI_CENTRE
+    return await client.post(
+        "/v1/claims",
+        json={"code": code_for(station, settings), "lat": lat, "lng": lng},
+        headers=bearer(token) | {"Idempotency-Key": str(uuid.uuid4())},
+    )
 
 
 async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
