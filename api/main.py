@@ -30,6 +30,7 @@ from api.routes import (
     stock,
 )
 from stations import db as dbconn
+from stations.claims import ClaimDesk
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await dbconn.create_pool(settings.db)
+        app.state.claims = ClaimDesk(
+            app.state.pool,
+            max_batch=settings.api.claim_batch_max,
+            in_flight=settings.api.claim_batches_in_flight,
+        )
         # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY.
         app.state.search = IndexService(settings.db, app.state.pool)
         await app.state.search.start()

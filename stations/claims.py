@@ -1,10 +1,12 @@
 """Claiming a free bottle by scanning a station's QR code, and the staff hand-over.
 
-:func:`claim_water` is one use case and one transaction: the QR signature and the
-position are checked here, then a single call of the database function
-``claim_water`` (migration ``0003_visits.sql``) checks everything that depends on
-the database's state, decrements stock, draws a prize, inserts the claim and stores
-the answer under the member's ``Idempotency-Key`` — all before the same commit.
+A claim is checked in two steps. :func:`claim_request` checks what needs no database:
+the Idempotency-Key, the QR signature and the position. Then one call of the database
+function ``claim_water_batch`` (``0009_claims_in_batches.sql``) checks everything that
+depends on the database's state, decrements stock, draws a prize, inserts the claim
+and stores the answer under the member's ``Idempotency-Key``, all before one commit.
+:func:`decide` runs that transaction for one claim or several; :class:`ClaimDesk` lets a
+server worker decide the claims that arrive together in one such transaction.
 
 Idempotency: the first answer to a key (granted or refused) is stored and returned
 again for the same request, even after a restart; the same key with a different
@@ -15,8 +17,10 @@ who wants to try again later (after a top-up, say) sends a new key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,8 +139,20 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
     return Refused(reason, "the claim was refused")
 
 
-async def claim_water(
-    conn: asyncpg.Connection,
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One claim, checked as far as it can be without the database."""
+
+    token_digest: bytes
+    idempotency_key: str
+    fingerprint: bytes
+    station_code: str
+    lat: float  # WGS84
+    lng: float
+    cell: int  # H3 cell at the visit-location resolution
+
+
+def claim_request(
     *,
     token_digest: bytes,
     idempotency_key: str | None,
@@ -146,52 +162,137 @@ async def claim_water(
     crs: str | None,
     security: SecuritySettings,
     visit_resolution: int,
-) -> ClaimResult:
-    """Claim a bottle at the scanned station; a refusal raises the error naming its rule.
-
-    The member is whoever ``token_digest`` (SHA-256 of the bearer token) belongs to; the
-    database checks the token in the claim's own transaction.
-    """
+) -> ClaimRequest:
+    """Check the key, the QR signature and the position; raise what is wrong with them."""
     key = validate_idempotency_key(idempotency_key)
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
-    fingerprint = request_fingerprint(code=code, lat=lat, lng=lng, crs=crs, security=security)
+    return ClaimRequest(
+        token_digest=token_digest,
+        idempotency_key=key,
+        fingerprint=request_fingerprint(code=code, lat=lat, lng=lng, crs=crs, security=security),
+        station_code=scan.station_code,
+        lat=scan.lat,
+        lng=scan.lng,
+        cell=scan.cell,
+    )
+
+
+def batch_arguments(requests: Sequence[ClaimRequest]) -> tuple[list[Any], ...]:
+    """The arguments of ``claim_water_batch``: one array per field, in request order."""
+    return (
+        [r.token_digest for r in requests],
+        [r.idempotency_key for r in requests],
+        [r.fingerprint for r in requests],
+        [r.station_code for r in requests],
+        [r.lat for r in requests],
+        [r.lng for r in requests],
+        [r.cell for r in requests],
+    )
+
+
+async def decide(conn: asyncpg.Connection, requests: Sequence[ClaimRequest]) -> list[Any]:
+    """Decide claims in one transaction; one database answer per request, in order.
+
+    The member of each is whoever its ``token_digest`` (SHA-256 of the bearer token)
+    belongs to; the database checks the token in the claims' own transaction.
+    """
     for attempt in range(DEADLOCK_RETRIES):
         try:
             with translating():
-                result = await conn.fetchval(
-                    SQL.claim_water,
-                    token_digest,
-                    key,
-                    fingerprint,
-                    scan.station_code,
-                    scan.lat,
-                    scan.lng,
-                    scan.cell,
+                answers: list[Any] = await conn.fetchval(
+                    SQL.claim_water_batch, *batch_arguments(requests)
                 )
-            break
+            return answers
         except asyncpg.DeadlockDetectedError:
-            # The whole transaction was rolled back, key included: running it again is
-            # the same request. The claim's lock order makes this a safety net only.
+            # The whole transaction was rolled back, keys included: running it again is
+            # the same requests. The claims' lock order makes this a safety net only.
             if attempt == DEADLOCK_RETRIES - 1:
                 raise DatabaseUnavailable(
                     "the database is too busy to decide this claim; retry with the same "
                     "Idempotency-Key"
                 ) from None
-    outcome = result["outcome"]
-    if outcome == "granted":
-        return ClaimResult(body=result["response"], replayed=result["replayed"])
-    if outcome == "token_invalid":
+    raise AssertionError("unreachable")
+
+
+def outcome(answer: Any) -> ClaimResult:
+    """A database answer as the granted claim, or the error naming the rule that refused it."""
+    result = answer["outcome"]
+    if result == "granted":
+        return ClaimResult(body=answer["response"], replayed=answer["replayed"])
+    if result == "token_invalid":
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
-    if outcome == "not_a_member":
-        raise Forbidden(f"this needs the role member; you are {result['response']['role']}")
-    if outcome == "idempotency_key_reused":
+    if result == "not_a_member":
+        raise Forbidden(f"this needs the role member; you are {answer['response']['role']}")
+    if result == "idempotency_key_reused":
         raise IdempotencyKeyReused(
             "idempotency_key_reused: this Idempotency-Key already answered a different "
             "claim request; send a new key for a new claim and the same body when retrying"
         )
-    raise refusal(outcome, result["response"])
+    raise refusal(result, answer["response"])
+
+
+class ClaimDesk:
+    """Decides a server worker's claims in batches: group commit for water claims.
+
+    A claim that arrives while fewer than ``in_flight`` batches are in the database
+    goes at once, alone; the claims that arrive meanwhile wait for the next free slot
+    and go together, up to ``max_batch`` per transaction. Idle, a claim waits for
+    nothing; busy, the commits and per-transaction work are shared. Each claim gets the
+    answer it would get alone (``0009_claims_in_batches.sql``).
+
+    If the database refuses a whole batch (an error no claim's rules produce), each of
+    its claims is tried again alone, so one claim's fault is reported to that claim
+    only. A client that goes away does not stop its batch: the claim is decided and its
+    answer stored under its key, for the retry.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 32, in_flight: int = 2) -> None:
+        self._pool = pool
+        self._max_batch = max_batch
+        self._in_flight = in_flight
+        self._running = 0
+        self._waiting: list[tuple[ClaimRequest, asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def claim(self, request: ClaimRequest) -> ClaimResult:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if self._running < self._in_flight:
+            self._running += 1
+            task = asyncio.create_task(self._work())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return outcome(await future)
+
+    async def _work(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._decide(batch)
+        finally:
+            self._running -= 1
+
+    async def _decide(self, batch: list[tuple[ClaimRequest, asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                answers = await decide(conn, [request for request, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._decide([item])
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
 
 
 async def confirm_handover(

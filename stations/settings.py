@@ -75,6 +75,12 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    claim_batch_max: int = Field(
+        default=32, ge=1, le=500, description="most water claims decided in one transaction"
+    )
+    claim_batches_in_flight: int = Field(
+        default=2, ge=1, le=100, description="claim transactions a worker runs at once"
+    )
 
 
 class SecuritySettings(BaseSettings):

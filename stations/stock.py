@@ -1,7 +1,7 @@
 """Water stock: bottles allocated and remaining per station per local day.
 
 Operators set the day's allocation or top it up; claims take bottles one by one in
-their own transaction (``claim_water`` in the database). ``CHECK (remaining >= 0)``
+their own transaction (``claim_water_batch`` in the database). ``CHECK (remaining >= 0)``
 and ``CHECK (remaining <= allocated)`` hold whatever interleaving happens. A new
 allocation keeps what was already handed out: remaining = allocation - handed out,
 and an allocation below what was handed out is refused.

@@ -108,9 +108,9 @@ async def _claim(
     request: Request, body: ClaimIn, token_digest: bytes, idempotency_key: str | None
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    async with request.app.state.pool.acquire() as conn:
-        result = await claims.claim_water(
-            conn,
+    desk: claims.ClaimDesk = request.app.state.claims
+    result = await desk.claim(
+        claims.claim_request(
             token_digest=token_digest,
             idempotency_key=idempotency_key,
             code=body.code,
@@ -120,6 +120,7 @@ async def _claim(
             security=settings.security,
             visit_resolution=settings.h3.visit_location,
         )
+    )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=201, headers=headers)
 

@@ -1,8 +1,8 @@
 -- Campaigns, water stock, claims, check-ins, ratings and the review queue.
 -- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
 
--- name: claim_water
-SELECT claim_water($1, $2, $3, $4, $5, $6, $7)
+-- name: claim_water_batch
+SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7)
 
 -- name: claim_for_handover
 SELECT c.id, c.station_id, c.local_day, c.handed_over_at,
