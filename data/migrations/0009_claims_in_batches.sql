@@ -39,10 +39,8 @@ CREATE FUNCTION claim_water_batch(
 LANGUAGE plpgsql AS $$
 DECLARE
     n           constant integer := cardinality(p_token_hashes);
-    v_member    bigint[];
-    v_role      text[];
-    v_status    text[];
-    v_valid     boolean[];
+    v_member    bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    v_status    text[] := array_fill(NULL::text, ARRAY[n]);
     v_outcome   text[] := array_fill(NULL::text, ARRAY[n]);  -- NULL: not decided yet
     v_replayed  boolean[] := array_fill(false, ARRAY[n]);
     v_response  jsonb[] := array_fill(NULL::jsonb, ARRAY[n]);
@@ -62,7 +60,9 @@ DECLARE
     v_quota_key text;
     v_in_batch  integer;
     v_lock      bigint;
+    v_token     record;
     v_prev      record;
+    v_repeat    record;
     v_s         record;
     v_c         record;
     v_pool      record;
@@ -75,24 +75,25 @@ DECLARE
     s           integer;
 BEGIN
     -- The bearer tokens, checked in the claims' own transaction: a token revoked a
-    -- moment ago cannot claim, whatever a worker's principal cache still holds.
-    SELECT array_agg(t.member_id ORDER BY u.i), array_agg(a.role ORDER BY u.i),
-           array_agg(m.status ORDER BY u.i),
-           array_agg(t.token_hash IS NOT NULL AND a.disabled_at IS NULL ORDER BY u.i)
-    INTO v_member, v_role, v_status, v_valid
-    FROM unnest(p_token_hashes) WITH ORDINALITY AS u(h, i)
-    LEFT JOIN api_tokens t
-           ON t.token_hash = u.h AND t.revoked_at IS NULL AND t.expires_at > now()
-    LEFT JOIN accounts a ON a.id = t.account_id
-    LEFT JOIN members m ON m.id = t.member_id;
+    -- moment ago cannot claim, whatever a worker's principal cache still holds. (One
+    -- lookup per claim, here and below: a statement over the whole array would keep, in
+    -- its cached plan, whatever join the tables' sizes suggested when it was planned.)
     FOR i IN 1 .. n LOOP
-        IF NOT v_valid[i] THEN
+        SELECT t.member_id, a.role, m.status INTO v_token
+        FROM api_tokens t
+        LEFT JOIN accounts a ON a.id = t.account_id
+        LEFT JOIN members m ON m.id = t.member_id
+        WHERE t.token_hash = p_token_hashes[i] AND t.revoked_at IS NULL
+          AND t.expires_at > now() AND a.disabled_at IS NULL;
+        IF NOT FOUND THEN
             v_outcome[i] := 'token_invalid';
             v_response[i] := '{}';
-            v_member[i] := NULL;
-        ELSIF v_member[i] IS NULL THEN
+        ELSIF v_token.member_id IS NULL THEN
             v_outcome[i] := 'not_a_member';
-            v_response[i] := jsonb_build_object('role', v_role[i]);
+            v_response[i] := jsonb_build_object('role', v_token.role);
+        ELSE
+            v_member[i] := v_token.member_id;
+            v_status[i] := v_token.status;
         END IF;
     END LOOP;
 
@@ -106,28 +107,29 @@ BEGIN
     LOOP
         PERFORM pg_advisory_xact_lock(v_lock);
     END LOOP;
-    FOR v_prev IN
-        SELECT u.i, r.request_hash, r.outcome, r.response
-        FROM unnest(v_member, p_keys) WITH ORDINALITY AS u(m, k, i)
-        JOIN claim_requests r ON r.member_id = u.m AND r.idempotency_key = u.k
-    LOOP
-        IF v_prev.request_hash <> p_request_hashes[v_prev.i] THEN
-            v_outcome[v_prev.i] := 'idempotency_key_reused';
-            v_response[v_prev.i] := '{}';
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN v_member[i] IS NULL;
+        SELECT r.request_hash, r.outcome, r.response INTO v_prev
+        FROM claim_requests r
+        WHERE r.member_id = v_member[i] AND r.idempotency_key = p_keys[i];
+        CONTINUE WHEN NOT FOUND;
+        IF v_prev.request_hash <> p_request_hashes[i] THEN
+            v_outcome[i] := 'idempotency_key_reused';
+            v_response[i] := '{}';
         ELSE
-            v_outcome[v_prev.i] := v_prev.outcome;
-            v_replayed[v_prev.i] := true;
-            v_response[v_prev.i] := v_prev.response;
+            v_outcome[i] := v_prev.outcome;
+            v_replayed[i] := true;
+            v_response[i] := v_prev.response;
         END IF;
     END LOOP;
-    FOR v_prev IN
+    FOR v_repeat IN
         SELECT q.i, q.first FROM (
             SELECT u.i, min(u.i) OVER (PARTITION BY u.m, u.k) AS first
             FROM unnest(v_member, p_keys, v_outcome) WITH ORDINALITY AS u(m, k, o, i)
             WHERE u.m IS NOT NULL AND u.o IS NULL) q
         WHERE q.i <> q.first
     LOOP
-        v_first[v_prev.i] := v_prev.first;
+        v_first[v_repeat.i] := v_repeat.first;
     END LOOP;
 
     -- 2. The rules and the bottle, claim by claim in station-code order.
@@ -328,8 +330,9 @@ END $$;
 -- Its lookups all have their index; plan them with it (see 0008 for why). And plan each
 -- statement once per connection: with array arguments the planner's estimate for a
 -- generic plan is above that of a plan for the call's own arrays, so PostgreSQL would
--- otherwise plan every statement again on every call. The plans are the same either way
--- (index lookups per claim), only planning them every time cost about a millisecond.
+-- otherwise plan every statement again on every call, about a millisecond per call. Every
+-- statement that reads a table looks up one claim's row by its key, so its cached plan
+-- is that index lookup whatever the table's size was when it was planned.
 ALTER FUNCTION claim_water_batch(bytea[], text[], bytea[], text[], double precision[],
                                  double precision[], bigint[])
     SET enable_seqscan = off
