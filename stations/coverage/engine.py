@@ -28,6 +28,7 @@ import pyproj
 from scipy.spatial import cKDTree
 
 from stations import h3cells
+from stations.sphere import unit_xyz
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 LO = 0.994  # < 6335439 / R: meridional radius of curvature at the equator
@@ -35,14 +36,6 @@ HI = 1.005  # > 6399594 / R: prime-vertical radius of curvature at the poles
 DEMAND_UNIT = 1_000_000  # demand is summed as integer millionths
 _GEOD = pyproj.Geod(ellps="WGS84")
 _FIRST_K = 2  # the second-nearest almost always proves the first is nearest
-
-
-def unit_vectors(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    """Points on the unit sphere (n × 3) for WGS84 lat/lng in degrees."""
-    la = np.radians(np.asarray(lat, dtype=np.float64))
-    lo = np.radians(np.asarray(lng, dtype=np.float64))
-    cos_la = np.cos(la)
-    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
 
 
 def chord_to_metres(chord: np.ndarray) -> np.ndarray:
@@ -203,7 +196,7 @@ class StationPoints:
 
     def __post_init__(self) -> None:
         if self.tree is None and len(self.ids):
-            self.tree = cKDTree(unit_vectors(self.lat, self.lng))
+            self.tree = cKDTree(unit_xyz(self.lat, self.lng))
         self.sin_u, self.cos_u = reduced_latitude(self.lat)
 
     def __len__(self) -> int:
@@ -239,7 +232,7 @@ def nearest_stations(
     if n == 0 or len(stations) == 0:
         return best, dist
     assert stations.tree is not None
-    xyz = unit_vectors(lat, lng)
+    xyz = unit_xyz(lat, lng)
     su, cu = reduced_latitude(lat)
     todo = np.arange(n)
     k = min(_FIRST_K, len(stations))

@@ -29,9 +29,10 @@ from scipy.spatial import cKDTree
 
 from stations import h3cells
 from stations.coverage.analysis import CoverageResult
-from stations.coverage.engine import DEMAND_UNIT, LO, geodesic_m, metres_to_chord, unit_vectors
+from stations.coverage.engine import DEMAND_UNIT, LO, geodesic_m, metres_to_chord
 from stations.crs import Crs, parse_crs, to_wgs84
 from stations.errors import InvalidInput
+from stations.sphere import unit_xyz
 
 GREEDY_BOUND = 1.0 - 1.0 / math.e
 BOUND_NOTE = {
@@ -96,8 +97,8 @@ def coverage_lists(
     empty = [np.empty(0, dtype=np.int64) for _ in range(len(cand_lat))]
     if len(cand_lat) == 0 or len(node_lat) == 0:
         return empty
-    cand_tree = cKDTree(unit_vectors(cand_lat, cand_lng))
-    node_tree = cKDTree(unit_vectors(node_lat, node_lng))
+    cand_tree = cKDTree(unit_xyz(cand_lat, cand_lng))
+    node_tree = cKDTree(unit_xyz(node_lat, node_lng))
     # g ≤ r implies the sphere distance s ≤ r / LO.
     pairs = cand_tree.sparse_distance_matrix(
         node_tree, metres_to_chord(radius_m / LO), output_type="ndarray"

@@ -32,14 +32,6 @@ LOWER_BOUND_SCALE = M_MIN * (1.0 - _REL_SLACK)
 LOWER_BOUND_SLACK_M = _ABS_SLACK_M
 
 
-def unit_xyz(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    """Points on the unit sphere, shape (n, 3), from degrees."""
-    phi = np.radians(np.asarray(lat, dtype=float))
-    lam = np.radians(np.asarray(lng, dtype=float))
-    cos_phi = np.cos(phi)
-    return np.column_stack((cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)))
-
-
 def point_xyz(lat: float, lng: float) -> np.ndarray:
     phi = math.radians(lat)
     lam = math.radians(lng)

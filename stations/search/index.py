@@ -42,6 +42,7 @@ from stations.search import geo
 from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
 from stations.search.openness import OPEN, OpeningStates, StatesAt
+from stations.sphere import unit_xyz
 
 DELTA_LIMIT = 256
 """Stations changed since the last build above which the base is rebuilt."""
@@ -109,7 +110,7 @@ class Columns:
             version=np.fromiter((r["version"] for r in records), np.int64, n),
             lat=lat,
             lng=lng,
-            xyz=geo.unit_xyz(lat, lng),
+            xyz=unit_xyz(lat, lng),
             kind=np.fromiter((r["kind_code"] for r in records), np.int8, n),
             amen=np.fromiter((r["amenity_mask"] for r in records), np.int64, n),
             access=np.fromiter((r["access_code"] for r in records), np.int8, n),
@@ -612,7 +613,7 @@ class StationIndex:
         plan = self._plan(filters, now)
         if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
             return [[] for _ in range(m)]
-        q = geo.unit_xyz(lats, lngs)
+        q = unit_xyz(lats, lngs)
         answers: list[list[Hit] | None] = [None] * m
         wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
         if self.tree is not None and wanted <= 256:

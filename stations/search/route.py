@@ -27,6 +27,7 @@ from stations.errors import InvalidInput
 from stations.search import geo
 from stations.search.filters import Filters
 from stations.search.index import StationIndex
+from stations.sphere import unit_xyz
 
 MAX_VERTICES = 10_000
 MAX_ROUTE_M = 500_000.0
@@ -51,7 +52,7 @@ class RouteAnswer:
 
 
 def _centre(lat: np.ndarray, lng: np.ndarray) -> tuple[float, float]:
-    xyz = geo.unit_xyz(lat, lng).mean(axis=0)
+    xyz = unit_xyz(lat, lng).mean(axis=0)
     norm = float(np.linalg.norm(xyz))
     if norm < 1e-9:
         raise InvalidInput(
@@ -110,7 +111,7 @@ def stations_along_route(
     s_lng, s_lat = plane.transform(samples[:, 0], samples[:, 1], direction="INVERSE")
     reach = (max_detour_m + spacing / 2.0) * 1.01 + 1.0
     in_delta, pos = index.within_chord(
-        geo.unit_xyz(s_lat, s_lng), geo.chord_upper_bound(reach), filters, now
+        unit_xyz(s_lat, s_lng), geo.chord_upper_bound(reach), filters, now
     )
     if len(pos) == 0:
         return RouteAnswer(length, [], 0)
