@@ -24,6 +24,7 @@ from tests.visit_factories import (
     create_staff,
     member_token,
     set_stock,
+    stock_left,
 )
 
 LAT, LNG = HUAIBEI_CENTRE
@@ -62,12 +63,6 @@ async def water(conn, settings):
     )
 
 
-async def remaining(conn, station_id: int) -> int:
-    return await conn.fetchval(
-        "SELECT remaining FROM water_stock WHERE station_id = $1", station_id
-    )
-
-
 # --- granted ----------------------------------------------------------------------------
 
 
@@ -85,7 +80,7 @@ async def test_claim_granted_with_code_remaining_stock_and_station(client, conn,
     assert body["campaign"]["id"] == water.campaign["id"]
     assert body["prize"] is None
     assert (body["daily_quota"], body["claims_today"]) == (1, 1)
-    assert await remaining(conn, water.station["id"]) == 4
+    assert await stock_left(conn, water.station["id"]) == 4
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
 
 
@@ -171,7 +166,7 @@ async def test_claim_refused_when_stock_is_empty(client, conn, water, settings):
         "detail": "out_of_stock: this station has no bottles left today; "
         "try another water point nearby"
     }
-    assert await remaining(conn, water.station["id"]) == 0
+    assert await stock_left(conn, water.station["id"]) == 0
     assert await conn.fetchval("SELECT count(*) FROM claims") == 0
 
 
@@ -197,7 +192,7 @@ async def test_claim_refused_outside_geofence(client, conn, water):
         "detail": f"outside_geofence: you are {distance:.0f} m from the station; claims are "
         "accepted within 300 m, so scan again at the station"
     }
-    assert await remaining(conn, water.station["id"]) == 5
+    assert await stock_left(conn, water.station["id"]) == 5
 
 
 async def test_claim_refused_when_campaign_has_ended(client, conn, water):
@@ -255,7 +250,7 @@ async def test_claim_refused_for_suspended_member(client, conn, water):
         "detail": "member_suspended: your union membership is suspended; "
         "ask your union branch to reinstate it"
     }
-    assert await remaining(conn, water.station["id"]) == 5
+    assert await stock_left(conn, water.station["id"]) == 5
 
 
 async def test_claim_refused_with_forged_code(client, water, settings):
@@ -324,7 +319,7 @@ async def test_retry_with_same_key_returns_first_answer_byte_for_byte(client, co
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
-    assert await remaining(conn, water.station["id"]) == 4
+    assert await stock_left(conn, water.station["id"]) == 4
 
 
 async def test_retry_of_a_refusal_returns_the_same_refusal(client, conn, water):
@@ -375,7 +370,7 @@ async def test_concurrent_duplicates_make_one_claim_and_get_one_answer(client, c
     assert {r.status_code for r in responses} == {201}
     assert len({r.content for r in responses}) == 1
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
-    assert await remaining(conn, water.station["id"]) == 4
+    assert await stock_left(conn, water.station["id"]) == 4
 
 
 async def test_claim_without_idempotency_key_is_422(client, water):

@@ -22,6 +22,7 @@ from tests.visit_factories import (
     create_member_with_token,
     create_staff,
     set_stock,
+    stock_left,
 )
 
 LAT, LNG = HUAIBEI_CENTRE
@@ -50,12 +51,6 @@ def request(
 
 async def members(conn, settings, count: int) -> list[str]:
     return [(await create_member_with_token(conn, settings))[1] for _ in range(count)]
-
-
-async def stock_left(conn, station_id: int) -> int:
-    return await conn.fetchval(
-        "SELECT remaining FROM water_stock WHERE station_id = $1", station_id
-    )
 
 
 async def test_one_batch_gives_each_claim_its_own_answer(conn, settings):

@@ -110,6 +110,13 @@ async def set_stock(conn: asyncpg.Connection, station_id: int, allocated: int) -
     )
 
 
+async def stock_left(conn: asyncpg.Connection, station_id: int) -> int:
+    """Bottles the station has left today (its only stock row in a test)."""
+    return await conn.fetchval(
+        "SELECT remaining FROM water_stock WHERE station_id = $1", station_id
+    )
+
+
 def code_for(station: asyncpg.Record | dict[str, Any], settings: Settings) -> str:
     """The text a phone reads from the station's poster."""
     return qr.poster_url(

@@ -61,11 +61,7 @@ class LiveData:
 
     async def load(self, conn: asyncpg.Connection) -> None:
         """Read every rated station's summary and every station's stock for today."""
-        clock = await conn.fetchval(SQL.live_clock)
-        await self._read_ratings(conn, await _ids(conn, SQL.live_rated_stations, None), full=True)
-        await self._read_water(conn, await _ids(conn, SQL.live_stocked_stations, None), full=True)
-        self._since = clock - OVERLAP
-        self._water_loaded = self._ratings_loaded = time.monotonic()
+        await self._update(conn, all_ratings=True, all_water=True)
 
     async def refresh(self, conn: asyncpg.Connection, station_ids: Iterable[int]) -> None:
         """Re-read the live data of some stations (after a write to them)."""
@@ -76,27 +72,27 @@ class LiveData:
 
     async def poll(self, conn: asyncpg.Connection) -> None:
         """Pick up what changed since the last poll, and the periodic full reloads."""
-        if self._since is None:
-            await self.load(conn)
-            return
+        now = time.monotonic()
+        await self._update(
+            conn,
+            all_ratings=self._since is None or now - self._ratings_loaded >= RATING_RELOAD_S,
+            all_water=self._since is None or now - self._water_loaded >= WATER_RELOAD_S,
+        )
+
+    async def _update(
+        self, conn: asyncpg.Connection, *, all_ratings: bool, all_water: bool
+    ) -> None:
+        """Read all stations' ratings or water, or those changed since the last read."""
         clock = await conn.fetchval(SQL.live_clock)
         now = time.monotonic()
-        if now - self._ratings_loaded >= RATING_RELOAD_S:
-            rated = await _ids(conn, SQL.live_rated_stations, None)
-            await self._read_ratings(conn, rated, full=True)
+        rated = await _ids(conn, SQL.live_rated_stations, None if all_ratings else self._since)
+        await self._read_ratings(conn, rated, full=all_ratings)
+        stocked = await _ids(conn, SQL.live_stocked_stations, None if all_water else self._since)
+        await self._read_water(conn, stocked, full=all_water)
+        if all_ratings:
             self._ratings_loaded = now
-        else:
-            await self._read_ratings(
-                conn, await _ids(conn, SQL.live_rated_stations, self._since), full=False
-            )
-        if now - self._water_loaded >= WATER_RELOAD_S:
-            stocked = await _ids(conn, SQL.live_stocked_stations, None)
-            await self._read_water(conn, stocked, full=True)
+        if all_water:
             self._water_loaded = now
-        else:
-            await self._read_water(
-                conn, await _ids(conn, SQL.live_stocked_stations, self._since), full=False
-            )
         self._since = clock - OVERLAP
 
     async def _read_ratings(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
