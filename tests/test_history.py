@@ -73,6 +73,25 @@ async def test_codes_are_unique_six_character_crockford(conn):
     assert all(len(c) == 6 and not set(c) & set("ILOU") for c in codes)
 
 
+def _poster_code(n: int) -> str:
+    """The code printed on a station's posters, as migration 0001 first defined it."""
+    v = (n * 387420489) % 1073741824
+    out = ""
+    for _ in range(6):
+        out = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[v % 32] + out
+        v //= 32
+    return out
+
+
+async def test_codes_stay_those_already_printed_on_posters(conn):
+    # station_code() was rewritten for speed (0010); a printed code must never change.
+    ids = [1, 2, 31, 32, 33, 1023, 1024, 65_537, 999_999, 1_000_000, 2**31 + 7, 2**34 + 5]
+    got = await conn.fetch("SELECT n, station_code(n) AS code FROM unnest($1::bigint[]) n", ids)
+    assert {r["n"]: r["code"] for r in got} == {n: _poster_code(n) for n in ids}
+    row = await conn.fetchrow(INSERT, "驿站", "p1")
+    assert row["code"] == _poster_code(row["id"])
+
+
 async def test_version_moves_only_on_real_changes(conn):
     row = await conn.fetchrow(INSERT, "驿站", "c1")
     await conn.execute("UPDATE stations SET name = name WHERE id = $1", row["id"])

@@ -288,9 +288,11 @@ async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_the
     assert any("built again" in note for note in report.notes)
     assert await conn.fetch(INDEXES) == before
     assert await conn.fetchval("SELECT count(*) FROM station_history") == 12
+    # The import draws ids and gives codes itself (the BEFORE INSERT trigger is skipped).
+    assert await conn.fetchval("SELECT count(*) FROM stations WHERE code = station_code(id)") == 12
     found = await conn.fetchval(
         "SELECT count(*) FROM stations "
-        "WHERE (station_grams(name, name_en, address) COLLATE \"C\") @> station_grams('驿站1')"
+        "WHERE station_grams(name, name_en, address) @> station_grams('驿站1')"
     )
     assert found == 4  # 驿站1, 驿站10, 驿站11, 驿站12
 

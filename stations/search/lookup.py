@@ -1,9 +1,9 @@
 """Searching the catalog in PostGIS: text and bbox search, one station, its history.
 
 These read the database directly (always current). Text search matches every term of
-``q`` as a substring of the name, English name or address; a GIN index over one- and
-two-character grams (``station_grams`` in migration ``0002``) makes two-character
-Chinese queries such as ``驿站`` fast, which trigram indexes cannot do.
+``q`` as a substring of the name, English name or address; a GIN index over the pairs
+of adjacent characters in each word (``station_grams`` in migration ``0010``) makes
+two-character Chinese queries such as ``驿站`` fast, which trigram indexes cannot do.
 """
 
 from __future__ import annotations

@@ -66,18 +66,23 @@ LEFT JOIN stations s ON s.source = $1 AND s.source_id = r.source_id
 
 -- name: insert_new_stations
 -- Rows whose (source, source_id) is not in the catalog yet, in H3 order so the indexes
--- are filled where their pages already are.
-INSERT INTO stations (name, name_en, kind, status, amenities, access, opening_hours,
-                      time_zone, country_code, address, district, district_code, operator,
-                      contact, source, source_id, original_position, attributes, verified_at,
-                      geom, h3_r7, h3_r9, h3_r11)
-SELECT r.name, r.name_en, r.kind, r.status, r.amenities, r.access, r.opening_hours,
-       r.time_zone, r.country_code, r.address, r.district, r.district_code, r.operator,
-       r.contact, $1, r.source_id, r.original_position, r.attributes, r.verified_at,
-       ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, r.h3_r7, r.h3_r9, r.h3_r11
-FROM import_rows r
-WHERE NOT EXISTS (SELECT 1 FROM stations s WHERE s.source = $1 AND s.source_id = r.source_id)
-ORDER BY r.h3_r11
+-- are filled where their pages already are. The ids are drawn here, after the sort (in
+-- H3 order too), so that the codes can be given with them and the per-row BEFORE
+-- INSERT trigger does not run (migration 0010).
+INSERT INTO stations (id, code, name, name_en, kind, status, amenities, access,
+                      opening_hours, time_zone, country_code, address, district,
+                      district_code, operator, contact, source, source_id, original_position,
+                      attributes, verified_at, geom, h3_r7, h3_r9, h3_r11)
+SELECT r.id, station_code(r.id), r.name, r.name_en, r.kind, r.status, r.amenities, r.access,
+       r.opening_hours, r.time_zone, r.country_code, r.address, r.district, r.district_code,
+       r.operator, r.contact, $1, r.source_id, r.original_position, r.attributes,
+       r.verified_at, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography,
+       r.h3_r7, r.h3_r9, r.h3_r11
+FROM (SELECT nextval('stations_id_seq') AS id, n.*
+      FROM import_rows n
+      WHERE NOT EXISTS (SELECT 1 FROM stations s
+                        WHERE s.source = $1 AND s.source_id = n.source_id)
+      ORDER BY n.h3_r11) r
 
 -- name: drop_changes_table
 DROP TABLE IF EXISTS pg_temp.import_changes

@@ -59,7 +59,9 @@ WHERE s.id = ANY($1::bigint[])
 -- Text, bbox and attribute search in id order after a cursor. Run as a one-off prepared
 -- statement (custom plan): the planner then drops the conditions whose parameter is
 -- NULL and uses the index of the ones that remain.
--- $1 text terms (lower-case, each must occur in name, name_en or address), $2 bbox as
+-- $1 text terms (lower-case, each must occur in name, name_en or address; the gram
+-- index narrows them by their character pairs, and terms of one character have none),
+-- $2 bbox as
 -- west, south, east, north (west > east crosses the antimeridian), $3 kinds,
 -- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
 SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
@@ -68,8 +70,8 @@ SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
 WHERE ($1::text[] IS NULL
-       OR ((station_grams(s.name, s.name_en, s.address) COLLATE "C")
-           @> station_grams(VARIADIC $1::text[])
+       OR ((cardinality(station_grams(VARIADIC $1::text[])) = 0
+            OR station_grams(s.name, s.name_en, s.address) @> station_grams(VARIADIC $1::text[]))
            AND NOT EXISTS (
                SELECT 1 FROM unnest($1::text[]) t
                WHERE strpos(lower(concat_ws(' ', s.name, s.name_en, s.address)), t) = 0)))
