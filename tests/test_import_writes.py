@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -152,6 +153,42 @@ async def test_a_failing_write_leaves_nothing_behind(conn):
     rows = await conn.fetch("SELECT source_id, name FROM stations")
     assert [(r["source_id"], r["name"]) for r in rows] == [("s1", "驿站1")]  # new rows gone too
     assert await history_count(conn) == 1
+    assert await conn.fetchval("SELECT to_regclass('pg_temp.import_rows')") is None
+
+
+async def test_a_copy_failing_while_the_next_chunk_is_checked_leaves_nothing_behind(
+    conn, monkeypatch
+):
+    from stations.importer import core
+
+    # The staging table refuses rows past 2: the second chunk's COPY fails while the
+    # third chunk is being checked.
+    monkeypatch.setattr(
+        core.SQL,
+        "create_rows_table",
+        core.SQL.create_rows_table + ";\nALTER TABLE import_rows ADD CHECK (row_no <= 2)",
+    )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await import_frame(conn, frame(6), source="union", actor="admin", chunk_rows=2)
+    assert await conn.fetchval("SELECT count(*) FROM stations") == 0
+    assert await history_count(conn) == 0
+    assert await conn.fetchval("SELECT to_regclass('pg_temp.import_rows')") is None
+
+
+async def test_a_reader_failing_while_a_copy_runs_leaves_nothing_behind(conn):
+    from stations.importer import core
+
+    options = core.Options(source="union", actor="admin")
+    run = core.ImportRun(conn, options)
+
+    async def feed() -> None:
+        await run.add(frame(3))
+        await asyncio.sleep(0)  # its COPY has started, and runs when the next chunk fails
+        raise OSError("the file ended early")
+
+    with pytest.raises(OSError, match="ended early"):
+        await run.run(feed)
+    assert await conn.fetchval("SELECT count(*) FROM stations") == 0
     assert await conn.fetchval("SELECT to_regclass('pg_temp.import_rows')") is None
 
 

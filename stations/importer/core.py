@@ -4,7 +4,8 @@ A frame (or a stream of chunks of one file) goes through:
 
 1. per chunk: position parsed and converted to WGS84 (the original kept), the station
    rules of :mod:`stations.validation`, source ids, time zone and country, H3 cells;
-   the rows that pass are COPYed (binary) into a temporary table;
+   the rows that pass are COPYed (binary) into a temporary table. A chunk is checked
+   in a worker thread while the server still stores the previous chunk's COPY;
 2. once every chunk is in: duplicate source ids and near-duplicates (within
    :data:`NEAR_DUPLICATE_METRES` of a station with the same name, in the file or in the
    catalog), whose rows are taken out again;
@@ -17,10 +18,11 @@ never land.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -513,6 +515,7 @@ class ImportRun:
         self.good_name: list[pa.Array] = []
         self.provided: set[str] = set()
         self.derived_ids = False
+        self.copying: asyncio.Future[str] | None = None
         self.started = time.perf_counter()
 
     async def run(self, feed: Callable[[], Awaitable[None]]) -> ImportReport:
@@ -523,7 +526,13 @@ class ImportRun:
                 await self.conn.execute(SQL.lock_source, self.options.source)
                 await self.conn.execute(SQL.drop_rows_table)
                 await self.conn.execute(SQL.create_rows_table)
-                await feed()
+                try:
+                    await feed()
+                except BaseException:
+                    await self._copied(quiet=True)
+                    raise
+                with self._timed("copy to staging"):
+                    await self._copied()
                 await self.finish()
                 if self.options.dry_run:
                     raise _RollBack
@@ -548,7 +557,7 @@ class ImportRun:
             if self.options.country:
                 self.provided.add("country_code")
         with self._timed("check rows"):
-            prepared = prepare(frame, self.options, problems)
+            prepared = await asyncio.to_thread(prepare, frame, self.options, problems)
         self.report.read += prepared.rows + dropped
         self.derived_ids |= prepared.derived_ids
         self._keep_problems(prepared.problems)
@@ -560,15 +569,34 @@ class ImportRun:
         self.good_name.append(prepared.good_name)
         if len(prepared.good_row):
             with self._timed("copy to staging"):
+                await self._copied()
                 data = pgcopy.encode(prepared.staged, len(prepared.good_row))
-                await self.conn.copy_to_table(
-                    "import_rows",
-                    source=_Reader(data),
-                    columns=list(_STAGED_COLUMNS),
-                    format="binary",
+                self.copying = asyncio.ensure_future(
+                    self.conn.copy_to_table(
+                        "import_rows",
+                        source=_Reader(data),
+                        columns=list(_STAGED_COLUMNS),
+                        format="binary",
+                    )
                 )
         if self.progress is not None:
             self.progress("rows", self.report.read, self.total_rows)
+
+    async def _copied(self, *, quiet: bool = False) -> None:
+        """Wait for the COPY still running, if any; ``quiet`` when leaving on an error.
+
+        The connection serves one operation at a time, so nothing else is sent before
+        the COPY ends; leaving on an error waits too, or the rollback would find the
+        connection busy.
+        """
+        copying, self.copying = self.copying, None
+        if copying is None:
+            return
+        if not quiet:
+            await copying
+            return
+        with suppress(Exception):  # the error that made the import leave is the one to report
+            await copying
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
