@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import asyncpg
+import pytest
+
 from stations import db as dbconn
 
 INSERT = """
@@ -90,6 +95,37 @@ async def test_codes_stay_those_already_printed_on_posters(conn):
     assert {r["n"]: r["code"] for r in got} == {n: _poster_code(n) for n in ids}
     row = await conn.fetchrow(INSERT, "驿站", "p1")
     assert row["code"] == _poster_code(row["id"])
+
+
+@pytest.mark.parametrize(
+    ("column", "pattern", "values"),
+    [
+        (
+            "code",
+            r"[0-9A-HJKMNP-TV-Z]{4,12}",
+            ["ABCD", "0000ZZZZ", "ABC", "ABCDEFGHJKMNP", "ABCI", "abcd", "ABCD\n", "ÄBCD", " ABCD"],
+        ),
+        (
+            "source",
+            r"[a-z0-9][a-z0-9_.-]{0,63}",
+            ["a", "9x", "a-b.c_d", "a" * 64, "a" * 65, "", "-a", ".a", "_a", "A", "ab ", "é"],
+        ),
+        ("country_code", r"[A-Z]{2}", ["CN", "HK", "cn", "C", "CNN", "ÇN", "C1", ""]),
+    ],
+)
+async def test_pattern_checks_accept_exactly_their_patterns(conn, column, pattern, values):
+    # 0010 replaced the regular expressions by character-set tests; same answers.
+    row = await conn.fetchrow(INSERT, "驿站", "pattern")
+    for value in values:
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    f"UPDATE stations SET {column} = $2 WHERE id = $1", row["id"], value
+                )
+            accepted = True
+        except asyncpg.CheckViolationError:
+            accepted = False
+        assert accepted == bool(re.fullmatch(pattern, value)), (column, value)
 
 
 async def test_version_moves_only_on_real_changes(conn):

@@ -16,6 +16,10 @@
 --   matched for equality or listed in code order, and codes and sources are ASCII;
 --   locale-aware comparison made each of their unique-index inserts several times
 --   dearer.
+-- * The pattern checks on code, source and country_code test character sets (btrim
+--   removes every allowed character; nothing may be left) instead of running a regular
+--   expression per row, which cost more than every other check of the table together
+--   (2.2 s against 1.1 s per million rows). They accept exactly what the patterns did.
 
 DROP INDEX stations_search_grams;
 DROP FUNCTION station_grams(VARIADIC text[]);
@@ -61,3 +65,17 @@ ALTER TABLE stations
 DROP TRIGGER stations_before_insert ON stations;
 CREATE TRIGGER stations_before_insert BEFORE INSERT ON stations
     FOR EACH ROW WHEN (NEW.code IS NULL) EXECUTE FUNCTION stations_before_write();
+
+ALTER TABLE stations
+    DROP CONSTRAINT stations_code_check,
+    ADD CONSTRAINT stations_code_check
+        CHECK (length(code) BETWEEN 4 AND 12
+               AND btrim(code, '0123456789ABCDEFGHJKMNPQRSTVWXYZ') = ''),
+    DROP CONSTRAINT stations_source_check,
+    ADD CONSTRAINT stations_source_check
+        CHECK (length(source) BETWEEN 1 AND 64
+               AND btrim(source, 'abcdefghijklmnopqrstuvwxyz0123456789_.-') = ''
+               AND btrim(left(source, 1), 'abcdefghijklmnopqrstuvwxyz0123456789') = ''),
+    DROP CONSTRAINT stations_country_code_check,
+    ADD CONSTRAINT stations_country_code_check
+        CHECK (length(country_code) = 2 AND btrim(country_code, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') = '');
