@@ -529,7 +529,10 @@ class ImportRun:
                 try:
                     await feed()
                 except BaseException:
-                    await self._copied(quiet=True)
+                    # Wait for a running COPY, or the rollback finds the connection busy;
+                    # the error that made the import leave is the one to report.
+                    with suppress(Exception):
+                        await self._copied()
                     raise
                 with self._timed("copy to staging"):
                     await self._copied()
@@ -582,20 +585,11 @@ class ImportRun:
         if self.progress is not None:
             self.progress("rows", self.report.read, self.total_rows)
 
-    async def _copied(self, *, quiet: bool = False) -> None:
-        """Wait for the COPY still running, if any; ``quiet`` when leaving on an error.
-
-        The connection serves one operation at a time, so nothing else is sent before
-        the COPY ends; leaving on an error waits too, or the rollback would find the
-        connection busy.
-        """
+    async def _copied(self) -> None:
+        """Wait for the COPY still running, if any: the connection serves one operation
+        at a time, so nothing else is sent before the COPY ends."""
         copying, self.copying = self.copying, None
-        if copying is None:
-            return
-        if not quiet:
-            await copying
-            return
-        with suppress(Exception):  # the error that made the import leave is the one to report
+        if copying is not None:
             await copying
 
     @contextmanager

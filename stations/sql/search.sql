@@ -61,8 +61,7 @@ WHERE s.id = ANY($1::bigint[])
 -- NULL and uses the index of the ones that remain.
 -- $1 text terms (lower-case, each must occur in name, name_en or address; the gram
 -- index narrows them by their character pairs, and terms of one character have none),
--- $2 bbox as
--- west, south, east, north (west > east crosses the antimeridian), $3 kinds,
+-- $2 bbox as west, south, east, north (west > east crosses the antimeridian), $3 kinds,
 -- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
 SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
        s.opening_hours, s.time_zone, s.country_code, s.address, s.district, s.district_code,
