@@ -310,6 +310,10 @@ async def test_large_frames_go_through_in_chunks(conn):
 INDEXES = (
     "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'stations' ORDER BY indexname"
 )
+CONSTRAINTS = (
+    "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+    "WHERE conrelid = 'stations'::regclass ORDER BY conname"
+)
 
 
 async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_they_were(
@@ -317,13 +321,17 @@ async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_the
 ):
     from stations.importer import core
 
-    before = await conn.fetch(INDEXES)
+    before = (await conn.fetch(INDEXES), await conn.fetch(CONSTRAINTS))
     monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
     report = await import_frame(conn, frame(12), source="union", actor="admin")
     assert report.created == 12
     assert "build index public.stations_search_grams" in report.timings
-    assert any("built again" in note for note in report.notes)
-    assert await conn.fetch(INDEXES) == before
+    assert "add constraint stations_source_source_id_key" in report.timings
+    assert "add constraint stations_code_key" in report.timings
+    assert any(
+        "9 search indexes and 2 unique constraints were built again" in n for n in report.notes
+    )
+    assert (await conn.fetch(INDEXES), await conn.fetch(CONSTRAINTS)) == before
     assert await conn.fetchval("SELECT count(*) FROM station_history") == 12
     # The import draws ids and gives codes itself (the BEFORE INSERT trigger is skipped).
     assert await conn.fetchval("SELECT count(*) FROM stations WHERE code = station_code(id)") == 12
@@ -344,3 +352,57 @@ async def test_a_small_import_into_a_larger_catalog_updates_the_indexes_in_place
     )
     assert report.created == 3
     assert not any(t.startswith("build index") for t in report.timings)  # 3 beside 12: in place
+
+
+async def test_a_large_import_beside_stations_of_its_source_adds_only_the_new_ones(
+    conn, monkeypatch
+):
+    from stations.importer import core
+
+    monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
+    await import_frame(conn, frame(4), source="union", actor="admin")
+    # 12 new beside 4: the unique constraints are dropped for the insert, which must
+    # still leave out the 4 stations the catalog has.
+    report = await import_frame(conn, frame(16), source="union", actor="admin")
+    assert (report.created, report.unchanged) == (12, 4)
+    assert "add constraint stations_source_source_id_key" in report.timings
+    assert await conn.fetchval("SELECT count(DISTINCT source_id) FROM stations") == 16
+    assert await conn.fetchval("SELECT count(*) FROM stations") == 16
+    with pytest.raises(asyncpg.UniqueViolationError, match="stations_source_source_id_key"):
+        await conn.execute(
+            "INSERT INTO stations (name, kind, status, amenities, access, time_zone, source, "
+            "source_id, original_position, attributes, geom, h3_r7, h3_r9, h3_r11) "
+            "SELECT name, kind, status, amenities, access, time_zone, source, source_id, "
+            "original_position, attributes, geom, h3_r7, h3_r9, h3_r11 "
+            "FROM stations WHERE source_id = 's1'"
+        )
+
+
+async def test_a_constraint_failing_after_a_large_insert_leaves_the_catalog_as_it_was(
+    conn, monkeypatch
+):
+    from stations.importer import core
+
+    monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
+    await import_frame(conn, frame(4), source="union", actor="admin")
+    # A station whose code is the one the import's fifth new station will get: only a
+    # hand-written code can do that, and adding the unique constraint back must refuse it.
+    await conn.execute(
+        "UPDATE stations SET code = station_code((SELECT last_value FROM stations_id_seq) + 5) "
+        "WHERE source_id = 's1'"
+    )
+    before = (
+        await conn.fetch(INDEXES),
+        await conn.fetch(CONSTRAINTS),
+        await conn.fetch("SELECT * FROM stations ORDER BY id"),
+        await history_count(conn),
+    )
+    with pytest.raises(asyncpg.UniqueViolationError, match="stations_code_key"):
+        await import_frame(conn, frame(16), source="union", actor="admin")
+    after = (
+        await conn.fetch(INDEXES),
+        await conn.fetch(CONSTRAINTS),
+        await conn.fetch("SELECT * FROM stations ORDER BY id"),
+        await history_count(conn),
+    )
+    assert after == before

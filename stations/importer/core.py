@@ -725,7 +725,8 @@ class ImportRun:
             self.progress("write", plan["new"] + changes, plan["new"] + changes)
 
     async def _insert_new(self, new: int) -> int:
-        """Insert the new stations; a large import rebuilds the secondary indexes after.
+        """Insert the new stations; a large import rebuilds the indexes and unique
+        constraints (all but the primary key) after.
 
         Dropping an index inside the import's transaction locks the catalog against
         readers until the import commits, so only imports that add many stations (a
@@ -734,21 +735,27 @@ class ImportRun:
         await self.conn.execute(SQL.raise_work_mem)
         bulk = new >= BULK_MIN_NEW and 3 * new >= await self.conn.fetchval(SQL.catalog_size)
         indexes = await self.conn.fetch(SQL.secondary_indexes) if bulk else []
+        uniques = await self.conn.fetch(SQL.unique_constraints) if bulk else []
         for index in indexes:
             await self.conn.execute(SQL.drop_index.format(name=index["name"]))
+        for unique in uniques:
+            await self.conn.execute(SQL.drop_constraint.format(name=unique["name"]))
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
-        if indexes:
+        if bulk:
             await self.conn.execute(SQL.raise_maintenance_mem)
+            for unique in uniques:
+                with self._timed(f"add constraint {unique['name']}"):
+                    await self.conn.execute(SQL.add_constraint.format(**unique))
             for index in indexes:
                 with self._timed(f"build index {index['name']}"):
                     await self.conn.execute(index["definition"])
             with self._timed("analyze"):
                 await self.conn.execute(SQL.analyze_stations)
             self.report.notes.append(
-                f"{new:,} new stations: the catalog's {len(indexes)} search indexes were "
-                "built again after the insert (faster than row by row); readers of the "
-                "catalog waited for the import to commit"
+                f"{new:,} new stations: the catalog's {len(indexes)} search indexes and "
+                f"{len(uniques)} unique constraints were built again after the insert (faster "
+                "than row by row); readers of the catalog waited for the import to commit"
             )
         return int(status.split()[-1])
 

@@ -161,7 +161,7 @@ SELECT count(*) FROM stations
 -- The catalog's indexes that back no constraint, with their definitions. An import that
 -- adds many stations drops them and builds them again after its insert: building an
 -- index over all rows at once is several times faster than updating it row by row.
--- The unique and primary-key indexes stay (the insert relies on them).
+-- The primary key stays (foreign keys rely on it); see unique_constraints for the rest.
 SELECT format('%I.%I', n.nspname, c.relname) AS name,
        pg_get_indexdef(i.indexrelid) AS definition
 FROM pg_index i
@@ -174,6 +174,27 @@ ORDER BY c.relname
 -- name: drop_index
 -- {name} is a quoted identifier read from secondary_indexes.
 DROP INDEX {name}
+
+-- name: unique_constraints
+-- The catalog's unique constraints that no foreign key relies on, with their
+-- definitions. A large import drops them too and adds them back after its insert:
+-- checking each new row against a growing index in random order (codes and source ids
+-- do not follow the H3 order of the insert) costs several times a sorted build, and
+-- adding a constraint back checks every row, so nothing duplicate gets in either way.
+SELECT quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
+FROM pg_constraint k
+WHERE k.conrelid = 'stations'::regclass
+  AND k.contype = 'u'
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
+ORDER BY k.conname
+
+-- name: drop_constraint
+-- {name} is a quoted identifier read from unique_constraints.
+ALTER TABLE stations DROP CONSTRAINT {name}
+
+-- name: add_constraint
+-- {name} and {definition} are read from unique_constraints.
+ALTER TABLE stations ADD CONSTRAINT {name} {definition}
 
 -- name: raise_maintenance_mem
 -- Index builds sort in memory and use a parallel worker where the index type can.
