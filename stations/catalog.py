@@ -20,7 +20,7 @@ from stations import crs as crsmod
 from stations import db as dbconn
 from stations import h3cells
 from stations import validation as rules
-from stations.errors import Conflict, InvalidInput, NotFound
+from stations.errors import Conflict, InvalidInput, StationNotFound
 from stations.importer.core import NEAR_DUPLICATE_METRES
 from stations.sql import load
 
@@ -59,7 +59,7 @@ async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Reco
     """A station with ``lat``/``lng``; NotFound when there is none with this id."""
     row = await conn.fetchrow(SQL.get_station, station_id)
     if row is None:
-        raise NotFound(f"there is no station {station_id}; check the id (list stations to find it)")
+        raise StationNotFound(station_id)
     return row
 
 
@@ -159,7 +159,7 @@ async def update_station(
     async with dbconn.transaction(conn, actor=actor, reason=reason):
         row = await conn.fetchrow(SQL.lock_station, station_id)
         if row is None:
-            raise NotFound(f"there is no station {station_id}; check the id")
+            raise StationNotFound(station_id)
         if expected_version is not None and row["version"] != expected_version:
             raise Conflict(
                 f"station {station_id} is at version {row['version']}, not {expected_version}: "
@@ -219,5 +219,5 @@ async def set_station_status(
     async with dbconn.transaction(conn, actor=actor, reason=reason):
         found = await conn.fetchval(SQL.set_status, station_id, clean["status"])
         if found is None:
-            raise NotFound(f"there is no station {station_id}; check the id")
+            raise StationNotFound(station_id)
         return await get_station(conn, station_id)

@@ -30,6 +30,15 @@ class NotFound(StationsError):
     """The thing asked for does not exist (404)."""
 
 
+class StationNotFound(NotFound):
+    """No station has this id (404); one wording wherever a station is looked up."""
+
+    def __init__(self, station_id: int) -> None:
+        super().__init__(
+            f"there is no station {station_id}; check the id (search or list stations to find it)"
+        )
+
+
 class Conflict(StationsError):
     """The request collides with the current state, e.g. a stale version (409)."""
 

@@ -21,7 +21,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 from stations import qr
-from stations.errors import InvalidInput, NotFound
+from stations.errors import InvalidInput, NotFound, StationNotFound
 from stations.settings import SecuritySettings
 from stations.sql import load
 
@@ -45,7 +45,7 @@ def _register_fonts() -> None:
 async def station_for_poster(conn: asyncpg.Connection, *, station_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(SQL.station_for_poster, station_id)
     if row is None:
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     return dict(row)
 
 

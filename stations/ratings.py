@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from stations.errors import Ineligible, InvalidInput, NotFound
+from stations.errors import Ineligible, InvalidInput, StationNotFound
 from stations.integrity import translating
 from stations.sql import load
 from stations.vocab import RATING_TAGS, REVIEW_TAGS
@@ -102,7 +102,7 @@ async def rate(
         )
     outcome = result.pop("outcome")
     if outcome == "unknown_station":
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     if outcome in REFUSALS:
         raise Ineligible(outcome, REFUSALS[outcome])
     return result
@@ -127,7 +127,7 @@ async def rating_eligibility(
     """
     row = await conn.fetchrow(SQL.rating_eligibility, member_id, station_id, RATING_WINDOW)
     if row is None:
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     reason = None
     if row["member_status"] != "active":
         reason = "member_suspended"
@@ -212,5 +212,5 @@ async def mark_reviewed(
     if note is not None and len(note) > 500:
         raise InvalidInput("note: at most 500 characters", field="note")
     if await conn.fetchrow(SQL.station_exists, station_id) is None:
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     return dict(await conn.fetchrow(SQL.mark_reviewed, station_id, actor, note))

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from stations.errors import InvalidInput, NotFound
+from stations.errors import InvalidInput, StationNotFound
 from stations.integrity import translating
 from stations.sql import load
 
@@ -37,7 +37,7 @@ class WaterToday:
 async def _station_day(conn: asyncpg.Connection, station_id: int, day: date | None) -> date:
     row = await conn.fetchrow(SQL.station_for_stock, station_id)
     if row is None:
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     today: date = row["today"]
     if day is None:
         return today

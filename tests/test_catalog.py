@@ -120,7 +120,10 @@ async def test_update_of_a_stale_version_is_a_conflict(conn):
 async def test_update_of_an_unknown_station_is_not_found(conn):
     with pytest.raises(NotFound) as info:
         await catalog.update_station(conn, 999_999, {"operator": "x"}, actor="a")
-    assert info.value.detail == "there is no station 999999; check the id"
+    assert (
+        info.value.detail
+        == "there is no station 999999; check the id (search or list stations to find it)"
+    )
 
 
 async def test_update_with_bad_fields_lists_them_and_changes_nothing(conn):

@@ -85,7 +85,9 @@ async def test_stock_of_unknown_station_is_404_for_admin(client, settings):
     admin = bearer(settings.security.admin_token.get_secret_value())
     response = await client.get("/v1/stations/987654/stock", headers=admin)
     assert response.status_code == 404
-    assert response.json() == {"detail": "no station has id 987654"}
+    assert response.json() == {
+        "detail": "there is no station 987654; check the id (search or list stations to find it)"
+    }
 
 
 async def test_database_refuses_negative_or_excess_remaining(conn):

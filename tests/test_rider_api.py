@@ -274,4 +274,6 @@ async def test_eligibility_needs_a_member_and_a_station(client, conn, settings, 
         f"/v1/stations/{station['id'] + 1000}/ratings/eligibility", headers=bearer(token)
     )
     assert missing.status_code == 404
-    assert missing.json() == {"detail": f"no station has id {station['id'] + 1000}"}
+    gone = station["id"] + 1000
+    hint = "check the id (search or list stations to find it)"
+    assert missing.json() == {"detail": f"there is no station {gone}; {hint}"}

@@ -238,9 +238,13 @@ async def test_station_detail_and_unknown_ids(settings, conn):
     StationDetail.model_validate(detail.json())
     assert detail.json()["code"] == row["code"]
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "no station with id 999999"}
+    gone = {
+        "detail": "there is no station 999999; "
+        + "check the id (search or list stations to find it)"
+    }
+    assert missing.json() == gone
     assert huge.status_code == 422
-    assert missing_history.status_code == 404
+    assert (missing_history.status_code, missing_history.json()) == (404, gone)
 
 
 async def test_history_lists_every_change_newest_first_in_pages(settings, conn):

@@ -12,7 +12,7 @@ from api.auth import MemberDep
 from api.deps import ConnDep
 from api.routes.ids import StationId
 from stations import ratings
-from stations.errors import NotFound
+from stations.errors import StationNotFound
 
 router = APIRouter(prefix="/v1/stations", tags=["ratings"])
 
@@ -126,6 +126,6 @@ async def rate_station(
 async def station_rating(station_id: StationId, conn: ConnDep) -> StationRatingOut:
     found = await ratings.rating_summaries(conn, [station_id])
     if station_id not in found:
-        raise NotFound(f"no station has id {station_id}")
+        raise StationNotFound(station_id)
     s = found[station_id]
     return StationRatingOut(**s.__dict__)

@@ -568,7 +568,7 @@ async def get_station(
     f: Annotated[str | None, _FORMAT] = None,
 ) -> Response:
     out_crs = params.parse_named_crs(crs)
-    row = await lookup.get_station(conn, station_id)
+    row = await catalog.get_station(conn, station_id)
     service = _service(request)
     now = datetime.now(UTC)
     item = lookup.station_dict(row, out_crs)

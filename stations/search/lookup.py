@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 
 from stations.crs import Crs, from_wgs84, to_wgs84
-from stations.errors import InvalidInput, NotFound
+from stations.errors import InvalidInput, StationNotFound
 from stations.search.filters import parse_amenities, parse_kinds
 from stations.sql import load
 from stations.vocab import Status
@@ -190,20 +190,13 @@ async def search_stations(
     )
 
 
-async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(SQL.station, station_id)
-    if row is None:
-        raise NotFound(f"no station with id {station_id}")
-    return row
-
-
 async def station_history(
     conn: asyncpg.Connection, station_id: int, *, before: int, limit: int
 ) -> list[asyncpg.Record]:
     """Changes of a station, newest first; NotFound when it never existed."""
     rows = await conn.fetch(SQL.history, station_id, before, limit)
     if not rows and not await conn.fetchval(SQL.station_known, station_id):
-        raise NotFound(f"no station with id {station_id}")
+        raise StationNotFound(station_id)
     return rows
 
 

@@ -88,14 +88,6 @@ WHERE ($1::text[] IS NULL
 ORDER BY s.id
 LIMIT $8
 
--- name: station
-SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
-       s.opening_hours, s.time_zone, s.country_code, s.address, s.district, s.district_code,
-       s.operator, s.contact, s.verified_at, s.version, s.created_at, s.updated_at,
-       ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
-FROM stations s
-WHERE s.id = $1
-
 -- name: history
 -- Changes of one station, newest first, before a cursor (history id).
 SELECT h.id, h.action, h.actor, h.reason, h.changed_at, h.old_values, h.new_values
