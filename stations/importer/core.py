@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -734,28 +735,23 @@ class ImportRun:
         """
         await self.conn.execute(SQL.raise_work_mem)
         bulk = new >= BULK_MIN_NEW and 3 * new >= await self.conn.fetchval(SQL.catalog_size)
-        indexes = await self.conn.fetch(SQL.secondary_indexes) if bulk else []
-        uniques = await self.conn.fetch(SQL.unique_constraints) if bulk else []
-        for index in indexes:
-            await self.conn.execute(SQL.drop_index.format(name=index["name"]))
-        for unique in uniques:
-            await self.conn.execute(SQL.drop_constraint.format(name=unique["name"]))
+        rebuilt = await self.conn.fetch(SQL.rebuilt_after_bulk_insert) if bulk else []
+        for item in rebuilt:
+            await self.conn.execute(item["drop"])
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
         if bulk:
             await self.conn.execute(SQL.raise_maintenance_mem)
-            for unique in uniques:
-                with self._timed(f"add constraint {unique['name']}"):
-                    await self.conn.execute(SQL.add_constraint.format(**unique))
-            for index in indexes:
-                with self._timed(f"build index {index['name']}"):
-                    await self.conn.execute(index["definition"])
+            for item in rebuilt:
+                with self._timed(item["step"]):
+                    await self.conn.execute(item["build"])
             with self._timed("analyze"):
                 await self.conn.execute(SQL.analyze_stations)
+            kinds = Counter(item["kind"] for item in rebuilt)
             self.report.notes.append(
-                f"{new:,} new stations: the catalog's {len(indexes)} search indexes and "
-                f"{len(uniques)} unique constraints were built again after the insert (faster "
-                "than row by row); readers of the catalog waited for the import to commit"
+                f"{new:,} new stations: the catalog's {kinds['index']} search indexes and "
+                f"{kinds['constraint']} unique constraints were built again after the insert "
+                "(faster than row by row); readers of the catalog waited for the import to commit"
             )
         return int(status.split()[-1])
 

@@ -157,44 +157,33 @@ SELECT set_config('work_mem', '256MB', true)
 -- name: catalog_size
 SELECT count(*) FROM stations
 
--- name: secondary_indexes
--- The catalog's indexes that back no constraint, with their definitions. An import that
--- adds many stations drops them and builds them again after its insert: building an
--- index over all rows at once is several times faster than updating it row by row.
--- The primary key stays (foreign keys rely on it); see unique_constraints for the rest.
-SELECT format('%I.%I', n.nspname, c.relname) AS name,
-       pg_get_indexdef(i.indexrelid) AS definition
+-- name: rebuilt_after_bulk_insert
+-- What an import that adds many stations drops before its insert and builds again after
+-- it, with the statements for both (names quoted by format): building over all rows at
+-- once is several times faster than updating row by row.
+-- - every index that backs no constraint;
+-- - every unique constraint that no foreign key relies on: codes and source ids do not
+--   follow the H3 order of the insert, so each new row would be checked at a random
+--   place in its index; adding the constraint back checks every row just the same.
+-- The primary key stays (foreign keys rely on it). Constraints come first.
+SELECT 'add constraint ' || k.conname AS step, 'constraint' AS kind,
+       format('ALTER TABLE stations DROP CONSTRAINT %I', k.conname) AS drop,
+       format('ALTER TABLE stations ADD CONSTRAINT %I %s', k.conname,
+              pg_get_constraintdef(k.oid)) AS build
+FROM pg_constraint k
+WHERE k.conrelid = 'stations'::regclass
+  AND k.contype = 'u'
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
+UNION ALL
+SELECT format('build index %I.%I', n.nspname, c.relname), 'index',
+       format('DROP INDEX %I.%I', n.nspname, c.relname),
+       pg_get_indexdef(i.indexrelid)
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE i.indrelid = 'stations'::regclass
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-ORDER BY c.relname
-
--- name: drop_index
--- {name} is a quoted identifier read from secondary_indexes.
-DROP INDEX {name}
-
--- name: unique_constraints
--- The catalog's unique constraints that no foreign key relies on, with their
--- definitions. A large import drops them too and adds them back after its insert:
--- checking each new row against a growing index in random order (codes and source ids
--- do not follow the H3 order of the insert) costs several times a sorted build, and
--- adding a constraint back checks every row, so nothing duplicate gets in either way.
-SELECT quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
-FROM pg_constraint k
-WHERE k.conrelid = 'stations'::regclass
-  AND k.contype = 'u'
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
-ORDER BY k.conname
-
--- name: drop_constraint
--- {name} is a quoted identifier read from unique_constraints.
-ALTER TABLE stations DROP CONSTRAINT {name}
-
--- name: add_constraint
--- {name} and {definition} are read from unique_constraints.
-ALTER TABLE stations ADD CONSTRAINT {name} {definition}
+ORDER BY kind, step
 
 -- name: raise_maintenance_mem
 -- Index builds sort in memory and use a parallel worker where the index type can.
