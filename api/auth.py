@@ -28,8 +28,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
-from stations import tokens
 from stations.errors import Forbidden, Unauthorized
+from stations.people import tokens
 
 Role = Literal["member", "operator", "planner", "admin"]
 

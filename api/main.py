@@ -29,10 +29,10 @@ from api.routes import (
     stations,
     stock,
 )
-from stations import db as dbconn
-from stations.claims import ClaimDesk
+from stations.db import connection as dbconn
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
+from stations.visits.claims import ClaimDesk
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

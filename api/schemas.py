@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stations.catalog.vocab import AMENITIES
 from stations.search import filters
 from stations.search import route as corridor
-from stations.vocab import AMENITIES
 
 KindName = Literal["love_station", "water_point"]
 if TYPE_CHECKING:

@@ -37,9 +37,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stations import db as dbconn  # noqa: E402
-from stations import dbadmin, embedded, h3cells, members, qr, tokens  # noqa: E402
+from stations.db import admin as dbadmin  # noqa: E402
+from stations.db import connection as dbconn  # noqa: E402
+from stations.db import embedded  # noqa: E402
+from stations.geo import h3cells  # noqa: E402
+from stations.people import members, tokens  # noqa: E402
 from stations.settings import Settings  # noqa: E402
+from stations.visits import qr  # noqa: E402
 
 DATABASE = "stations_bench_claims"
 STATIONS = 1000

@@ -35,19 +35,21 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stations import db as dbconn
-from stations import dbadmin, embedded, h3cells
 from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage, clear_caches
 from stations.coverage.bands import band_set
 from stations.coverage.dask_engine import group_parents, local_cluster, run_on_dask
+from stations.coverage.demand import import_demand_frame
 from stations.coverage.engine import (
     BatchContext,
     StationPoints,
     aggregate_demand,
     analyse_parents,
 )
-from stations.demand import import_demand_frame
+from stations.db import admin as dbadmin
+from stations.db import connection as dbconn
+from stations.db import embedded
+from stations.geo import h3cells
 from stations.settings import Settings
 
 CITY_BBOX = "116.40,33.55,117.30,34.40"  # around Huaibei; ≈100,000 res-9 cells

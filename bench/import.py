@@ -28,8 +28,8 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stations import crs as crsmod  # noqa: E402
-from stations import dbadmin  # noqa: E402
+from stations.db import admin as dbadmin  # noqa: E402
+from stations.geo import crs as crsmod  # noqa: E402
 from stations.settings import Settings  # noqa: E402
 
 SEED = 20_240_601

@@ -39,10 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stations import db as dbconn  # noqa: E402
-from stations import dbadmin, embedded, h3cells  # noqa: E402
+from stations.catalog.vocab import AMENITIES  # noqa: E402
+from stations.db import admin as dbadmin  # noqa: E402
+from stations.db import connection as dbconn  # noqa: E402
+from stations.db import embedded  # noqa: E402
+from stations.geo import h3cells  # noqa: E402
 from stations.settings import get_settings  # noqa: E402
-from stations.vocab import AMENITIES  # noqa: E402
 
 # (name, lat, lng, weight, spread in km): urban eastern China.
 CITIES = [

@@ -31,13 +31,14 @@ from maps.layers import (
     safe_json,
 )
 from maps.settings import TileSettings
-from stations import crs as crsmod
-from stations import h3cells, vocab
+from stations.catalog import vocab
 from stations.coverage.analysis import CoverageResult
 from stations.coverage.bands import PROXY_NOTE
 from stations.coverage.engine import DEMAND_UNIT
 from stations.coverage.mapdata import MapStation
 from stations.coverage.suggestions import Suggestions
+from stations.geo import crs as crsmod
+from stations.geo import h3cells
 
 Shift = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 SIMPLIFY_EDGES = 0.7  # removes the hexagon zigzag (its triangles are ~0.43 edge²)

@@ -2,7 +2,7 @@
 
 Chinese tile providers (Amap/Gaode, Tencent) draw GCJ-02; set
 ``STATIONS_TILES_CRS=gcj02`` with such a URL and every drawn coordinate is shifted
-with :func:`stations.crs.wgs84_to_gcj02` so it lands on the right street.
+with :func:`stations.geo.crs.wgs84_to_gcj02` so it lands on the right street.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import asyncpg
 import httpx
 import pytest
 
-from stations import db as dbconn
-from stations import dbadmin, embedded, migrations
+from stations.db import admin as dbadmin
+from stations.db import connection as dbconn
+from stations.db import embedded, migrations
 from stations.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

@@ -1,17 +1,25 @@
 """Plain factory functions for tests: ``await create_station(conn, name=…, lat=…)``.
 
-They insert rows the way the catalog stores them (WGS84 point, H3 cells at 7/9/11),
-with defaults that describe an ordinary open love station in Huaibei.
+Stations and demand points are inserted the way the catalog stores them (WGS84 point,
+H3 cells at 7/9/11), with defaults that describe an ordinary open love station in
+Huaibei. Members, tokens, staff accounts, campaigns and stock go through the domain
+functions where one exists, so tests exercise the same paths as the API and the CLI.
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
-from stations import h3cells
+from stations.geo import h3cells
+from stations.people import accounts, members, tokens
+from stations.settings import Settings
+from stations.visits import campaigns, qr
 
 _ids = itertools.count(1)
 
@@ -104,3 +112,163 @@ async def create_demand_point(
         lng,
         h3cells.cell_from_latlng(lat, lng, 11),
     )
+
+
+_numbers = itertools.count(1)
+
+
+def phone_for(n: int) -> str:
+    return f"139{n:08d}"
+
+
+async def create_member(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    *,
+    member_no: str | None = None,
+    phone: str | None = None,
+    status: str = "active",
+    occupation: str = "food_delivery",
+    employer: str | None = "美团",
+) -> tuple[int, str, str]:
+    """Insert a member; returns (member id, member number, phone)."""
+    n = next(_numbers)
+    number = member_no or f"HB{n:06d}"
+    phone = phone or phone_for(n)
+    member_id = await conn.fetchval(
+        """
+        INSERT INTO members (member_no, phone_hash, occupation, employer, status)
+        VALUES ($1, $2, $3, $4, $5) RETURNING id
+        """,
+        number,
+        members.phone_hash(phone, settings.security),
+        occupation,
+        employer,
+        status,
+    )
+    return member_id, number, phone
+
+
+async def member_token(conn: asyncpg.Connection, member_id: int, *, days: int = 1) -> str:
+    return (await tokens.issue(conn, days=days, member_id=member_id)).token
+
+
+async def create_member_with_token(
+    conn: asyncpg.Connection, settings: Settings, **kwargs: Any
+) -> tuple[int, str]:
+    member_id, _, _ = await create_member(conn, settings, **kwargs)
+    return member_id, await member_token(conn, member_id)
+
+
+async def create_staff(
+    conn: asyncpg.Connection,
+    *,
+    role: accounts.StaffRole = "operator",
+    station_ids: list[int] | None = None,
+    name: str | None = None,
+) -> str:
+    """A staff account and its token."""
+    _, issued = await accounts.add_account(
+        conn,
+        role=role,
+        name=name or f"{role}-{next(_numbers)}",
+        station_ids=station_ids,
+        token_days=30,
+    )
+    return issued.token
+
+
+async def create_campaign(
+    conn: asyncpg.Connection, station_ids: list[int], **overrides: Any
+) -> dict[str, Any]:
+    today = date.today()
+    values: dict[str, Any] = {
+        "name": f"送清凉 {next(_numbers)}",
+        "starts_on": today - timedelta(days=1),
+        "ends_on": today + timedelta(days=1),
+        "station_ids": station_ids,
+    }
+    values.update(overrides)
+    return await campaigns.create_campaign(conn, **values)
+
+
+async def set_stock(conn: asyncpg.Connection, station_id: int, allocated: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO water_stock (station_id, local_day, allocated, remaining)
+        SELECT id, (now() AT TIME ZONE time_zone)::date, $2, $2 FROM stations WHERE id = $1
+        ON CONFLICT (station_id, local_day) DO UPDATE
+            SET allocated = EXCLUDED.allocated, remaining = EXCLUDED.remaining
+        """,
+        station_id,
+        allocated,
+    )
+
+
+async def stock_left(conn: asyncpg.Connection, station_id: int) -> int:
+    """Bottles the station has left today (its only stock row in a test)."""
+    return await conn.fetchval(
+        "SELECT remaining FROM water_stock WHERE station_id = $1", station_id
+    )
+
+
+def code_for(station: asyncpg.Record | dict[str, Any], settings: Settings) -> str:
+    """The text a phone reads from the station's poster."""
+    return qr.poster_url(
+        station["code"], security=settings.security, base_url=settings.api.public_base_url
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def claim_at(
+    client: httpx.AsyncClient,
+    station: asyncpg.Record | dict[str, Any],
+    token: str,
+    settings: Settings,
+) -> httpx.Response:
+    """A member scans the station's poster at the station and claims a bottle."""
+    lat, lng = HUAIBEI_CENTRE
+    return await client.post(
+        "/v1/claims",
+        json={"code": code_for(station, settings), "lat": lat, "lng": lng},
+        headers=bearer(token) | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """Run the ``stations`` command on the test session's database."""
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "STATIONS_DB_NAME": settings.db.name,
+        "STATIONS_DB_DATA_DIR": str(settings.db.data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "stations"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def run_tool(*args: str) -> str:
+    """Run a system tool (pdftoppm, zbarimg) and return its standard output."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, f"{args[0]} failed: {err.decode()}"
+    return out.decode()

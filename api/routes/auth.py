@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import PrincipalDep, principal_cache
 from api.deps import ConnDep, SettingsDep
-from stations import members, tokens
+from stations.people import members, tokens
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import AdminDep, Principal, require_roles
 from api.deps import ConnDep
 from api.routes.ids import CampaignId, Id
-from stations import campaigns
+from stations.visits import campaigns
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from api.auth import MemberDep
 from api.deps import ConnDep
 from api.routes.claims import StationRef
-from stations import checkins
 from stations.settings import Settings
+from stations.visits import checkins
 
 router = APIRouter(prefix="/v1/checkins", tags=["checkins"])
 

@@ -21,9 +21,9 @@ from api.deps import ConnDep
 from api.lean import parse_body
 from api.responses import JSONResponse
 from api.routes.ids import StationQuery
-from stations import claims
 from stations.errors import Forbidden, InvalidInput
 from stations.settings import Settings
+from stations.visits import claims
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 

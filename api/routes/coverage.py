@@ -26,7 +26,7 @@ from stations.coverage.analysis import (
 from stations.coverage.bands import CoverageSettings, band_set
 from stations.coverage.export import cells_geojson, output_crs, shift_points
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
-from stations.crs import Crs, parse_crs
+from stations.geo.crs import Crs, parse_crs
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]

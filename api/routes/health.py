@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.responses import JSONResponse
-from stations import migrations
+from stations.db import migrations
 
 router = APIRouter(tags=["health"])
 

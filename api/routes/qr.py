@@ -11,8 +11,8 @@ from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep, SettingsDep
 from api.routes import rider
 from api.routes.ids import StationId
-from stations import posters, qr
 from stations.errors import InvalidCode, NotFound
+from stations.visits import posters, qr
 
 router = APIRouter(tags=["qr"])
 

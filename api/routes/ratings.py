@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from api.auth import MemberDep
 from api.deps import ConnDep
 from api.routes.ids import StationId
-from stations import ratings
 from stations.errors import StationNotFound
+from stations.visits import ratings
 
 router = APIRouter(prefix="/v1/stations", tags=["ratings"])
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import StationWriterDep, ensure_station_access, operated_stations
 from api.deps import ConnDep
 from api.routes.ids import StationId
-from stations import ratings
+from stations.visits import ratings
 
 router = APIRouter(prefix="/v1/review-queue", tags=["review"])
 

@@ -32,9 +32,9 @@ from pydantic import BaseModel
 from api.responses import JSONResponse
 from maps.assets import LEAFLET, STATIC_URL
 from maps.settings import TileSettings
-from stations import vocab
+from stations.catalog import vocab
 from stations.coverage.bands import CoverageSettings
-from stations.crs import Crs, point_from_wgs84
+from stations.geo.crs import Crs, point_from_wgs84
 from stations.settings import PROJECT_ROOT
 
 router = APIRouter(tags=["rider"])

@@ -27,9 +27,9 @@ from api.auth import AdminDep, StationWriterDep, ensure_station_access
 from api.deps import ConnDep
 from api.lean import serve_first
 from api.responses import GeoJSONResponse, JSONResponse
-from stations import catalog
-from stations.crs import Crs, to_wgs84
+from stations.catalog import writes as catalog
 from stations.errors import InvalidInput
+from stations.geo.crs import Crs, to_wgs84
 from stations.search import filters as params
 from stations.search import lookup, render, words
 from stations.search.route import stations_along_route

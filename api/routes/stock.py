@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep
 from api.routes.ids import StationId
-from stations import stock
+from stations.visits import stock
 
 router = APIRouter(prefix="/v1/stations", tags=["stock"])
 

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import typer
 
-from stations import accounts
-from stations import db as dbconn
+from stations.db import connection as dbconn
+from stations.people import accounts
 from stations.settings import get_settings
 
 app = typer.Typer(help="Staff accounts (operators, planners, administrators) and their tokens.")

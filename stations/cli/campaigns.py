@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 import typer
 
-from stations import accounts, campaigns
-from stations import db as dbconn
+from stations.db import connection as dbconn
 from stations.errors import InvalidInput
+from stations.people import accounts
+from stations.visits import campaigns
 
 app = typer.Typer(help="Water campaigns: dates, hours, quota, geofence, stations, prizes.")
 

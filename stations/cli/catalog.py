@@ -20,8 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from stations import db as dbconn
-from stations.exporter import export_stations
+from stations.catalog.export import export_stations
+from stations.db import connection as dbconn
 from stations.importer import ROW_NUMBERING, ImportReport, import_file
 from stations.settings import get_settings
 

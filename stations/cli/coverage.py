@@ -106,14 +106,14 @@ async def _report(**kw: Any) -> dict[str, Any]:
     from maps.assets import render_html
     from maps.coverage import build_coverage_map
     from maps.settings import TileSettings
-    from stations import db as dbconn
     from stations.coverage.analysis import CoverageRequest, analyse_coverage, resolve_region
     from stations.coverage.bands import band_set
+    from stations.coverage.demand import read_points_file
     from stations.coverage.export import cells_geojson, gap_csv, gap_rows
     from stations.coverage.mapdata import load_map_stations
     from stations.coverage.suggestions import candidates_from_frame, suggest_sites
-    from stations.crs import Crs
-    from stations.demand import read_points_file
+    from stations.db import connection as dbconn
+    from stations.geo.crs import Crs
 
     settings = get_settings()
     conn = await dbconn.connect(settings.db)

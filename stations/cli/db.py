@@ -7,7 +7,8 @@ import json
 
 import typer
 
-from stations import dbadmin, embedded
+from stations.db import admin as dbadmin
+from stations.db import embedded
 from stations.settings import get_settings
 
 app = typer.Typer(help="The catalog database (project-local PostGIS unless DATABASE_URL is set).")

@@ -1,7 +1,7 @@
 """``stations demand import FILE`` and ``stations demand summary``.
 
 Reads CSV (UTF-8 or GBK/GB18030) or any point file GDAL reads, then imports it with
-:func:`stations.demand.import_demand_frame` (per-row checks, idempotent upsert).
+:func:`stations.coverage.demand.import_demand_frame` (per-row checks, idempotent upsert).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def import_file(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import demand points; re-importing the same file changes nothing."""
-    from stations import db as dbconn
-    from stations.demand import import_demand_frame, read_points_file
+    from stations.coverage.demand import import_demand_frame, read_points_file
+    from stations.db import connection as dbconn
 
     frame, parsed = read_points_file(file, crs=crs)
 
@@ -73,8 +73,8 @@ def import_file(
 @app.command()
 def summary() -> None:
     """Demand per source: points, total weight, first and last observation."""
-    from stations import db as dbconn
-    from stations.demand import demand_summary
+    from stations.coverage.demand import demand_summary
+    from stations.db import connection as dbconn
 
     async def run():  # type: ignore[no-untyped-def]
         conn = await dbconn.connect(get_settings().db)

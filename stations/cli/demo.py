@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from stations import db as dbconn
-from stations.demo import (
+from stations.db import connection as dbconn
+from stations.demo.generator import (
     CITIES,
     DemoCity,
     DemoLoadReport,

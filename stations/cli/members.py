@@ -10,10 +10,10 @@ from pathlib import Path
 
 import typer
 
-from stations import db as dbconn
-from stations import members
+from stations.catalog.vocab import MemberStatus
+from stations.db import connection as dbconn
+from stations.people import members
 from stations.settings import get_settings
-from stations.vocab import MemberStatus
 
 app = typer.Typer(help="Union members: import the member list, suspend, reinstate.")
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
-from stations import accounts, posters, qr
-from stations import db as dbconn
+from stations.db import connection as dbconn
 from stations.errors import InvalidInput
+from stations.people import accounts
 from stations.settings import get_settings
+from stations.visits import posters, qr
 
 app = typer.Typer(help="Signed station QR codes and printable posters.")
 

@@ -22,7 +22,7 @@ import asyncpg
 import h3
 import numpy as np
 
-from stations import h3cells, hours, vocab
+from stations.catalog import hours, vocab
 from stations.coverage.bands import PROXY_NOTE, BandSet
 from stations.coverage.engine import (
     DEMAND_UNIT,
@@ -36,8 +36,9 @@ from stations.coverage.engine import (
     merge_demand,
 )
 from stations.coverage.regions import Region, estimated_cells, partition_parents, region_cells
-from stations.crs import Crs
 from stations.errors import InvalidInput
+from stations.geo import h3cells
+from stations.geo.crs import Crs
 from stations.sql import load
 
 SQL = load("coverage")

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from stations import h3cells
 from stations.coverage.engine import BatchContext, CellMeasures, Totals, analyse_parents
 from stations.coverage.regions import task_resolution
+from stations.geo import h3cells
 
 # distributed starts workers with MALLOC_TRIM_THRESHOLD_=65536 so that they hand memory
 # back to the system. That also freezes glibc's mmap threshold at 128 KiB, so every

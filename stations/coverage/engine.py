@@ -27,8 +27,8 @@ import numpy as np
 import pyproj
 from scipy.spatial import cKDTree
 
-from stations import h3cells
-from stations.sphere import unit_xyz
+from stations.geo import h3cells
+from stations.geo.sphere import unit_xyz
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 LO = 0.994  # < 6335439 / R: meridional radius of curvature at the equator

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from h3.api import basic_int
 
-from stations import h3cells
 from stations.coverage.analysis import CoverageResult
 from stations.coverage.engine import DEMAND_UNIT
-from stations.crs import Crs, from_wgs84
 from stations.errors import InvalidInput
+from stations.geo import h3cells
+from stations.geo.crs import Crs, from_wgs84
 
 GAP_COLUMNS = (
     "rank",

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from stations import hours, ratings, stock
+from stations.catalog import hours
 from stations.coverage.analysis import SQL, pad_box
 from stations.coverage.regions import Region
+from stations.visits import ratings, stock
 
 
 @dataclass(frozen=True)

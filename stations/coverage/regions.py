@@ -27,9 +27,9 @@ import shapely
 from h3.api import basic_int, numpy_int
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
-from stations import h3cells
-from stations.crs import Crs, to_wgs84
 from stations.errors import InvalidInput
+from stations.geo import h3cells
+from stations.geo.crs import Crs, to_wgs84
 from stations.settings import PROJECT_ROOT
 
 REGIONS_DIR = PROJECT_ROOT / "data" / "regions"
@@ -119,7 +119,7 @@ def partition_parents(region: Region, res: int) -> np.ndarray:
     """Sorted parents (uint64) whose children may have their centre in the region."""
     parent_res = partition_resolution(res)
     # Children's centres stay within ~0.17 parent edges of the parent's hexagon
-    # (tests/test_coverage_analysis.py checks it); pad by half an edge (edges vary ±50%).
+    # (tests/coverage/test_coverage_analysis.py checks it); pad by half an edge (edges vary ±50%).
     edge_m = h3.average_hexagon_edge_length(parent_res, "m") * PARENT_PAD_EDGES
     _, min_lat, _, max_lat = region.bounds
     cos_lat = max(math.cos(math.radians(max(abs(min_lat), abs(max_lat)))), 0.05)

@@ -11,7 +11,7 @@ re-counted).
 How far from optimal: coverage is a monotone submodular function, so the greedy
 choice covers at least (1 − 1/e) ≈ 63.2 % of what the best N sites could cover
 (Nemhauser, Wolsey & Fisher, 1978); on real city data it is usually within a few
-percent. ``tests/test_coverage_suggestions.py`` checks the bound against brute force.
+percent. ``tests/coverage/test_coverage_suggestions.py`` checks the bound against brute force.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import pandas as pd
 from h3.api import basic_int
 from scipy.spatial import cKDTree
 
-from stations import h3cells
 from stations.coverage.analysis import CoverageResult
 from stations.coverage.engine import DEMAND_UNIT, LO, geodesic_m, metres_to_chord
-from stations.crs import Crs, parse_crs, to_wgs84
 from stations.errors import InvalidInput
-from stations.sphere import unit_xyz
+from stations.geo import h3cells
+from stations.geo.crs import Crs, parse_crs, to_wgs84
+from stations.geo.sphere import unit_xyz
 
 GREEDY_BOUND = 1.0 - 1.0 / math.e
 BOUND_NOTE = {

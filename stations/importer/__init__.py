@@ -2,7 +2,7 @@
 
 :func:`import_frame` takes a DataFrame in catalog form; :func:`import_file` reads CSV,
 JSON arrays, GeoJSON, GeoPackage, Shapefile and GeoParquet through a mapping file.
-Both check every row with :mod:`stations.validation`, report problems per row, and
+Both check every row with :mod:`stations.catalog.rules`, report problems per row, and
 write the good rows in one transaction (see :mod:`stations.importer.core`).
 """
 

@@ -3,7 +3,7 @@
 A frame (or a stream of chunks of one file) goes through:
 
 1. per chunk: position parsed and converted to WGS84 (the original kept), the station
-   rules of :mod:`stations.validation`, source ids, time zone and country, H3 cells;
+   rules of :mod:`stations.catalog.rules`, source ids, time zone and country, H3 cells;
    the rows that pass are COPYed (binary) into a temporary table. A chunk is checked
    in a worker thread while the server still stores the previous chunk's COPY;
 2. once every chunk is in: duplicate source ids and near-duplicates (within
@@ -36,11 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from stations import crs as crsmod
-from stations import db as dbconn
-from stations import h3cells, hours
-from stations import validation as rules
+from stations.catalog import hours, rules
+from stations.db import connection as dbconn
 from stations.errors import InvalidInput
+from stations.geo import crs as crsmod
+from stations.geo import h3cells
 from stations.importer import pgcopy
 from stations.importer.report import ImportReport
 from stations.sql import load

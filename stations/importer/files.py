@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pandas as pd
 
-from stations import crs as crsmod
-from stations import validation as rules
+from stations.catalog import rules
 from stations.errors import InvalidInput
+from stations.geo import crs as crsmod
 from stations.importer import readers
 from stations.importer.core import ImportRun, Options, Progress
 from stations.importer.mapping import Mapping, identity_mapping, load_mapping

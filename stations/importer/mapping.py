@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from stations import crs as crsmod
-from stations import validation as rules
+from stations.catalog import rules
 from stations.errors import InvalidInput
+from stations.geo import crs as crsmod
 
 TRUTHY = ("yes", "y", "true", "1", "oui", "designated", "是", "有")
 """Values that switch on an amenity in ``[amenities.when_yes]`` (compared lower-case)."""

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from stations.crs import Crs, parse_crs
+from stations.catalog.vocab import AMENITIES, AMENITY_BITS, Access, Kind
 from stations.errors import InvalidInput
-from stations.vocab import AMENITIES, AMENITY_BITS, Access, Kind
+from stations.geo.crs import Crs, parse_crs
 
 MAX_K = 100
 DEFAULT_K = 5

@@ -38,11 +38,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.spatial import cKDTree
 
+from stations.geo.sphere import unit_xyz
 from stations.search import geo
 from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
 from stations.search.openness import OPEN, OpeningStates, StatesAt
-from stations.sphere import unit_xyz
 
 DELTA_LIMIT = 256
 """Stations changed since the last build above which the base is rebuilt."""

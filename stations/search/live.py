@@ -1,7 +1,7 @@
 """Per-station live data shown with every search result: rating summary and today's water.
 
-Read through the visit domain (:func:`stations.ratings.rating_summaries`,
-:func:`stations.stock.water_today`) and rendered once per change:
+Read through the visit domain (:func:`stations.visits.ratings.rating_summaries`,
+:func:`stations.visits.stock.water_today`) and rendered once per change:
 
 * ``score[station_id]`` – the Bayesian-adjusted rating that ``min_rating`` compares with
   (a single 5-star rating does not outrank a station rated 4.6 by forty members);
@@ -33,8 +33,8 @@ import asyncpg
 import numpy as np
 import orjson
 
-from stations import ratings, stock
 from stations.sql import load
+from stations.visits import ratings, stock
 
 SQL = load("search")
 _NULL = b"null"

@@ -20,11 +20,11 @@ import asyncpg
 import numpy as np
 import orjson
 
-from stations.crs import Crs, from_wgs84, to_wgs84
+from stations.catalog.vocab import Status
 from stations.errors import InvalidInput, StationNotFound
+from stations.geo.crs import Crs, from_wgs84, to_wgs84
 from stations.search.filters import parse_amenities, parse_kinds
 from stations.sql import load
-from stations.vocab import Status
 
 SQL = load("search")
 

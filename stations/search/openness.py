@@ -5,7 +5,7 @@ triples; each gets a small integer *key*. For "now" the state of every key is ke
 a numpy array together with the instant it stops being valid (its next change, capped
 at an hour so calendars far ahead are re-read), so ``open_now`` on a candidate set is
 one array lookup. For another instant (``open_at``) states are computed per key on
-demand with the compiled-parser cache of :mod:`stations.hours`.
+demand with the compiled-parser cache of :mod:`stations.catalog.hours`.
 
 Expressions that do not parse, or a zone that does not exist, give the state
 *unknown*: such a station is never reported open.
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 
-from stations import hours
+from stations.catalog import hours
 
 log = logging.getLogger(__name__)
 

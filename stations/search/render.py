@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 
-from stations.crs import Crs, from_wgs84
+from stations.geo.crs import Crs, from_wgs84
 from stations.search.index import Hit, StationIndex
 from stations.search.openness import StatesAt
 

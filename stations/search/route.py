@@ -24,10 +24,10 @@ import pyproj
 import shapely
 
 from stations.errors import InvalidInput
+from stations.geo.sphere import unit_xyz
 from stations.search import geo
 from stations.search.filters import Filters
 from stations.search.index import StationIndex
-from stations.sphere import unit_xyz
 
 MAX_VERTICES = 10_000
 MAX_ROUTE_M = 500_000.0

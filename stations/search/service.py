@@ -32,7 +32,7 @@ from typing import Any
 
 import asyncpg
 
-from stations import db as dbconn
+from stations.db import connection as dbconn
 from stations.search.filters import ACCESS_VALUES, AMENITY_VALUES, KIND_VALUES
 from stations.search.index import Columns, StationIndex, build_tree
 from stations.search.live import POLL_S as LIVE_POLL_S

@@ -14,7 +14,7 @@ from typing import Any
 
 import opening_hours
 
-from stations import hours
+from stations.catalog import hours
 
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

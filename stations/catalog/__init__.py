@@ -1,0 +1,1 @@
+"""The station catalog: vocabularies, rules, opening hours, single-station writes, exports."""

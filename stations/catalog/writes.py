@@ -1,0 +1,223 @@
+"""Writing one station at a time: the path behind the API's create and update endpoints.
+
+Fields are checked by :func:`stations.catalog.rules.validate_station` (the importer's own
+rules), positions are converted and indexed by the same vectorised functions the
+importer uses (WGS84 via :mod:`stations.geo.crs`, H3 cells via :func:`h3cells.catalog_cells`,
+the zone via :func:`validation.infer_time_zones`), and every write runs in
+:func:`stations.db.connection.transaction` so history names who and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from stations.catalog import rules
+from stations.db import connection as dbconn
+from stations.errors import Conflict, InvalidInput, StationNotFound
+from stations.geo import crs as crsmod
+from stations.geo import h3cells
+from stations.importer.core import NEAR_DUPLICATE_METRES
+from stations.sql import load
+
+SQL = load("catalog")
+
+DEFAULT_SOURCE = "api"
+"""The source of stations created one by one (their source id is a random UUID)."""
+
+
+def locate(lat: float, lng: float, crs: crsmod.Crs) -> dict[str, Any]:
+    """A position in catalog form: WGS84 lat/lng, the original as given, H3 cells."""
+    if not crs.is_geographic:
+        raise InvalidInput(
+            f"crs: {crs} is projected; send lat/lng in wgs84, gcj02, bd09 or a geographic EPSG",
+            field="crs",
+        )
+    wlat, wlng = crsmod.to_wgs84(np.array([lat]), np.array([lng]), crs)
+    cells = h3cells.catalog_cells(wlat, wlng)
+    return {
+        "lat": float(wlat[0]),
+        "lng": float(wlng[0]),
+        "original_position": {"crs": crs.name, "lat": lat, "lng": lng},
+        "h3_r7": int(cells[7][0]),
+        "h3_r9": int(cells[9][0]),
+        "h3_r11": int(cells[11][0]),
+    }
+
+
+def zone_of(lat: float, lng: float, h3_r11: int) -> str:
+    """The IANA zone of a WGS84 point, found like the importer finds it."""
+    zone = rules.infer_time_zones(np.array([lat]), np.array([lng]), np.array([h3_r11]))[0]
+    return str(zone)
+
+
+async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Record:
+    """A station with ``lat``/``lng``; NotFound when there is none with this id."""
+    row = await conn.fetchrow(SQL.get_station, station_id)
+    if row is None:
+        raise StationNotFound(station_id)
+    return row
+
+
+async def _refuse_near_duplicate(
+    conn: asyncpg.Connection, name: str, lat: float, lng: float, *, station_id: int | None
+) -> None:
+    nearby = await conn.fetch(SQL.stations_near, lat, lng, NEAR_DUPLICATE_METRES, station_id)
+    if not nearby:
+        return
+    key = rules.name_key(name)
+    for other in nearby:
+        if rules.name_key(other["name"]) == key:
+            raise Conflict(
+                f"station {other['code']} ({other['name']!r}) is {other['metres']:.1f} m away "
+                f"with the same name; update that station instead of adding a second one, "
+                f"or correct the position or name"
+            )
+
+
+async def create_station(
+    conn: asyncpg.Connection,
+    fields: Mapping[str, Any],
+    *,
+    actor: str,
+    reason: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    source_id: str | None = None,
+) -> asyncpg.Record:
+    """Create one station from catalog fields and ``lat``/``lng`` (+ optional ``crs``).
+
+    The time zone comes from the position and the country from the zone when not given.
+    Raises InvalidInput (every bad field listed) or Conflict (a station with the same
+    name within a few metres, or the source id taken).
+    """
+    clean = rules.validate_station(fields)
+    if not rules.SOURCE_PATTERN.fullmatch(source):
+        raise InvalidInput(f"source: {source!r} is not a source name (a-z, 0-9, . _ -)")
+    place = locate(clean.pop("lat"), clean.pop("lng"), clean.pop("crs"))
+    zone = clean.get("time_zone") or zone_of(place["lat"], place["lng"], place["h3_r11"])
+    country = clean.get("country_code") or rules.country_of_zone(zone)
+    verified = rules.localise(clean.get("verified_at"), zone)
+    async with dbconn.transaction(conn, actor=actor, reason=reason):
+        await _refuse_near_duplicate(
+            conn, clean["name"], place["lat"], place["lng"], station_id=None
+        )
+        try:
+            station_id = await conn.fetchval(
+                SQL.insert_station,
+                clean["name"],
+                clean.get("name_en"),
+                clean["kind"],
+                clean.get("status") or rules.DEFAULTS["status"],
+                clean.get("amenities") or [],
+                clean.get("access") or rules.DEFAULTS["access"],
+                clean.get("opening_hours"),
+                zone,
+                country,
+                clean.get("address"),
+                clean.get("district"),
+                clean.get("district_code"),
+                clean.get("operator"),
+                clean.get("contact"),
+                source,
+                source_id or uuid.uuid4().hex,
+                place["original_position"],
+                clean.get("attributes") or {},
+                verified,
+                place["lat"],
+                place["lng"],
+                place["h3_r7"],
+                place["h3_r9"],
+                place["h3_r11"],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(
+                f"source id {source_id!r} of source {source!r} is taken; update that station"
+            ) from exc
+        return await get_station(conn, station_id)
+
+
+async def update_station(
+    conn: asyncpg.Connection,
+    station_id: int,
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    reason: str | None = None,
+) -> asyncpg.Record:
+    """Change some fields of a station (a partial update) and return it.
+
+    With ``expected_version`` the change applies only to that version (else Conflict:
+    someone changed it meanwhile). A new position is converted and indexed like on
+    create; its time zone (and country) follow it unless given. Unknown id: NotFound.
+    """
+    clean = rules.validate_station(changes, partial=True)
+    async with dbconn.transaction(conn, actor=actor, reason=reason):
+        row = await conn.fetchrow(SQL.lock_station, station_id)
+        if row is None:
+            raise StationNotFound(station_id)
+        if expected_version is not None and row["version"] != expected_version:
+            raise Conflict(
+                f"station {station_id} is at version {row['version']}, not {expected_version}: "
+                "someone changed it meanwhile; reload it and apply your change again"
+            )
+        merged = dict(row)
+        moved = "lat" in clean
+        if moved:
+            merged.update(locate(clean.pop("lat"), clean.pop("lng"), clean.pop("crs")))
+        merged.update(clean)
+        if moved and "time_zone" not in clean:
+            merged["time_zone"] = zone_of(merged["lat"], merged["lng"], merged["h3_r11"])
+            if "country_code" not in clean:
+                merged["country_code"] = rules.country_of_zone(merged["time_zone"])
+        if "verified_at" in clean:
+            merged["verified_at"] = rules.localise(clean["verified_at"], merged["time_zone"])
+        if "name" in clean or moved:
+            await _refuse_near_duplicate(
+                conn, merged["name"], merged["lat"], merged["lng"], station_id=station_id
+            )
+        await conn.execute(
+            SQL.update_station,
+            station_id,
+            merged["name"],
+            merged["name_en"],
+            merged["kind"],
+            merged["status"],
+            list(merged["amenities"]),
+            merged["access"],
+            merged["opening_hours"],
+            merged["time_zone"],
+            merged["country_code"],
+            merged["address"],
+            merged["district"],
+            merged["district_code"],
+            merged["operator"],
+            merged["contact"],
+            merged["attributes"],
+            merged["verified_at"],
+            merged["original_position"],
+            merged["lat"],
+            merged["lng"],
+            merged["h3_r7"],
+            merged["h3_r9"],
+            merged["h3_r11"],
+        )
+        return await get_station(conn, station_id)
+
+
+async def set_station_status(
+    conn: asyncpg.Connection, station_id: int, status: str, *, actor: str, reason: str
+) -> asyncpg.Record:
+    """Open, pause or close a station; ``reason`` goes into its history."""
+    clean = rules.validate_station({"status": status}, partial=True)
+    if not clean.get("status") or status in (None, ""):
+        raise InvalidInput(f"status: give one of {', '.join(rules.STATUSES)}", field="status")
+    async with dbconn.transaction(conn, actor=actor, reason=reason):
+        found = await conn.fetchval(SQL.set_status, station_id, clean["status"])
+        if found is None:
+            raise StationNotFound(station_id)
+        return await get_station(conn, station_id)

@@ -1,0 +1,164 @@
+"""Connections to the catalog database: DSN resolution, codecs, pools, transactions.
+
+Every connection registers the same codecs once (``init=``): orjson for json/jsonb,
+and shapely WKB for geometry/geography, so domain code sees dicts and shapely shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+import orjson
+import shapely
+
+from stations.errors import DatabaseUnavailable
+from stations.settings import DatabaseSettings, get_settings
+from stations.sql import load
+
+SQL = load("admin")
+
+
+def dsn(db: DatabaseSettings, *, database: str | None = None) -> str:
+    """The DSN to connect with: ``DATABASE_URL`` if set, else the embedded cluster's socket."""
+    if db.url is not None:
+        if database is None:
+            return db.url
+        return _replace_database(db.url, database)
+    from stations.db import embedded  # the embedded cluster only matters without DATABASE_URL
+
+    return embedded.local_dsn(db, database=database or db.name)
+
+
+def _replace_database(url: str, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def _encode_geometry(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    geom = value if shapely.get_srid(value) else shapely.set_srid(value, 4326)
+    return shapely.to_wkb(geom, include_srid=True, hex=False)
+
+
+def _decode_geometry(value: bytes) -> Any:
+    return shapely.from_wkb(value)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Register the project's codecs on a new connection."""
+    await conn.set_type_codec(
+        "json",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: b"\x01" + orjson.dumps(v),
+        decoder=lambda b: orjson.loads(b[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+    for type_name in ("geometry", "geography"):
+        # Before the first migration PostGIS is not installed: asyncpg raises ValueError.
+        with contextlib.suppress(ValueError):
+            await conn.set_type_codec(
+                type_name,
+                encoder=_encode_geometry,
+                decoder=_decode_geometry,
+                schema="public",
+                format="binary",
+            )
+
+
+async def connect(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Connection:
+    """One connection with the project's codecs, or DatabaseUnavailable with advice."""
+    try:
+        conn = await asyncpg.connect(dsn(db, database=database), timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseUnavailable(_unavailable_advice(db, exc)) from exc
+    await init_connection(conn)
+    return conn
+
+
+class PooledConnection(asyncpg.Connection):
+    """A pool connection released without asyncpg's session-reset query.
+
+    The default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`` on every release: one more round trip and statement for every request.
+    Release still rolls back an open transaction and drops listener callbacks; the rule
+    that makes skipping the rest safe is that pooled connections never keep session
+    state: settings are transaction-local (``set_config(…, true)``), LISTEN and
+    session-level advisory locks use a dedicated connection from :func:`connect`.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+T = TypeVar("T")
+
+
+def run_connected(
+    work: Callable[[asyncpg.Connection], Awaitable[T]], *, db: DatabaseSettings | None = None
+) -> T:
+    """Run ``work`` on a connection of its own, to completion (for the command line)."""
+
+    async def run() -> T:
+        conn = await connect(db or get_settings().db)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn(db, database=database),
+            min_size=db.pool_min_size,
+            max_size=max(db.pool_max_size, db.pool_min_size),
+            command_timeout=db.command_timeout_s,
+            init=init_connection,
+            connection_class=PooledConnection,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseUnavailable(_unavailable_advice(db, exc)) from exc
+    assert pool is not None
+    return pool
+
+
+def _unavailable_advice(db: DatabaseSettings, exc: BaseException) -> str:
+    if db.url is None:
+        return (
+            f"cannot reach the project's database ({exc.__class__.__name__}: {exc}); "
+            "start it with `stations db up` (or `make run`)"
+        )
+    return (
+        f"cannot reach DATABASE_URL ({exc.__class__.__name__}: {exc}); "
+        "check the URL, the server and that PostGIS is installed there"
+    )
+
+
+@asynccontextmanager
+async def transaction(
+    conn: asyncpg.Connection, *, actor: str, reason: str | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction whose station changes are recorded in history as ``actor``."""
+    async with conn.transaction():
+        await conn.execute(
+            SQL.set_actor,
+            actor,
+            reason or "",
+        )
+        yield conn

@@ -1,0 +1,1 @@
+"""Demo catalogs of real cities, generated deterministically and loaded through the importers."""

@@ -1,0 +1,1 @@
+"""Who uses the service: union members, staff accounts, bearer tokens."""

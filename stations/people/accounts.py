@@ -1,0 +1,97 @@
+"""Staff accounts: operators (scoped to the stations they run), planners, administrators.
+
+An account gets a bearer token from the CLI (``stations accounts add`` prints the first
+one, ``stations accounts token`` issues another); the token is shown once and stored
+hashed. Disabling an account revokes its tokens at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import asyncpg
+
+from stations.db.integrity import translating
+from stations.errors import InvalidInput, NotFound
+from stations.people import tokens
+from stations.sql import load
+
+SQL = load("members")
+
+StaffRole = Literal["operator", "planner", "admin"]
+STAFF_ROLES: tuple[StaffRole, ...] = ("operator", "planner", "admin")
+
+
+async def station_ids_for_codes(conn: asyncpg.Connection, codes: list[str]) -> list[int]:
+    """Station ids for public codes; an unknown code is an error naming it."""
+    wanted = [c.strip().upper() for c in codes if c.strip()]
+    found = {r["code"]: r["id"] for r in await conn.fetch(SQL.station_ids_by_code, wanted)}
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        raise NotFound(f"no station has the code(s) {', '.join(unknown)}")
+    return [found[c] for c in wanted]
+
+
+async def get_account(conn: asyncpg.Connection, *, name: str) -> asyncpg.Record:
+    row = await conn.fetchrow(SQL.account_by_name, name)
+    if row is None:
+        raise NotFound(f"no account is named {name!r}; see `stations accounts list`")
+    return row
+
+
+async def add_account(
+    conn: asyncpg.Connection,
+    *,
+    role: StaffRole,
+    name: str,
+    contact: str | None = None,
+    station_ids: list[int] | None = None,
+    token_days: int,
+) -> tuple[asyncpg.Record, tokens.IssuedToken]:
+    """Create an account (operators with their stations) and its first token."""
+    if role not in STAFF_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}")
+    if station_ids and role != "operator":
+        raise InvalidInput("only operators run stations; leave out --station for this role")
+    with translating():
+        async with conn.transaction():
+            account = await conn.fetchrow(SQL.insert_account, role, name.strip(), contact)
+            if station_ids:
+                await conn.execute(SQL.grant_stations, account["id"], station_ids)
+            issued = await tokens.issue(
+                conn, days=token_days, account_id=account["id"], label="created with the account"
+            )
+    return account, issued
+
+
+async def issue_token(
+    conn: asyncpg.Connection, *, name: str, token_days: int, label: str | None = None
+) -> tokens.IssuedToken:
+    account = await get_account(conn, name=name)
+    if account["disabled_at"] is not None:
+        raise InvalidInput(f"account {name!r} is disabled")
+    return await tokens.issue(conn, days=token_days, account_id=account["id"], label=label)
+
+
+async def grant_stations(
+    conn: asyncpg.Connection, *, name: str, station_ids: list[int], revoke: bool = False
+) -> None:
+    """Add stations to (or with ``revoke`` remove them from) an operator's scope."""
+    account = await get_account(conn, name=name)
+    with translating():
+        async with conn.transaction():
+            if revoke:
+                await conn.execute(SQL.revoke_stations, account["id"], station_ids)
+            else:
+                await conn.execute(SQL.grant_stations, account["id"], station_ids)
+
+
+async def disable_account(conn: asyncpg.Connection, *, name: str) -> None:
+    account = await get_account(conn, name=name)
+    async with conn.transaction():
+        await conn.execute(SQL.disable_account, account["id"])
+        await conn.execute(SQL.revoke_account_tokens, account["id"])
+
+
+async def list_accounts(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SQL.list_accounts)]

@@ -1,0 +1,334 @@
+"""Claiming a free bottle by scanning a station's QR code, and the staff hand-over.
+
+A claim is checked in two steps. :func:`claim_request` checks what needs no database:
+the Idempotency-Key, the QR signature and the position. Then one call of the database
+function ``claim_water_batch`` (``0009_claims_in_batches.sql``) checks everything that
+depends on the database's state, decrements stock, draws a prize, inserts the claim
+and stores the answer under the member's ``Idempotency-Key``, all before one commit.
+:func:`decide` runs that transaction for one claim or several; :class:`ClaimDesk` lets a
+server worker decide the claims that arrive together in one such transaction.
+
+Idempotency: the first answer to a key (granted or refused) is stored and returned
+again for the same request, even after a restart; the same key with a different
+request is refused. Answers are rebuilt from the stored facts by pure functions, so
+a replay is byte-for-byte the first answer. A refusal is final for its key: a member
+who wants to try again later (after a top-up, say) sends a new key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from stations.db.integrity import translating
+from stations.errors import (
+    DatabaseUnavailable,
+    Forbidden,
+    IdempotencyKeyReused,
+    Ineligible,
+    InvalidCode,
+    InvalidInput,
+    NotFound,
+    Refused,
+    StationsError,
+    Unauthorized,
+)
+from stations.settings import SecuritySettings
+from stations.sql import load
+from stations.visits.scan import read_scan
+
+SQL = load("visits")
+
+IDEMPOTENCY_KEY_MAX = 100
+DEADLOCK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A granted claim: the stored answer, and whether this is a replay of it."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+def validate_idempotency_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise InvalidInput(
+            "Idempotency-Key: send a header with a new unique value (e.g. a UUID) for each "
+            "claim, and the same value when retrying that claim",
+            field="Idempotency-Key",
+        )
+    if len(key) > IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key: use up to {IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def request_fingerprint(
+    *, code: str, lat: float, lng: float, crs: str | None, security: SecuritySettings
+) -> bytes:
+    """Keyed hash of what was asked; keyed because it is derived from the member's position."""
+    canonical = orjson.dumps(
+        {"code": code.strip(), "lat": lat, "lng": lng, "crs": (crs or "wgs84").lower()},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    key = security.pii_hash_key.get_secret_value().encode()
+    return hmac.new(key, b"claim:" + canonical, hashlib.sha256).digest()
+
+
+def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
+    """The domain error for a stored refusal; the same facts always give the same words."""
+    if reason == "member_suspended":
+        return Ineligible(
+            reason, "your union membership is suspended; ask your union branch to reinstate it"
+        )
+    if reason == "outside_geofence":
+        return Ineligible(
+            reason,
+            f"you are {facts['distance_m']:.0f} m from the station; claims are accepted within "
+            f"{facts['geofence_m']} m, so scan again at the station",
+        )
+    if reason == "unknown_station":
+        return InvalidCode(
+            "invalid_code",
+            f"no station has the code {facts['station_code']} any more; "
+            "ask the staff for the current poster",
+        )
+    if reason == "station_closed":
+        return Refused(
+            reason,
+            f"this station is {facts['station_status'].replace('_', ' ')} and hands out no water",
+        )
+    if reason == "campaign_closed":
+        if "daily_start" in facts:
+            return Refused(
+                reason,
+                f"water is handed out here from {facts['daily_start']} to "
+                f"{facts['daily_end']} local time; come back then",
+            )
+        return Refused(reason, "no water campaign runs at this station today")
+    if reason == "station_not_in_campaign":
+        return Refused(
+            reason,
+            "this station does not take part in today's water campaign; "
+            "look for a participating water point nearby",
+        )
+    if reason == "quota_used":
+        quota = facts["daily_quota"]
+        bottles = "bottle" if quota == 1 else "bottles"
+        return Refused(
+            reason, f"you have claimed your {quota} {bottles} for today; come back tomorrow"
+        )
+    if reason == "out_of_stock":
+        if not facts.get("stock_set"):
+            return Refused(
+                reason, "this station has not set today's water stock yet; ask the staff"
+            )
+        return Refused(
+            reason, "this station has no bottles left today; try another water point nearby"
+        )
+    return Refused(reason, "the claim was refused")
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One claim, checked as far as it can be without the database."""
+
+    token_digest: bytes
+    idempotency_key: str
+    fingerprint: bytes
+    station_code: str
+    lat: float  # WGS84
+    lng: float
+    cell: int  # H3 cell at the visit-location resolution
+
+
+def claim_request(
+    *,
+    token_digest: bytes,
+    idempotency_key: str | None,
+    code: str,
+    lat: float,
+    lng: float,
+    crs: str | None,
+    security: SecuritySettings,
+    visit_resolution: int,
+) -> ClaimRequest:
+    """Check the key, the QR signature and the position; raise what is wrong with them."""
+    key = validate_idempotency_key(idempotency_key)
+    scan = read_scan(
+        code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
+    )
+    return ClaimRequest(
+        token_digest=token_digest,
+        idempotency_key=key,
+        fingerprint=request_fingerprint(code=code, lat=lat, lng=lng, crs=crs, security=security),
+        station_code=scan.station_code,
+        lat=scan.lat,
+        lng=scan.lng,
+        cell=scan.cell,
+    )
+
+
+def batch_arguments(requests: Sequence[ClaimRequest]) -> tuple[list[Any], ...]:
+    """The arguments of ``claim_water_batch``: one array per field, in request order."""
+    return (
+        [r.token_digest for r in requests],
+        [r.idempotency_key for r in requests],
+        [r.fingerprint for r in requests],
+        [r.station_code for r in requests],
+        [r.lat for r in requests],
+        [r.lng for r in requests],
+        [r.cell for r in requests],
+    )
+
+
+async def decide(conn: asyncpg.Connection, requests: Sequence[ClaimRequest]) -> list[Any]:
+    """Decide claims in one transaction; one database answer per request, in order.
+
+    The member of each is whoever its ``token_digest`` (SHA-256 of the bearer token)
+    belongs to; the database checks the token in the claims' own transaction.
+    """
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            with translating():
+                answers: list[Any] = await conn.fetchval(
+                    SQL.claim_water_batch, *batch_arguments(requests)
+                )
+            return answers
+        except asyncpg.DeadlockDetectedError:
+            # The whole transaction was rolled back, keys included: running it again is
+            # the same requests. The claims' lock order makes this a safety net only.
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise DatabaseUnavailable(
+                    "the database is too busy to decide this claim; retry with the same "
+                    "Idempotency-Key"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def outcome(answer: Any) -> ClaimResult:
+    """A database answer as the granted claim, or the error naming the rule that refused it."""
+    result = answer["outcome"]
+    if result == "granted":
+        return ClaimResult(body=answer["response"], replayed=answer["replayed"])
+    if result == "token_invalid":
+        raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
+    if result == "not_a_member":
+        raise Forbidden(f"this needs the role member; you are {answer['response']['role']}")
+    if result == "idempotency_key_reused":
+        raise IdempotencyKeyReused(
+            "idempotency_key_reused: this Idempotency-Key already answered a different "
+            "claim request; send a new key for a new claim and the same body when retrying"
+        )
+    raise refusal(result, answer["response"])
+
+
+class ClaimDesk:
+    """Decides a server worker's claims in batches: group commit for water claims.
+
+    A claim that arrives while fewer than ``in_flight`` batches are in the database
+    goes at once, alone; the claims that arrive meanwhile wait for the next free slot
+    and go together, up to ``max_batch`` per transaction. Idle, a claim waits for
+    nothing; busy, the commits and per-transaction work are shared. Each claim gets the
+    answer it would get alone (``0009_claims_in_batches.sql``).
+
+    If the database refuses a whole batch (an error no claim's rules produce), each of
+    its claims is tried again alone, so one claim's fault is reported to that claim
+    only. A client that goes away does not stop its batch: the claim is decided and its
+    answer stored under its key, for the retry.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 32, in_flight: int = 2) -> None:
+        self._pool = pool
+        self._max_batch = max_batch
+        self._in_flight = in_flight
+        self._running = 0
+        self._waiting: list[tuple[ClaimRequest, asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def claim(self, request: ClaimRequest) -> ClaimResult:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if self._running < self._in_flight:
+            self._running += 1
+            task = asyncio.create_task(self._work())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return outcome(await future)
+
+    async def _work(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._decide(batch)
+        finally:
+            self._running -= 1
+
+    async def _decide(self, batch: list[tuple[ClaimRequest, asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                answers = await decide(conn, [request for request, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._decide([item])
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+
+async def confirm_handover(
+    conn: asyncpg.Connection, *, code: str, station_ids: frozenset[int] | None, actor: str
+) -> dict[str, Any]:
+    """Staff confirm the bottle was handed over; ``station_ids`` None means any station.
+
+    Confirming twice is harmless (the first confirmation stays). A claim is good for the
+    station's local day it was made on.
+    """
+    claim_code = code.strip().upper()[:20]
+    async with conn.transaction():
+        row = await conn.fetchrow(SQL.claim_for_handover, claim_code)
+        if row is None:
+            raise NotFound(f"no claim has the code {claim_code}; check the code with the member")
+        if station_ids is not None and row["station_id"] not in station_ids:
+            raise Forbidden(f"you do not operate station {row['station_id']}")
+        if row["handed_over_at"] is None:
+            if row["local_day"] != row["station_today"]:
+                raise Refused(
+                    "claim_expired",
+                    f"this claim was for {row['local_day'].isoformat()}; claims are good on "
+                    "the day they are made only",
+                )
+            await conn.execute(SQL.mark_handed_over, row["id"], actor)
+        view = await conn.fetchrow(SQL.claim_view, row["id"])
+    return dict(view)
+
+
+async def member_claims(
+    conn: asyncpg.Connection, *, member_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SQL.member_claims, member_id, limit)]
+
+
+async def station_claims_today(
+    conn: asyncpg.Connection, *, station_ids: list[int], limit: int = 500
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(SQL.station_claims_today, station_ids, limit)]

@@ -1,0 +1,102 @@
+"""Water stock: bottles allocated and remaining per station per local day.
+
+Operators set the day's allocation or top it up; claims take bottles one by one in
+their own transaction (``claim_water_batch`` in the database). ``CHECK (remaining >= 0)``
+and ``CHECK (remaining <= allocated)`` hold whatever interleaving happens. A new
+allocation keeps what was already handed out: remaining = allocation - handed out,
+and an allocation below what was handed out is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from stations.db.integrity import translating
+from stations.errors import InvalidInput, StationNotFound
+from stations.sql import load
+
+SQL = load("visits")
+
+MAX_DAYS_AHEAD = 31
+
+
+@dataclass(frozen=True)
+class WaterToday:
+    """A station's water on its local day; allocated/remaining None when not set."""
+
+    station_id: int
+    local_day: date
+    allocated: int | None
+    remaining: int | None
+
+
+async def _station_day(conn: asyncpg.Connection, station_id: int, day: date | None) -> date:
+    row = await conn.fetchrow(SQL.station_for_stock, station_id)
+    if row is None:
+        raise StationNotFound(station_id)
+    today: date = row["today"]
+    if day is None:
+        return today
+    if not today <= day <= today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidInput(
+            f"day: stock can be set for the station's today ({today.isoformat()}) "
+            f"and up to {MAX_DAYS_AHEAD} days ahead",
+            field="day",
+        )
+    return day
+
+
+async def set_allocation(
+    conn: asyncpg.Connection, *, station_id: int, allocated: int, day: date | None = None
+) -> dict[str, Any]:
+    """Set the day's allocation (today at the station by default)."""
+    if allocated < 0:
+        raise InvalidInput("allocated: must be 0 or more", field="allocated")
+    with translating():
+        async with conn.transaction():
+            local_day = await _station_day(conn, station_id, day)
+            return dict(await conn.fetchrow(SQL.set_stock, station_id, local_day, allocated))
+
+
+async def top_up(
+    conn: asyncpg.Connection, *, station_id: int, count: int, day: date | None = None
+) -> dict[str, Any]:
+    """Add bottles to the day's allocation and to what remains."""
+    if count <= 0:
+        raise InvalidInput("count: add at least one bottle", field="count")
+    with translating():
+        async with conn.transaction():
+            local_day = await _station_day(conn, station_id, day)
+            return dict(await conn.fetchrow(SQL.top_up_stock, station_id, local_day, count))
+
+
+async def get_stock(
+    conn: asyncpg.Connection, *, station_id: int, day: date | None = None
+) -> dict[str, Any]:
+    local_day = await _station_day(conn, station_id, day)
+    row = await conn.fetchrow(SQL.get_stock, station_id, local_day)
+    if row is None:
+        return {
+            "station_id": station_id,
+            "local_day": local_day,
+            "allocated": 0,
+            "remaining": 0,
+            "handed_out": 0,
+            "updated_at": None,
+        }
+    return dict(row)
+
+
+async def water_today(
+    conn: asyncpg.Connection, station_ids: list[int], *, at: datetime
+) -> dict[int, WaterToday]:
+    """Each station's stock on its own local date at ``at`` (for search answers)."""
+    rows = await conn.fetch(SQL.water_today, station_ids, at)
+    return {
+        r["station_id"]: WaterToday(r["station_id"], r["local_day"], r["allocated"], r["remaining"])
+        for r in rows
+    }

@@ -1,0 +1,99 @@
+"""The coverage map in headless Chromium with every request outside the service blocked.
+
+This is the meeting-room condition: no CDN, no tiles, no internet. The real app runs
+under uvicorn on a free loopback port; the browser is Debian's Chromium (installed by
+``scripts/system-packages.sh test``), driven by Playwright without its own browsers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.chromium import Watch, chromium, gate, serve, watch_page
+from tests.fixtures.coverage.demo_city import build_demo_city
+
+
+@pytest.fixture
+async def live_server(settings, conn, monkeypatch):
+    """The real app, served by uvicorn in a thread (its own event loop and pool)."""
+    from api.main import create_app
+
+    monkeypatch.setenv("STATIONS_TILES_URL", "")  # no tiles, whatever a local .env says
+    async with serve(create_app(settings)) as url:
+        yield url
+
+
+async def _open(url: str, *, allowed_prefix: str, headers: dict[str, str], shot: Path):
+    """Load ``url`` with everything outside ``allowed_prefix`` aborted; report what happened."""
+    watch = Watch()
+    async with chromium() as browser:
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 900}, extra_http_headers=headers
+        )
+        page = watch_page(await context.new_page(), watch)
+        await gate(page, allowed_prefix, watch)
+        await page.goto(url, wait_until="load")
+        await page.wait_for_selector(".leaflet-overlay-pane svg path", timeout=15_000)
+        await page.wait_for_timeout(500)  # let clusters and the legend settle
+        counts = {
+            "paths": await page.locator(".leaflet-overlay-pane svg path").count(),
+            "band_paths": await page.locator("path.ls-band").count(),
+            "gap_paths": await page.locator("path.ls-gap-area").count(),
+            "stations": await page.locator(".ls-station, .marker-cluster").count(),
+            "sites": await page.locator(".ls-site").count(),
+            "legend": await page.locator(".ls-legend").count(),
+            "layer_inputs": await page.locator(".leaflet-control-layers input").count(),
+        }
+        await page.screenshot(path=str(shot))
+    return counts, watch.errors, watch.blocked
+
+
+async def test_coverage_map_draws_in_chromium_with_only_the_service_reachable(
+    live_server, conn, settings, artifacts_dir
+):
+    await build_demo_city(conn)
+    token = settings.security.admin_token.get_secret_value()
+    shot = artifacts_dir / "coverage-map.png"
+    counts, errors, blocked = await _open(
+        f"{live_server}/maps/coverage?city=huaibei&suggest=3",
+        allowed_prefix=live_server + "/",
+        headers={"Authorization": f"Bearer {token}"},
+        shot=shot,
+    )
+    assert errors == []
+    assert blocked == []  # the page asked for nothing outside the service
+    assert counts["band_paths"] >= 5  # one path per band present
+    assert counts["gap_paths"] >= 1
+    assert counts["stations"] >= 5
+    assert counts["sites"] == 3
+    assert counts["legend"] == 1 and counts["layer_inputs"] >= 9
+    assert shot.stat().st_size > 20_000
+
+
+async def test_downloaded_map_works_as_a_file_with_no_network_at_all(
+    live_server, conn, settings, artifacts_dir, tmp_path
+):
+    import httpx
+
+    await build_demo_city(conn, stations=12, demand=800)
+    token = settings.security.admin_token.get_secret_value()
+    async with httpx.AsyncClient() as http:
+        response = await http.get(
+            f"{live_server}/maps/coverage",
+            params={"city": "huaibei", "assets": "inline", "lang": "en", "suggest": 2},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    assert response.status_code == 200
+    path = tmp_path / "coverage-map.html"
+    path.write_text(response.text, encoding="utf-8")
+    counts, errors, blocked = await _open(
+        path.as_uri(),
+        allowed_prefix=path.as_uri(),
+        headers={},
+        shot=artifacts_dir / "coverage-map-offline-en.png",
+    )
+    assert errors == [] and blocked == []
+    assert counts["band_paths"] >= 5 and counts["stations"] >= 3 and counts["sites"] == 2
