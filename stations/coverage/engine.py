@@ -17,167 +17,17 @@ the k-th candidate satisfies ``LO·s_k ≥ HI·s_1``; cells where it is not get 
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyproj
 from scipy.spatial import cKDTree
 
 from stations.geo import h3cells
-from stations.geo.sphere import unit_xyz
+from stations.geo.distance import geodesic_reduced, reduced_latitude
+from stations.geo.sphere import HI, LO, chord_to_metres, unit_xyz
 
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
-LO = 0.994  # < 6335439 / R: meridional radius of curvature at the equator
-HI = 1.005  # > 6399594 / R: prime-vertical radius of curvature at the poles
 DEMAND_UNIT = 1_000_000  # demand is summed as integer millionths
-_GEOD = pyproj.Geod(ellps="WGS84")
 _FIRST_K = 2  # the second-nearest almost always proves the first is nearest
-
-
-def chord_to_metres(chord: np.ndarray) -> np.ndarray:
-    return 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * EARTH_RADIUS_M
-
-
-def metres_to_chord(metres: float) -> float:
-    return float(2.0 * np.sin(min(metres / EARTH_RADIUS_M, np.pi) / 2.0))
-
-
-def geodesic_m(
-    lat1: np.ndarray,
-    lng1: np.ndarray,
-    lat2: np.ndarray,
-    lng2: np.ndarray,
-    *,
-    threads: int = 1,
-) -> np.ndarray:
-    """Geodesic distances on the WGS84 ellipsoid, vectorised.
-
-    Vincenty's inverse formula in numpy (within 0.1 mm of Karney's algorithm for the
-    distances met here, and about twice as fast as calling PROJ pair by pair); the
-    rare pairs where its iteration does not settle (nearly antipodal points) go to
-    PROJ's implementation of Karney's algorithm. ``threads`` > 1 (or -1: all cores)
-    splits large inputs among threads (numpy releases the GIL in its loops).
-    """
-    lat1, lng1, lat2, lng2 = (np.asarray(v, dtype=np.float64) for v in (lat1, lng1, lat2, lng2))
-    if lat1.size == 0:
-        return np.empty(0)
-    su1, cu1 = reduced_latitude(lat1)
-    su2, cu2 = reduced_latitude(lat2)
-    return _geodesic_reduced(su1, cu1, su2, cu2, lng2 - lng1, threads=threads)
-
-
-def reduced_latitude(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sin and cos of the reduced latitude ``u`` (``tan u = (1 - f) tan φ``)."""
-    t = (1 - _F) * np.tan(np.radians(np.asarray(lat, dtype=np.float64)))
-    c = 1.0 / np.sqrt(1.0 + t * t)
-    return t * c, c
-
-
-_PARALLEL_MIN = 20_000  # below this, threads cost more than they save
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _geodesic_pool() -> ThreadPoolExecutor:
-    """One thread per core for geodesic chunks (nothing else runs in it: no waiting)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="geodesic"
-            )
-        return _POOL
-
-
-def _geodesic_reduced(
-    su1: np.ndarray,
-    cu1: np.ndarray,
-    su2: np.ndarray,
-    cu2: np.ndarray,
-    dlng_deg: np.ndarray,
-    *,
-    threads: int = 1,
-) -> np.ndarray:
-    """Distances from reduced latitudes and longitude differences (degrees)."""
-    n = len(su1)
-    workers = (os.cpu_count() or 1) if threads == -1 else max(threads, 1)
-    parts = min(workers, n // (_PARALLEL_MIN // 2))
-    if parts > 1:
-        bounds = np.linspace(0, n, parts + 1).astype(int)
-        chunks = [slice(a, b) for a, b in itertools.pairwise(bounds.tolist())]
-        results = list(
-            _geodesic_pool().map(
-                lambda c: _vincenty(su1[c], cu1[c], su2[c], cu2[c], dlng_deg[c]), chunks
-            )
-        )
-        dist = np.concatenate([r[0] for r in results])
-        settled = np.concatenate([r[1] for r in results])
-    else:
-        dist, settled = _vincenty(su1, cu1, su2, cu2, dlng_deg)
-    if not settled.all():
-        bad = ~settled
-        lat1 = np.degrees(np.arctan2(su1[bad], (1 - _F) * cu1[bad]))
-        lat2 = np.degrees(np.arctan2(su2[bad], (1 - _F) * cu2[bad]))
-        _, _, exact = _GEOD.inv(np.zeros(len(lat1)), lat1, dlng_deg[bad], lat2)
-        dist[bad] = exact
-    return dist
-
-
-_A = 6_378_137.0
-_F = 1 / 298.257223563
-_B = _A * (1 - _F)
-
-
-def _vincenty(
-    su1: np.ndarray, cu1: np.ndarray, su2: np.ndarray, cu2: np.ndarray, dlng_deg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    big_l = np.radians(dlng_deg)
-    lam = big_l.copy()
-    settled = np.zeros(lam.shape, dtype=bool)
-    a_prod = cu1 * cu2  # cos u1 cos u2
-    b_prod = su1 * su2  # sin u1 sin u2
-    c_prod = cu1 * su2  # cos u1 sin u2
-    d_prod = su1 * cu2  # sin u1 cos u2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for _ in range(30):
-            sl, cl = np.sin(lam), np.cos(lam)
-            sin_sig = np.hypot(cu2 * sl, c_prod - d_prod * cl)
-            cos_sig = b_prod + a_prod * cl
-            sig = np.arctan2(sin_sig, cos_sig)
-            sin_a = np.where(sin_sig == 0, 0.0, a_prod * sl / sin_sig)
-            cos2a = 1 - sin_a * sin_a
-            cos2sm = np.where(cos2a == 0, 0.0, cos_sig - 2 * b_prod / cos2a)
-            c = _F / 16 * cos2a * (4 + _F * (4 - 3 * cos2a))
-            new = big_l + (1 - c) * _F * sin_a * (
-                sig + c * sin_sig * (cos2sm + c * cos_sig * (-1 + 2 * cos2sm * cos2sm))
-            )
-            settled = np.abs(new - lam) < 1e-12
-            lam = new
-            if settled.all():
-                break
-        u_sq = cos2a * (_A * _A - _B * _B) / (_B * _B)
-        a_k = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
-        b_k = u_sq / 1024 * (256 + u_sq * (-128 + u_sq * (74 - 47 * u_sq)))
-        d_sig = (
-            b_k
-            * sin_sig
-            * (
-                cos2sm
-                + b_k
-                / 4
-                * (
-                    cos_sig * (-1 + 2 * cos2sm * cos2sm)
-                    - b_k / 6 * cos2sm * (-3 + 4 * sin_sig * sin_sig) * (-3 + 4 * cos2sm * cos2sm)
-                )
-            )
-        )
-        dist = _B * a_k * (sig - d_sig)
-    settled &= np.isfinite(dist)
-    return dist, settled
 
 
 @dataclass
@@ -238,7 +88,7 @@ def nearest_stations(
     k = min(_FIRST_K, len(stations))
 
     def geodesics(rows: np.ndarray, station: np.ndarray) -> np.ndarray:
-        return _geodesic_reduced(
+        return geodesic_reduced(
             su[rows],
             cu[rows],
             stations.sin_u[station],

@@ -28,11 +28,12 @@ from h3.api import basic_int
 from scipy.spatial import cKDTree
 
 from stations.coverage.analysis import CoverageResult
-from stations.coverage.engine import DEMAND_UNIT, LO, geodesic_m, metres_to_chord
+from stations.coverage.engine import DEMAND_UNIT
 from stations.errors import InvalidInput
 from stations.geo import h3cells
 from stations.geo.crs import Crs, parse_crs, to_wgs84
-from stations.geo.sphere import unit_xyz
+from stations.geo.distance import geodesic_m
+from stations.geo.sphere import LO, metres_to_chord, unit_xyz
 
 GREEDY_BOUND = 1.0 - 1.0 / math.e
 BOUND_NOTE = {

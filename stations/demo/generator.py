@@ -39,6 +39,7 @@ from stations.catalog.rules import STATION_FIELDS
 from stations.catalog.vocab import AMENITIES, Access, Kind, Status
 from stations.errors import InvalidInput, SetupError
 from stations.geo import crs
+from stations.geo.distance import geodesic, geodesic_m
 from stations.settings import PROJECT_ROOT
 
 CITIES_DIR = PROJECT_ROOT / "data" / "cities"
@@ -256,25 +257,11 @@ def _offset(
     return new_lat, new_lng
 
 
-def metres_between(
-    lat1: np.ndarray | float,
-    lng1: np.ndarray | float,
-    lat2: np.ndarray | float,
-    lng2: np.ndarray | float,
-) -> np.ndarray:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lng2) - np.asarray(lng1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * 6_371_008.8 * np.arcsin(np.sqrt(a)))
-
-
 def _street_points(
     place: Place, rng: np.random.Generator, n: int, *, sd_m: float, cap_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points along a street: uniform by length, offset across it (frontage, not road)."""
-    seg = metres_between(place.lats[:-1], place.lngs[:-1], place.lats[1:], place.lngs[1:])
+    seg = geodesic_m(place.lats[:-1], place.lngs[:-1], place.lats[1:], place.lngs[1:])
     cumulative = np.concatenate([[0.0], np.cumsum(seg)])
     at = rng.random(n) * cumulative[-1]
     i = np.clip(np.searchsorted(cumulative, at, side="right") - 1, 0, len(seg) - 1)
@@ -317,7 +304,7 @@ class _SpacingGrid:
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for other_lat, other_lng in self.cells.get((cx + dx, cy + dy), ()):
-                    if metres_between(lat, lng, other_lat, other_lng) < self.spacing:
+                    if geodesic(lat, lng, other_lat, other_lng)[0] < self.spacing:
                         return False
         return True
 
@@ -891,6 +878,5 @@ __all__ = [
     "generate_city",
     "load_city",
     "load_demo",
-    "metres_between",
     "require_importers",
 ]

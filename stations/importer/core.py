@@ -41,6 +41,7 @@ from stations.db import connection as dbconn
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo import h3cells
+from stations.geo.distance import geodesic
 from stations.importer import pgcopy
 from stations.importer.report import ImportReport
 from stations.sql import load
@@ -58,7 +59,6 @@ updating them row by row (see :meth:`ImportRun._insert_new`)."""
 OPTIONAL_FIELDS = tuple(f for f in rules.STATION_FIELDS if f not in ("name", "kind"))
 """Fields a file may leave out: on update, a station keeps its stored value for them."""
 
-_EARTH_RADIUS_M = 6_371_008.8
 _STAGED_COLUMNS = (
     "row_no",
     "source_id",
@@ -823,7 +823,7 @@ def find_near_duplicates(
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for other in accepted.get((key, gx + dx, gy + dy), ()):
-                    distance = _metres(a, b, other[0], other[1])
+                    distance = geodesic(a, b, other[0], other[1])[0]
                     if distance <= NEAR_DUPLICATE_METRES and (match is None or distance < match[0]):
                         match = (distance, other[2])
         if match is None:
@@ -841,15 +841,6 @@ def find_near_duplicates(
             )
         )
     return found
-
-
-def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance (haversine); at a few metres it matches geodesic to < 1 cm."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lng2 - lng1)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return float(2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(h)))
 
 
 async def import_frame(

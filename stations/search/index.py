@@ -15,7 +15,7 @@ is concatenation plus the distance, bearing and open state.
 Exactness
 ---------
 Candidates come from the tree in increasing chord order. For each, the chord gives a
-lower bound of the geodesic distance (:func:`stations.search.geo.lower_bound_m`); the
+lower bound of the geodesic distance (:func:`stations.geo.sphere.lower_bound_m`); the
 exact geodesic (pyproj, Karney) is computed only while that bound does not exceed the
 current k-th best distance. The walk stops once the bound of the next candidate — or
 of everything the tree has not returned yet — is strictly greater than the k-th best,
@@ -38,8 +38,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.spatial import cKDTree
 
-from stations.geo.sphere import unit_xyz
-from stations.search import geo
+from stations.geo import distance as geodesics
+from stations.geo import sphere
 from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
 from stations.search.openness import OPEN, OpeningStates, StatesAt
@@ -110,7 +110,7 @@ class Columns:
             version=np.fromiter((r["version"] for r in records), np.int64, n),
             lat=lat,
             lng=lng,
-            xyz=unit_xyz(lat, lng),
+            xyz=sphere.unit_xyz(lat, lng),
             kind=np.fromiter((r["kind_code"] for r in records), np.int8, n),
             amen=np.fromiter((r["amenity_mask"] for r in records), np.int64, n),
             access=np.fromiter((r["access_code"] for r in records), np.int8, n),
@@ -419,7 +419,7 @@ class StationIndex:
     ) -> list[Hit]:
         """The k stations nearest to (lat, lng) that pass ``filters``, nearest first."""
         plan = self._plan(filters, now)
-        return self._nearest(lat, lng, geo.point_xyz(lat, lng), k, radius_m, plan)
+        return self._nearest(lat, lng, sphere.point_xyz(lat, lng), k, radius_m, plan)
 
     def _nearest(
         self,
@@ -432,7 +432,7 @@ class StationIndex:
     ) -> list[Hit]:
         if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
             return []
-        chord_r = geo.chord_upper_bound(radius_m) if radius_m is not None else math.inf
+        chord_r = sphere.chord_upper_bound(radius_m) if radius_m is not None else math.inf
         radius = radius_m if radius_m is not None else math.inf
         n_base = len(self.base)
         wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
@@ -449,7 +449,7 @@ class StationIndex:
             hits, settled = self._walk(lat, lng, k, radius, chords, in_delta, pos, exact)
             if settled or frontier == math.inf:
                 return hits
-            frontier_bound = geo.lower_bound_scalar(frontier)
+            frontier_bound = sphere.lower_bound_scalar(frontier)
             if (len(hits) == k and frontier_bound > hits[-1].distance) or frontier_bound > radius:
                 return hits
             kq *= 4
@@ -543,9 +543,9 @@ class StationIndex:
         """
         best: list[Hit] = []
         worst = math.inf
-        inverse = geo.GEOD._inv_point  # pyproj's scalar path, without argument checks
-        scale = geo.LOWER_BOUND_SCALE
-        slack = geo.LOWER_BOUND_SLACK_M
+        inverse = geodesics.GEOD._inv_point  # pyproj's scalar path, without argument checks
+        scale = sphere.LOWER_BOUND_SCALE
+        slack = sphere.LOWER_BOUND_SLACK_M
         asin = math.asin
         positions = pos.tolist()
         if in_delta is None:
@@ -613,7 +613,7 @@ class StationIndex:
         plan = self._plan(filters, now)
         if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
             return [[] for _ in range(m)]
-        q = unit_xyz(lats, lngs)
+        q = sphere.unit_xyz(lats, lngs)
         answers: list[list[Hit] | None] = [None] * m
         wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
         if self.tree is not None and wanted <= 256:
@@ -658,7 +658,7 @@ class StationIndex:
         n_base = len(base)
         m = len(lats)
         kq = min(max(kq, k + 1), n_base)
-        chord_r = geo.chord_upper_bound(radius_m) if radius_m is not None else math.inf
+        chord_r = sphere.chord_upper_bound(radius_m) if radius_m is not None else math.inf
         d, i = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
         d = np.asarray(d, dtype=float).reshape(m, kq)
         i = np.asarray(i).reshape(m, kq)
@@ -694,17 +694,17 @@ class StationIndex:
         r_idx, c_idx = np.nonzero(first)
         if len(r_idx):
             p = vpos[r_idx, c_idx]
-            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geo.geodesic_many(
+            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geodesics.geodesic_many(
                 lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
             )
         counts = first.sum(axis=1)
         worst = np.where(counts >= k, np.max(np.where(first, dist, -np.inf), axis=1), np.inf)
-        bounds = geo.lower_bound_m(np.where(ok, d, 2.0))
+        bounds = sphere.lower_bound_m(np.where(ok, d, 2.0))
         second = ok & ~first & (bounds <= worst[:, None])
         r_idx, c_idx = np.nonzero(second)
         if len(r_idx):
             p = vpos[r_idx, c_idx]
-            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geo.geodesic_many(
+            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geodesics.geodesic_many(
                 lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
             )
         if radius_m is not None:
@@ -718,7 +718,7 @@ class StationIndex:
         kth = np.where(n_top >= k, top_dist[:, -1], np.inf)
         frontier_bound = np.where(
             np.isfinite(frontier),
-            geo.lower_bound_m(np.where(np.isfinite(frontier), frontier, 0.0)),
+            sphere.lower_bound_m(np.where(np.isfinite(frontier), frontier, 0.0)),
             np.inf,
         )
         settled = exhausted | ((n_top >= k) & (frontier_bound > kth))

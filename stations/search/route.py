@@ -24,8 +24,7 @@ import pyproj
 import shapely
 
 from stations.errors import InvalidInput
-from stations.geo.sphere import unit_xyz
-from stations.search import geo
+from stations.geo import distance, sphere
 from stations.search.filters import Filters
 from stations.search.index import StationIndex
 
@@ -52,7 +51,7 @@ class RouteAnswer:
 
 
 def _centre(lat: np.ndarray, lng: np.ndarray) -> tuple[float, float]:
-    xyz = unit_xyz(lat, lng).mean(axis=0)
+    xyz = sphere.unit_xyz(lat, lng).mean(axis=0)
     norm = float(np.linalg.norm(xyz))
     if norm < 1e-9:
         raise InvalidInput(
@@ -77,7 +76,7 @@ def stations_along_route(
     """Stations within ``max_detour_m`` of the route (WGS84 vertices), along it in order."""
     lat = np.asarray(lat, dtype=float)
     lng = np.asarray(lng, dtype=float)
-    seg_geo, _ = geo.geodesic_many(lat[:-1], lng[:-1], lat[1:], lng[1:])
+    seg_geo, _ = distance.geodesic_many(lat[:-1], lng[:-1], lat[1:], lng[1:])
     length = float(seg_geo.sum())
     if length > MAX_ROUTE_M:
         raise InvalidInput(
@@ -111,7 +110,7 @@ def stations_along_route(
     s_lng, s_lat = plane.transform(samples[:, 0], samples[:, 1], direction="INVERSE")
     reach = (max_detour_m + spacing / 2.0) * 1.01 + 1.0
     in_delta, pos = index.within_chord(
-        unit_xyz(s_lat, s_lng), geo.chord_upper_bound(reach), filters, now
+        sphere.unit_xyz(s_lat, s_lng), sphere.chord_upper_bound(reach), filters, now
     )
     if len(pos) == 0:
         return RouteAnswer(length, [], 0)
@@ -131,12 +130,12 @@ def stations_along_route(
     planar_along = shapely.line_locate_point(line, points)
     closest = shapely.get_coordinates(shapely.line_interpolate_point(line, planar_along))
     k_lng, k_lat = plane.transform(closest[:, 0], closest[:, 1], direction="INVERSE")
-    off, _ = geo.geodesic_many(c_lat, c_lng, np.asarray(k_lat), np.asarray(k_lng))
+    off, _ = distance.geodesic_many(c_lat, c_lng, np.asarray(k_lat), np.asarray(k_lng))
 
     # Along: whole segments before the closest point, then the fraction of its segment.
     seg_planar = np.hypot(*(vertices[1:] - vertices[:-1]).T)
     cum_planar = np.concatenate([[0.0], np.cumsum(seg_planar)])
-    seg_geo_kept, _ = geo.geodesic_many(seg_lat[:-1], seg_lng[:-1], seg_lat[1:], seg_lng[1:])
+    seg_geo_kept, _ = distance.geodesic_many(seg_lat[:-1], seg_lng[:-1], seg_lat[1:], seg_lng[1:])
     cum_geo = np.concatenate([[0.0], np.cumsum(seg_geo_kept)])
     seg = np.clip(
         np.searchsorted(cum_planar, planar_along, side="right") - 1, 0, len(seg_planar) - 1

@@ -20,11 +20,11 @@ from stations.demo.generator import (
     DemoCity,
     generate_city,
     load_city,
-    metres_between,
     require_importers,
 )
 from stations.errors import InvalidInput
 from stations.geo import crs
+from stations.geo.distance import geodesic_m
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NEAR_ANCHOR_M = 3_000.0
@@ -58,7 +58,7 @@ def _place_points(demo: DemoCity) -> tuple[np.ndarray, np.ndarray]:
             continue
         for i in range(len(place.lats) - 1):
             length = float(
-                metres_between(place.lats[i], place.lngs[i], place.lats[i + 1], place.lngs[i + 1])
+                geodesic_m(place.lats[i], place.lngs[i], place.lats[i + 1], place.lngs[i + 1])
             )
             t = np.linspace(0.0, 1.0, max(2, int(length / 50) + 1))
             lats.extend(place.lats[i] + t * (place.lats[i + 1] - place.lats[i]))
@@ -159,7 +159,7 @@ def test_no_two_stations_closer_than_the_minimum_spacing(city: DemoCity):
     pairs = cKDTree(points).query_pairs(r=MIN_SPACING_M * 1.05)
     for i, j in pairs:  # the planar check is a superset; confirm on the sphere
         a, b = stations.iloc[i], stations.iloc[j]
-        assert metres_between(a["lat"], a["lng"], b["lat"], b["lng"]) >= MIN_SPACING_M
+        assert geodesic_m(a["lat"], a["lng"], b["lat"], b["lng"]) >= MIN_SPACING_M
 
 
 def test_names_are_unique_chinese_and_water_points_name_their_host(city: DemoCity):
@@ -263,7 +263,7 @@ def test_industrial_parks_carry_demand_but_few_stations(city: DemoCity):
         near = np.zeros(len(frame), dtype=bool)
         for park in parks:
             near |= (
-                metres_between(frame["lat"], frame["lng"], park.lats[0], park.lngs[0])
+                geodesic_m(frame["lat"], frame["lng"], park.lats[0], park.lngs[0])
                 < park.radius_m * 1.5
             )
         w = np.ones(len(frame)) if weights is None else weights
@@ -278,9 +278,9 @@ def test_anchors_given_in_gcj02_are_stored_in_wgs84():
     spec = load_city("xian")
     bell_tower = next(p for p in spec.anchors if p.name == "钟楼商圈")
     lat, lng = crs.gcj02_to_wgs84(34.2610, 108.9470)
-    assert metres_between(bell_tower.lats[0], bell_tower.lngs[0], lat, lng) < 0.01
+    assert geodesic_m(bell_tower.lats[0], bell_tower.lngs[0], lat, lng) < 0.01
     # The datum shift in Xi'an is a few hundred metres: not converting would show.
-    assert metres_between(bell_tower.lats[0], bell_tower.lngs[0], 34.2610, 108.9470) > 200
+    assert geodesic_m(bell_tower.lats[0], bell_tower.lngs[0], 34.2610, 108.9470) > 200
 
 
 def test_unknown_city_is_refused_with_the_choices():
