@@ -50,6 +50,7 @@ from stations.db import admin as dbadmin
 from stations.db import connection as dbconn
 from stations.db import embedded
 from stations.geo import h3cells
+from stations.geo import region as geo_region
 from stations.settings import Settings
 
 CITY_BBOX = "116.40,33.55,117.30,34.40"  # around Huaibei; ≈100,000 res-9 cells
@@ -199,7 +200,7 @@ def baseline_sjoin_nearest(region, stations: pd.DataFrame, demand: pd.DataFrame,
 
 async def city_figures(settings: Settings) -> None:
     rng = np.random.default_rng(SEED)
-    region = regions.parse_bbox(CITY_BBOX)
+    region = geo_region.bbox_region(CITY_BBOX)
     box = region.bounds
     conn = await dbconn.connect(settings.db)
     try:
@@ -321,11 +322,11 @@ class PeakMemory:
         self._thread.join()
 
 
-def national_inputs() -> tuple[regions.Region, StationPoints, object]:
+def national_inputs() -> tuple[geo_region.Region, StationPoints, object]:
     from shapely.geometry import Polygon
 
     rng = np.random.default_rng(SEED + 1)
-    china = regions.Region(
+    china = geo_region.Region(
         "polygon", "china-rough", Polygon(CHINA_ROUGH), "全国（粗略）", "China (rough)"
     )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import pandas as pd
 from stations.catalog import rules
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
+from stations.geo.region import parse_bbox
 from stations.sql import load
 
 SQL = load("catalog")
@@ -89,7 +91,7 @@ async def export_stations(
             f"format: {kind!r} cannot be exported; use one of {', '.join(FORMATS)}",
             field="format",
         )
-    box = rules.parse_bbox(bbox) if isinstance(bbox, str) else bbox
+    box = astuple(parse_bbox(bbox)) if isinstance(bbox, str) else bbox
     target = crs if isinstance(crs, crsmod.Crs) else crsmod.parse_crs(crs)
     chunks = _chunks(conn, source, box)
     if kind == "geojson":

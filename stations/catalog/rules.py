@@ -26,10 +26,10 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import shapely
 
 from stations.catalog import hours, vocab
 from stations.errors import InvalidInput
+from stations.geo.region import Region
 
 # --- limits and vocabularies (0001_catalog.sql) ----------------------------------------
 
@@ -555,89 +555,6 @@ def check_coordinates(
         )
         ok &= ~zero
     return ok
-
-
-@dataclass(frozen=True)
-class Region:
-    """Where the stations of an import must lie: a WGS84 box, or a polygon within it."""
-
-    min_lng: float
-    min_lat: float
-    max_lng: float
-    max_lat: float
-    geometry: Any = None  # a prepared shapely (Multi)Polygon; None: the box itself
-    label: str = ""
-
-    def contains(self, lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-        inside = (
-            (lng >= self.min_lng)
-            & (lng <= self.max_lng)
-            & (lat >= self.min_lat)
-            & (lat <= self.max_lat)
-        )
-        if self.geometry is not None and inside.any():
-            inside[inside] = shapely.contains_xy(self.geometry, lng[inside], lat[inside])
-        return inside
-
-    def __str__(self) -> str:
-        return self.label or (
-            f"{self.min_lng:g},{self.min_lat:g},{self.max_lng:g},{self.max_lat:g}"
-        )
-
-
-def parse_bbox(text: str, *, field: str = "bbox") -> tuple[float, float, float, float]:
-    """``minlng,minlat,maxlng,maxlat`` in WGS84 degrees."""
-    try:
-        min_lng, min_lat, max_lng, max_lat = (float(p) for p in str(text).split(","))
-    except ValueError:
-        raise InvalidInput(
-            f"{field}: {text!r} is not minlng,minlat,maxlng,maxlat; write four numbers, "
-            "e.g. 116.6,33.8,117.0,34.1",
-            field=field,
-        ) from None
-    if not (-180 <= min_lng < max_lng <= 180 and -90 <= min_lat < max_lat <= 90):
-        raise InvalidInput(
-            f"{field}: {text!r} is not a WGS84 box: need minlng < maxlng within -180..180 "
-            "and minlat < maxlat within -90..90",
-            field=field,
-        )
-    return min_lng, min_lat, max_lng, max_lat
-
-
-def parse_region(text: str | None) -> Region | None:
-    """A region from ``minlng,minlat,maxlng,maxlat`` or a GeoJSON file with a polygon."""
-    if text is None or not str(text).strip():
-        return None
-    path = Path(text)
-    if not path.exists():
-        return Region(*parse_bbox(text, field="region"))
-    try:
-        data = orjson.loads(path.read_bytes())
-        if data.get("type") == "FeatureCollection":
-            geometry = shapely.union_all(
-                [shapely.geometry.shape(f["geometry"]) for f in data["features"]]
-            )
-        else:
-            geometry = shapely.geometry.shape(data.get("geometry", data))
-    except (OSError, orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
-        geometry = None
-    if (
-        geometry is None
-        or geometry.is_empty
-        or geometry.geom_type
-        not in (
-            "Polygon",
-            "MultiPolygon",
-        )
-    ):
-        raise InvalidInput(
-            f"region: {text!r} holds no polygon; give a GeoJSON Polygon or MultiPolygon "
-            "(or a Feature/FeatureCollection of them), or a box minlng,minlat,maxlng,maxlat",
-            field="region",
-        )
-    shapely.prepare(geometry)
-    min_lng, min_lat, max_lng, max_lat = geometry.bounds
-    return Region(min_lng, min_lat, max_lng, max_lat, geometry=geometry, label=path.name)
 
 
 def check_region(

@@ -35,10 +35,12 @@ from stations.coverage.engine import (
     analyse_parents,
     merge_demand,
 )
-from stations.coverage.regions import Region, estimated_cells, partition_parents, region_cells
+from stations.coverage.regions import estimated_cells, load_city, partition_parents, region_cells
 from stations.errors import InvalidInput
 from stations.geo import h3cells
-from stations.geo.crs import Crs
+from stations.geo import region as geo_region
+from stations.geo.crs import WGS84, Crs
+from stations.geo.region import Region
 from stations.sql import load
 
 SQL = load("coverage")
@@ -505,8 +507,6 @@ async def analyse_coverage(
 
 async def district_region(conn: asyncpg.Connection, name: str) -> Region:
     """A district named in the catalog, as the buffered convex hull of its stations."""
-    from stations.coverage.regions import district_region as from_hull
-
     row = await conn.fetchrow(SQL.district_hull, name, DISTRICT_BUFFER_M)
     if row is None or row["hull"] is None:
         known = [r["district"] for r in await conn.fetch(SQL.district_names)]
@@ -516,7 +516,7 @@ async def district_region(conn: asyncpg.Connection, name: str) -> Region:
             f"{listed or '(the catalog names no district yet)'}",
             field="district",
         )
-    return from_hull(name, row["hull"])
+    return geo_region.district_region(name, row["hull"])
 
 
 async def resolve_region(
@@ -532,8 +532,6 @@ async def resolve_region(
 
     ``crs`` is the coordinate system of a bbox or polygon (default WGS84).
     """
-    from stations.coverage import regions
-
     given = [
         n
         for n, v in (("bbox", bbox), ("polygon", polygon), ("district", district), ("city", city))
@@ -546,10 +544,10 @@ async def resolve_region(
             field="region",
         )
     if bbox:
-        return regions.region_in_wgs84(regions.parse_bbox(bbox), crs or Crs("wgs84"))
+        return geo_region.region_in_wgs84(geo_region.bbox_region(bbox), crs or WGS84)
     if polygon:
-        return regions.region_in_wgs84(regions.parse_polygon(polygon), crs or Crs("wgs84"))
+        return geo_region.region_in_wgs84(geo_region.parse_polygon(polygon), crs or WGS84)
     if city:
-        return regions.load_city(city)
+        return load_city(city)
     assert district
     return await district_region(conn, district)

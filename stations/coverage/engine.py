@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 
 from stations.geo import h3cells
 from stations.geo.distance import geodesic_reduced, reduced_latitude
+from stations.geo.region import Region
 from stations.geo.sphere import HI, LO, chord_to_metres, unit_xyz
 
 DEMAND_UNIT = 1_000_000  # demand is summed as integer millionths
@@ -337,7 +338,7 @@ def empty_totals(*, n_bands: int, n_districts: int, top_n: int) -> Totals:
 class BatchContext:
     """Everything a batch needs besides its parents; shipped once to each dask worker."""
 
-    region: object  # stations.coverage.regions.Region (kept loose to avoid an import cycle)
+    region: Region
     res: int
     stations: StationPoints
     demand: DemandCells

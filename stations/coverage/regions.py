@@ -1,6 +1,6 @@
-"""Regions of a coverage analysis: a bbox, a GeoJSON polygon, a district or a city file.
+"""The cells of a coverage region, and the city outlines planners pick regions from.
 
-A region is a WGS84 polygon (shapely, x = lng, y = lat). Its cells at a resolution are
+A region (:class:`stations.geo.region.Region`) is a WGS84 polygon. Its cells at a resolution are
 the H3 cells whose centre lies inside it (H3's own polygon rule). To let the work be
 split, cells are generated as the children of *partition parents*: the cells of a
 coarser resolution that overlap the region (buffered, because a parent's children
@@ -14,88 +14,22 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
 
 import h3
 import numpy as np
 import orjson
-import pyproj
 import shapely
 from h3.api import basic_int, numpy_int
-from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
+from shapely.geometry import MultiPolygon, Polygon
 
 from stations.errors import InvalidInput
 from stations.geo import h3cells
-from stations.geo.crs import Crs, to_wgs84
+from stations.geo.region import Region, parse_polygon
 from stations.settings import PROJECT_ROOT
 
 REGIONS_DIR = PROJECT_ROOT / "data" / "regions"
-RegionKind = Literal["bbox", "polygon", "district", "city"]
-_GEOD = pyproj.Geod(ellps="WGS84")
 _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
-
-
-@dataclass(frozen=True)
-class Region:
-    """An area to analyse, in WGS84."""
-
-    kind: RegionKind
-    name: str
-    geometry: Polygon | MultiPolygon
-    label_zh: str = ""
-    label_en: str = ""
-
-    @cached_property
-    def is_rectangle(self) -> bool:
-        g = self.geometry
-        return isinstance(g, Polygon) and not g.interiors and g.equals(box(*g.bounds))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(min_lng, min_lat, max_lng, max_lat), the GeoJSON bbox order."""
-        min_lng, min_lat, max_lng, max_lat = self.geometry.bounds
-        return float(min_lng), float(min_lat), float(max_lng), float(max_lat)
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        """(lat, lng) of the bbox centre, where a map opens."""
-        min_lng, min_lat, max_lng, max_lat = self.bounds
-        return (min_lat + max_lat) / 2, (min_lng + max_lng) / 2
-
-    @cached_property
-    def area_km2(self) -> float:
-        area, _ = _GEOD.geometry_area_perimeter(
-            shapely.geometry.polygon.orient(self.geometry)
-            if isinstance(self.geometry, Polygon)
-            else self.geometry
-        )
-        return abs(area) / 1e6
-
-    def label(self, lang: str) -> str:
-        return (self.label_zh if lang == "zh" else self.label_en) or self.name
-
-    def contains(self, lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-        """Whether each point lies inside (vectorised)."""
-        if self.is_rectangle:
-            min_lng, min_lat, max_lng, max_lat = self.bounds
-            return (lat >= min_lat) & (lat <= max_lat) & (lng >= min_lng) & (lng <= max_lng)
-        shapely.prepare(self.geometry)
-        return shapely.contains_xy(self.geometry, lng, lat)
-
-    def describe(self, lang: str = "zh") -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "label": self.label(lang),
-            "bbox": [round(v, 6) for v in self.bounds],
-            "area_km2": round(self.area_km2, 3),
-        }
-
-    def to_geojson(self) -> dict[str, Any]:
-        return dict(mapping(self.geometry))
 
 
 PARENT_PAD_EDGES = 0.75
@@ -204,75 +138,7 @@ def _to_h3shape(geometry: Polygon | MultiPolygon) -> h3.H3Shape:
     return polys[0] if len(polys) == 1 else h3.LatLngMultiPoly(*polys)
 
 
-# ---------------------------------------------------------------------------- parsing
-
-
-def _check_lat_lng(geometry: Polygon | MultiPolygon, field: str) -> None:
-    min_lng, min_lat, max_lng, max_lat = geometry.bounds
-    if not (-90 <= min_lat <= max_lat <= 90 and -180 <= min_lng <= max_lng <= 180):
-        raise InvalidInput(
-            f"{field}: coordinates must be WGS84 longitude -180..180 and latitude -90..90 "
-            "(GeoJSON order: lng, lat)",
-            field=field,
-        )
-
-
-def parse_bbox(text: str, *, field: str = "bbox") -> Region:
-    """``min_lng,min_lat,max_lng,max_lat`` (the GeoJSON bbox order), in WGS84."""
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InvalidInput(
-            f"{field}: {text!r} is not a bbox; send min_lng,min_lat,max_lng,max_lat "
-            "in WGS84, e.g. 116.70,33.85,116.90,34.05",
-            field=field,
-        )
-    min_lng, min_lat, max_lng, max_lat = values
-    if not (min_lng < max_lng and min_lat < max_lat):
-        raise InvalidInput(
-            f"{field}: the minimum must be below the maximum "
-            "(min_lng,min_lat,max_lng,max_lat), got {text!r}",
-            field=field,
-        )
-    geometry = box(min_lng, min_lat, max_lng, max_lat)
-    _check_lat_lng(geometry, field)
-    return Region("bbox", text.replace(" ", ""), geometry, "自定义范围", "bounding box")
-
-
-def parse_polygon(value: str | dict[str, Any], *, field: str = "polygon") -> Region:
-    """A GeoJSON Polygon or MultiPolygon (a geometry, a Feature or a FeatureCollection)."""
-    try:
-        data = orjson.loads(value) if isinstance(value, str) else value
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"{field}: not JSON ({exc}); send a GeoJSON Polygon", field=field
-        ) from exc
-    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
-        geoms = [f.get("geometry") for f in data.get("features") or [] if isinstance(f, dict)]
-    elif isinstance(data, dict) and data.get("type") == "Feature":
-        geoms = [data.get("geometry")]
-    else:
-        geoms = [data]
-    try:
-        shapes = [shape(g) for g in geoms if g]
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
-        raise InvalidInput(f"{field}: not a GeoJSON geometry ({exc})", field=field) from exc
-    if not shapes or not all(isinstance(s, (Polygon, MultiPolygon)) for s in shapes):
-        raise InvalidInput(
-            f"{field}: send a GeoJSON Polygon or MultiPolygon (lng, lat in WGS84)", field=field
-        )
-    geometry = shapely.union_all(shapes)
-    if not geometry.is_valid:
-        geometry = shapely.make_valid(geometry)
-    polys = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
-    geometry = polys[0] if len(polys) == 1 else MultiPolygon(polys)
-    if geometry.is_empty or geometry.area == 0:
-        raise InvalidInput(f"{field}: the polygon has no area", field=field)
-    _check_lat_lng(geometry, field)
-    return Region("polygon", "polygon", geometry, "自定义多边形", "polygon")
+# ---------------------------------------------------------------------------- cities
 
 
 def available_cities() -> list[str]:
@@ -299,28 +165,3 @@ def _region_from_file(path: Path, key: str) -> Region:
     return Region(
         "city", key, region.geometry, props.get("name_zh", key), props.get("name_en", key)
     )
-
-
-def region_in_wgs84(region: Region, crs: Crs) -> Region:
-    """A bbox or polygon given in GCJ-02 or BD-09, moved to WGS84 (edges densified first)."""
-    if crs.is_wgs84:
-        return region
-    if not crs.is_geographic:
-        raise InvalidInput(
-            f"crs: regions are given in degrees; use wgs84, gcj02 or bd09, not {crs}", field="crs"
-        )
-    dense = shapely.segmentize(region.geometry, 0.002)
-
-    def move(coords: np.ndarray) -> np.ndarray:
-        lat, lng = to_wgs84(coords[:, 1], coords[:, 0], crs)
-        return np.column_stack([lng, lat])
-
-    return replace(region, geometry=shapely.transform(dense, move))
-
-
-def district_region(name: str, hull_wkb: bytes) -> Region:
-    """A district as the buffered convex hull of its stations (WKB from the database)."""
-    geometry = shapely.from_wkb(hull_wkb)
-    polys = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
-    geometry = polys[0] if len(polys) == 1 else MultiPolygon(polys)
-    return Region("district", name, geometry, name, name)

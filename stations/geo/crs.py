@@ -52,6 +52,9 @@ class Crs:
         return self.name
 
 
+WGS84 = Crs("wgs84")
+
+
 def parse_crs(text: str | None, *, field: str = "crs") -> Crs:
     """Parse ``wgs84|gcj02|bd09|EPSG:n`` (case-insensitive); anything else is refused."""
     if text is None:

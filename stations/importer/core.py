@@ -42,6 +42,7 @@ from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo import h3cells
 from stations.geo.distance import geodesic
+from stations.geo.region import Region
 from stations.importer import pgcopy
 from stations.importer.report import ImportReport
 from stations.sql import load
@@ -83,7 +84,7 @@ class Options:
     actor: str
     crs: crsmod.Crs = field(default_factory=lambda: crsmod.Crs("wgs84"))
     default_kind: str | None = None
-    region: rules.Region | None = None
+    region: Region | None = None
     dry_run: bool = False
     time_zone: str | None = None
     country: str | None = None
@@ -851,7 +852,7 @@ async def import_frame(
     actor: str,
     crs: crsmod.Crs | None = None,
     default_kind: str | None = None,
-    region: rules.Region | None = None,
+    region: Region | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     time_zone: str | None = None,

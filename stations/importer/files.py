@@ -13,6 +13,7 @@ import pandas as pd
 from stations.catalog import rules
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
+from stations.geo.region import Region, region_from_text
 from stations.importer import readers
 from stations.importer.core import ImportRun, Options, Progress
 from stations.importer.mapping import Mapping, identity_mapping, load_mapping
@@ -34,7 +35,7 @@ async def import_file(
     kind: str | None = None,
     source: str | None = None,
     mapping: Path | str | None = None,
-    region: rules.Region | str | None = None,
+    region: Region | str | None = None,
     dry_run: bool = False,
     report_csv: Path | str | None = None,
     encoding: str | None = None,
@@ -52,7 +53,7 @@ async def import_file(
     the mapping's, the file's ``source`` column (one value) or the file name.
     """
     path = Path(path)
-    parsed_region = rules.parse_region(region) if isinstance(region, str) else region
+    parsed_region = region_from_text(region) if isinstance(region, str) else region
     loaded = load_mapping(mapping) if mapping is not None else None
     run = functools.partial(
         _import,
@@ -89,7 +90,7 @@ async def _import(
     kind: str | None,
     source: str | None,
     mapping: Mapping | None,
-    region: rules.Region | None,
+    region: Region | None,
     dry_run: bool,
     report_csv: Path | str | None,
     encoding: str | None,

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import numpy as np
 import orjson
 
 from stations.catalog.vocab import Status
 from stations.errors import InvalidInput, StationNotFound
-from stations.geo.crs import Crs, from_wgs84, to_wgs84
+from stations.geo import region
+from stations.geo.crs import Crs, from_wgs84
 from stations.search.filters import parse_amenities, parse_kinds
 from stations.sql import load
 
@@ -67,33 +66,7 @@ def parse_bbox(text: str | None, crs: Crs, *, field: str = "bbox") -> list[float
     """``west,south,east,north`` in ``crs`` → WGS84; west > east crosses the antimeridian."""
     if text is None or not text.strip():
         return None
-    example = "send west,south,east,north in degrees, e.g. bbox=116.70,33.90,116.90,34.00"
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InvalidInput(
-            f"{field}: {text!r} is not four numbers; {example}", field=field
-        ) from None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InvalidInput(f"{field}: {text!r} is not four numbers; {example}", field=field)
-    west, south, east, north = values
-    if not (-180 <= west <= 180 and -180 <= east <= 180):
-        raise InvalidInput(f"{field}: longitudes must be from -180 to 180; {example}", field=field)
-    if not (-90 <= south <= north <= 90):
-        raise InvalidInput(
-            f"{field}: latitudes must be from -90 to 90 with south ≤ north; {example}", field=field
-        )
-    if not crs.is_wgs84:
-        # The shift of GCJ-02/BD-09 varies slowly: convert the corners, keep the envelope.
-        lats, lngs = to_wgs84(
-            np.array([south, south, north, north]), np.array([west, east, west, east]), crs
-        )
-        south, north = float(min(lats)), float(max(lats))
-        if west <= east:
-            west, east = float(min(lngs)), float(max(lngs))
-        else:
-            west, east = float(min(lngs[0], lngs[2])), float(max(lngs[1], lngs[3]))
-    return [west, south, east, north]
+    return region.parse_bbox(text, field=field, antimeridian=True).in_wgs84(crs).as_list()
 
 
 def parse_statuses(values: list[str] | None, *, field: str = "status") -> tuple[str, ...]:

@@ -154,33 +154,3 @@ def test_time_zone_and_country_follow_the_position():
         "Etc/GMT+9",  # the Pacific: no land zone, the nautical one
     ]
     assert [rules.country_of_zone(z) for z in zones] == ["CN", "CN", "FR", "CA", None]
-
-
-def test_region_is_a_box_or_a_polygon_file(tmp_path):
-    box = rules.parse_region("116.6,33.8,117.0,34.1")
-    assert box is not None
-    assert box.contains(np.array([33.95, 35.0]), np.array([116.8, 116.8])).tolist() == [
-        True,
-        False,
-    ]
-    polygon = tmp_path / "huaibei.geojson"
-    polygon.write_text(
-        '{"type": "Polygon", "coordinates": [[[116.7, 33.9], [116.9, 33.9], [116.8, 34.0],'
-        " [116.7, 33.9]]]}"
-    )
-    region = rules.parse_region(str(polygon))
-    assert region is not None and str(region) == "huaibei.geojson"
-    # inside the box of the triangle but outside the triangle itself
-    assert region.contains(np.array([33.95, 33.99]), np.array([116.8, 116.71])).tolist() == [
-        True,
-        False,
-    ]
-
-
-def test_a_bad_box_says_how_to_write_one():
-    with pytest.raises(InvalidInput) as info:
-        rules.parse_bbox("116.6,33.8,117.0")
-    assert info.value.detail == (
-        "bbox: '116.6,33.8,117.0' is not minlng,minlat,maxlng,maxlat; write four numbers, "
-        "e.g. 116.6,33.8,117.0,34.1"
-    )

@@ -14,6 +14,7 @@ from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.engine import StationPoints, aggregate_demand, nearest_stations
 from stations.errors import InvalidInput
+from stations.geo import region as geo_region
 from tests.factories import create_demand_point, create_station
 from tests.fixtures.coverage.demo_city import build_demo_city
 
@@ -90,7 +91,7 @@ async def test_amenity_and_open_at_filters_choose_the_stations_measured(conn):
         conn, lat=33.96, lng=116.81, amenities=["drinking_water"], opening_hours="Mo-Fr 09:00-17:00"
     )
     await create_station(conn, lat=33.97, lng=116.82, status="temporarily_closed")
-    region = regions.parse_bbox("116.78,33.94,116.84,33.98")
+    region = geo_region.bbox_region("116.78,33.94,116.84,33.98")
     base = dict(region=region, res=8, bands=bandmod.band_set())
     everyone = await analyse_coverage(conn, request=CoverageRequest(**base))
     assert len(everyone.stations) == 2
@@ -109,7 +110,7 @@ async def test_cells_far_from_every_loaded_station_fall_back_to_the_whole_catalo
     result = await analyse_coverage(
         conn,
         request=CoverageRequest(
-            region=regions.parse_bbox("116.79,33.94,116.81,33.96"),
+            region=geo_region.bbox_region("116.79,33.94,116.81,33.96"),
             res=8,
             bands=bandmod.band_set(),
         ),
@@ -182,11 +183,11 @@ def test_bands_follow_speeds_and_reject_unknown_target():
 
 def test_region_parsing_refuses_bad_input_with_the_parameter_named():
     with pytest.raises(InvalidInput, match="bbox: the minimum must be below"):
-        regions.parse_bbox("116.9,33.8,116.7,34.0")
+        geo_region.bbox_region("116.9,33.8,116.7,34.0")
     with pytest.raises(InvalidInput, match=r"bbox: .* is not a bbox"):
-        regions.parse_bbox("116.9,33.8")
+        geo_region.bbox_region("116.9,33.8")
     with pytest.raises(InvalidInput, match="polygon: send a GeoJSON Polygon"):
-        regions.parse_polygon('{"type": "Point", "coordinates": [116.8, 33.9]}')
+        geo_region.parse_polygon('{"type": "Point", "coordinates": [116.8, 33.9]}')
     with pytest.raises(
         InvalidInput, match="city: unknown city 'atlantis'; allowed values: huaibei"
     ):
@@ -231,7 +232,7 @@ async def test_demand_written_after_an_analysis_is_seen_by_the_next_one(conn):
     await create_station(conn, lat=33.95, lng=116.80)
     await create_demand_point(conn, lat=33.951, lng=116.801, weight=1)
     request = CoverageRequest(
-        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+        region=geo_region.bbox_region("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
     )
     first = await analyse_coverage(conn, request=request)
     again = await analyse_coverage(conn, request=request)  # served from the demand cache
@@ -252,7 +253,7 @@ async def test_demand_of_several_sources_is_summed_and_listed_per_source(conn):
     await create_demand_point(conn, lat=far[0], lng=far[1], weight=0.25, source="pings")
     await create_demand_point(conn, lat=10.0, lng=10.0, weight=100, source="elsewhere")
     request = CoverageRequest(
-        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+        region=geo_region.bbox_region("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
     )
     result = await analyse_coverage(conn, request=request)
 
@@ -272,7 +273,7 @@ async def test_an_area_without_demand_has_none_and_no_sources(conn):
     await create_station(conn, lat=33.95, lng=116.80)
     await create_demand_point(conn, lat=10.0, lng=10.0, weight=100, source="elsewhere")
     request = CoverageRequest(
-        region=regions.parse_bbox("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
+        region=geo_region.bbox_region("116.78,33.94,116.82,33.96"), res=9, bands=bandmod.band_set()
     )
     result = await analyse_coverage(conn, request=request)
     assert result.total_demand == 0.0

@@ -10,6 +10,7 @@ from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.dask_engine import group_parents
 from stations.coverage.regions import partition_parents
+from stations.geo import region as geo_region
 from tests.fixtures.coverage.demo_city import build_demo_city
 
 
@@ -34,7 +35,7 @@ async def test_dask_engine_equals_numpy_engine_on_the_demo_city(conn, dask_clien
         "[116.78,34.05],[116.72,33.98],[116.70,33.86]]]}"
     )
     request = CoverageRequest(
-        region=regions.parse_polygon(polygon), res=9, bands=bandmod.band_set(), top_n=25
+        region=geo_region.parse_polygon(polygon), res=9, bands=bandmod.band_set(), top_n=25
     )
     single = await analyse_coverage(conn, request=request, engine="numpy")
     spread = await analyse_coverage(conn, request=request, engine="dask", client=dask_client)

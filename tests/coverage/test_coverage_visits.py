@@ -10,11 +10,11 @@ import numpy as np
 from maps.assets import render_html
 from maps.coverage import build_coverage_map
 from stations.coverage import bands as bandmod
-from stations.coverage import regions
 from stations.coverage.analysis import CoverageRequest, analyse_coverage
 from stations.coverage.engine import DEMAND_UNIT
 from stations.coverage.mapdata import load_map_stations
 from stations.geo import h3cells
+from stations.geo import region as geo_region
 from stations.visits import ratings
 from tests.factories import create_member, create_station, set_stock
 
@@ -38,7 +38,7 @@ async def test_check_ins_count_as_demand_in_the_cell_they_were_made(conn, settin
     for _ in range(3):
         await _checkin(conn, member_id, station["id"], 33.96, 116.82)
     await _checkin(conn, member_id, station["id"], 35.0, 118.0)
-    request = CoverageRequest(region=regions.parse_bbox(BOX), res=9, bands=bandmod.band_set())
+    request = CoverageRequest(region=geo_region.bbox_region(BOX), res=9, bands=bandmod.band_set())
     result = await analyse_coverage(conn, request=request)
     assert result.cells is not None
     where = h3cells.cell_from_latlng(33.96, 116.82, 9)
@@ -60,7 +60,7 @@ async def test_map_popups_show_rating_and_water_left_today(conn, settings):
         await ratings.rate(
             conn, member_id=member_id, station_id=point["id"], stars=stars, tags=[], comment=None
         )
-    request = CoverageRequest(region=regions.parse_bbox(BOX), res=9, bands=bandmod.band_set())
+    request = CoverageRequest(region=geo_region.bbox_region(BOX), res=9, bands=bandmod.band_set())
     result = await analyse_coverage(conn, request=request)
     stations = await load_map_stations(conn, region=request.region, at=datetime.now(UTC))
     [shown] = [s for s in stations if s.id == point["id"]]

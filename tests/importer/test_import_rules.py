@@ -13,6 +13,7 @@ import pytest
 import shapely
 
 from stations.catalog import rules
+from stations.geo.region import region_from_text
 from stations.importer import import_file, import_frame
 from tests.factories import create_station
 
@@ -142,7 +143,7 @@ async def test_a_line_geometry_is_not_a_station(conn):
 
 
 async def test_rows_outside_the_declared_region_are_refused(conn):
-    region = rules.parse_region("116.6,33.8,117.0,34.1")
+    region = region_from_text("116.6,33.8,117.0,34.1")
     frame = pd.DataFrame(
         [station(), station(source_id="s2", name="上海驿站", lat=31.23, lng=121.47)]
     )
