@@ -1,13 +1,17 @@
-"""Dependencies shared by routers: settings, a pooled connection."""
+"""Dependencies shared by routers: settings, a pooled connection, the station index,
+and the parameters every router parses the same way (the CRS of coordinates)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from stations.errors import InvalidInput
+from stations.geo.crs import Crs, parse_crs, parse_named_crs
+from stations.search.service import IndexService
 from stations.settings import Settings
 
 
@@ -21,5 +25,42 @@ async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+async def get_index(request: Request) -> IndexService:
+    """The in-process station index (loaded in the lifespan, kept current by LISTEN)."""
+    service: IndexService = request.app.state.search
+    return service
+
+
+async def named_crs(
+    crs: Annotated[
+        Literal["wgs84", "gcj02", "bd09"],
+        Query(
+            description="CRS of coordinates in and out (GCJ-02: Amap/Tencent/WeChat, BD-09: Baidu)"
+        ),
+    ] = "wgs84",
+) -> Crs:
+    """The ``crs`` query parameter where positions are latitude/longitude of a map app."""
+    return parse_named_crs(crs)
+
+
+async def geographic_crs(
+    crs: Annotated[
+        str | None,
+        Query(description="wgs84 (default), gcj02, bd09 or a geographic EPSG code (EPSG:4490)"),
+    ] = None,
+) -> Crs:
+    """The ``crs`` query parameter where any geographic CRS will do (coverage output)."""
+    parsed = parse_crs(crs)
+    if not parsed.is_geographic:
+        raise InvalidInput(
+            f"crs: {parsed} is projected; this answers in degrees: use wgs84, gcj02 or bd09",
+            field="crs",
+        )
+    return parsed
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+IndexDep = Annotated[IndexService, Depends(get_index)]
+NamedCrsDep = Annotated[Crs, Depends(named_crs)]
+GeographicCrsDep = Annotated[Crs, Depends(geographic_crs)]
 ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]

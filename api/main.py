@@ -11,8 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
-from api.lean import serve_first
+from api import errors, hotpath
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
 from api.routes import (
@@ -22,6 +21,7 @@ from api.routes import (
     coverage,
     health,
     maps,
+    nearest,
     qr,
     ratings,
     review,
@@ -66,15 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Routes are matched in the order they are included, router by router: the hot
     # paths (probes, claims, station search) come first so they do not pay for walking
-    # the others; stations.install also puts the lean nearest route in front of all.
+    # the others; hotpath.install puts the lean routes in front of all.
     app.include_router(health.router)
     app.include_router(claims.router)
-    serve_first(app, "/v1/claims", claims.claim_water_lean, methods=["POST"])
-    stations.install(app)
+    app.include_router(nearest.router)  # before stations: /nearest is not a station id
+    app.include_router(stations.router)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr):
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     rider.install(app)
     maps.mount_static(app)
+    hotpath.install(app)
     return app

@@ -12,13 +12,10 @@ from api.auth import (
     ClaimantTokenDep,
     PrincipalDep,
     StationWriterDep,
-    bearer_token,
-    claimant_digest,
     ensure_station_access,
     operated_stations,
 )
 from api.deps import ConnDep
-from api.lean import parse_body
 from api.responses import JSONResponse
 from api.routes.ids import StationQuery
 from stations.errors import Forbidden, InvalidInput
@@ -93,20 +90,13 @@ async def claim_water(
         ),
     ] = None,
 ) -> JSONResponse:
-    return await _claim(request, body, token_digest, idempotency_key)
+    return await answer_claim(request, body, token_digest, idempotency_key)
 
 
-async def claim_water_lean(request: Request) -> JSONResponse:
-    """``POST /v1/claims`` ahead of the router (see ``api/lean.py``): same checks, same answers."""
-    body = parse_body(ClaimIn, await request.body())
-    headers = request.headers
-    token_digest = claimant_digest(request, bearer_token(headers.get("authorization")))
-    return await _claim(request, body, token_digest, headers.get("idempotency-key"))
-
-
-async def _claim(
+async def answer_claim(
     request: Request, body: ClaimIn, token_digest: bytes, idempotency_key: str | None
 ) -> JSONResponse:
+    """The answer of ``POST /v1/claims``, for the documented and the lean route alike."""
     settings: Settings = request.app.state.settings
     desk: claims.ClaimDesk = request.app.state.claims
     result = await desk.claim(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, GeographicCrsDep, SettingsDep
 from api.responses import GeoJSONResponse
 from stations.coverage.analysis import (
     CoverageRequest,
@@ -24,9 +24,9 @@ from stations.coverage.analysis import (
     resolve_region,
 )
 from stations.coverage.bands import CoverageSettings, band_set
-from stations.coverage.export import cells_geojson, output_crs, shift_points
+from stations.coverage.export import cells_geojson, shift_points
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
-from stations.geo.crs import Crs, parse_crs
+from stations.geo.crs import WGS84
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]
@@ -57,7 +57,7 @@ class CoverageQuery:
         walk_kmh: Annotated[float | None, Query(description="walking speed")] = None,
         ebike_kmh: Annotated[float | None, Query(description="e-bike speed")] = None,
         top: Annotated[int, Query(description="worst-served cells listed")] = 20,
-        crs: Annotated[str | None, Query(description="wgs84 (default), gcj02 or bd09")] = None,
+        crs: GeographicCrsDep = WGS84,
         lang: Annotated[Literal["zh", "en"], Query(description="labels")] = "zh",
     ) -> None:
         self.bbox, self.polygon, self.district, self.city = bbox, polygon, district, city
@@ -66,12 +66,8 @@ class CoverageQuery:
         self.open_at = open_at
         self.target, self.walk_kmh, self.ebike_kmh = target, walk_kmh, ebike_kmh
         self.top = top
-        self.crs_text = crs
+        self.crs = crs
         self.lang = lang
-
-    @property
-    def crs(self) -> Crs:
-        return output_crs(parse_crs(self.crs_text))
 
     async def request(self, conn: Any, *, default_res: int) -> CoverageRequest:
         region = await resolve_region(

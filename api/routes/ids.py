@@ -14,6 +14,6 @@ from pydantic import Field
 MAX_ID = 2**63 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-StationId = Annotated[int, Path(ge=1, le=MAX_ID, description="the station's id")]
+StationId = Annotated[int, Path(ge=1, le=MAX_ID, description="the station's id", examples=[1024])]
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="the campaign's id")]
 StationQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="one of your stations")]

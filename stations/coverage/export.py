@@ -33,15 +33,6 @@ GAP_COLUMNS = (
 )
 
 
-def output_crs(crs: Crs) -> Crs:
-    if not crs.is_geographic:
-        raise InvalidInput(
-            f"crs: {crs} is projected; coverage output is in degrees: use wgs84, gcj02 or bd09",
-            field="crs",
-        )
-    return crs
-
-
 def _round(values: np.ndarray, digits: int) -> list[float]:
     return np.round(values, digits).tolist()
 

@@ -220,6 +220,51 @@ def point_to_wgs84(lat: float, lng: float, crs: Crs) -> tuple[float, float]:
     return float(wlat), float(wlng)
 
 
+# --- the boundary of every request: positions in a named CRS ------------------------
+
+
+def parse_named_crs(value: str | None, *, field: str = "crs") -> Crs:
+    """Only the named geographic CRSs (what phones and map SDKs report positions in)."""
+    if value is None:
+        return WGS84
+    text = str(value).strip().lower().replace("-", "").replace("_", "")
+    if text not in NAMED:
+        raise InvalidInput(
+            f"{field}: unknown CRS {value!r}; allowed values: {', '.join(NAMED)}", field=field
+        )
+    return Crs(text)
+
+
+def positions_to_wgs84(
+    lat: np.ndarray, lng: np.ndarray, crs: Crs, *, field: str = "lat/lng"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (degrees, already range-checked in ``crs``) in WGS84, longitude wrapped
+    to -180..180; refused when one has no WGS84 equivalent (GCJ-02 near a pole, say)."""
+    if crs.is_wgs84:
+        return np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
+    out_lat, out_lng = to_wgs84(lat, lng, crs)
+    if not (np.all(np.isfinite(out_lat)) and np.all(np.isfinite(out_lng))) or not np.all(
+        np.abs(out_lat) <= 90
+    ):
+        raise InvalidInput(
+            f"{field}: {'the point has' if out_lat.size == 1 else 'some positions have'} "
+            f"no WGS84 equivalent in {crs.name}; send {'it' if out_lat.size == 1 else 'them'} "
+            "in wgs84",
+            field=field,
+        )
+    return out_lat, (out_lng + 180.0) % 360.0 - 180.0
+
+
+def position_to_wgs84(
+    lat: float, lng: float, crs: Crs, *, field: str = "lat/lng"
+) -> tuple[float, float]:
+    """One position in WGS84 (see :func:`positions_to_wgs84`)."""
+    if crs.is_wgs84:
+        return float(lat), float(lng)
+    out_lat, out_lng = positions_to_wgs84(np.array(lat), np.array(lng), crs, field=field)
+    return float(out_lat), float(out_lng)
+
+
 def point_from_wgs84(lat: float, lng: float, crs: Crs) -> tuple[float, float]:
     out_lat, out_lng = from_wgs84(lat, lng, crs)
     return float(out_lat), float(out_lng)

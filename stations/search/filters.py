@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from stations.catalog.vocab import AMENITIES, AMENITY_BITS, Access, Kind
 from stations.errors import InvalidInput
-from stations.geo.crs import Crs, parse_crs
 
 MAX_K = 100
 DEFAULT_K = 5
@@ -24,7 +23,6 @@ MAX_RATING = 5.0
 MIN_RATING = 1.0
 # Opening hours are evaluated for instants a rider or planner can mean.
 OPEN_AT_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-NAMED_CRS = "wgs84, gcj02, bd09"
 
 KIND_VALUES = tuple(k.value for k in Kind)
 ACCESS_VALUES = tuple(a.value for a in Access)
@@ -235,21 +233,6 @@ def parse_open(
             )
         return parse_instant(open_at)
     return now if wants_now else None
-
-
-_WGS84 = parse_crs(None)
-
-
-def parse_named_crs(value: str | None, *, field: str = "crs") -> Crs:
-    """Only the named geographic CRSs: the search answers in latitude/longitude."""
-    if value is None:
-        return _WGS84
-    text = str(value).strip().lower().replace("-", "").replace("_", "")
-    if text not in ("wgs84", "gcj02", "bd09"):
-        raise InvalidInput(
-            f"{field}: unknown CRS {value!r}; allowed values: {NAMED_CRS}", field=field
-        )
-    return parse_crs(text, field=field)
 
 
 def build_filters(

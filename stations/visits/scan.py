@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from stations.errors import InvalidInput
 from stations.geo import h3cells
-from stations.geo.crs import NAMED, parse_crs, to_wgs84
+from stations.geo.crs import parse_named_crs, position_to_wgs84
 from stations.settings import SecuritySettings
 from stations.visits import qr
 
@@ -28,15 +28,10 @@ class Scan:
 
 def wgs84_position(lat: float, lng: float, crs: str | None) -> tuple[float, float]:
     """A reported position in WGS84; ``crs`` is wgs84 (default), gcj02 or bd09."""
-    parsed = parse_crs(crs)
-    if parsed.name not in NAMED:
-        raise InvalidInput(f"crs: positions are accepted in {', '.join(NAMED)}", field="crs")
+    parsed = parse_named_crs(crs)
     if not (math.isfinite(lat) and math.isfinite(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidInput("lat/lng: latitude must be -90..90 and longitude -180..180", field="lat")
-    if parsed.is_wgs84:
-        return float(lat), float(lng)
-    wlat, wlng = to_wgs84(lat, lng, parsed)
-    return float(wlat), float(wlng)
+    return position_to_wgs84(lat, lng, parsed)
 
 
 def read_scan(

@@ -91,6 +91,42 @@ async def test_claims_lean_route_answers_like_the_documented_route(settings, cla
     assert lean[1][1] == {"detail": "body: missing; send a JSON object with the fields documented"}
 
 
+async def test_nearest_lean_route_answers_like_the_documented_route(settings, conn):
+    from api.main import create_app
+
+    for n in range(3):
+        await create_station(conn, name=f"驿站{n}", lat=LAT + n * 0.001, lng=LNG)
+    queries = [
+        f"lat={LAT}&lng={LNG}",
+        f"lat={LAT}&lng={LNG}&k=2&kind=love_station,water_point&amenity=drinking_water",
+        f"lat={LAT}&lng={LNG}&access=-customers_only&open_now=true&crs=gcj02",
+        f"lng={LNG}",
+        f"lat=100&lng={LNG}",
+        f"lat={LAT}&lng={LNG}&k=0",
+        f"lat={LAT}&lng={LNG}&kind=bus",
+        f"lat={LAT}&lng={LNG}&open_now=true&open_at=2026-07-15T04:00:00%2B08:00",
+        f"lat={LAT}&lng={LNG}&crs=mars",
+    ]
+    requests = [("GET", f"/v1/stations/nearest?{q}", {}) for q in queries]
+
+    def without_instant(answers):
+        return [
+            (status, {k: v for k, v in body.items() if k != "at"}) for status, body in answers
+        ]
+
+    lean = without_instant(await _answers(create_app(settings), requests))
+    documented_app = create_app(settings)
+    documented_app.router.routes[:] = [
+        r
+        for r in documented_app.router.routes
+        if not (type(r) is Route and r.path == "/v1/stations/nearest")
+    ]
+    documented = without_instant(await _answers(documented_app, requests))
+    assert lean == documented
+    assert [status for status, _ in lean] == [200, 200, 200, 422, 422, 422, 422, 422, 422]
+    assert lean[0][1]["count"] == 3
+
+
 def test_lean_routes_stay_documented_in_openapi(settings):
     from api.main import create_app
 
