@@ -6,228 +6,46 @@ hours or amenity lists, are checked once per distinct value, so a million rows s
 fast); :func:`validate_station` runs the *same* functions over a one-row frame and
 raises :class:`~stations.errors.InvalidInput` naming every bad field.
 
-Limits repeat the CHECK constraints of ``data/migrations/0001_catalog.sql`` and the
-vocabularies come from :mod:`stations.catalog.vocab`: a row that passes here is a row the
-database accepts.
+Limits, vocabularies and defaults come from the field table (:mod:`stations.catalog.fields`),
+which ``tests/catalog/test_fields.py`` holds against the schema's CHECK constraints: a row
+that passes here is a row the database accepts. Problems are collected by
+:class:`~stations.catalog.problems.Problems`; text helpers live in
+:mod:`stations.catalog.text`, time zones in :mod:`stations.catalog.zones`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from stations.catalog import hours, vocab
+from stations.catalog import fields, hours
+from stations.catalog.problems import Problems, RuleBroken, check_distinct, shown, verdict
+from stations.catalog.text import as_text, parse_numbers
 from stations.errors import InvalidInput
 from stations.geo.region import Region
 
-# --- limits and vocabularies (0001_catalog.sql) ----------------------------------------
+# --- limits and vocabularies (the field table; CHECKs of the schema) -------------------
 
-TEXT_LIMITS: dict[str, int] = {
-    "name": 200,
-    "name_en": 200,
-    "address": 500,
-    "district": 100,
-    "district_code": 20,
-    "operator": 200,
-    "contact": 200,
-    "source_id": 200,
-}
-KINDS = tuple(k.value for k in vocab.Kind)
-STATUSES = tuple(s.value for s in vocab.Status)
-ACCESS_RULES = tuple(a.value for a in vocab.Access)
-AMENITY_NAMES = tuple(vocab.AMENITIES)
+KINDS = fields.KINDS
+STATUSES = fields.STATUSES
+ACCESS_RULES = fields.ACCESS_RULES
+AMENITY_NAMES = fields.AMENITY_NAMES
+TEXT_LIMITS = fields.TEXT_LIMITS
+TEXT_FIELDS = fields.TEXT_FIELDS
+REQUIRED_FIELDS = fields.REQUIRED_FIELDS
+STATION_FIELDS = fields.STATION_FIELDS
+DEFAULTS = fields.DEFAULTS
 _AMENITY_ORDER = {name: i for i, name in enumerate(AMENITY_NAMES)}
 SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
-
-DEFAULTS: dict[str, Any] = {"status": "active", "access": "open_to_all", "amenities": ()}
-"""What a station gets for a NOT NULL field left empty."""
-
-STATION_FIELDS: tuple[str, ...] = (
-    "name",
-    "name_en",
-    "kind",
-    "status",
-    "amenities",
-    "access",
-    "opening_hours",
-    "time_zone",
-    "country_code",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-    "verified_at",
-    "attributes",
-)
-"""Station fields a caller may set, besides the position (``lat``/``lng``)."""
-
-REQUIRED_FIELDS: tuple[str, ...] = ("name", "kind")
-TEXT_FIELDS: tuple[str, ...] = (
-    "name",
-    "name_en",
-    "address",
-    "district",
-    "district_code",
-    "operator",
-    "contact",
-)
-
-
-# --- problems ------------------------------------------------------------------------
-
-PROBLEM_COLUMNS = ("index", "field", "code", "reason", "value")
-
-
-@dataclass
-class Problems:
-    """Problems found in a frame, collected a rule at a time (each covering many rows).
-
-    ``index`` holds the frame's index labels of the bad rows; ``code`` is a short name
-    to count by (``unknown_amenity``), ``reason`` says what is wrong and what to do.
-    """
-
-    parts: list[pd.DataFrame] = field(default_factory=list)
-
-    def add(
-        self,
-        index: pd.Index | np.ndarray | list,
-        field: str,
-        code: str,
-        reason: str | np.ndarray | list[str],
-        value: Any = None,
-    ) -> None:
-        labels = np.asarray(index)
-        if labels.size == 0:
-            return
-        if isinstance(value, pd.Series):
-            value = value.to_numpy(dtype=object)
-        elif isinstance(value, np.ndarray):
-            value = value.astype(object)
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "index": labels,
-                    "field": field,
-                    "code": code,
-                    "reason": reason,
-                    "value": value,
-                },
-                columns=list(PROBLEM_COLUMNS),
-            )
-        )
-
-    def frame(self) -> pd.DataFrame:
-        """Every problem, one row each (columns: index, field, code, reason, value)."""
-        parts = [p for p in self.parts if len(p)]
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
-        out = pd.concat(parts, ignore_index=True)
-        out["value"] = [shown(v) for v in out["value"].tolist()]
-        return out
-
-    def bad_index(self) -> np.ndarray:
-        """Index labels of the rows with at least one problem."""
-        if not self.parts:
-            return np.array([], dtype=np.int64)
-        return np.unique(np.concatenate([p["index"].to_numpy() for p in self.parts]))
-
-    def __len__(self) -> int:
-        return sum(len(p) for p in self.parts)
-
-
-def shown(value: Any) -> str | None:
-    """A value as a person reads it in a report (cut to 120 characters)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        text = ";".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        text = orjson.dumps(value).decode()
-    else:
-        text = str(value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-class RuleBroken(InvalidInput):
-    """A scalar rule's verdict on one value: ``code`` to count by, ``detail`` to read."""
-
-    def __init__(self, detail: str, code: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def as_text(values: pd.Series) -> pd.Series:
-    """Values as stripped text (pandas ``str`` dtype); blank and missing become NaN."""
-    if values.dtype == object:
-        values = values.map(_scalar_text, na_action="ignore")
-    text = values.astype("str").str.strip()
-    return text.where(text.str.len() > 0)
-
-
-def _scalar_text(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # ids that were read as numbers: 450024929.0 -> "450024929"
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return None
-    return str(value)
-
-
-def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
-    """``func`` applied once per distinct non-missing value; missing stays None."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    results[: len(uniques)] = [func(u) for u in uniques]
-    results[-1] = None  # NA has code -1, which picks this last slot
-    return pd.Series(results[codes], index=values.index, dtype=object)
-
-
-def _verdict(value: Any, rule: Callable[[Any], Any]) -> tuple[Any, str | None, str | None]:
-    try:
-        return rule(value), None, None
-    except RuleBroken as exc:
-        return None, exc.code, str(exc.detail)
-
-
-def check_distinct(
-    values: pd.Series, rule: Callable[[Any], Any], *, field: str, problems: Problems
-) -> pd.Series:
-    """Run a scalar rule once per distinct value: cleaned values, None where it failed.
-
-    ``rule`` returns the cleaned value or raises :class:`RuleBroken`.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = np.empty(len(uniques) + 1, dtype=object)  # the last slot is for NA (-1)
-    broken: dict[str, list[int]] = {}
-    reasons = np.empty(len(uniques) + 1, dtype=object)
-    for i, unique in enumerate(uniques):
-        cleaned[i], code, reasons[i] = _verdict(unique, rule)
-        if code is not None:
-            broken.setdefault(code, []).append(i)
-    cleaned[-1] = None
-    for code, which in sorted(broken.items()):
-        rows = np.isin(codes, which)
-        problems.add(values.index[rows], field, code, reasons[codes[rows]], values[rows])
-    return pd.Series(cleaned[codes], index=values.index, dtype=object)
+NEAR_DUPLICATE_METRES = 5.0
+"""Two stations with the same (normalised) name closer than this are near-duplicates."""
 
 
 # --- scalar rules --------------------------------------------------------------------------
@@ -316,13 +134,6 @@ def timestamp_rule(value: Any) -> datetime:
             "e.g. 2025-06-01T09:00:00+08:00",
             "bad_timestamp",
         ) from None
-
-
-def localise(value: datetime | None, zone: str) -> datetime | None:
-    """A naive date-time is read as the station's local time; aware ones stay as they are."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=hours.zone(zone))
 
 
 def attributes_rule(value: Any) -> dict:
@@ -415,7 +226,7 @@ def check_attributes(values: pd.Series, problems: Problems) -> pd.Series:
     out = pd.Series([{}] * len(values), index=values.index, dtype=object)
     given = values.map(_given, na_action="ignore").fillna(False).to_numpy(dtype=bool)
     if given.any():
-        verdicts = [_verdict(v, attributes_rule) for v in values[given].tolist()]
+        verdicts = [verdict(v, attributes_rule) for v in values[given].tolist()]
         out[given] = [v[0] if v[2] is None else {} for v in verdicts]
         failed = np.array([v[2] is not None for v in verdicts])
         if failed.any():
@@ -477,27 +288,6 @@ def check_fields(
 
 
 # --- coordinates ------------------------------------------------------------------------------
-
-
-_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-
-
-def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers from numeric or text values (a decimal comma is accepted).
-
-    Returns ``(numbers, missing)``: numbers are NaN where the value is missing or is
-    not a number, and ``missing`` tells the two apart. Text is parsed by Arrow, so a
-    million coordinates take a few tens of milliseconds.
-    """
-    if values.dtype.kind in "fiu":
-        numbers = values.to_numpy(dtype=float)
-        return numbers, np.isnan(numbers)
-    text = pa.array(as_text(values), type=pa.large_string())
-    missing = np.asarray(text.is_null(), dtype=bool)
-    text = pc.replace_substring_regex(text, r"^([-+]?\d+),(\d+)$", r"\1.\2")
-    looks_numeric = pc.match_substring_regex(text, _NUMBER)
-    numbers = pc.cast(pc.if_else(looks_numeric, text, None), pa.float64())
-    return numbers.to_numpy(zero_copy_only=False), missing
 
 
 def check_coordinates(
@@ -580,100 +370,6 @@ def check_region(
             [f"{a:.6f}, {b:.6f}" for a, b in zip(lat[outside], lng[outside], strict=True)],
         )
     return ok & inside
-
-
-# --- names, time zones, countries ----------------------------------------------------------
-
-_NOT_LETTER_OR_DIGIT = r"[^\p{L}\p{M}\p{N}]+"
-
-
-def name_keys(names: pd.Series) -> pd.Series:
-    """Names as compared for near-duplicates: NFKC, lower case, only letters and digits.
-
-    ``相山公园 爱心驿站`` and ``相山公园爱心驿站`` match; so do ``Fontaine Wallace`` and
-    ``FONTAINE-WALLACE``. Vectorised (Arrow), so a million names take a fraction of a
-    second.
-    """
-    if names.dtype == object:
-        names = names.astype("str")
-    array = pa.array(names, type=pa.large_string())
-    array = pc.utf8_lower(pc.utf8_normalize(array, "NFKC"))
-    array = pc.replace_substring_regex(array, _NOT_LETTER_OR_DIGIT, "")
-    keys = array.to_pandas()
-    keys.index = names.index
-    return keys
-
-
-def name_key(name: str) -> str:
-    """:func:`name_keys` of one name."""
-    return str(name_keys(pd.Series([name], dtype=object)).iloc[0])
-
-
-@cache
-def _zone_countries() -> dict[str, str]:
-    """IANA zone -> ISO country, from the tz database's zone.tab (zone1970.tab fills gaps)."""
-    import tzdata
-
-    base = Path(tzdata.__file__).parent / "zoneinfo"
-    table: dict[str, str] = {}
-    for name in ("zone1970.tab", "zone.tab"):  # read zone.tab last: it has one country a zone
-        for line in (base / name).read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                countries, _, zone = line.split("\t")[:3]
-                table[zone] = countries.split(",")[0]
-    return table
-
-
-def country_of_zone(zone: str | None) -> str | None:
-    """The country whose public holidays apply in ``zone`` (None for ``Etc/…`` zones)."""
-    return None if zone is None else _zone_countries().get(zone)
-
-
-@cache
-def _finder() -> Any:
-    from timezonefinder import TimezoneFinder
-
-    return TimezoneFinder()
-
-
-def infer_time_zones(lat: np.ndarray, lng: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """IANA zone names (object array) of WGS84 points whose H3 res-11 cells are ``cells``.
-
-    Looked up per coarse H3 cell: timezonefinder's own index says, cell by cell, whether
-    a single zone covers it; only points in cells that a zone border crosses are looked
-    up one by one. Points no zone covers (open sea) get the nautical ``Etc/GMT±n``.
-    """
-    from timezonefinder.configs import SHORTCUT_H3_RES
-
-    from stations.geo import h3cells
-
-    out = np.empty(len(lat), dtype=object)
-    if len(lat) == 0:
-        return out
-    finder = _finder()
-    coarse = h3cells.parent_array(np.asarray(cells).astype(np.uint64), SHORTCUT_H3_RES)
-    uniques, inverse = np.unique(coarse, return_inverse=True)
-    entries = np.asarray(finder.shortcuts.entries_of(uniques), dtype=np.int64)
-    zone_ids = np.where(entries >= 0, entries, -1)[inverse]
-    unresolved = np.flatnonzero(zone_ids < 0)
-    if unresolved.size:
-        zone_ids[unresolved] = finder.timezone_ids_at(
-            lngs=np.ascontiguousarray(lng[unresolved]),
-            lats=np.ascontiguousarray(lat[unresolved]),
-            on_invalid="skip",
-        )
-    names = np.array(finder.zone_names_from_ids(np.arange(finder.nr_of_zones)), dtype=object)
-    found = zone_ids >= 0
-    out[found] = names[zone_ids[found]]
-    for i in np.flatnonzero(~found):
-        out[i] = nautical_zone(float(lng[i]))
-    return out
-
-
-def nautical_zone(lng: float) -> str:
-    """``Etc/GMT±n`` for a point at sea (POSIX sign: east of Greenwich is minus)."""
-    offset = round(lng / 15.0)
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 # --- one station (the API's write path) ------------------------------------------------------

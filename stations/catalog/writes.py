@@ -3,7 +3,7 @@
 Fields are checked by :func:`stations.catalog.rules.validate_station` (the importer's own
 rules), positions are converted and indexed by the same vectorised functions the
 importer uses (WGS84 via :mod:`stations.geo.crs`, H3 cells via :func:`h3cells.catalog_cells`,
-the zone via :func:`validation.infer_time_zones`), and every write runs in
+the zone via :func:`stations.catalog.zones.infer_time_zones`), and every write runs in
 :func:`stations.db.connection.transaction` so history names who and why.
 """
 
@@ -17,11 +17,13 @@ import asyncpg
 import numpy as np
 
 from stations.catalog import rules
+from stations.catalog.fields import DEFAULTS, STATION_FIELDS
+from stations.catalog.text import name_key
+from stations.catalog.zones import country_of_zone, infer_time_zones, localise
 from stations.db import connection as dbconn
 from stations.errors import Conflict, InvalidInput, StationNotFound
 from stations.geo import crs as crsmod
 from stations.geo import h3cells
-from stations.importer.core import NEAR_DUPLICATE_METRES
 from stations.sql import load
 
 SQL = load("catalog")
@@ -51,8 +53,19 @@ def locate(lat: float, lng: float, crs: crsmod.Crs) -> dict[str, Any]:
 
 def zone_of(lat: float, lng: float, h3_r11: int) -> str:
     """The IANA zone of a WGS84 point, found like the importer finds it."""
-    zone = rules.infer_time_zones(np.array([lat]), np.array([lng]), np.array([h3_r11]))[0]
+    zone = infer_time_zones(np.array([lat]), np.array([lng]), np.array([h3_r11]))[0]
     return str(zone)
+
+
+def row_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of the field table with its value, a default where the station must
+    have one: the JSON object ``insert_station``/``update_station`` read as a row."""
+    out: dict[str, Any] = {name: values.get(name) for name in STATION_FIELDS}
+    for name, default in DEFAULTS.items():
+        if not out[name]:
+            out[name] = default
+    out["amenities"] = list(out["amenities"])
+    return out
 
 
 async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Record:
@@ -66,12 +79,12 @@ async def get_station(conn: asyncpg.Connection, station_id: int) -> asyncpg.Reco
 async def _refuse_near_duplicate(
     conn: asyncpg.Connection, name: str, lat: float, lng: float, *, station_id: int | None
 ) -> None:
-    nearby = await conn.fetch(SQL.stations_near, lat, lng, NEAR_DUPLICATE_METRES, station_id)
+    nearby = await conn.fetch(SQL.stations_near, lat, lng, rules.NEAR_DUPLICATE_METRES, station_id)
     if not nearby:
         return
-    key = rules.name_key(name)
+    key = name_key(name)
     for other in nearby:
-        if rules.name_key(other["name"]) == key:
+        if name_key(other["name"]) == key:
             raise Conflict(
                 f"station {other['code']} ({other['name']!r}) is {other['metres']:.1f} m away "
                 f"with the same name; update that station instead of adding a second one, "
@@ -99,8 +112,8 @@ async def create_station(
         raise InvalidInput(f"source: {source!r} is not a source name (a-z, 0-9, . _ -)")
     place = locate(clean.pop("lat"), clean.pop("lng"), clean.pop("crs"))
     zone = clean.get("time_zone") or zone_of(place["lat"], place["lng"], place["h3_r11"])
-    country = clean.get("country_code") or rules.country_of_zone(zone)
-    verified = rules.localise(clean.get("verified_at"), zone)
+    country = clean.get("country_code") or country_of_zone(zone)
+    verified = localise(clean.get("verified_at"), zone)
     async with dbconn.transaction(conn, actor=actor, reason=reason):
         await _refuse_near_duplicate(
             conn, clean["name"], place["lat"], place["lng"], station_id=None
@@ -108,25 +121,12 @@ async def create_station(
         try:
             station_id = await conn.fetchval(
                 SQL.insert_station,
-                clean["name"],
-                clean.get("name_en"),
-                clean["kind"],
-                clean.get("status") or rules.DEFAULTS["status"],
-                clean.get("amenities") or [],
-                clean.get("access") or rules.DEFAULTS["access"],
-                clean.get("opening_hours"),
-                zone,
-                country,
-                clean.get("address"),
-                clean.get("district"),
-                clean.get("district_code"),
-                clean.get("operator"),
-                clean.get("contact"),
+                row_of(
+                    {**clean, "time_zone": zone, "country_code": country, "verified_at": verified}
+                ),
                 source,
                 source_id or uuid.uuid4().hex,
                 place["original_position"],
-                clean.get("attributes") or {},
-                verified,
                 place["lat"],
                 place["lng"],
                 place["h3_r7"],
@@ -173,9 +173,9 @@ async def update_station(
         if moved and "time_zone" not in clean:
             merged["time_zone"] = zone_of(merged["lat"], merged["lng"], merged["h3_r11"])
             if "country_code" not in clean:
-                merged["country_code"] = rules.country_of_zone(merged["time_zone"])
+                merged["country_code"] = country_of_zone(merged["time_zone"])
         if "verified_at" in clean:
-            merged["verified_at"] = rules.localise(clean["verified_at"], merged["time_zone"])
+            merged["verified_at"] = localise(clean["verified_at"], merged["time_zone"])
         if "name" in clean or moved:
             await _refuse_near_duplicate(
                 conn, merged["name"], merged["lat"], merged["lng"], station_id=station_id
@@ -183,22 +183,7 @@ async def update_station(
         await conn.execute(
             SQL.update_station,
             station_id,
-            merged["name"],
-            merged["name_en"],
-            merged["kind"],
-            merged["status"],
-            list(merged["amenities"]),
-            merged["access"],
-            merged["opening_hours"],
-            merged["time_zone"],
-            merged["country_code"],
-            merged["address"],
-            merged["district"],
-            merged["district_code"],
-            merged["operator"],
-            merged["contact"],
-            merged["attributes"],
-            merged["verified_at"],
+            row_of(merged),
             merged["original_position"],
             merged["lat"],
             merged["lng"],

@@ -3,15 +3,14 @@
 :func:`import_frame` takes a DataFrame in catalog form; :func:`import_file` reads CSV,
 JSON arrays, GeoJSON, GeoPackage, Shapefile and GeoParquet through a mapping file.
 Both check every row with :mod:`stations.catalog.rules`, report problems per row, and
-write the good rows in one transaction (see :mod:`stations.importer.core`).
+write the good rows in one transaction (see :mod:`stations.importer.run`).
 """
 
-from stations.importer.core import NEAR_DUPLICATE_METRES, import_frame
 from stations.importer.files import import_file
 from stations.importer.report import ROW_NUMBERING, ImportReport, Problem
+from stations.importer.run import import_frame
 
 __all__ = [
-    "NEAR_DUPLICATE_METRES",
     "ROW_NUMBERING",
     "ImportReport",
     "Problem",

@@ -10,14 +10,16 @@ from pathlib import Path
 import asyncpg
 import pandas as pd
 
-from stations.catalog import rules
+from stations.catalog.problems import Problems
+from stations.catalog.text import as_text
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo.region import Region, region_from_text
 from stations.importer import readers
-from stations.importer.core import ImportRun, Options, Progress
 from stations.importer.mapping import Mapping, identity_mapping, load_mapping
+from stations.importer.prepare import Options, Progress
 from stations.importer.report import ImportReport
+from stations.importer.run import ImportRun
 
 
 def source_from_path(path: Path) -> str:
@@ -159,7 +161,7 @@ async def _import(
         field_labels=mapping.field_labels,
     )
 
-    def everything() -> Iterator[tuple[pd.DataFrame, rules.Problems, int]]:
+    def everything() -> Iterator[tuple[pd.DataFrame, Problems, int]]:
         if first is not None:
             yield first
         yield from chunks
@@ -179,10 +181,10 @@ async def _import(
 
 def _chunks(
     table: readers.Table, mapping: Mapping, *, keep_own_columns: bool
-) -> Iterator[tuple[pd.DataFrame, rules.Problems, int]]:
+) -> Iterator[tuple[pd.DataFrame, Problems, int]]:
     """Mapped chunks, with the problems mapping found and the rows dropped as unreadable."""
     for raw in table.chunks:
-        problems = rules.Problems()
+        problems = Problems()
         dropped = 0
         if "__fields__" in raw.columns:
             counts = raw.pop("__fields__").to_numpy()
@@ -207,11 +209,11 @@ def _chunks(
         yield frame, problems, dropped
 
 
-def _single_value(chunk: tuple[pd.DataFrame, rules.Problems, int], column: str) -> str | None:
+def _single_value(chunk: tuple[pd.DataFrame, Problems, int], column: str) -> str | None:
     frame = chunk[0]
     if column not in frame.columns:
         return None
-    values = rules.as_text(frame[column]).dropna().unique()
+    values = as_text(frame[column]).dropna().unique()
     if len(values) > 1:
         if column == "crs":
             raise InvalidInput(
@@ -237,11 +239,11 @@ def _choose_crs(
     return crsmod.Crs("wgs84")
 
 
-def _check_source_column(frame: pd.DataFrame, source: str, problems: rules.Problems) -> None:
+def _check_source_column(frame: pd.DataFrame, source: str, problems: Problems) -> None:
     """Rows of an export that belong to another source than the one being imported."""
     if "source" not in frame.columns:
         return
-    values = rules.as_text(frame["source"])
+    values = as_text(frame["source"])
     other = (values.notna() & (values != source)).to_numpy(dtype=bool)
     if other.any():
         problems.add(

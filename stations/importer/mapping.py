@@ -51,6 +51,8 @@ import pandas as pd
 import shapely
 
 from stations.catalog import rules
+from stations.catalog.problems import Problems, map_distinct
+from stations.catalog.text import as_text
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 
@@ -165,7 +167,7 @@ class Mapping:
         """Columns the mapping reads that the file does not have."""
         return sorted(self.required_columns() - set(available))
 
-    def apply(self, raw: pd.DataFrame, problems: rules.Problems) -> pd.DataFrame:
+    def apply(self, raw: pd.DataFrame, problems: Problems) -> pd.DataFrame:
         """A raw chunk (index = row numbers) in catalog form: fields and position columns."""
         absent = [c for c in self.required_columns() if c not in raw.columns]
         if absent:  # sparse records (GeoJSON properties): a column no record has is empty
@@ -181,7 +183,7 @@ class Mapping:
         for target, value in self.defaults.items():
             filled = _constant(value, len(raw), raw.index)
             if target in out.columns:
-                text = out[target] if target == "amenities" else rules.as_text(out[target])
+                text = out[target] if target == "amenities" else as_text(out[target])
                 out[target] = text.where(text.notna(), filled)
             else:
                 out[target] = filled
@@ -208,19 +210,19 @@ class Mapping:
                     lambda v: ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v,
                     na_action="ignore",
                 )
-            parts.append(rules.as_text(given).fillna(""))
+            parts.append(as_text(given).fillna(""))
         if constant is not None:
             text = ";".join(constant) if isinstance(constant, list) else str(constant)
             parts.append(pd.Series(text, index=raw.index, dtype="str"))
         for column, amenity in self.amenity_flags.items():
-            flag = rules.as_text(raw[column]).str.lower().isin(TRUTHY).to_numpy()
+            flag = as_text(raw[column]).str.lower().isin(TRUTHY).to_numpy()
             parts.append(pd.Series(np.where(flag, amenity, ""), index=raw.index, dtype="str"))
         joined = parts[0]
         for part in parts[1:]:
             joined = joined + ";" + part
         return joined
 
-    def _position(self, raw: pd.DataFrame, out: pd.DataFrame, problems: rules.Problems) -> None:
+    def _position(self, raw: pd.DataFrame, out: pd.DataFrame, problems: Problems) -> None:
         p = self.position
         if p.lat and p.lng:
             out["lat"], out["lng"] = raw[p.lat], raw[p.lng]
@@ -244,8 +246,8 @@ def _constant(value: Any, n: int, index: pd.Index) -> pd.Series:
 
 def _map_values(values: pd.Series, table: MappingType[str, Any]) -> pd.Series:
     lookup = {str(k).strip().lower(): v for k, v in table.items()}
-    text = rules.as_text(values)
-    return rules.map_distinct(text, lambda v: lookup.get(str(v).lower(), v))
+    text = as_text(values)
+    return map_distinct(text, lambda v: lookup.get(str(v).lower(), v))
 
 
 def fill_template(template: str, raw: pd.DataFrame) -> pd.Series:
@@ -261,7 +263,7 @@ def fill_template(template: str, raw: pd.DataFrame) -> pd.Series:
         at = 0
         for match in _PLACEHOLDER.finditer(text):
             result = result + text[at : match.start()]
-            value = rules.as_text(raw[match.group(1)])
+            value = as_text(raw[match.group(1)])
             complete &= value.notna()
             result = result + value.fillna("")
             at = match.end()
@@ -282,7 +284,7 @@ def fill_template(template: str, raw: pd.DataFrame) -> pd.Series:
 def _attributes(raw: pd.DataFrame, keep: tuple[str, ...]) -> pd.Series:
     """The kept columns of each row as a dict (empty values left out)."""
     columns = {
-        c: rules.as_text(raw[c]).to_numpy(dtype=object, na_value=None)
+        c: as_text(raw[c]).to_numpy(dtype=object, na_value=None)
         for c in keep
         if c in raw.columns  # kept columns are optional: a file may lack some
     }
@@ -293,11 +295,9 @@ def _attributes(raw: pd.DataFrame, keep: tuple[str, ...]) -> pd.Series:
     return pd.Series(records, index=raw.index, dtype=object)
 
 
-def split_latlng(
-    values: pd.Series, column: str, problems: rules.Problems
-) -> tuple[pd.Series, pd.Series]:
+def split_latlng(values: pd.Series, column: str, problems: Problems) -> tuple[pd.Series, pd.Series]:
     """``"lat, lng"`` text (comma, semicolon or space between) into two text columns."""
-    text = rules.as_text(values)
+    text = as_text(values)
     parts = text.str.extract(_LATLNG)
     bad = (text.notna() & parts[0].isna()).to_numpy()
     if bad.any():
@@ -311,11 +311,9 @@ def split_latlng(
     return parts[0], parts[1]
 
 
-def parse_geometry(
-    values: pd.Series, column: str, problems: rules.Problems, *, wkt: bool
-) -> pd.Series:
+def parse_geometry(values: pd.Series, column: str, problems: Problems, *, wkt: bool) -> pd.Series:
     """WKT or GeoJSON text into shapely geometries (None where missing or unreadable)."""
-    text = rules.as_text(values)
+    text = as_text(values)
     array = text.to_numpy(dtype=object, na_value=None)
     if wkt:
         geoms = shapely.from_wkt(array, on_invalid="ignore")

@@ -12,24 +12,24 @@ WHERE s.id = $1
 FOR UPDATE
 
 -- name: insert_station
-INSERT INTO stations (name, name_en, kind, status, amenities, access, opening_hours, time_zone,
-                      country_code, address, district, district_code, operator, contact,
-                      source, source_id, original_position, attributes, verified_at,
-                      geom, h3_r7, h3_r9, h3_r11)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        ST_SetSRID(ST_MakePoint($21, $20), 4326)::geography, $22, $23, $24)
+-- $1: the station's fields as a JSON object (every field, defaults applied), typed by
+-- the stations row type; $2-$4 source, source id, original position; $5/$6 WGS84
+-- lat/lng; $7-$9 the H3 cells.
+INSERT INTO stations ({{fields}}, source, source_id, original_position, geom,
+                      h3_r7, h3_r9, h3_r11)
+SELECT {{fields f}}, $2, $3, $4, ST_SetSRID(ST_MakePoint($6, $5), 4326)::geography, $7, $8, $9
+FROM jsonb_populate_record(NULL::stations, $1::jsonb) f
 RETURNING id
 
 -- name: update_station
--- Every settable column from the merged values; the triggers bump the version and write
--- history only when something really changed.
-UPDATE stations
-SET name = $2, name_en = $3, kind = $4, status = $5, amenities = $6, access = $7,
-    opening_hours = $8, time_zone = $9, country_code = $10, address = $11, district = $12,
-    district_code = $13, operator = $14, contact = $15, attributes = $16, verified_at = $17,
-    original_position = $18, geom = ST_SetSRID(ST_MakePoint($20, $19), 4326)::geography,
-    h3_r7 = $21, h3_r9 = $22, h3_r11 = $23
-WHERE id = $1
+-- Every field from the merged values ($2, as for insert_station) and the position; the
+-- triggers bump the version and write history only when something really changed.
+UPDATE stations s
+SET {{set f}}, original_position = $3,
+    geom = ST_SetSRID(ST_MakePoint($5, $4), 4326)::geography,
+    h3_r7 = $6, h3_r9 = $7, h3_r11 = $8
+FROM jsonb_populate_record(NULL::stations, $2::jsonb) f
+WHERE s.id = $1
 
 -- name: set_status
 UPDATE stations SET status = $2 WHERE id = $1 RETURNING id
@@ -46,9 +46,7 @@ ORDER BY metres
 -- name: export_stations
 -- Stations for an export, optionally of one source ($1) and inside a WGS84 box ($2-$5:
 -- min lng, min lat, max lng, max lat), in id order.
-SELECT s.id, s.code, s.source, s.source_id, s.name, s.name_en, s.kind, s.status, s.amenities,
-       s.access, s.opening_hours, s.time_zone, s.country_code, s.address, s.district,
-       s.district_code, s.operator, s.contact, s.verified_at, s.attributes,
+SELECT s.id, s.code, s.source, s.source_id, {{fields s}},
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
 WHERE ($1::text IS NULL OR s.source = $1)

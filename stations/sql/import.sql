@@ -12,30 +12,7 @@ DROP TABLE IF EXISTS pg_temp.import_rows
 -- The rows that passed the per-row checks, already in catalog form (WGS84, H3 cells,
 -- original position as jsonb). row_no is the record number in the file.
 CREATE TEMP TABLE import_rows (
-    row_no            integer NOT NULL,
-    source_id         text NOT NULL,
-    name              text NOT NULL,
-    name_en           text,
-    kind              text NOT NULL,
-    status            text NOT NULL,
-    amenities         text[] NOT NULL,
-    access            text NOT NULL,
-    opening_hours     text,
-    time_zone         text NOT NULL,
-    country_code      text,
-    address           text,
-    district          text,
-    district_code     text,
-    operator          text,
-    contact           text,
-    verified_at       timestamptz,
-    attributes        jsonb NOT NULL,
-    original_position jsonb NOT NULL,
-    lat               double precision NOT NULL,
-    lng               double precision NOT NULL,
-    h3_r7             bigint NOT NULL,
-    h3_r9             bigint NOT NULL,
-    h3_r11            bigint NOT NULL
+    {{staging_columns}}
 ) ON COMMIT DROP
 
 -- name: drop_rejected_rows
@@ -69,15 +46,10 @@ LEFT JOIN stations s ON s.source = $1 AND s.source_id = r.source_id
 -- are filled where their pages already are. The ids are drawn here, after the sort (in
 -- H3 order too), so that the codes can be given with them and the per-row BEFORE
 -- INSERT trigger does not run (migration 0010).
-INSERT INTO stations (id, code, name, name_en, kind, status, amenities, access,
-                      opening_hours, time_zone, country_code, address, district,
-                      district_code, operator, contact, source, source_id, original_position,
-                      attributes, verified_at, geom, h3_r7, h3_r9, h3_r11)
-SELECT r.id, station_code(r.id), r.name, r.name_en, r.kind, r.status, r.amenities, r.access,
-       r.opening_hours, r.time_zone, r.country_code, r.address, r.district, r.district_code,
-       r.operator, r.contact, $1, r.source_id, r.original_position, r.attributes,
-       r.verified_at, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography,
-       r.h3_r7, r.h3_r9, r.h3_r11
+INSERT INTO stations (id, code, {{fields}}, source, source_id, original_position,
+                      geom, h3_r7, h3_r9, h3_r11)
+SELECT r.id, station_code(r.id), {{fields r}}, $1, r.source_id, r.original_position,
+       ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, r.h3_r7, r.h3_r9, r.h3_r11
 FROM (SELECT nextval('stations_id_seq') AS id, n.*
       FROM import_rows n
       WHERE NOT EXISTS (SELECT 1 FROM stations s
@@ -101,46 +73,17 @@ SELECT s.id, r.row_no, n.*,
 FROM import_rows r
 JOIN stations s ON s.source = $1 AND s.source_id = r.source_id
 CROSS JOIN LATERAL (
-    SELECT r.name AS name,
-           r.kind AS kind,
-           CASE WHEN 'name_en' = ANY($2) THEN r.name_en ELSE s.name_en END AS name_en,
-           CASE WHEN 'status' = ANY($2) THEN r.status ELSE s.status END AS status,
-           CASE WHEN 'amenities' = ANY($2) THEN r.amenities ELSE s.amenities END AS amenities,
-           CASE WHEN 'access' = ANY($2) THEN r.access ELSE s.access END AS access,
-           CASE WHEN 'opening_hours' = ANY($2) THEN r.opening_hours
-                ELSE s.opening_hours END AS opening_hours,
-           CASE WHEN 'time_zone' = ANY($2) THEN r.time_zone ELSE s.time_zone END AS time_zone,
-           CASE WHEN 'country_code' = ANY($2) THEN r.country_code
-                ELSE s.country_code END AS country_code,
-           CASE WHEN 'address' = ANY($2) THEN r.address ELSE s.address END AS address,
-           CASE WHEN 'district' = ANY($2) THEN r.district ELSE s.district END AS district,
-           CASE WHEN 'district_code' = ANY($2) THEN r.district_code
-                ELSE s.district_code END AS district_code,
-           CASE WHEN 'operator' = ANY($2) THEN r.operator ELSE s.operator END AS operator,
-           CASE WHEN 'contact' = ANY($2) THEN r.contact ELSE s.contact END AS contact,
-           CASE WHEN 'verified_at' = ANY($2) THEN r.verified_at
-                ELSE s.verified_at END AS verified_at,
-           CASE WHEN 'attributes' = ANY($2) THEN r.attributes ELSE s.attributes END AS attributes
+    SELECT {{provided r s $2}}
 ) n
 WHERE NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, 0.01, false)
-   OR (n.name, n.name_en, n.kind, n.status, n.amenities, n.access, n.opening_hours,
-       n.time_zone, n.country_code, n.address, n.district, n.district_code, n.operator,
-       n.contact, n.verified_at, n.attributes)
-      IS DISTINCT FROM
-      (s.name, s.name_en, s.kind, s.status, s.amenities, s.access, s.opening_hours,
-       s.time_zone, s.country_code, s.address, s.district, s.district_code, s.operator,
-       s.contact, s.verified_at, s.attributes)
+   OR ({{fields n}}) IS DISTINCT FROM ({{fields s}})
 
 -- name: count_changes
 SELECT count(*) FROM import_changes
 
 -- name: apply_updates
 UPDATE stations s
-SET name = c.name, name_en = c.name_en, kind = c.kind, status = c.status,
-    amenities = c.amenities, access = c.access, opening_hours = c.opening_hours,
-    time_zone = c.time_zone, country_code = c.country_code, address = c.address,
-    district = c.district, district_code = c.district_code, operator = c.operator,
-    contact = c.contact, verified_at = c.verified_at, attributes = c.attributes,
+SET {{set c}},
     geom = CASE WHEN c.moved THEN ST_SetSRID(ST_MakePoint(c.lng, c.lat), 4326)::geography
                 ELSE s.geom END,
     original_position = CASE WHEN c.moved THEN c.original_position ELSE s.original_position END,

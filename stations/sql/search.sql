@@ -4,9 +4,9 @@
 -- name: index_chunk
 -- Active stations after an id, in id order, shaped for the index: codes and masks for
 -- the filters (vocabularies passed as $3 kinds, $4 access rules, $5 amenities, so bit
--- positions follow stations/vocab.py), and the station's static JSON rendered once: its
--- opening brace and members up to its WGS84 position ({"id":…,"position":{…}), so an
--- answer appends the members that depend on the request and the closing brace.
+-- positions follow stations/catalog/vocab.py), and the station's static JSON rendered
+-- once by station_hit_head (its opening brace and members up to its WGS84 position), so
+-- an answer appends the members that depend on the request and the closing brace.
 SELECT s.id, s.version, s.opening_hours, s.time_zone, s.country_code,
        extract(epoch FROM s.verified_at)::float8 AS verified_epoch,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng,
@@ -14,18 +14,7 @@ SELECT s.id, s.version, s.opening_hours, s.time_zone, s.country_code,
        (array_position($4::text[], s.access) - 1)::int2 AS access_code,
        (SELECT coalesce(sum(1::bigint << (array_position($5::text[], a) - 1)), 0)::bigint
           FROM unnest(s.amenities) a) AS amenity_mask,
-       convert_to(concat('{"id":', s.id, ',"code":', to_json(s.code), ',"name":', to_json(s.name),
-                     ',"name_en":', coalesce(to_json(s.name_en)::text, 'null'),
-                     ',"kind":', to_json(s.kind), ',"amenities":', to_json(s.amenities),
-                     ',"access":', to_json(s.access),
-                     ',"opening_hours":', coalesce(to_json(s.opening_hours)::text, 'null'),
-                     ',"time_zone":', to_json(s.time_zone),
-                     ',"address":', coalesce(to_json(s.address)::text, 'null'),
-                     ',"verified_at":', coalesce(to_json(to_char(s.verified_at AT TIME ZONE 'UTC',
-                                                'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text, 'null'),
-                     ',"position":{"lat":', ST_Y(s.geom::geometry),
-                     ',"lng":', ST_X(s.geom::geometry), '}'),
-                  'UTF8') AS head
+       station_hit_head(s) AS head
 FROM stations s
 WHERE s.status = 'active' AND s.id > $1
 ORDER BY s.id
@@ -40,18 +29,7 @@ SELECT s.id, s.version, s.status, s.opening_hours, s.time_zone, s.country_code,
        (array_position($3::text[], s.access) - 1)::int2 AS access_code,
        (SELECT coalesce(sum(1::bigint << (array_position($4::text[], a) - 1)), 0)::bigint
           FROM unnest(s.amenities) a) AS amenity_mask,
-       convert_to(concat('{"id":', s.id, ',"code":', to_json(s.code), ',"name":', to_json(s.name),
-                     ',"name_en":', coalesce(to_json(s.name_en)::text, 'null'),
-                     ',"kind":', to_json(s.kind), ',"amenities":', to_json(s.amenities),
-                     ',"access":', to_json(s.access),
-                     ',"opening_hours":', coalesce(to_json(s.opening_hours)::text, 'null'),
-                     ',"time_zone":', to_json(s.time_zone),
-                     ',"address":', coalesce(to_json(s.address)::text, 'null'),
-                     ',"verified_at":', coalesce(to_json(to_char(s.verified_at AT TIME ZONE 'UTC',
-                                                'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text, 'null'),
-                     ',"position":{"lat":', ST_Y(s.geom::geometry),
-                     ',"lng":', ST_X(s.geom::geometry), '}'),
-                  'UTF8') AS head
+       station_hit_head(s) AS head
 FROM stations s
 WHERE s.id = ANY($1::bigint[])
 
@@ -63,9 +41,7 @@ WHERE s.id = ANY($1::bigint[])
 -- index narrows them by their character pairs, and terms of one character have none),
 -- $2 bbox as west, south, east, north (west > east crosses the antimeridian), $3 kinds,
 -- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
-SELECT s.id, s.code, s.name, s.name_en, s.kind, s.status, s.amenities, s.access,
-       s.opening_hours, s.time_zone, s.country_code, s.address, s.district, s.district_code,
-       s.operator, s.contact, s.verified_at, s.version, s.created_at, s.updated_at,
+SELECT s.id, s.code, {{fields s}}, s.version, s.created_at, s.updated_at,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
 WHERE ($1::text[] IS NULL

@@ -110,9 +110,7 @@ async def test_nearest_lean_route_answers_like_the_documented_route(settings, co
     requests = [("GET", f"/v1/stations/nearest?{q}", {}) for q in queries]
 
     def without_instant(answers):
-        return [
-            (status, {k: v for k, v in body.items() if k != "at"}) for status, body in answers
-        ]
+        return [(status, {k: v for k, v in body.items() if k != "at"}) for status, body in answers]
 
     lean = without_instant(await _answers(create_app(settings), requests))
     documented_app = create_app(settings)

@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 from stations.catalog import rules
+from stations.catalog.problems import Problems
+from stations.catalog.text import name_key
+from stations.catalog.zones import country_of_zone, infer_time_zones
 from stations.errors import InvalidInput
 from stations.geo import h3cells
 
@@ -105,7 +108,7 @@ def test_the_zero_position_placeholder_is_refused():
 
 
 def test_importer_and_single_writes_give_the_same_reason():
-    problems = rules.Problems()
+    problems = Problems()
     rules.check_fields(pd.DataFrame({"amenities": ["sauna"]}), problems, partial=True)
     from_frame = problems.frame()["reason"].tolist()
     with pytest.raises(InvalidInput) as info:
@@ -122,7 +125,7 @@ def test_rules_on_a_frame_report_each_bad_row_once_per_field():
         },
         index=[10, 11, 12, 13],
     )
-    problems = rules.Problems()
+    problems = Problems()
     cleaned = rules.check_fields(frame, problems)
     found = problems.frame().sort_values(["index", "field"])
     assert found[["index", "field", "code"]].values.tolist() == [
@@ -136,16 +139,16 @@ def test_rules_on_a_frame_report_each_bad_row_once_per_field():
 
 
 def test_names_match_ignoring_case_width_spaces_and_punctuation():
-    assert rules.name_key("相山公园 爱心驿站") == rules.name_key("相山公园爱心驿站")
-    assert rules.name_key("Fontaine-Wallace") == rules.name_key("ＦＯＮＴＡＩＮＥ wallace")
-    assert rules.name_key("驿站一") != rules.name_key("驿站二")
+    assert name_key("相山公园 爱心驿站") == name_key("相山公园爱心驿站")
+    assert name_key("Fontaine-Wallace") == name_key("ＦＯＮＴＡＩＮＥ wallace")
+    assert name_key("驿站一") != name_key("驿站二")
 
 
 def test_time_zone_and_country_follow_the_position():
     lat = np.array([33.9556, 43.80, 48.8566, 45.5017, 10.0])
     lng = np.array([116.7983, 87.60, 2.3522, -73.5673, -140.0])
     cells = h3cells.catalog_cells(lat, lng)[11]
-    zones = rules.infer_time_zones(lat, lng, cells).tolist()
+    zones = infer_time_zones(lat, lng, cells).tolist()
     assert zones == [
         "Asia/Shanghai",
         "Asia/Urumqi",
@@ -153,4 +156,4 @@ def test_time_zone_and_country_follow_the_position():
         "America/Toronto",
         "Etc/GMT+9",  # the Pacific: no land zone, the nautical one
     ]
-    assert [rules.country_of_zone(z) for z in zones] == ["CN", "CN", "FR", "CA", None]
+    assert [country_of_zone(z) for z in zones] == ["CN", "CN", "FR", "CA", None]

@@ -159,7 +159,7 @@ async def test_a_failing_write_leaves_nothing_behind(conn):
 async def test_a_copy_failing_while_the_next_chunk_is_checked_leaves_nothing_behind(
     conn, monkeypatch
 ):
-    from stations.importer import core
+    from stations.importer import run as core
 
     # The staging table refuses rows past 2: the second chunk's COPY fails while the
     # third chunk is being checked.
@@ -176,7 +176,7 @@ async def test_a_copy_failing_while_the_next_chunk_is_checked_leaves_nothing_beh
 
 
 async def test_a_reader_failing_while_a_copy_runs_leaves_nothing_behind(conn):
-    from stations.importer import core
+    from stations.importer import run as core
 
     options = core.Options(source="union", actor="admin")
     run = core.ImportRun(conn, options)
@@ -319,7 +319,7 @@ CONSTRAINTS = (
 async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_they_were(
     conn, monkeypatch
 ):
-    from stations.importer import core
+    from stations.importer import run as core
 
     before = (await conn.fetch(INDEXES), await conn.fetch(CONSTRAINTS))
     monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
@@ -343,7 +343,7 @@ async def test_a_large_import_rebuilds_the_search_indexes_and_leaves_them_as_the
 
 
 async def test_a_small_import_into_a_larger_catalog_updates_the_indexes_in_place(conn, monkeypatch):
-    from stations.importer import core
+    from stations.importer import run as core
 
     monkeypatch.setattr(core, "BULK_MIN_NEW", 3)
     await import_frame(conn, frame(12), source="union", actor="admin")
@@ -357,7 +357,7 @@ async def test_a_small_import_into_a_larger_catalog_updates_the_indexes_in_place
 async def test_a_large_import_beside_stations_of_its_source_adds_only_the_new_ones(
     conn, monkeypatch
 ):
-    from stations.importer import core
+    from stations.importer import run as core
 
     monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
     await import_frame(conn, frame(4), source="union", actor="admin")
@@ -381,7 +381,7 @@ async def test_a_large_import_beside_stations_of_its_source_adds_only_the_new_on
 async def test_a_constraint_failing_after_a_large_insert_leaves_the_catalog_as_it_was(
     conn, monkeypatch
 ):
-    from stations.importer import core
+    from stations.importer import run as core
 
     monkeypatch.setattr(core, "BULK_MIN_NEW", 10)
     await import_frame(conn, frame(4), source="union", actor="admin")
