@@ -19,7 +19,6 @@ from api.deps import ConnDep, SettingsDep
 from api.routes.coverage import CoverageQueryDep, PlannerDep, run_query
 from maps.assets import STATIC_DIR, STATIC_URL, render_html
 from maps.coverage import build_coverage_map
-from maps.settings import TileSettings
 from stations.coverage.mapdata import load_map_stations
 from stations.coverage.suggestions import suggest_sites
 
@@ -54,7 +53,7 @@ async def coverage_map(
             stations=stations,
             suggestions=suggestions,
             lang=query.lang,
-            tiles=TileSettings(),
+            tiles=settings.tiles,
         )
         return render_html(m, assets=assets)
 

@@ -31,11 +31,9 @@ from pydantic import BaseModel
 
 from api.responses import JSONResponse
 from maps.assets import LEAFLET, STATIC_URL
-from maps.settings import TileSettings
 from stations.catalog import vocab
-from stations.coverage.bands import CoverageSettings
 from stations.geo.crs import Crs, point_from_wgs84
-from stations.settings import PROJECT_ROOT
+from stations.settings import PROJECT_ROOT, CoverageSettings, Settings, TileSettings
 
 router = APIRouter(tags=["rider"])
 
@@ -224,6 +222,7 @@ async def rider_position(
 
 
 def install(app: FastAPI) -> None:
-    """Serve the rider page: settings are read now, its files on the first request."""
-    app.state.rider_config = page_config(CoverageSettings(), TileSettings())
+    """Serve the rider page, configured from the app's settings; its files load on first use."""
+    settings: Settings = app.state.settings
+    app.state.rider_config = page_config(settings.coverage, settings.tiles)
     app.include_router(router)

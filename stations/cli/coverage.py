@@ -105,7 +105,6 @@ def report(
 async def _report(**kw: Any) -> dict[str, Any]:
     from maps.assets import render_html
     from maps.coverage import build_coverage_map
-    from maps.settings import TileSettings
     from stations.coverage.analysis import CoverageRequest, analyse_coverage, resolve_region
     from stations.coverage.bands import band_set
     from stations.coverage.demand import read_points_file
@@ -124,7 +123,12 @@ async def _report(**kw: Any) -> dict[str, Any]:
         request = CoverageRequest(
             region=region,
             res=kw["res"] or settings.h3.coverage_default,
-            bands=band_set(walk_kmh=kw["walk_kmh"], ebike_kmh=kw["ebike_kmh"], target=kw["target"]),
+            bands=band_set(
+                settings=settings.coverage,
+                walk_kmh=kw["walk_kmh"],
+                ebike_kmh=kw["ebike_kmh"],
+                target=kw["target"],
+            ),
             amenities=kw["amenities"],
             open_at=kw["open_at"],
             top_n=kw["top"],
@@ -157,7 +161,7 @@ async def _report(**kw: Any) -> dict[str, Any]:
         await conn.close()
 
     m = build_coverage_map(
-        result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=TileSettings()
+        result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=settings.tiles
     )
     wgs = Crs("wgs84")
     await asyncio.to_thread(
