@@ -6,7 +6,7 @@ hours or amenity lists, are checked once per distinct value, so a million rows s
 fast); :func:`validate_station` runs the *same* functions over a one-row frame and
 raises :class:`~stations.errors.InvalidInput` naming every bad field.
 
-Limits repeat the CHECK constraints of ``data/migrations/0001_catalog.sql`` and the
+Limits repeat the CHECK constraints of ``stations/sql/migrations/0001_catalog.sql`` and the
 vocabularies come from :mod:`stations.catalog.vocab`: a row that passes here is a row the
 database accepts.
 """

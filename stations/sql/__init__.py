@@ -2,17 +2,19 @@
 
 A file holds blocks that start with ``-- name: <identifier>``; :func:`load` returns
 them as attributes. Values are always ``$n`` parameters; no identifier ever comes
-from user input. The schema itself lives in ``data/migrations``.
+from user input. The schema itself is the numbered migrations in
+``stations/sql/migrations``. Everything here is package data, read with
+:mod:`importlib.resources`, so an installed wheel finds it wherever it runs.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from types import SimpleNamespace
 
-_DIR = Path(__file__).parent
+_DIR = files(__package__)
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
