@@ -46,7 +46,7 @@ class CoverageQuery:
             str | None, Query(description="GeoJSON Polygon or MultiPolygon (in `crs`)")
         ] = None,
         district: Annotated[str | None, Query(description="a district named by stations")] = None,
-        city: Annotated[str | None, Query(description="a city file under data/regions")] = None,
+        city: Annotated[str | None, Query(description="a city outline the service ships")] = None,
         res: Annotated[int | None, Query(description="H3 resolution 7–10")] = None,
         amenity: Annotated[
             list[str] | None, Query(description="only stations with every amenity listed")

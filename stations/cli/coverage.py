@@ -27,7 +27,7 @@ def _say(message: str) -> None:
 
 @app.command()
 def report(
-    city: str = typer.Option(None, help="A city under data/regions (huaibei, xian)."),
+    city: str = typer.Option(None, help="A city outline shipped with the service (huaibei, xian)."),
     bbox: str = typer.Option(None, help="min_lng,min_lat,max_lng,max_lat in WGS84."),
     polygon: Annotated[
         Path | None, typer.Option(help="A GeoJSON file with the region's polygon.")

@@ -16,7 +16,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, Literal
 
 import h3
@@ -30,9 +31,9 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from stations.errors import InvalidInput
 from stations.geo import h3cells
 from stations.geo.crs import Crs, to_wgs84
-from stations.settings import PROJECT_ROOT
 
-REGIONS_DIR = PROJECT_ROOT / "data" / "regions"
+# City outlines (GeoJSON), package data: found wherever the package is installed.
+REGIONS_DIR = files("stations.coverage") / "cities"
 RegionKind = Literal["bbox", "polygon", "district", "city"]
 _GEOD = pyproj.Geod(ellps="WGS84")
 _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
@@ -276,11 +277,14 @@ def parse_polygon(value: str | dict[str, Any], *, field: str = "polygon") -> Reg
 
 
 def available_cities() -> list[str]:
-    return sorted(p.stem for p in REGIONS_DIR.glob("*.geojson"))
+    suffix = ".geojson"
+    return sorted(
+        p.name.removesuffix(suffix) for p in REGIONS_DIR.iterdir() if p.name.endswith(suffix)
+    )
 
 
 def load_city(name: str, *, field: str = "city") -> Region:
-    """A city from ``data/regions/<name>.geojson``."""
+    """A city from ``stations/coverage/cities/<name>.geojson``."""
     key = name.strip().lower()
     path = REGIONS_DIR / f"{key}.geojson"
     if not key.isidentifier() or not path.is_file():
@@ -291,7 +295,7 @@ def load_city(name: str, *, field: str = "city") -> Region:
     return _region_from_file(path, key)
 
 
-def _region_from_file(path: Path, key: str) -> Region:
+def _region_from_file(path: Traversable, key: str) -> Region:
     data = orjson.loads(path.read_bytes())
     feature = data["features"][0] if data.get("type") == "FeatureCollection" else data
     props = feature.get("properties") or {}
