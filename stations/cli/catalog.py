@@ -47,7 +47,12 @@ def import_command(
         str | None, typer.Option("--source", help="Source name (default: mapping's or file name).")
     ] = None,
     mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="Mapping TOML: file columns to catalog fields.")
+        str | None,
+        typer.Option(
+            "--mapping",
+            help="Mapping TOML (file columns to catalog fields): a path, or the name of "
+            "a bundled one, e.g. paris-fontaines.",
+        ),
     ] = None,
     region: Annotated[
         str | None,
