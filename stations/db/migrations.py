@@ -4,6 +4,12 @@ Each migration runs in its own transaction and is recorded in ``schema_migration
 with a checksum; re-running applies nothing, and a migration edited after it was
 applied is refused (write a new one instead). An advisory lock keeps two processes
 from migrating at once.
+
+The migrations are history. Today's functions, trigger functions, triggers and views are
+also kept as *living definitions* in ``stations/sql/functions/*.sql``: idempotent
+``CREATE OR REPLACE`` statements, one file per concern, that a migrated database equals
+(``tests/db/test_living_sql.py``). A change edits the living file and adds a migration
+that carries the same statements.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ SQL = load("admin")
 
 # Package data, so an installed wheel finds them wherever it runs.
 MIGRATIONS_DIR = files("stations.sql") / "migrations"
+LIVING_DIR = files("stations.sql") / "functions"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 7_340_001  # pg_advisory_lock key reserved for migrations
 
@@ -55,6 +62,12 @@ def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
             )
         found[version] = Migration(version, match.group(2), path, path.read_text("utf-8"))
     return [found[v] for v in sorted(found)]
+
+
+def living_definitions(directory: Traversable = LIVING_DIR) -> list[tuple[str, str]]:
+    """The living definitions as (file name, SQL), in file-name order (the order to run them)."""
+    sql_files = (p for p in directory.iterdir() if p.is_file() and p.name.endswith(".sql"))
+    return [(p.name, p.read_text("utf-8")) for p in sorted(sql_files, key=lambda p: p.name)]
 
 
 def schema_checksum(directory: Traversable = MIGRATIONS_DIR) -> str:

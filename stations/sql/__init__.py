@@ -2,9 +2,11 @@
 
 A file holds blocks that start with ``-- name: <identifier>``; :func:`load` returns
 them as attributes. Values are always ``$n`` parameters; no identifier ever comes
-from user input. The schema itself is the numbered migrations in
-``stations/sql/migrations``. Everything here is package data, read with
-:mod:`importlib.resources`, so an installed wheel finds it wherever it runs.
+from user input. The schema's history is the numbered migrations in
+``stations/sql/migrations``; today's functions, triggers and views are in
+``stations/sql/functions`` (see :mod:`stations.db.migrations`). Everything here is
+package data, read with :mod:`importlib.resources`, so an installed wheel finds it
+wherever it runs.
 """
 
 from __future__ import annotations
