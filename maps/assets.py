@@ -14,15 +14,17 @@ referenced by the CSS become data URIs) or points them at the service's
 from __future__ import annotations
 
 import base64
+import posixpath
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Literal
 
 import folium
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
-STATIC_DIR = VENDOR_DIR.parent
+# Package data, found wherever the package is installed.
+STATIC_DIR = files("maps") / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
 STATIC_URL = "/static/maps"
 LEAFLET = "leaflet-1.9.3"
 MARKERCLUSTER = "leaflet.markercluster-1.1.0"
@@ -59,17 +61,21 @@ def use_vendored(element: folium.Element, kind: str) -> folium.Element:
 
 @cache
 def _text(relative: str) -> str:
-    return (VENDOR_DIR / relative).read_text(encoding="utf-8")
+    return VENDOR_DIR.joinpath(*relative.split("/")).read_text(encoding="utf-8")
 
 
 def _inline_css(relative: str) -> str:
-    base = (VENDOR_DIR / relative).parent
+    base = posixpath.dirname(relative)
 
     def data_uri(match: re.Match[str]) -> str:
-        target = (base / match.group(1)).resolve()
-        if not target.is_relative_to(VENDOR_DIR) or not target.is_file():
+        # A path relative to the stylesheet; nothing outside the vendored folder.
+        target_path = posixpath.normpath(posixpath.join(base, match.group(1)))
+        if ".." in target_path.split("/") or posixpath.isabs(target_path):
             return "none"
-        mime = "image/png" if target.suffix == ".png" else "application/octet-stream"
+        target = VENDOR_DIR.joinpath(*target_path.split("/"))
+        if not target.is_file():
+            return "none"
+        mime = "image/png" if target_path.endswith(".png") else "application/octet-stream"
         return f"url(data:{mime};base64,{base64.b64encode(target.read_bytes()).decode()})"
 
     return _CSS_URL.sub(data_uri, _text(relative))

@@ -1,7 +1,9 @@
 """Settings, read from the environment (and ``.env``), split by concern.
 
 Nothing here is created at import time: call :func:`get_settings` (or build
-:class:`Settings` yourself in tests) when a command or the app starts.
+:class:`Settings` yourself in tests) when a command or the app starts, and pass the
+groups down. ``.env`` is read from the current directory, and relative paths are
+taken from it, so an installed ``stations`` works from any folder.
 """
 
 from __future__ import annotations
@@ -11,17 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PLACEHOLDER = "change-me-in-production"
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(
-        env_prefix=prefix, env_file=PROJECT_ROOT / ".env", extra="ignore", frozen=True
-    )
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", frozen=True)
 
 
 class DatabaseSettings(BaseSettings):
@@ -37,11 +36,18 @@ class DatabaseSettings(BaseSettings):
     url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "STATIONS_DB_URL")
     )
-    data_dir: Path = PROJECT_ROOT / ".data" / "pg"
+    # Relative to the directory the command starts in (``make run`` and ``make test``
+    # run from the checkout); made absolute at once, so a later chdir changes nothing.
+    data_dir: Path = Field(default=Path(".data/pg"), validate_default=True)
     name: str = "stations"
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.absolute()
 
     @property
     def embedded(self) -> bool:
@@ -141,6 +147,43 @@ class SecuritySettings(BaseSettings):
         return self
 
 
+class CoverageSettings(BaseSettings):
+    """Defaults of the coverage analysis: distance bands, speeds, the target band.
+
+    The rider page uses the same speeds for its walking and e-bike times, so a rider's
+    "15 minutes" is a planner's.
+    """
+
+    model_config = _config("STATIONS_COVERAGE_")
+
+    distances_m: tuple[float, ...] = (300.0, 500.0, 1000.0)
+    minutes: float = Field(default=15.0, gt=0, le=120)
+    walk_kmh: float = Field(default=4.5, gt=0, le=20)
+    ebike_kmh: float = Field(default=15.0, gt=0, le=60)
+    target: str = "walk_15min"
+    max_cells: int = Field(
+        default=2_000_000, ge=1, description="largest region one request may ask"
+    )
+
+
+class TileSettings(BaseSettings):
+    """Tile layer of the maps and the rider page: none by default, so maps work offline.
+
+    Chinese tile providers (Amap/Gaode, Tencent) draw GCJ-02; with ``crs="gcj02"`` every
+    drawn coordinate is shifted with :func:`stations.geo.crs.wgs84_to_gcj02` so it lands
+    on the right street.
+    """
+
+    model_config = _config("STATIONS_TILES_")
+
+    url: str | None = Field(
+        default=None, description="XYZ template, e.g. http://tiles.local/{z}/{x}/{y}.png"
+    )
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    attribution: str = "map tiles"
+    max_zoom: int = Field(default=18, ge=1, le=22)
+
+
 class Settings(BaseModel):
     """All settings, grouped by concern."""
 
@@ -150,6 +193,8 @@ class Settings(BaseModel):
     h3: H3Settings = Field(default_factory=H3Settings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    coverage: CoverageSettings = Field(default_factory=CoverageSettings)
+    tiles: TileSettings = Field(default_factory=TileSettings)
 
 
 @cache

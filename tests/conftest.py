@@ -64,11 +64,17 @@ async def _ensure_template(settings: Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database(settings: Settings) -> AsyncIterator[str]:
-    """Create the session's database from the template; drop it at the end."""
+async def template_database(settings: Settings) -> str:
+    """The migrated template database of the current schema (never connected to in tests)."""
     if settings.db.embedded:
         embedded.start(settings.db)
-    template = await _ensure_template(settings)
+    return await _ensure_template(settings)
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings, template_database: str) -> AsyncIterator[str]:
+    """Create the session's database from the template; drop it at the end."""
+    template = template_database
     await dbadmin.drop_database(settings.db, settings.db.name)
     await dbadmin.create_database(settings.db, settings.db.name, template=template)
     yield settings.db.name

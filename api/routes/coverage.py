@@ -23,10 +23,11 @@ from stations.coverage.analysis import (
     analyse_coverage,
     resolve_region,
 )
-from stations.coverage.bands import CoverageSettings, band_set
+from stations.coverage.bands import band_set
 from stations.coverage.export import cells_geojson, shift_points
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
 from stations.geo.crs import WGS84
+from stations.settings import Settings
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]
@@ -45,7 +46,7 @@ class CoverageQuery:
             str | None, Query(description="GeoJSON Polygon or MultiPolygon (in `crs`)")
         ] = None,
         district: Annotated[str | None, Query(description="a district named by stations")] = None,
-        city: Annotated[str | None, Query(description="a city file under data/regions")] = None,
+        city: Annotated[str | None, Query(description="a city outline the service ships")] = None,
         res: Annotated[int | None, Query(description="H3 resolution 7–10")] = None,
         amenity: Annotated[
             list[str] | None, Query(description="only stations with every amenity listed")
@@ -69,7 +70,7 @@ class CoverageQuery:
         self.crs = crs
         self.lang = lang
 
-    async def request(self, conn: Any, *, default_res: int) -> CoverageRequest:
+    async def request(self, conn: Any, *, settings: Settings) -> CoverageRequest:
         region = await resolve_region(
             conn,
             bbox=self.bbox,
@@ -80,9 +81,9 @@ class CoverageQuery:
         )
         return CoverageRequest(
             region=region,
-            res=default_res if self.res is None else self.res,
+            res=settings.h3.coverage_default if self.res is None else self.res,
             bands=band_set(
-                settings=CoverageSettings(),
+                settings=settings.coverage,
                 walk_kmh=self.walk_kmh,
                 ebike_kmh=self.ebike_kmh,
                 target=self.target,
@@ -96,9 +97,9 @@ class CoverageQuery:
 CoverageQueryDep = Annotated[CoverageQuery, Depends()]
 
 
-async def run_query(query: CoverageQuery, conn: Any, settings: Any) -> CoverageResult:
+async def run_query(query: CoverageQuery, conn: Any, settings: Settings) -> CoverageResult:
     """Resolve the request and analyse it (shared with the map route)."""
-    request = await query.request(conn, default_res=settings.h3.coverage_default)
+    request = await query.request(conn, settings=settings)
     return await analyse_coverage(conn, request=request, max_cells=API_MAX_CELLS)
 
 

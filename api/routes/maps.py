@@ -17,9 +17,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import ConnDep, SettingsDep
 from api.routes.coverage import CoverageQueryDep, PlannerDep, run_query
-from maps.assets import STATIC_DIR, STATIC_URL, render_html
+from maps.assets import STATIC_URL, render_html
 from maps.coverage import build_coverage_map
-from maps.settings import TileSettings
 from stations.coverage.mapdata import load_map_stations
 from stations.coverage.suggestions import suggest_sites
 
@@ -27,8 +26,11 @@ router = APIRouter(prefix="/maps", tags=["maps"])
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve the vendored map assets (public: they are open-source libraries)."""
-    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="map-assets")
+    """Serve the vendored map assets (public: they are open-source libraries).
+
+    They are the ``maps`` package's ``static`` folder, found wherever it is installed.
+    """
+    app.mount(STATIC_URL, StaticFiles(packages=[("maps", "static")]), name="map-assets")
 
 
 @router.get("/coverage", response_class=HTMLResponse, summary="The coverage map (HTML)")
@@ -54,7 +56,7 @@ async def coverage_map(
             stations=stations,
             suggestions=suggestions,
             lang=query.lang,
-            tiles=TileSettings(),
+            tiles=settings.tiles,
         )
         return render_html(m, assets=assets)
 

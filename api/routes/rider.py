@@ -2,12 +2,13 @@
 
 ``GET /`` is the page; ``GET /s/{code}`` (a poster) is the same page showing the
 scanned station — :mod:`api.routes.qr` hands browsers here and keeps answering JSON to
-everyone else. The page's files live in ``web/`` (plain ES modules, no build step) and
-are served from memory under ``/web/…``: gzipped when the phone accepts it, with a
-version query that changes whenever any of them changes, so a phone caches them for a
-year and never revalidates. Leaflet comes from the vendored copy the coverage maps use
-(``/static/maps/vendor/…``); nothing is loaded from anywhere else, and the page's
-Content-Security-Policy says so (plus the tile server, when one is configured).
+everyone else. The page's files live in the ``web`` package (plain ES modules, no build
+step; package data, in folders at any depth) and are served from memory under
+``/web/…``: gzipped when the phone accepts it, with a version query that changes
+whenever any of them changes, so a phone caches them for a year and never revalidates.
+Leaflet comes from the vendored copy the coverage maps use (``/static/maps/vendor/…``);
+nothing is loaded from anywhere else, and the page's Content-Security-Policy says so
+(plus the tile server, when one is configured).
 
 What the page needs from settings is written into the HTML once per app: walking and
 e-bike speeds (the coverage settings, so time estimates match the planners' 15-minute
@@ -19,8 +20,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -31,15 +35,13 @@ from pydantic import BaseModel
 
 from api.responses import JSONResponse
 from maps.assets import LEAFLET, STATIC_URL
-from maps.settings import TileSettings
 from stations.catalog import vocab
-from stations.coverage.bands import CoverageSettings
 from stations.geo.crs import Crs, point_from_wgs84
-from stations.settings import PROJECT_ROOT
+from stations.settings import CoverageSettings, Settings, TileSettings
 
 router = APIRouter(tags=["rider"])
 
-WEB_DIR = PROJECT_ROOT / "web"
+WEB_DIR = files("web")
 WEB_URL = "/web"
 _MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -95,14 +97,23 @@ def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, An
     }
 
 
-class RiderPage:
-    """The page and its files, read once from ``web/`` and kept in memory."""
+def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """Every file under ``folder`` with its path relative to it, in name order."""
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _walk(entry, f"{prefix}{entry.name}/")
+        elif entry.is_file():
+            yield f"{prefix}{entry.name}", entry
 
-    def __init__(self, config: dict[str, Any], *, web_dir: Path = WEB_DIR) -> None:
+
+class RiderPage:
+    """The page and its files, read once from the ``web`` package and kept in memory."""
+
+    def __init__(self, config: dict[str, Any], *, web_dir: Traversable = WEB_DIR) -> None:
         sources = {
-            path.relative_to(web_dir).as_posix(): path.read_bytes()
-            for path in sorted(web_dir.rglob("*"))
-            if path.is_file() and path.suffix in _MEDIA_TYPES
+            name: entry.read_bytes()
+            for name, entry in _walk(web_dir)
+            if PurePosixPath(name).suffix in _MEDIA_TYPES
         }
         whole = hashlib.sha256()
         for name, body in sources.items():
@@ -112,7 +123,7 @@ class RiderPage:
         self.files = {
             name: _file(
                 _IMPORT.sub(stamp, body) if name.endswith(".js") else body,
-                _MEDIA_TYPES[Path(name).suffix],
+                _MEDIA_TYPES[PurePosixPath(name).suffix],
             )
             for name, body in sources.items()
         }
@@ -224,6 +235,7 @@ async def rider_position(
 
 
 def install(app: FastAPI) -> None:
-    """Serve the rider page: settings are read now, its files on the first request."""
-    app.state.rider_config = page_config(CoverageSettings(), TileSettings())
+    """Serve the rider page, configured from the app's settings; its files load on first use."""
+    settings: Settings = app.state.settings
+    app.state.rider_config = page_config(settings.coverage, settings.tiles)
     app.include_router(router)

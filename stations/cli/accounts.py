@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import typer
 
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.people import accounts
 from stations.settings import get_settings
 
@@ -47,7 +47,7 @@ def add(
             token_days=days or security.staff_token_days,
         )
 
-    account, issued = dbconn.run_connected(work)
+    account, issued = run_connected(work)
     print(f"{account['role']} account {account['name']!r} created (id {account['id']})")
     _print_token(issued.token, issued.expires_at)
 
@@ -62,7 +62,7 @@ def token(
 ) -> None:
     """Issue another token for an account (e.g. a second device)."""
     security = get_settings().security
-    issued = dbconn.run_connected(
+    issued = run_connected(
         lambda conn: accounts.issue_token(
             conn, name=name, token_days=days or security.staff_token_days, label=label
         )
@@ -78,7 +78,7 @@ def grant(name: str, station: list[str] = typer.Option(..., "--station", "-s")) 
         ids = await accounts.station_ids_for_codes(conn, station)
         await accounts.grant_stations(conn, name=name, station_ids=ids)
 
-    dbconn.run_connected(work)
+    run_connected(work)
     print(f"{name} now also runs {', '.join(station)} (effective within a few seconds)")
 
 
@@ -90,21 +90,21 @@ def revoke_stations(name: str, station: list[str] = typer.Option(..., "--station
         ids = await accounts.station_ids_for_codes(conn, station)
         await accounts.grant_stations(conn, name=name, station_ids=ids, revoke=True)
 
-    dbconn.run_connected(work)
+    run_connected(work)
     print(f"{name} no longer runs {', '.join(station)}")
 
 
 @app.command()
 def disable(name: str) -> None:
     """Disable an account and revoke all its tokens."""
-    dbconn.run_connected(lambda conn: accounts.disable_account(conn, name=name))
+    run_connected(lambda conn: accounts.disable_account(conn, name=name))
     print(f"account {name!r} disabled; its tokens no longer work")
 
 
 @app.command("list")
 def list_() -> None:
     """Every account with its role and stations."""
-    for row in dbconn.run_connected(accounts.list_accounts):
+    for row in run_connected(accounts.list_accounts):
         state = "disabled" if row["disabled_at"] else "active"
         stations = ", ".join(row["station_codes"]) or "-"
         print(f"{row['role']:9} {row['name']:30} {state:9} {stations}")

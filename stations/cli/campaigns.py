@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import typer
 
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.errors import InvalidInput
 from stations.people import accounts
 from stations.visits import campaigns
@@ -68,13 +68,13 @@ def create(
             prizes=prizes,
         )
 
-    _show(dbconn.run_connected(work))
+    _show(run_connected(work))
 
 
 @app.command("list")
 def list_() -> None:
     """Every campaign, newest first."""
-    for c in dbconn.run_connected(campaigns.list_campaigns):
+    for c in run_connected(campaigns.list_campaigns):
         print(
             f"{c['id']:4} {c['name']:24} {c['starts_on']}..{c['ends_on']} "
             f"{c['daily_start']}-{c['daily_end']} quota {c['daily_quota']} "
@@ -85,7 +85,7 @@ def list_() -> None:
 @app.command()
 def show(campaign_id: int) -> None:
     """One campaign with its prize pools."""
-    _show(dbconn.run_connected(lambda conn: campaigns.get_campaign(conn, campaign_id=campaign_id)))
+    _show(run_connected(lambda conn: campaigns.get_campaign(conn, campaign_id=campaign_id)))
 
 
 @app.command()
@@ -103,13 +103,13 @@ def stations(
             conn, campaign_id=campaign_id, add=add_ids, remove=remove_ids
         )
 
-    print(f"{len(dbconn.run_connected(work))} stations take part in campaign {campaign_id}")
+    print(f"{len(run_connected(work))} stations take part in campaign {campaign_id}")
 
 
 @app.command()
 def cancel(campaign_id: int) -> None:
     """Stop a campaign (claims already made stay)."""
-    dbconn.run_connected(
+    run_connected(
         lambda conn: campaigns.update_campaign(conn, campaign_id=campaign_id, status="cancelled")
     )
     print(f"campaign {campaign_id} cancelled")

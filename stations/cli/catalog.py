@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -21,9 +21,8 @@ from rich.progress import (
 from rich.table import Table
 
 from stations.catalog.export import export_stations
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.importer import ROW_NUMBERING, ImportReport, import_file
-from stations.settings import get_settings
 
 SHOWN_PROBLEMS = 20
 _PROGRESS_FROM_ROWS = 20_000
@@ -48,7 +47,12 @@ def import_command(
         str | None, typer.Option("--source", help="Source name (default: mapping's or file name).")
     ] = None,
     mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="Mapping TOML: file columns to catalog fields.")
+        str | None,
+        typer.Option(
+            "--mapping",
+            help="Mapping TOML (file columns to catalog fields): a path, or the name of "
+            "a bundled one, e.g. paris-fontaines.",
+        ),
     ] = None,
     region: Annotated[
         str | None,
@@ -90,8 +94,9 @@ def import_command(
     """Import stations from a file: check every row, report problems, write the good rows."""
     console = Console()
     err = Console(stderr=True)
-    result = asyncio.run(
-        _import(
+    result = run_connected(
+        lambda conn: _import(
+            conn,
             file,
             err,
             format=format,
@@ -120,8 +125,9 @@ def import_command(
         raise typer.Exit(1)
 
 
-async def _import(file: Path, err: Console, **options: Any) -> ImportReport:
-    conn = await dbconn.connect(get_settings().db)
+async def _import(
+    conn: asyncpg.Connection, file: Path, err: Console, **options: Any
+) -> ImportReport:
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -143,11 +149,8 @@ async def _import(file: Path, err: Console, **options: Any) -> ImportReport:
             tasks[stage] = bar.add_task(label, total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
-    try:
-        with bar:
-            return await import_file(conn, file, progress=progress, **options)
-    finally:
-        await conn.close()
+    with bar:
+        return await import_file(conn, file, progress=progress, **options)
 
 
 def print_report(console: Console, report: ImportReport, *, show: int = SHOWN_PROBLEMS) -> None:
@@ -201,14 +204,7 @@ def export_command(
     """Export stations; importing the file back as the same source changes nothing."""
     path = output or Path(f"stations.{format.lower()}")
 
-    async def run() -> int:
-        conn = await dbconn.connect(get_settings().db)
-        try:
-            return await export_stations(
-                conn, path, format=format, bbox=bbox, crs=crs, source=source
-            )
-        finally:
-            await conn.close()
-
-    count = asyncio.run(run())
+    count = run_connected(
+        lambda conn: export_stations(conn, path, format=format, bbox=bbox, crs=crs, source=source)
+    )
     Console().print(f"exported {count} stations to {path}")

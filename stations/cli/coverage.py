@@ -6,16 +6,17 @@ table as CSV and every cell as GeoJSON, and prints the summary.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 
+from stations.cli.runner import run_connected
 from stations.errors import InvalidInput
-from stations.settings import get_settings
+from stations.settings import Settings, get_settings
 
 app = typer.Typer(help="Coverage of outdoor workers by stations (15-minute service circle).")
 
@@ -26,7 +27,7 @@ def _say(message: str) -> None:
 
 @app.command()
 def report(
-    city: str = typer.Option(None, help="A city under data/regions (huaibei, xian)."),
+    city: str = typer.Option(None, help="A city outline shipped with the service (huaibei, xian)."),
     bbox: str = typer.Option(None, help="min_lng,min_lat,max_lng,max_lat in WGS84."),
     polygon: Annotated[
         Path | None, typer.Option(help="A GeoJSON file with the region's polygon.")
@@ -67,27 +68,25 @@ def report(
     if engine not in ("numpy", "dask"):
         raise InvalidInput(f"engine: {engine!r}; allowed values: numpy, dask", field="engine")
     polygon_text = polygon.read_text(encoding="utf-8") if polygon else None
-    summary = asyncio.run(
-        _report(
-            city=city,
-            bbox=bbox,
-            polygon=polygon_text,
-            district=district,
-            res=res,
-            amenities=tuple(amenity or ()),
-            open_at=open_at,
-            target=target,
-            walk_kmh=walk_kmh,
-            ebike_kmh=ebike_kmh,
-            suggest=suggest,
-            candidates=candidates,
-            candidates_crs=candidates_crs,
-            engine=engine,
-            workers=workers,
-            lang=lang,
-            top=top,
-            output=output,
-        )
+    summary = _report(
+        city=city,
+        bbox=bbox,
+        polygon=polygon_text,
+        district=district,
+        res=res,
+        amenities=tuple(amenity or ()),
+        open_at=open_at,
+        target=target,
+        walk_kmh=walk_kmh,
+        ebike_kmh=ebike_kmh,
+        suggest=suggest,
+        candidates=candidates,
+        candidates_crs=candidates_crs,
+        engine=engine,
+        workers=workers,
+        lang=lang,
+        top=top,
+        output=output,
     )
     t = summary["target"]
     share = t["covered_share"]
@@ -102,66 +101,19 @@ def report(
     _say(summary["notes"][0])
 
 
-async def _report(**kw: Any) -> dict[str, Any]:
+def _report(**kw: Any) -> dict[str, Any]:
     from maps.assets import render_html
     from maps.coverage import build_coverage_map
-    from maps.settings import TileSettings
-    from stations.coverage.analysis import CoverageRequest, analyse_coverage, resolve_region
-    from stations.coverage.bands import band_set
-    from stations.coverage.demand import read_points_file
     from stations.coverage.export import cells_geojson, gap_csv, gap_rows
-    from stations.coverage.mapdata import load_map_stations
-    from stations.coverage.suggestions import candidates_from_frame, suggest_sites
-    from stations.db import connection as dbconn
     from stations.geo.crs import Crs
 
     settings = get_settings()
-    conn = await dbconn.connect(settings.db)
-    try:
-        region = await resolve_region(
-            conn, bbox=kw["bbox"], polygon=kw["polygon"], district=kw["district"], city=kw["city"]
-        )
-        request = CoverageRequest(
-            region=region,
-            res=kw["res"] or settings.h3.coverage_default,
-            bands=band_set(walk_kmh=kw["walk_kmh"], ebike_kmh=kw["ebike_kmh"], target=kw["target"]),
-            amenities=kw["amenities"],
-            open_at=kw["open_at"],
-            top_n=kw["top"],
-        )
-        client = cluster = None
-        if kw["engine"] == "dask":
-            from dask.distributed import Client
-
-            from stations.coverage.dask_engine import local_cluster
-
-            cluster = local_cluster(kw["workers"])
-            client = Client(cluster)
-        try:
-            result = await analyse_coverage(
-                conn, request=request, engine=kw["engine"], client=client
-            )
-        finally:
-            if client is not None:
-                client.close()
-                cluster.close()  # type: ignore[union-attr]
-        suggestions = None
-        if kw["suggest"]:
-            cands = None
-            if kw["candidates"]:
-                frame, crs = read_points_file(kw["candidates"], crs=kw["candidates_crs"])
-                cands = candidates_from_frame(frame, crs=crs)
-            suggestions = suggest_sites(result, n=kw["suggest"], candidates=cands)
-        stations = await load_map_stations(conn, region=region, at=datetime.now(UTC))
-    finally:
-        await conn.close()
-
+    result, suggestions, stations = run_connected(lambda conn: _analyse(conn, settings, **kw))
     m = build_coverage_map(
-        result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=TileSettings()
+        result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=settings.tiles
     )
     wgs = Crs("wgs84")
-    await asyncio.to_thread(
-        _write_files,
+    _write_files(
         kw["output"],
         html=render_html(m, assets="inline"),
         gaps=gap_csv(gap_rows(result, crs=wgs)),
@@ -173,6 +125,55 @@ async def _report(**kw: Any) -> dict[str, Any]:
         for row in suggestions.rows:
             _say(f"site #{row['rank']}: {row['lat']}, {row['lng']} (+{row['gain']:,.1f} demand)")
     return summary
+
+
+async def _analyse(conn: asyncpg.Connection, settings: Settings, **kw: Any) -> tuple[Any, Any, Any]:
+    """The analysis, its suggested sites and the stations to draw: what needs the database."""
+    from stations.coverage.analysis import CoverageRequest, analyse_coverage, resolve_region
+    from stations.coverage.bands import band_set
+    from stations.coverage.demand import read_points_file
+    from stations.coverage.mapdata import load_map_stations
+    from stations.coverage.suggestions import candidates_from_frame, suggest_sites
+
+    region = await resolve_region(
+        conn, bbox=kw["bbox"], polygon=kw["polygon"], district=kw["district"], city=kw["city"]
+    )
+    request = CoverageRequest(
+        region=region,
+        res=kw["res"] or settings.h3.coverage_default,
+        bands=band_set(
+            settings=settings.coverage,
+            walk_kmh=kw["walk_kmh"],
+            ebike_kmh=kw["ebike_kmh"],
+            target=kw["target"],
+        ),
+        amenities=kw["amenities"],
+        open_at=kw["open_at"],
+        top_n=kw["top"],
+    )
+    client = cluster = None
+    if kw["engine"] == "dask":
+        from dask.distributed import Client
+
+        from stations.coverage.dask_engine import local_cluster
+
+        cluster = local_cluster(kw["workers"])
+        client = Client(cluster)
+    try:
+        result = await analyse_coverage(conn, request=request, engine=kw["engine"], client=client)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()  # type: ignore[union-attr]
+    suggestions = None
+    if kw["suggest"]:
+        cands = None
+        if kw["candidates"]:
+            frame, crs = read_points_file(kw["candidates"], crs=kw["candidates_crs"])
+            cands = candidates_from_frame(frame, crs=crs)
+        suggestions = suggest_sites(result, n=kw["suggest"], candidates=cands)
+    stations = await load_map_stations(conn, region=region, at=datetime.now(UTC))
+    return result, suggestions, stations
 
 
 def _write_files(output: Path, *, html: str, gaps: str, cells: str) -> None:

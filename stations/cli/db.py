@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import typer
 
+from stations.cli.runner import run
 from stations.db import admin as dbadmin
 from stations.db import embedded
 from stations.settings import get_settings
@@ -20,7 +20,7 @@ def up() -> None:
     db = get_settings().db
     if not db.embedded:
         embedded.say("DATABASE_URL is set: using that database, not the project-local cluster")
-    asyncio.run(dbadmin.up(db))
+    run(dbadmin.up(db))
 
 
 @app.command()
@@ -41,7 +41,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     if db.embedded:
         info.update(embedded.status(db))
     if not db.embedded or info.get("running"):
-        info["schema"] = asyncio.run(dbadmin.schema_state(db))
+        info["schema"] = run(dbadmin.schema_state(db))
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -54,7 +54,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 @app.command()
 def migrate() -> None:
     """Apply pending migrations (each in its own transaction)."""
-    applied = asyncio.run(dbadmin.migrate(get_settings().db))
+    applied = run(dbadmin.migrate(get_settings().db))
     for name in applied:
         embedded.say(f"applied {name}")
     if not applied:
@@ -67,5 +67,5 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Confirm: this deletes a
     if not yes:
         embedded.say("this deletes every station, member and claim; repeat with --yes to do it")
         raise typer.Exit(2)
-    applied = asyncio.run(dbadmin.reset(get_settings().db))
+    applied = run(dbadmin.reset(get_settings().db))
     embedded.say(f"reset done; applied {len(applied)} migrations")

@@ -6,7 +6,6 @@ Reads CSV (UTF-8 or GBK/GB18030) or any point file GDAL reads, then imports it w
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from stations.settings import get_settings
+from stations.cli.runner import run_connected
 
 app = typer.Typer(help="Worker activity (demand) for coverage analysis.")
 
@@ -33,26 +32,19 @@ def import_file(
 ) -> None:
     """Import demand points; re-importing the same file changes nothing."""
     from stations.coverage.demand import import_demand_frame, read_points_file
-    from stations.db import connection as dbconn
 
     frame, parsed = read_points_file(file, crs=crs)
-
-    async def run():  # type: ignore[no-untyped-def]
-        conn = await dbconn.connect(get_settings().db)
-        try:
-            return await import_demand_frame(
-                conn,
-                frame,
-                source=source,
-                actor=actor or f"cli:{getpass.getuser()}",
-                crs=parsed,
-                dry_run=dry_run,
-                time_zone=time_zone,
-            )
-        finally:
-            await conn.close()
-
-    report = asyncio.run(run())
+    report = run_connected(
+        lambda conn: import_demand_frame(
+            conn,
+            frame,
+            source=source,
+            actor=actor or f"cli:{getpass.getuser()}",
+            crs=parsed,
+            dry_run=dry_run,
+            time_zone=time_zone,
+        )
+    )
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -74,16 +66,8 @@ def import_file(
 def summary() -> None:
     """Demand per source: points, total weight, first and last observation."""
     from stations.coverage.demand import demand_summary
-    from stations.db import connection as dbconn
 
-    async def run():  # type: ignore[no-untyped-def]
-        conn = await dbconn.connect(get_settings().db)
-        try:
-            return await demand_summary(conn)
-        finally:
-            await conn.close()
-
-    for row in asyncio.run(run()):
+    for row in run_connected(demand_summary):
         print(
             f"{row['source']:<32} {row['points']:>10,} points  weight {row['weight']:,.1f}  "
             f"{row['first_observed'] or '—'} … {row['last_observed'] or '—'}"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import typer
 
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.demo.generator import (
     CITIES,
     DemoCity,
@@ -16,7 +15,6 @@ from stations.demo.generator import (
     load_demo,
     require_importers,
 )
-from stations.settings import get_settings
 
 
 def demo(
@@ -34,16 +32,10 @@ def demo(
     generated = generate_city(city, seed=seed)
     _print_generated(generated)
     require_importers()  # fail before touching the database when an importer is missing
-    report = asyncio.run(_load(generated, dry_run=dry_run))
+    report = run_connected(
+        lambda conn: load_demo(conn, generated, actor="stations demo", dry_run=dry_run)
+    )
     _print_report(report)
-
-
-async def _load(generated: DemoCity, *, dry_run: bool) -> DemoLoadReport:
-    conn = await dbconn.connect(get_settings().db)
-    try:
-        return await load_demo(conn, generated, actor="stations demo", dry_run=dry_run)
-    finally:
-        await conn.close()
 
 
 def _print_generated(generated: DemoCity) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import typer
 
 from stations.catalog.vocab import MemberStatus
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.people import members
 from stations.settings import get_settings
 
@@ -32,16 +31,8 @@ def import_(
     and optionally name/姓名, employer/所属平台, status/状态. Phones are stored only as
     a keyed hash.
     """
-    settings = get_settings()
-
-    async def run() -> members.ImportReport:
-        conn = await dbconn.connect(settings.db)
-        try:
-            return await members.import_file(conn, path=file, security=settings.security)
-        finally:
-            await conn.close()
-
-    result = asyncio.run(run())
+    security = get_settings().security
+    result = run_connected(lambda conn: members.import_file(conn, path=file, security=security))
     rows = [
         {
             "row": r.row,
@@ -73,16 +64,7 @@ def import_(
 
 
 def _set_status(member_no: str, status: MemberStatus) -> None:
-    settings = get_settings()
-
-    async def run() -> None:
-        conn = await dbconn.connect(settings.db)
-        try:
-            await members.set_status(conn, member_no=member_no, status=status)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
+    run_connected(lambda conn: members.set_status(conn, member_no=member_no, status=status))
     print(f"member {member_no} is {status.value}")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+import asyncpg
 import typer
 
-from stations.db import connection as dbconn
+from stations.cli.runner import run_connected
 from stations.errors import InvalidInput
 from stations.people import accounts
 from stations.settings import get_settings
@@ -28,15 +28,11 @@ def posters_(
         raise InvalidInput("name stations with --station CODE, or print every one with --all")
     settings = get_settings()
 
-    async def load() -> list[dict]:
-        conn = await dbconn.connect(settings.db)
-        try:
-            ids = await accounts.station_ids_for_codes(conn, station) if station else None
-            return await posters.stations_for_posters(conn, station_ids=ids)
-        finally:
-            await conn.close()
+    async def load(conn: asyncpg.Connection) -> list[dict]:
+        ids = await accounts.station_ids_for_codes(conn, station) if station else None
+        return await posters.stations_for_posters(conn, station_ids=ids)
 
-    stations = asyncio.run(load())
+    stations = run_connected(load)
     pdf = posters.render_pdf(
         stations,
         security=settings.security,

@@ -4,7 +4,8 @@ A band is an upper bound on the geodesic distance from a cell's centre to the ne
 station. "Minutes" bands turn a travel time into a distance with a speed: a
 straight-line proxy (no road network, no waiting at crossings), which every surface
 says next to the figures. Bands, speeds and the target band (the "15-minute service
-circle") come from settings and can be overridden per request.
+circle") come from settings (``Settings.coverage``, passed down by the app and the
+command line) and can be overridden per request.
 """
 
 from __future__ import annotations
@@ -14,34 +15,15 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stations.errors import InvalidInput
-from stations.settings import PROJECT_ROOT
+from stations.settings import CoverageSettings
 
 BEYOND = "beyond"
 PROXY_NOTE = {
     "zh": "“分钟”按直线距离÷速度估算，未考虑道路网络，仅作近似。",
     "en": "Minutes are straight-line distance divided by speed: a proxy, not a route time.",
 }
-
-
-class CoverageSettings(BaseSettings):
-    """Defaults of the coverage analysis (``STATIONS_COVERAGE_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="STATIONS_COVERAGE_", env_file=PROJECT_ROOT / ".env", extra="ignore"
-    )
-
-    distances_m: tuple[float, ...] = (300.0, 500.0, 1000.0)
-    minutes: float = Field(default=15.0, gt=0, le=120)
-    walk_kmh: float = Field(default=4.5, gt=0, le=20)
-    ebike_kmh: float = Field(default=15.0, gt=0, le=60)
-    target: str = "walk_15min"
-    max_cells: int = Field(
-        default=2_000_000, ge=1, description="largest region one request may ask"
-    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +97,11 @@ def band_set(
     minutes: float | None = None,
     target: str | None = None,
 ) -> BandSet:
-    """The bands for a request: settings, with any of the speeds or the target overridden."""
+    """The bands for a request: settings, with any of the speeds or the target overridden.
+
+    The app and the command line pass their ``Settings.coverage``; without it the
+    defaults are read from the environment (scripts, tests, benchmarks).
+    """
     s = settings or CoverageSettings()
     walk = s.walk_kmh if walk_kmh is None else walk_kmh
     ebike = s.ebike_kmh if ebike_kmh is None else ebike_kmh

@@ -14,7 +14,8 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import h3
 import numpy as np
@@ -26,9 +27,9 @@ from shapely.geometry import MultiPolygon, Polygon
 from stations.errors import InvalidInput
 from stations.geo import h3cells
 from stations.geo.region import Region, parse_polygon
-from stations.settings import PROJECT_ROOT
 
-REGIONS_DIR = PROJECT_ROOT / "data" / "regions"
+# City outlines (GeoJSON), package data: found wherever the package is installed.
+REGIONS_DIR = files("stations.coverage") / "cities"
 _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
 
 
@@ -142,11 +143,14 @@ def _to_h3shape(geometry: Polygon | MultiPolygon) -> h3.H3Shape:
 
 
 def available_cities() -> list[str]:
-    return sorted(p.stem for p in REGIONS_DIR.glob("*.geojson"))
+    suffix = ".geojson"
+    return sorted(
+        p.name.removesuffix(suffix) for p in REGIONS_DIR.iterdir() if p.name.endswith(suffix)
+    )
 
 
 def load_city(name: str, *, field: str = "city") -> Region:
-    """A city from ``data/regions/<name>.geojson``."""
+    """A city from ``stations/coverage/cities/<name>.geojson``."""
     key = name.strip().lower()
     path = REGIONS_DIR / f"{key}.geojson"
     if not key.isidentifier() or not path.is_file():
@@ -157,7 +161,7 @@ def load_city(name: str, *, field: str = "city") -> Region:
     return _region_from_file(path, key)
 
 
-def _region_from_file(path: Path, key: str) -> Region:
+def _region_from_file(path: Traversable, key: str) -> Region:
     data = orjson.loads(path.read_bytes())
     feature = data["features"][0] if data.get("type") == "FeatureCollection" else data
     props = feature.get("properties") or {}

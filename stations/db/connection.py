@@ -6,18 +6,17 @@ and shapely WKB for geometry/geography, so domain code sees dicts and shapely sh
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import orjson
 import shapely
 
 from stations.errors import DatabaseUnavailable
-from stations.settings import DatabaseSettings, get_settings
+from stations.settings import DatabaseSettings
 from stations.sql import load
 
 SQL = load("admin")
@@ -102,24 +101,6 @@ class PooledConnection(asyncpg.Connection):
 
     def get_reset_query(self) -> str:
         return ""
-
-
-T = TypeVar("T")
-
-
-def run_connected(
-    work: Callable[[asyncpg.Connection], Awaitable[T]], *, db: DatabaseSettings | None = None
-) -> T:
-    """Run ``work`` on a connection of its own, to completion (for the command line)."""
-
-    async def run() -> T:
-        conn = await connect(db or get_settings().db)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Pool:

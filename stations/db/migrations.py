@@ -1,9 +1,15 @@
-"""The schema as numbered SQL migrations in ``data/migrations`` (``NNNN_name.sql``).
+"""The schema as numbered SQL migrations in ``stations/sql/migrations`` (``NNNN_name.sql``).
 
 Each migration runs in its own transaction and is recorded in ``schema_migrations``
 with a checksum; re-running applies nothing, and a migration edited after it was
 applied is refused (write a new one instead). An advisory lock keeps two processes
 from migrating at once.
+
+The migrations are history. Today's functions, trigger functions, triggers and views are
+also kept as *living definitions* in ``stations/sql/functions/*.sql``: idempotent
+``CREATE OR REPLACE`` statements, one file per concern, that a migrated database equals
+(``tests/db/test_living_sql.py``). A change edits the living file and adds a migration
+that carries the same statements.
 """
 
 from __future__ import annotations
@@ -11,17 +17,19 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
 from stations.errors import SetupError
-from stations.settings import PROJECT_ROOT
 from stations.sql import load
 
 SQL = load("admin")
 
-MIGRATIONS_DIR = PROJECT_ROOT / "data" / "migrations"
+# Package data, so an installed wheel finds them wherever it runs.
+MIGRATIONS_DIR = files("stations.sql") / "migrations"
+LIVING_DIR = files("stations.sql") / "functions"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 7_340_001  # pg_advisory_lock key reserved for migrations
 
@@ -30,7 +38,7 @@ _LOCK_KEY = 7_340_001  # pg_advisory_lock key reserved for migrations
 class Migration:
     version: int
     name: str
-    path: Path
+    path: Traversable
     sql: str
 
     @property
@@ -38,10 +46,11 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     """All migration files in version order; a malformed name or a repeated number fails."""
     found: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
+    sql_files = (p for p in directory.iterdir() if p.is_file() and p.name.endswith(".sql"))
+    for path in sorted(sql_files, key=lambda p: p.name):
         match = _FILE.match(path.name)
         if not match:
             raise SetupError(f"{path.name}: migration files are named NNNN_lowercase_name.sql")
@@ -55,7 +64,13 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def schema_checksum(directory: Path = MIGRATIONS_DIR) -> str:
+def living_definitions(directory: Traversable = LIVING_DIR) -> list[tuple[str, str]]:
+    """The living definitions as (file name, SQL), in file-name order (the order to run them)."""
+    sql_files = (p for p in directory.iterdir() if p.is_file() and p.name.endswith(".sql"))
+    return [(p.name, p.read_text("utf-8")) for p in sorted(sql_files, key=lambda p: p.name)]
+
+
+def schema_checksum(directory: Traversable = MIGRATIONS_DIR) -> str:
     """One hash over all migrations: names a template database built from them."""
     digest = hashlib.sha256()
     for migration in discover(directory):
@@ -75,7 +90,9 @@ async def applied(conn: asyncpg.Connection) -> dict[int, tuple[str, str]]:
     return {r["version"]: (r["name"], r["checksum"]) for r in rows}
 
 
-async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+async def pending(
+    conn: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR
+) -> list[Migration]:
     """Migrations not yet applied; raises SetupError if an applied one was edited."""
     done = await applied(conn)
     todo = []
@@ -93,7 +110,9 @@ async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
     return todo
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+async def migrate(
+    conn: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR
+) -> list[Migration]:
     """Apply pending migrations, each in its own transaction; returns what was applied."""
     await conn.execute(SQL.advisory_lock, _LOCK_KEY)
     try:

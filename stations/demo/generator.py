@@ -1,6 +1,6 @@
 """Demo catalogs for 淮北 and 西安: synthetic, deterministic, and credible on a map.
 
-:func:`generate_city` turns a city's inputs (``data/cities/<city>.toml``: districts,
+:func:`generate_city` turns a city's inputs (``stations/demo/cities/<city>.toml``: districts,
 anchors where outdoor workers gather, main streets, the local banks and fuel brands)
 into two pandas frames: ``stations`` in the catalog importer's columns and ``demand``
 (worker-activity points) in the demand importer's columns. Everything random comes
@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import asyncpg
@@ -40,9 +41,8 @@ from stations.catalog.vocab import AMENITIES, Access, Kind, Status
 from stations.errors import InvalidInput, SetupError
 from stations.geo import crs
 from stations.geo.distance import geodesic, geodesic_m
-from stations.settings import PROJECT_ROOT
 
-CITIES_DIR = PROJECT_ROOT / "data" / "cities"
+CITIES_DIR = files("stations.demo") / "cities"  # package data: found wherever it is installed
 CITIES: tuple[str, ...] = ("huaibei", "xian")
 MIN_SPACING_M = 30.0
 """No two demo stations are closer than this (the catalog's near-duplicate distance)."""
@@ -129,7 +129,7 @@ class Place:
 
 @dataclass(frozen=True, eq=False)
 class CitySpec:
-    """A city's demo inputs, read from ``data/cities/<key>.toml`` and converted to WGS84."""
+    """A city's demo inputs, read from ``cities/<key>.toml`` and converted to WGS84."""
 
     key: str
     name: str
@@ -158,7 +158,7 @@ class CitySpec:
         return tuple(p for p in self.places if p.is_street)
 
 
-def city_file(city: str) -> Path:
+def city_file(city: str) -> Traversable:
     if city not in CITIES:
         raise InvalidInput(
             f"city: {city!r} has no demo inputs; choose one of {', '.join(CITIES)}", field="city"
@@ -205,7 +205,7 @@ def load_city(city: str) -> CitySpec:
 
 
 def _place(
-    item: dict[str, Any], districts: dict[str, District], path: Path, *, street: bool
+    item: dict[str, Any], districts: dict[str, District], path: Traversable, *, street: bool
 ) -> Place:
     where = f"{path.name}: {item.get('name', '?')}"
     if item["district"] not in districts:
@@ -331,7 +331,7 @@ class _HostProfile:
 
 @dataclass(frozen=True)
 class _HostRules:
-    """``data/cities/hosts.toml``: which hosts where, and what each offers."""
+    """``cities/hosts.toml``: which hosts where, and what each offers."""
 
     hosts_at: dict[str, tuple[tuple[str, float], ...]]
     water_hosts: tuple[tuple[str, float], ...]

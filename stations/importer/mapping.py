@@ -1,6 +1,7 @@
 """Mapping files: how a foreign file's columns become catalog fields.
 
-A mapping is a TOML file (see ``data/mappings/*.toml``)::
+A mapping is a TOML file, given by its path or, for the ones shipped in
+``stations/importer/mappings/``, by its name (``--mapping paris-fontaines``)::
 
     source = "paris-fontaines"          # the default --source
 
@@ -43,6 +44,8 @@ import re
 import tomllib
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,9 @@ from stations.catalog.problems import Problems, map_distinct
 from stations.catalog.text import as_text
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
+
+BUNDLED_DIR = files("stations.importer") / "mappings"
+"""Mappings of public sample files, shipped as package data."""
 
 TRUTHY = ("yes", "y", "true", "1", "oui", "designated", "是", "有")
 """Values that switch on an amenity in ``[amenities.when_yes]`` (compared lower-case)."""
@@ -339,12 +345,41 @@ def _from_geojson(text: str | None) -> Any:
 # --- loading ------------------------------------------------------------------------------
 
 
+def bundled_mappings() -> list[str]:
+    """Names of the mappings shipped with the package (``paris-fontaines`` …)."""
+    return sorted(
+        p.name.removesuffix(".toml") for p in BUNDLED_DIR.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def find_mapping(name_or_path: Path | str) -> Traversable:
+    """A mapping file: a path, or the bare name of a bundled mapping.
+
+    A file that exists at the path wins; otherwise a name without a folder is looked up
+    among the bundled mappings, with or without ``.toml``.
+    """
+    path = Path(name_or_path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    text = path.name
+    bundled = BUNDLED_DIR / f"{text.removesuffix('.toml')}.toml"
+    if bundled.is_file():
+        return bundled
+    raise InvalidInput(
+        f"mapping {text}: no such file, and no bundled mapping of that name; "
+        f"bundled: {', '.join(bundled_mappings())}"
+    )
+
+
 def load_mapping(path: Path | str) -> Mapping:
-    """Read and check a mapping TOML file; every mistake is named with its fix."""
-    path = Path(path)
-    where = f"mapping {path.name}"
+    """Read and check a mapping TOML file (a path or a bundled name, see :func:`find_mapping`).
+
+    Every mistake is named with its fix.
+    """
+    source_file = find_mapping(path)
+    where = f"mapping {source_file.name}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(source_file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"{where}: cannot read it ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -434,7 +469,7 @@ def load_mapping(path: Path | str) -> Mapping:
         position=position,
         keep=keep,
         source=str(source) if source else None,
-        name=path.name,
+        name=source_file.name,
     )
 
 

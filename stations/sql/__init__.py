@@ -2,7 +2,11 @@
 
 A file holds blocks that start with ``-- name: <identifier>``; :func:`load` returns
 them as attributes. Values are always ``$n`` parameters; no identifier ever comes
-from user input. The schema itself lives in the numbered migrations.
+from user input. The schema's history is the numbered migrations in
+``stations/sql/migrations``; today's functions, triggers and views are in
+``stations/sql/functions`` (see :mod:`stations.db.migrations`). Everything here is
+package data, read with :mod:`importlib.resources`, so an installed wheel finds it
+wherever it runs.
 
 Lists of the station's fields are not written out by hand: a query says
 ``{{fields}}`` and gets them from the one field table (:mod:`stations.catalog.fields`):
@@ -19,10 +23,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from types import SimpleNamespace
 
-_DIR = Path(__file__).parent
+_DIR = files(__package__)
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _MACRO = re.compile(r"\{\{(\w+)((?: [\w$]+)*)\}\}")
 

@@ -19,6 +19,7 @@ from pyproj import Geod
 from api.main import create_app
 from api.routes import rider
 from stations.geo import crs
+from stations.settings import CoverageSettings, TileSettings
 from stations.visits import qr
 from tests.factories import (
     HUAIBEI_CENTRE,
@@ -62,13 +63,9 @@ async def test_page_is_mobile_ready_and_loads_nothing_from_outside(client):
     assert response.headers["cache-control"] == "no-cache"
 
 
-async def test_page_serves_the_configured_speeds_and_no_tiles_by_default(
-    settings, conn, monkeypatch
-):
-    monkeypatch.setenv("STATIONS_COVERAGE_WALK_KMH", "5")
-    monkeypatch.setenv("STATIONS_COVERAGE_EBIKE_KMH", "18")
-    monkeypatch.setenv("STATIONS_TILES_URL", "")
-    app = create_app(settings)
+async def test_page_serves_the_configured_speeds_and_no_tiles_by_default(settings, conn):
+    coverage = CoverageSettings(walk_kmh=5, ebike_kmh=18)
+    app = create_app(settings.model_copy(update={"coverage": coverage, "tiles": TileSettings()}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         config = page_config((await http.get("/", headers=HTML)).text)
@@ -78,12 +75,9 @@ async def test_page_serves_the_configured_speeds_and_no_tiles_by_default(
     assert config["vocab"]["tags"]["no_water"] == ["没有水", "no water"]
 
 
-async def test_chinese_tiles_are_named_in_the_config_and_allowed_by_the_policy(
-    settings, conn, monkeypatch
-):
-    monkeypatch.setenv("STATIONS_TILES_URL", "https://{s}.tiles.example.cn/{z}/{x}/{y}.png")
-    monkeypatch.setenv("STATIONS_TILES_CRS", "gcj02")
-    app = create_app(settings)
+async def test_chinese_tiles_are_named_in_the_config_and_allowed_by_the_policy(settings, conn):
+    tiles = TileSettings(url="https://{s}.tiles.example.cn/{z}/{x}/{y}.png", crs="gcj02")
+    app = create_app(settings.model_copy(update={"tiles": tiles}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.get("/", headers=HTML)

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from stations.settings import TileSettings
 from tests.browser.chromium import Watch, chromium, gate, serve, watch_page
 from tests.fixtures.coverage.demo_city import build_demo_city
 
 
 @pytest.fixture
-async def live_server(settings, conn, monkeypatch):
+async def live_server(settings, conn):
     """The real app, served by uvicorn in a thread (its own event loop and pool)."""
     from api.main import create_app
 
-    monkeypatch.setenv("STATIONS_TILES_URL", "")  # no tiles, whatever a local .env says
-    async with serve(create_app(settings)) as url:
+    # No tiles, whatever a local .env says.
+    no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
+    async with serve(create_app(no_tiles)) as url:
         yield url
 
 

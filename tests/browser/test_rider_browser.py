@@ -23,6 +23,7 @@ from pyproj import Geod
 
 from api.main import create_app
 from stations.geo import crs
+from stations.settings import TileSettings
 from stations.visits import qr
 from stations.visits.campaigns import PrizeSpec
 from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
@@ -101,10 +102,10 @@ async def world(conn, settings):
 
 
 @pytest.fixture
-async def service(world, settings, monkeypatch):
+async def service(world, settings):
     """The app under uvicorn, started after the world exists (its index loads it)."""
-    monkeypatch.setenv("STATIONS_TILES_URL", "")
-    async with serve(create_app(settings)) as url:
+    no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
+    async with serve(create_app(no_tiles)) as url:
         yield url
 
 
@@ -425,13 +426,12 @@ def _mercator_px(lat: float, lng: float, zoom: int) -> tuple[float, float]:
 
 
 async def test_on_chinese_tiles_rider_and_stations_are_drawn_in_gcj02(
-    browser, world, settings, monkeypatch, artifacts_dir
+    browser, world, settings, artifacts_dir
 ):
-    monkeypatch.setenv("STATIONS_TILES_URL", "https://tiles.example.cn/{z}/{x}/{y}.png")
-    monkeypatch.setenv("STATIONS_TILES_CRS", "gcj02")
+    chinese_tiles = TileSettings(url="https://tiles.example.cn/{z}/{x}/{y}.png", crs="gcj02")
     watch = Watch()
     tiles: list[str] = []
-    async with serve(create_app(settings)) as base:
+    async with serve(create_app(settings.model_copy(update={"tiles": chinese_tiles}))) as base:
         context = await open_context(browser, "phone")
         page = await new_page(context, base, watch)
 

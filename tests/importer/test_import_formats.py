@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 import pytest
 from pyproj import Geod
 
+from stations.errors import InvalidInput
 from stations.importer import import_file
+from stations.importer.mapping import bundled_mappings, load_mapping
 from tests.fixtures import FIXTURES_DIR
 
 FIXTURES = FIXTURES_DIR / "import"
-MAPPINGS = Path(__file__).resolve().parents[2] / "data" / "mappings"
+MAPPINGS = files("stations.importer") / "mappings"
 GEOD = Geod(ellps="WGS84")
 HUAIBEI_NAMES = [
     "相山公园爱心驿站",
@@ -34,9 +36,7 @@ async def stations_of(conn, source: str) -> list:
 
 
 async def test_paris_csv_with_bom_and_semicolons_imports_through_its_mapping(conn):
-    report = await import_file(
-        conn, FIXTURES / "paris-fontaines.csv", mapping=MAPPINGS / "paris-fontaines.toml"
-    )
+    report = await import_file(conn, FIXTURES / "paris-fontaines.csv", mapping="paris-fontaines")
     assert (report.read, report.created, report.rejected) == (7, 5, 2)
     assert [(p.row, p.code) for p in report.problems] == [
         (6, "near_duplicate"),
@@ -108,9 +108,7 @@ async def test_lat_lng_text_column_through_a_mapping(conn, tmp_path):
 
 
 async def test_osm_geojson_reports_bad_hours_private_access_and_bad_geometry(conn):
-    report = await import_file(
-        conn, FIXTURES / "osm-toilets.geojson", mapping=MAPPINGS / "osm-toilets.toml"
-    )
+    report = await import_file(conn, FIXTURES / "osm-toilets.geojson", mapping="osm-toilets")
     assert (report.read, report.created, report.rejected) == (6, 2, 4)
     assert "no record has name, toilets:handwashing: read as empty" in report.notes
     assert [(p.row, p.field, p.code) for p in report.problems] == [
@@ -180,3 +178,28 @@ async def test_rows_with_a_wrong_number_of_fields_keep_their_row_numbers(conn):
     assert problem.reason == (
         "has 8 fields; the header has 9 (a missing or extra delimiter, or an unclosed quote)"
     )
+
+
+def test_a_mapping_is_a_path_or_the_name_of_a_bundled_one(tmp_path, monkeypatch):
+    assert bundled_mappings() == [
+        "montreal-fontaines",
+        "osm-drinking-water",
+        "osm-toilets",
+        "paris-fontaines",
+    ]
+    by_name = load_mapping("paris-fontaines")
+    assert (by_name.source, by_name.name) == ("paris-fontaines", "paris-fontaines.toml")
+    assert load_mapping("paris-fontaines.toml") == by_name
+    assert load_mapping(MAPPINGS / "paris-fontaines.toml") == by_name
+    # A file that exists at the given path wins over a bundled mapping of that name.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "paris-fontaines.toml").write_text('source = "my-fountains"\n', encoding="utf-8")
+    assert load_mapping("paris-fontaines.toml").source == "my-fountains"
+    with pytest.raises(InvalidInput) as unknown:
+        load_mapping("lyon-fontaines")
+    assert unknown.value.detail == (
+        "mapping lyon-fontaines: no such file, and no bundled mapping of that name; "
+        "bundled: montreal-fontaines, osm-drinking-water, osm-toilets, paris-fontaines"
+    )
+    with pytest.raises(InvalidInput, match=r"mapping x\.toml: cannot read it"):
+        load_mapping(tmp_path / "nowhere" / "x.toml")
