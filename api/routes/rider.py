@@ -29,11 +29,11 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.responses import JSONResponse
 from maps.assets import LEAFLET, STATIC_URL
 from maps.settings import TileSettings
 from stations.catalog import vocab
 from stations.coverage.bands import CoverageSettings
+from stations.errors import NotFound
 from stations.geo.crs import Crs, point_from_wgs84
 from stations.settings import PROJECT_ROOT
 
@@ -185,7 +185,7 @@ async def web_file(request: Request, name: str) -> Response:
     page = _page(request)
     file = page.files.get(name)
     if file is None:
-        return JSONResponse({"detail": f"no page file {name!r}"}, status_code=404)
+        raise NotFound(f"no page file {name!r}")
     current = request.query_params.get("v") == page.version
     headers = {
         "Cache-Control": _IMMUTABLE if current else "no-cache",

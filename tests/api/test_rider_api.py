@@ -113,7 +113,7 @@ async def test_page_files_are_gzipped_versioned_and_cached_for_a_year(client):
     assert again.status_code == 304 and again.content == b""
     missing = await client.get("/web/nothing.js")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "no page file 'nothing.js'"}
+    assert missing.json() == {"detail": "no page file 'nothing.js'", "code": "not_found"}
     outside = await client.get("/web/../api/main.py")
     assert outside.status_code == 404
 
@@ -278,4 +278,8 @@ async def test_eligibility_needs_a_member_and_a_station(client, conn, settings, 
     assert missing.status_code == 404
     gone = station["id"] + 1000
     hint = "check the id (search or list stations to find it)"
-    assert missing.json() == {"detail": f"there is no station {gone}; {hint}"}
+    assert missing.json() == {
+        "detail": f"there is no station {gone}; {hint}",
+        "code": "station_not_found",
+        "station_id": gone,
+    }
