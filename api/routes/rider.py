@@ -47,8 +47,9 @@ _MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# Relative module imports get the version query, so every module URL is cacheable forever.
-_IMPORT = re.compile(rb'(\bfrom\s+"\./[\w-]+\.js)"')
+# Relative module imports ("./x.js", "../common/x.js") get the version query, so every
+# module URL is cacheable forever.
+_IMPORT = re.compile(rb'(\bfrom\s+"\.\.?/[\w/-]+\.js)"')
 
 
 @dataclass(frozen=True)

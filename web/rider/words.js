@@ -1,8 +1,7 @@
-// Words of the rider page, Chinese first. Labels of the fixed vocabularies (amenities,
-// kinds, access rules, rating tags) come from the service (stations/vocab.py) in the
-// page's config, so they are written in one place only.
+// The rider page's words, Chinese first (common/i18n.js looks them up). A refusal's
+// words are r_<rule code>; {names} are filled in by the caller.
 
-const STRINGS = {
+export const WORDS = {
   zh: {
     title: "爱心驿站",
     page_title: "爱心驿站 · 一键找站",
@@ -234,39 +233,3 @@ const STRINGS = {
     r_unknown: "That did not work: {detail}",
   },
 };
-
-let current = "zh";
-
-export function setLang(lang) {
-  current = lang === "en" ? "en" : "zh";
-  document.documentElement.lang = current === "en" ? "en" : "zh-CN";
-  document.title = t("page_title");
-}
-
-export function lang() {
-  return current;
-}
-
-// t("walk", {t: "5 分钟"}) → "步行约 5 分钟"
-export function t(key, vars = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
-}
-
-export function has(key) {
-  return key in STRINGS[current];
-}
-
-// A vocabulary label: [zh, en] from the config.
-export function label(pair, fallback) {
-  if (!pair) return fallback;
-  return current === "en" ? pair[1] : pair[0];
-}
-
-// Static text marked in the HTML: data-t (text) and data-t-label (aria-label).
-export function translateDocument(root = document) {
-  for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  for (const el of root.querySelectorAll("[data-t-label]")) {
-    el.setAttribute("aria-label", t(el.dataset.tLabel));
-  }
-}
