@@ -142,6 +142,16 @@ async def test_every_module_is_preloaded_and_imported_with_the_version(client):
     assert preloaded == reached
 
 
+def test_no_module_reads_words_of_an_answer():
+    """The page branches on codes and facts; it never parses a detail sentence."""
+    for path in WEB.rglob("*.js"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "detail" in line:
+                parses = re.search(r"\.(exec|match|test|replace|split|startsWith|slice)\(", line)
+                assert not parses, f"{path.name}:{number}: {line.strip()}"
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
+
+
 def test_page_files_link_nothing_outside_the_service():
     """Only the map-app hand-off links name other hosts; nothing is loaded from them."""
     allowed = {"https://uri.amap.com/marker", "https://api.map.baidu.com/marker"}

@@ -156,7 +156,7 @@ function resultNode(stored) {
       "div",
       { class: "refusal", role: "alert" },
       h("h3", {}, t("refused_title")),
-      h("p", { class: "reason" }, refusalText(data.detail, stored.kind)),
+      h("p", { class: "reason" }, refusalText(stored.data, stored.kind)),
     );
   }
   if (stored.kind === "checkin") {

@@ -57,7 +57,7 @@ export async function searchNearby({ openOnly = false, pickFirst = false } = {})
     const answer = await request(`/v1/stations/nearest?${nearestQuery(drawn, crs, openOnly)}`);
     if (search !== searches) return;
     if (!answer.ok) {
-      status(refusalText(answer.data && answer.data.detail));
+      status(refusalText(answer.data));
       return;
     }
     state.results = answer.data.results;

@@ -45,7 +45,7 @@ export async function loadRating(stationId) {
       return;
     }
     if (!answer.ok) {
-      state.rating.message = refusalText(answer.data && answer.data.detail);
+      state.rating.message = refusalText(answer.data);
     } else {
       state.rating.eligibility = answer.data;
       if (answer.data.today) {
@@ -90,7 +90,9 @@ export function renderRating() {
   const e = r.eligibility;
   if (!e || !e.can_rate) {
     // The eligibility answer names its refusal in `reason`, an error answer in `code`.
-    const why = e ? refusalText(e.detail) : r.message || t("rate_loading");
+    const why = e
+      ? refusalText({ code: e.reason, detail: e.detail })
+      : r.message || t("rate_loading");
     box.replaceChildren(heading, h("p", { class: "why", id: "rating-why" }, why));
     return;
   }
@@ -185,9 +187,10 @@ async function rate(stars) {
       mean: summary.mean_stars === null ? "–" : Number(summary.mean_stars).toFixed(1),
     })}`;
   } else {
-    r.message = refusalText(answer.data && answer.data.detail);
-    if (answer.status === 403) {
-      r.eligibility = { ...r.eligibility, can_rate: false, detail: answer.data.detail };
+    r.message = refusalText(answer.data);
+    if (answer.status === 403 && answer.data) {
+      const { code, detail } = answer.data;
+      r.eligibility = { ...r.eligibility, can_rate: false, reason: code, detail };
     }
   }
   renderRating();

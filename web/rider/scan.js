@@ -34,7 +34,7 @@ export async function openScanned() {
         "div",
         { class: "refusal", role: "alert" },
         h("h2", {}, t("refused_title")),
-        h("p", {}, refusalText(answer.data && answer.data.detail)),
+        h("p", {}, refusalText(answer.data)),
       ),
     );
     return;

@@ -39,7 +39,7 @@ export async function submitSignIn(event) {
   const phone = $("phone").value.trim();
   const error = $("signin-error");
   if (!memberNo || !phone) {
-    error.textContent = t("r_bad_login");
+    error.textContent = t("r_sign_in_failed");
     error.hidden = false;
     return;
   }
@@ -57,8 +57,7 @@ export async function submitSignIn(event) {
     return;
   }
   if (!answer.ok) {
-    error.textContent =
-      answer.status === 401 ? t("r_bad_login") : refusalText(answer.data && answer.data.detail);
+    error.textContent = refusalText(answer.data);
     return;
   }
   state.session = {

@@ -1,5 +1,5 @@
 // The rider page's words, Chinese first (common/i18n.js looks them up). A refusal's
-// words are r_<rule code>; {names} are filled in by the caller.
+// words are r_<code>, for the codes of api/errors.py; {names} are filled from its facts.
 
 export const WORDS = {
   zh: {
@@ -110,7 +110,7 @@ export const WORDS = {
     r_idempotency_key_reused: "这次请求和之前的冲突了，请再点一次。",
     r_no_recent_visit: "在这个站点扫码签到或领水后，24 小时内才能评价。",
     r_unauthorized: "登录已失效，请重新登录。",
-    r_bad_login: "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
+    r_sign_in_failed: "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
     r_unknown: "没有成功：{detail}",
   },
   en: {
@@ -228,7 +228,7 @@ export const WORDS = {
     r_no_recent_visit:
       "You can rate a station within 24 hours of checking in or claiming water there.",
     r_unauthorized: "Your sign-in has expired. Please sign in again.",
-    r_bad_login:
+    r_sign_in_failed:
       "Member number and phone do not match. Check both, or ask your union branch to check your registration.",
     r_unknown: "That did not work: {detail}",
   },
