@@ -162,13 +162,23 @@ def claimant_digest(request: Request, token: str | None) -> bytes:
         raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
     admin_token = request.app.state.settings.security.admin_token.get_secret_value()
     if hmac.compare_digest(token.encode(), admin_token.encode()):
-        raise Forbidden("this needs the role member; you are admin")
+        raise Forbidden(
+            "this needs the role member; you are admin",
+            code="role_required",
+            roles=["member"],
+            role="admin",
+        )
     if not token.startswith(tokens.PREFIX) or len(token) > 100:
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
     digest = tokens.token_hash(token)
     cached = principal_cache(request).get(digest)
     if cached is not None and cached.role != "member":
-        raise Forbidden(f"this needs the role member; you are {cached.role}")
+        raise Forbidden(
+            f"this needs the role member; you are {cached.role}",
+            code="role_required",
+            roles=["member"],
+            role=cached.role,
+        )
     return digest
 
 
@@ -180,7 +190,12 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
 
     async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}; you are {principal.role}")
+            raise Forbidden(
+                f"this needs the role {' or '.join(roles)}; you are {principal.role}",
+                code="role_required",
+                roles=list(roles),
+                role=principal.role,
+            )
         return principal
 
     return check
@@ -192,7 +207,11 @@ def ensure_station_access(principal: Principal, station_id: int) -> None:
         return
     if principal.role == "operator" and station_id in principal.station_ids:
         return
-    raise Forbidden(f"you do not operate station {station_id}")
+    raise Forbidden(
+        f"you do not operate station {station_id}",
+        code="not_station_operator",
+        station_id=station_id,
+    )
 
 
 def operated_stations(principal: Principal) -> frozenset[int] | None:

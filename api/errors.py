@@ -1,31 +1,157 @@
-"""Domain errors to HTTP statuses, in one table; bodies are always ``{"detail": …}``."""
+"""Errors as problem details (RFC 9457 style): one table of codes, statuses and facts.
+
+Every error answer is one JSON object: ``detail`` for people (a sentence that says what
+was wrong and what to send instead), ``code`` for programs (a stable word from
+:data:`CODES`), and the facts that code carries, side by side with them::
+
+    {"detail": "outside_geofence: you are 612 m from the station; …",
+     "code": "outside_geofence", "distance_m": 612, "radius_m": 300}
+
+:data:`CODES` is the one table: each code's HTTP status, the facts it always carries,
+the facts it carries when they are known, and what it means. The handlers take the
+status from it; domain errors bring their code and facts (:mod:`stations.errors`),
+request validation, unknown routes and other HTTP errors get theirs here. The
+``Content-Type`` is ``application/problem+json`` when the request's ``Accept`` names it
+and ``application/json`` otherwise (what every client of this API asked for before).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from api.responses import JSONResponse
 from stations import errors
 
-STATUS: dict[type[errors.StationsError], int] = {
-    errors.InvalidInput: 422,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.DatabaseUnavailable: 503,
-    errors.SetupError: 503,
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Code:
+    """One error code: its status, its facts, what it means."""
+
+    status: int
+    meaning: str
+    facts: tuple[str, ...] = ()
+    """Facts every answer with this code carries."""
+    optional: tuple[str, ...] = ()
+    """Facts it carries when they are known."""
+
+
+CODES: dict[str, Code] = {
+    # --- the request ---------------------------------------------------------------------
+    "invalid_parameter": Code(
+        422,
+        "a parameter, header or body field is malformed or out of range; `field` names it "
+        "(the first one when several are)",
+        ("field",),
+    ),
+    "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
+    "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
+    "bad_request": Code(400, "the HTTP request itself could not be read"),
+    "not_found": Code(404, "no such path, page file or record"),
+    "method_not_allowed": Code(405, "the path exists, not with this method (see `Allow`)"),
+    "http_error": Code(400, "another HTTP-level refusal; the status says which"),
+    # --- who is asking -------------------------------------------------------------------
+    "unauthorized": Code(401, "no bearer token, or one expired, revoked or mistyped: sign in"),
+    "sign_in_failed": Code(401, "member number and phone do not match a union member"),
+    "forbidden": Code(403, "the caller may not do this"),
+    "role_required": Code(403, "this needs another role", ("roles", "role")),
+    "not_station_operator": Code(403, "the caller does not operate this station", ("station_id",)),
+    # --- the catalog ---------------------------------------------------------------------
+    "station_not_found": Code(404, "no station has this id", ("station_id",)),
+    "conflict": Code(409, "the request collides with what is stored (a duplicate)"),
+    "version_conflict": Code(
+        409,
+        "If-Match named another version: someone changed the station meanwhile",
+        ("version", "expected_version"),
+    ),
+    "near_duplicate": Code(
+        409, "a station with the same name stands a few metres away", ("station_code", "distance_m")
+    ),
+    "source_id_taken": Code(409, "another station has this source id", ("source", "source_id")),
+    # --- campaigns, claims, check-ins, ratings -------------------------------------------
+    "campaign_not_found": Code(404, "no campaign has this id", ("campaign_id",)),
+    "claim_not_found": Code(404, "no claim has this claim code", ("claim_code",)),
+    "member_not_found": Code(404, "no member has this number"),
+    "account_not_found": Code(404, "no staff account has this name"),
+    "quota_used": Code(409, "the member has claimed today's bottles", ("daily_quota",)),
+    "out_of_stock": Code(
+        409, "no bottle left today; `stock_set` false: the station set no stock", ("stock_set",)
+    ),
+    "campaign_closed": Code(
+        409,
+        "no water is handed out here now; with the local daily hours when a campaign runs today",
+        (),
+        ("daily_start", "daily_end"),
+    ),
+    "station_not_in_campaign": Code(409, "the station takes no part in today's campaign"),
+    "station_closed": Code(
+        409, "the station is closed and hands out no water", ("station_status",)
+    ),
+    "claim_expired": Code(409, "a claim is good on the day it was made only", ("local_day",)),
+    "claim_refused": Code(409, "the claim was refused by a rule without a code of its own"),
+    "member_suspended": Code(403, "the member's union membership is suspended"),
+    "outside_geofence": Code(
+        403,
+        "the member is too far from the station (metres, geodesic)",
+        ("distance_m", "radius_m"),
+    ),
+    "no_recent_visit": Code(403, "a rating needs a claim or check-in in the last 24 hours"),
+    "invalid_code": Code(422, "the scanned text is not a valid, current station code"),
+    "code_retired": Code(422, "the poster's code was signed with a retired key"),
+    "idempotency_key_reused": Code(422, "this Idempotency-Key answered a different request"),
+    # --- the service ---------------------------------------------------------------------
+    "database_unavailable": Code(503, "the database cannot be reached; retry (see `Retry-After`)"),
+    "not_set_up": Code(503, "the server's environment is missing something"),
+    "not_ready": Code(503, "readiness probe: database, PostGIS or schema not ready", ("status",)),
+    "internal_error": Code(500, "a fault in the service; it is logged"),
 }
+"""Every code an error answer can carry."""
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+RETRY_AFTER_S = "5"
 
 
 def status_for(exc: errors.StationsError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500
+    """The status of a domain error: its code's, else its class's default code's."""
+    known = CODES.get(exc.code) or CODES.get(type(exc).code)
+    return known.status if known is not None else 500
+
+
+def media_type(request: Request) -> str:
+    """``application/problem+json`` for clients that name it in ``Accept``."""
+    return PROBLEM_JSON if PROBLEM_JSON in request.headers.get("accept", "") else "application/json"
+
+
+def problem(
+    request: Request,
+    code: str,
+    detail: Any,
+    facts: dict[str, Any] | None = None,
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The answer for an error: ``{"detail", "code", **facts}`` with the code's status."""
+    body = {"detail": detail, "code": code, **(facts or {})}
+    return JSONResponse(
+        body,
+        status_code=status if status is not None else CODES[code].status,
+        headers=headers,
+        media_type=media_type(request),
+    )
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -36,9 +162,7 @@ def _describe(error: dict[str, Any]) -> str:
         return f"body: not valid JSON{near}; send a JSON object with the fields documented"
     if error.get("type") == "missing" and loc == ("body",):
         return "body: missing; send a JSON object with the fields documented"
-    sections = ("query", "body", "path", "header")
-    where = [str(part) for part in error.get("loc", ()) if part not in sections]
-    name = ".".join(where) or "request"
+    name = _field_name(loc) or "request"
     message = error.get("msg", "is invalid")
     context = error.get("ctx") or {}
     expected = context.get("expected")
@@ -47,19 +171,60 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{name}: {message}"
 
 
+def _field_name(loc: tuple[Any, ...]) -> str:
+    """``("query", "lat")`` → ``lat``; ``("body", "points", 0, "lat")`` → ``points.0.lat``."""
+    sections = ("query", "body", "path", "header")
+    return ".".join(str(part) for part in loc if part not in sections)
+
+
+def _validation_code(problems: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The code and facts of a validation error: the first parameter named, if any."""
+    if not problems:
+        return "invalid_input", {}
+    first = problems[0]
+    loc = tuple(first.get("loc", ()))
+    name = "" if first.get("type") == "json_invalid" else _field_name(loc)
+    if name:
+        return "invalid_parameter", {"field": name}
+    return ("invalid_body", {}) if loc[:1] == ("body",) else ("invalid_input", {})
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StationsError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.Unauthorized) else None
-    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc), headers=headers)
+    headers = None
+    if isinstance(exc, errors.Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, errors.DatabaseUnavailable):
+        headers = {"Retry-After": RETRY_AFTER_S}
+    return problem(
+        request, exc.code, exc.detail, exc.facts, status=status_for(exc), headers=headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     detail = "; ".join(_describe(e) for e in problems) or "invalid request"
-    return JSONResponse({"detail": detail}, status_code=422)
+    code, facts = _validation_code(problems)
+    return problem(request, code, detail, facts)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths, wrong methods and other refusals of the HTTP layer itself."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):  # no body, as Starlette's own handler answers them
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return problem(request, code, exc.detail, status=exc.status_code, headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the exception and re-raises it after this answer is sent.
+    return problem(request, "internal_error", "the service failed; it is logged, try again later")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.StationsError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)

@@ -11,8 +11,6 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse as _FastAPIJSONResponse
 
-from api.schemas import Problem
-
 
 class JSONResponse(_FastAPIJSONResponse):
     def render(self, content: Any) -> bytes:
@@ -21,13 +19,3 @@ class JSONResponse(_FastAPIJSONResponse):
 
 class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
-
-
-# Error answers as the OpenAPI document lists them (every body is a Problem).
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    422: {"model": Problem, "description": "A parameter is malformed or out of range"},
-}
-BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The body is not JSON"},
-    **PROBLEMS,
-}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import CODES
 from stations.catalog.vocab import AMENITIES
 from stations.search import filters
 from stations.search import route as corridor
@@ -29,11 +30,45 @@ Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, examples=[116
 
 
 class Problem(BaseModel):
-    """Every error: what was wrong and what to send instead."""
+    """Every error: what was wrong and what to send instead, its code and its facts.
+
+    RFC 9457 style: ``detail`` is for people and may be reworded; ``code`` is stable and
+    says which facts sit beside it (``field``, ``distance_m``, ``radius_m`` …). The codes,
+    their statuses and facts are the table ``CODES`` in ``api/errors.py``.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "k: must be an integer from 1 to 100 (got '500')",
+                    "code": "invalid_parameter",
+                    "field": "k",
+                }
+            ]
+        },
+    )
 
     detail: str = Field(
+        description="what was wrong and what to send instead, in words",
         examples=["k: must be an integer from 1 to 100 (got '500')"],
     )
+    code: str = Field(
+        description="what went wrong, as a stable word; the facts it carries sit beside it",
+        json_schema_extra={"enum": [*sorted(CODES)]},
+        examples=["invalid_parameter"],
+    )
+
+
+# Error answers as the OpenAPI document lists them (every body is a Problem).
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "A parameter is malformed or out of range"},
+}
+BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not JSON"},
+    **PROBLEMS,
+}
 
 
 class Position(BaseModel):

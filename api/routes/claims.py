@@ -130,14 +130,21 @@ async def list_claims(
         assert principal.member_id is not None
         return await claims.member_claims(conn, member_id=principal.member_id, limit=limit)
     if principal.role not in ("operator", "admin"):
-        raise Forbidden(f"this needs the role member, operator or admin; you are {principal.role}")
+        raise Forbidden(
+            f"this needs the role member, operator or admin; you are {principal.role}",
+            code="role_required",
+            roles=["member", "operator", "admin"],
+            role=principal.role,
+        )
     if station_id is not None:
         ensure_station_access(principal, station_id)
         ids = [station_id]
     else:
         allowed = operated_stations(principal)
         if allowed is None:
-            raise InvalidInput("station_id: name the station whose claims to list")
+            raise InvalidInput(
+                "station_id: name the station whose claims to list", field="station_id"
+            )
         ids = sorted(allowed)
     return await claims.station_claims_today(conn, station_ids=ids, limit=limit)
 

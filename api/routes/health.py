@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.errors import problem
 from api.responses import JSONResponse
 from stations.db import migrations
 
@@ -23,5 +24,6 @@ async def readyz(request: Request) -> JSONResponse:
     except (OSError, TimeoutError) as exc:
         ready, info = False, {"detail": f"database unreachable: {exc}"}
     if not ready:
-        return JSONResponse({"status": "not ready", **info}, status_code=503)
+        detail = info.pop("detail", "not ready")
+        return problem(request, "not_ready", detail, {"status": "not ready", **info})
     return JSONResponse({"status": "ready", **info})

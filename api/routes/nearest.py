@@ -33,7 +33,6 @@ from pydantic import (
 
 from api import schemas
 from api.deps import IndexDep
-from api.responses import BODY_PROBLEMS, PROBLEMS
 from api.schemas import AmenityName
 from stations.errors import InvalidInput
 from stations.geo.crs import (
@@ -285,7 +284,7 @@ _NEAREST_EXAMPLE = {
             "model": schemas.NearestAnswer,
             "content": {"application/json": {"example": _NEAREST_EXAMPLE}},
         },
-        **PROBLEMS,
+        **schemas.PROBLEMS,
     },
 )
 async def nearest(service: IndexDep, query: Annotated[NearestQuery, Query()]) -> Response:
@@ -323,7 +322,7 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
     description="For planners and for riders' apps filling an offline cache: the same "
     "answer as `GET /v1/stations/nearest` for each point, in input order.",
     response_class=Response,
-    responses={200: {"model": schemas.BatchAnswer}, **BODY_PROBLEMS},
+    responses={200: {"model": schemas.BatchAnswer}, **schemas.BODY_PROBLEMS},
 )
 async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Response:
     now = time.time()
@@ -357,7 +356,7 @@ async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Respon
     "in `crs`), ordered by distance along the route, each with its geodesic distance off the "
     "route and its distance along it. The same filters as nearest.",
     response_class=Response,
-    responses={200: {"model": schemas.RouteAnswer}, **BODY_PROBLEMS},
+    responses={200: {"model": schemas.RouteAnswer}, **schemas.BODY_PROBLEMS},
 )
 async def along_route(service: IndexDep, body: schemas.RouteRequest) -> Response:
     now = time.time()

@@ -33,9 +33,9 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.responses import JSONResponse
 from maps.assets import LEAFLET, STATIC_URL
 from stations.catalog import vocab
+from stations.errors import NotFound
 from stations.geo.crs import Crs, point_from_wgs84
 from stations.settings import CoverageSettings, Settings, TileSettings
 
@@ -49,8 +49,9 @@ _MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# Relative module imports get the version query, so every module URL is cacheable forever.
-_IMPORT = re.compile(rb'(\bfrom\s+"\./[\w-]+\.js)"')
+# Relative module imports ("./x.js", "../common/x.js") get the version query, so every
+# module URL is cacheable forever.
+_IMPORT = re.compile(rb'(\bfrom\s+"\.\.?/[\w/-]+\.js)"')
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ async def web_file(request: Request, name: str) -> Response:
     page = _page(request)
     file = page.files.get(name)
     if file is None:
-        return JSONResponse({"detail": f"no page file {name!r}"}, status_code=404)
+        raise NotFound(f"no page file {name!r}")
     current = request.query_params.get("v") == page.version
     headers = {
         "Cache-Control": _IMMUTABLE if current else "no-cache",

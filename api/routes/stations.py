@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from api import schemas
 from api.auth import AdminDep, StationWriterDep, ensure_station_access
 from api.deps import ConnDep, IndexDep, NamedCrsDep
-from api.responses import BODY_PROBLEMS, PROBLEMS, GeoJSONResponse, JSONResponse
+from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
 from stations.catalog import writes as catalog
 from stations.errors import InvalidInput
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/stations", tags=["stations"])
 GEOJSON = "application/geo+json"
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "No such station"},
-    **PROBLEMS,
+    **schemas.PROBLEMS,
 }
 
 
@@ -69,7 +69,7 @@ _FORMAT = Query(
             "model": schemas.SearchPage,
             "content": {GEOJSON: {"schema": schemas.inline_schema(schemas.FeatureCollection)}},
         },
-        **PROBLEMS,
+        **schemas.PROBLEMS,
     },
 )
 async def search_stations(
@@ -210,7 +210,7 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
         "description": "Not an administrator or this station's operator",
     },
     409: {"model": schemas.Problem, "description": "Stale version or a duplicate station"},
-    **BODY_PROBLEMS,
+    **schemas.BODY_PROBLEMS,
 }
 
 

@@ -88,7 +88,10 @@ async def _refuse_near_duplicate(
             raise Conflict(
                 f"station {other['code']} ({other['name']!r}) is {other['metres']:.1f} m away "
                 f"with the same name; update that station instead of adding a second one, "
-                f"or correct the position or name"
+                f"or correct the position or name",
+                code="near_duplicate",
+                station_code=other["code"],
+                distance_m=round(other["metres"], 1),
             )
 
 
@@ -135,7 +138,10 @@ async def create_station(
             )
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(
-                f"source id {source_id!r} of source {source!r} is taken; update that station"
+                f"source id {source_id!r} of source {source!r} is taken; update that station",
+                code="source_id_taken",
+                source=source,
+                source_id=source_id,
             ) from exc
         return await get_station(conn, station_id)
 
@@ -163,7 +169,10 @@ async def update_station(
         if expected_version is not None and row["version"] != expected_version:
             raise Conflict(
                 f"station {station_id} is at version {row['version']}, not {expected_version}: "
-                "someone changed it meanwhile; reload it and apply your change again"
+                "someone changed it meanwhile; reload it and apply your change again",
+                code="version_conflict",
+                version=row["version"],
+                expected_version=expected_version,
             )
         merged = dict(row)
         moved = "lat" in clean

@@ -35,7 +35,9 @@ async def station_ids_for_codes(conn: asyncpg.Connection, codes: list[str]) -> l
 async def get_account(conn: asyncpg.Connection, *, name: str) -> asyncpg.Record:
     row = await conn.fetchrow(SQL.account_by_name, name)
     if row is None:
-        raise NotFound(f"no account is named {name!r}; see `stations accounts list`")
+        raise NotFound(
+            f"no account is named {name!r}; see `stations accounts list`", code="account_not_found"
+        )
     return row
 
 

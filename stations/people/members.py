@@ -127,7 +127,8 @@ async def sign_in(
     """Exchange member number + phone for a bearer token."""
     refused = Unauthorized(
         "member number and phone do not match a union member; check both, "
-        "or ask your union branch to check your registration"
+        "or ask your union branch to check your registration",
+        code="sign_in_failed",
     )
     try:
         number = validate_member_no(member_no)
@@ -161,7 +162,7 @@ async def set_status(conn: asyncpg.Connection, *, member_no: str, status: Member
     """Suspend or reinstate a member (tokens stay; every visit checks the status)."""
     row = await conn.fetchrow(SQL.set_member_status, validate_member_no(member_no), str(status))
     if row is None:
-        raise NotFound(f"no member has number {member_no!r}")
+        raise NotFound(f"no member has number {member_no!r}", code="member_not_found")
 
 
 # --- import ---------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def _checked_prize(prize: PrizeSpec) -> PrizeSpec:
 async def get_campaign(conn: asyncpg.Connection, *, campaign_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(SQL.campaign_view, campaign_id)
     if row is None:
-        raise NotFound(f"no campaign has id {campaign_id}")
+        raise NotFound(
+            f"no campaign has id {campaign_id}", code="campaign_not_found", campaign_id=campaign_id
+        )
     return dict(row)
 
 
@@ -156,7 +158,11 @@ async def update_campaign(
                 status,
             )
             if found is None:
-                raise NotFound(f"no campaign has id {campaign_id}")
+                raise NotFound(
+                    f"no campaign has id {campaign_id}",
+                    code="campaign_not_found",
+                    campaign_id=campaign_id,
+                )
             return await get_campaign(conn, campaign_id=campaign_id)
 
 

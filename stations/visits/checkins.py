@@ -55,6 +55,8 @@ async def check_in(
             "outside_geofence",
             f"you are {row['distance_m']:.0f} m from the station; check-ins are accepted "
             f"within {GEOFENCE_M} m, so scan again at the station",
+            distance_m=round(row["distance_m"]),
+            radius_m=GEOFENCE_M,
         )
     return {
         "checkin_id": row["id"],

@@ -86,16 +86,23 @@ def request_fingerprint(
 
 
 def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
-    """The domain error for a stored refusal; the same facts always give the same words."""
+    """The domain error for a stored refusal: its rule as code, its words and its facts.
+
+    Built only from what the database stored with the answer (``facts``), so a replay
+    (same Idempotency-Key) is byte for byte the first answer, code and facts included.
+    """
     if reason == "member_suspended":
         return Ineligible(
-            reason, "your union membership is suspended; ask your union branch to reinstate it"
+            "member_suspended",
+            "your union membership is suspended; ask your union branch to reinstate it",
         )
     if reason == "outside_geofence":
         return Ineligible(
-            reason,
+            "outside_geofence",
             f"you are {facts['distance_m']:.0f} m from the station; claims are accepted within "
             f"{facts['geofence_m']} m, so scan again at the station",
+            distance_m=round(facts["distance_m"]),
+            radius_m=facts["geofence_m"],
         )
     if reason == "unknown_station":
         return InvalidCode(
@@ -105,20 +112,23 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
         )
     if reason == "station_closed":
         return Refused(
-            reason,
+            "station_closed",
             f"this station is {facts['station_status'].replace('_', ' ')} and hands out no water",
+            station_status=facts["station_status"],
         )
     if reason == "campaign_closed":
         if "daily_start" in facts:
             return Refused(
-                reason,
+                "campaign_closed",
                 f"water is handed out here from {facts['daily_start']} to "
                 f"{facts['daily_end']} local time; come back then",
+                daily_start=facts["daily_start"],
+                daily_end=facts["daily_end"],
             )
-        return Refused(reason, "no water campaign runs at this station today")
+        return Refused("campaign_closed", "no water campaign runs at this station today")
     if reason == "station_not_in_campaign":
         return Refused(
-            reason,
+            "station_not_in_campaign",
             "this station does not take part in today's water campaign; "
             "look for a participating water point nearby",
         )
@@ -126,17 +136,25 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
         quota = facts["daily_quota"]
         bottles = "bottle" if quota == 1 else "bottles"
         return Refused(
-            reason, f"you have claimed your {quota} {bottles} for today; come back tomorrow"
+            "quota_used",
+            f"you have claimed your {quota} {bottles} for today; come back tomorrow",
+            daily_quota=quota,
         )
     if reason == "out_of_stock":
         if not facts.get("stock_set"):
             return Refused(
-                reason, "this station has not set today's water stock yet; ask the staff"
+                "out_of_stock",
+                "this station has not set today's water stock yet; ask the staff",
+                stock_set=False,
             )
         return Refused(
-            reason, "this station has no bottles left today; try another water point nearby"
+            "out_of_stock",
+            "this station has no bottles left today; try another water point nearby",
+            stock_set=True,
         )
-    return Refused(reason, "the claim was refused")
+    # claim_water_batch gives no other outcome; a rule added there before its words
+    # here still refuses, with a code clients know.
+    return Refused("claim_refused", f"the claim was refused ({reason})")
 
 
 @dataclass(frozen=True)
@@ -224,7 +242,13 @@ def outcome(answer: Any) -> ClaimResult:
     if result == "token_invalid":
         raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
     if result == "not_a_member":
-        raise Forbidden(f"this needs the role member; you are {answer['response']['role']}")
+        role = answer["response"]["role"]
+        raise Forbidden(
+            f"this needs the role member; you are {role}",
+            code="role_required",
+            roles=["member"],
+            role=role,
+        )
     if result == "idempotency_key_reused":
         raise IdempotencyKeyReused(
             "idempotency_key_reused: this Idempotency-Key already answered a different "
@@ -307,15 +331,24 @@ async def confirm_handover(
     async with conn.transaction():
         row = await conn.fetchrow(SQL.claim_for_handover, claim_code)
         if row is None:
-            raise NotFound(f"no claim has the code {claim_code}; check the code with the member")
+            raise NotFound(
+                f"no claim has the code {claim_code}; check the code with the member",
+                code="claim_not_found",
+                claim_code=claim_code,
+            )
         if station_ids is not None and row["station_id"] not in station_ids:
-            raise Forbidden(f"you do not operate station {row['station_id']}")
+            raise Forbidden(
+                f"you do not operate station {row['station_id']}",
+                code="not_station_operator",
+                station_id=row["station_id"],
+            )
         if row["handed_over_at"] is None:
             if row["local_day"] != row["station_today"]:
                 raise Refused(
                     "claim_expired",
                     f"this claim was for {row['local_day'].isoformat()}; claims are good on "
                     "the day they are made only",
+                    local_day=row["local_day"].isoformat(),
                 )
             await conn.execute(SQL.mark_handed_over, row["id"], actor)
         view = await conn.fetchrow(SQL.claim_view, row["id"])

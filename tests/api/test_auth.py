@@ -44,7 +44,10 @@ async def guarded_client(settings, conn):
 async def test_missing_token_is_401_with_how_to_send_one(guarded_client):
     response = await guarded_client.get("/probe/admin")
     assert response.status_code == 401
-    assert response.json() == {"detail": "send a bearer token: `Authorization: Bearer <token>`"}
+    assert response.json() == {
+        "detail": "send a bearer token: `Authorization: Bearer <token>`",
+        "code": "unauthorized",
+    }
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -52,6 +55,7 @@ async def test_wrong_token_is_401(guarded_client):
     response = await guarded_client.get("/probe/admin", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert "not valid" in response.json()["detail"]
+    assert response.json()["code"] == "unauthorized"
 
 
 async def test_admin_token_from_settings_is_admin(guarded_client, settings):
@@ -136,7 +140,11 @@ async def test_operator_of_station_a_is_refused_on_station_b(client, conn):
     ]:
         response = await client.request(method, path, json=body, headers=headers)
         assert response.status_code == 403, (method, path)
-        assert response.json() == {"detail": f"you do not operate station {b}"}
+        assert response.json() == {
+            "detail": f"you do not operate station {b}",
+            "code": "not_station_operator",
+            "station_id": b,
+        }
 
 
 async def test_roles_are_checked_per_endpoint(client, conn, settings):
@@ -147,7 +155,12 @@ async def test_roles_are_checked_per_endpoint(client, conn, settings):
     refused = await client.put(
         f"/v1/stations/{sid}/stock", json={"allocated": 1}, headers=bearer(planner)
     )
-    assert refused.json() == {"detail": "this needs the role admin or operator; you are planner"}
+    assert refused.json() == {
+        "detail": "this needs the role admin or operator; you are planner",
+        "code": "role_required",
+        "roles": ["admin", "operator"],
+        "role": "planner",
+    }
     assert refused.status_code == 403
     as_member = await client.get("/v1/review-queue", headers=bearer(member))
     assert as_member.status_code == 403
@@ -158,7 +171,12 @@ async def test_roles_are_checked_per_endpoint(client, conn, settings):
         json={"name": "x", "starts_on": "2025-07-01", "ends_on": "2025-07-31"},
         headers=bearer(planner),
     )
-    assert create_as_planner.json() == {"detail": "this needs the role admin; you are planner"}
+    assert create_as_planner.json() == {
+        "detail": "this needs the role admin; you are planner",
+        "code": "role_required",
+        "roles": ["admin"],
+        "role": "planner",
+    }
 
 
 async def test_admin_account_token_acts_on_every_station(client, conn):
@@ -180,7 +198,8 @@ async def test_expired_token_is_401(client, conn, settings):
     response = await client.get("/v1/auth/me", headers=bearer(token))
     assert response.status_code == 401
     assert response.json() == {
-        "detail": "the bearer token is not valid (expired, revoked or mistyped)"
+        "detail": "the bearer token is not valid (expired, revoked or mistyped)",
+        "code": "unauthorized",
     }
 
 
@@ -207,7 +226,12 @@ async def test_staff_token_cannot_claim(client, conn, settings):
         headers=bearer(operator) | {"Idempotency-Key": "k"},
     )
     assert response.status_code == 403
-    assert response.json() == {"detail": "this needs the role member; you are operator"}
+    assert response.json() == {
+        "detail": "this needs the role member; you are operator",
+        "code": "role_required",
+        "roles": ["member"],
+        "role": "operator",
+    }
 
 
 async def test_cli_adds_an_operator_and_prints_a_working_token(client, conn, settings):

@@ -86,9 +86,13 @@ async def test_claims_lean_route_answers_like_the_documented_route(settings, cla
     assert [status for status, _ in lean] == [422, 422, 422, 422, 422, 401, 401, 401, 422, 422]
     assert lean[0][1] == {
         "detail": "body: not valid JSON near character 1; "
-        "send a JSON object with the fields documented"
+        "send a JSON object with the fields documented",
+        "code": "invalid_body",
     }
-    assert lean[1][1] == {"detail": "body: missing; send a JSON object with the fields documented"}
+    assert lean[1][1] == {
+        "detail": "body: missing; send a JSON object with the fields documented",
+        "code": "invalid_body",
+    }
 
 
 async def test_nearest_lean_route_answers_like_the_documented_route(settings, conn):

@@ -8,6 +8,7 @@ CRS, and whether a member may rate a station now.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -88,28 +89,61 @@ async def test_chinese_tiles_are_named_in_the_config_and_allowed_by_the_policy(s
 
 async def test_page_files_are_gzipped_versioned_and_cached_for_a_year(client):
     html = (await client.get("/", headers=HTML)).text
-    version = re.search(r'/web/app\.js\?v=([0-9a-f]{12})"', html).group(1)
-    response = await client.get(f"/web/app.js?v={version}", headers={"Accept-Encoding": "gzip"})
+    version = re.search(r'/web/rider/main\.js\?v=([0-9a-f]{12})"', html).group(1)
+    response = await client.get(
+        f"/web/rider/main.js?v={version}", headers={"Accept-Encoding": "gzip"}
+    )
     assert response.status_code == 200
     assert response.headers["content-encoding"] == "gzip"
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     # Module imports carry the same version, so they are cached as long as the page.
-    imports = re.findall(r'from "(\./[\w-]+\.js[^"]*)"', response.text)
+    imports = re.findall(r'from "(\.\.?/[\w/-]+\.js[^"]*)"', response.text)
     assert imports and all(i.endswith(f"?v={version}") for i in imports), imports
-    plain = await client.get("/web/app.js", headers={"Accept-Encoding": "identity"})
+    plain = await client.get("/web/rider/main.js", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     assert plain.headers["cache-control"] == "no-cache"
     # httpx decodes gzip: same text, fewer bytes on the wire.
     assert response.content == plain.content
     assert response.num_bytes_downloaded < len(plain.content) / 2
-    again = await client.get("/web/app.js", headers={"If-None-Match": plain.headers["etag"]})
+    again = await client.get("/web/rider/main.js", headers={"If-None-Match": plain.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
     missing = await client.get("/web/nothing.js")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "no page file 'nothing.js'"}
+    assert missing.json() == {"detail": "no page file 'nothing.js'", "code": "not_found"}
     outside = await client.get("/web/../api/main.py")
     assert outside.status_code == 404
+
+
+async def test_every_module_is_preloaded_and_imported_with_the_version(client):
+    """The page preloads the modules its entry reaches, each at its versioned URL."""
+    html = (await client.get("/", headers=HTML)).text
+    version = re.search(r'/web/rider/main\.js\?v=([0-9a-f]{12})"', html).group(1)
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/web/([^"?]+)\?v=', html))
+    reached, todo = set(), ["rider/main.js"]
+    while todo:
+        name = todo.pop()
+        response = await client.get(f"/web/{name}?v={version}")
+        assert response.status_code == 200, name
+        relative = re.findall(r'\b(?:import|from)\s*"(\.[^"]*)"', response.text)
+        assert all(i.endswith(f".js?v={version}") for i in relative), (name, relative)
+        for target in relative:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+            path = path.split("?")[0]
+            if path not in reached:
+                reached.add(path)
+                todo.append(path)
+    assert preloaded == reached
+
+
+def test_no_module_reads_words_of_an_answer():
+    """The page branches on codes and facts; it never parses a detail sentence."""
+    for path in WEB.rglob("*.js"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "detail" in line:
+                parses = re.search(r"\.(exec|match|test|replace|split|startsWith|slice)\(", line)
+                assert not parses, f"{path.name}:{number}: {line.strip()}"
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
 
 
 def test_page_files_link_nothing_outside_the_service():
@@ -272,4 +306,8 @@ async def test_eligibility_needs_a_member_and_a_station(client, conn, settings, 
     assert missing.status_code == 404
     gone = station["id"] + 1000
     hint = "check the id (search or list stations to find it)"
-    assert missing.json() == {"detail": f"there is no station {gone}; {hint}"}
+    assert missing.json() == {
+        "detail": f"there is no station {gone}; {hint}",
+        "code": "station_not_found",
+        "station_id": gone,
+    }

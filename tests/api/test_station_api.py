@@ -56,7 +56,8 @@ async def test_nearest_refuses_bad_parameters_naming_them(settings, conn, query,
     async with running_app(settings) as (_, client):
         response = await client.get(f"/v1/stations/nearest?{query}")
     assert response.status_code == 422
-    assert response.json() == {"detail": detail}
+    field = detail.split(":", 1)[0]
+    assert response.json() == {"detail": detail, "code": "invalid_parameter", "field": field}
 
 
 async def test_nearest_answer_matches_its_documented_model(settings, conn):
@@ -240,7 +241,9 @@ async def test_station_detail_and_unknown_ids(settings, conn):
     assert missing.status_code == 404
     gone = {
         "detail": "there is no station 999999; "
-        + "check the id (search or list stations to find it)"
+        + "check the id (search or list stations to find it)",
+        "code": "station_not_found",
+        "station_id": 999999,
     }
     assert missing.json() == gone
     assert huge.status_code == 422

@@ -3,10 +3,11 @@
 Every request outside the service is aborted, geolocation is faked (browsers give
 WGS84), and each flow runs at Playwright's default viewport and on a 360×740 phone
 screen: find the nearest open station, hand it to a map app, open a poster's QR URL,
-sign in, claim, read the claim code, rate; refusals in plain words; a flaky network
-and a reload retry with the same Idempotency-Key; the last answer shown with its age
-when the network drops; Chinese tiles drawn in GCJ-02. Screenshots go to
-``artifacts/rider-*.png``. The first load's transfer is measured and printed.
+sign in, claim, read the claim code, rate; refusals in plain words, picked by their
+code and facts; a flaky network and a reload retry with the same Idempotency-Key; the
+last answer shown with its age when the network drops; Chinese tiles drawn in GCJ-02.
+Screenshots go to ``artifacts/rider-*.png``. The first load's transfer is measured and
+printed.
 """
 
 from __future__ import annotations
@@ -317,6 +318,90 @@ async def test_refusals_are_told_in_plain_words_in_both_languages(
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
     assert watch.blocked == []
     assert watch.unexpected_errors(API_REFUSAL) == []
+
+
+# Refusals as the service sends them (code and facts, api/errors.py), with the words
+# the page must show for them; detail is deliberately unlike the service's sentences.
+REFUSALS = [
+    (
+        {"code": "outside_geofence", "distance_m": 612, "radius_m": 300},
+        "checkin",
+        "你离站点约 612 米，要在 300 米以内才能签到。请到站点后再扫码。",
+        "You are about 612 m from the station; check-ins are accepted within 300 m. "
+        "Scan again at the station.",
+    ),
+    (
+        {"code": "quota_used", "daily_quota": 2},
+        "claim",
+        "你今天已经领过 2 瓶了，明天再来。",
+        "You have already claimed your 2 bottle(s) today. Come back tomorrow.",
+    ),
+    (
+        {"code": "out_of_stock", "stock_set": False},
+        "claim",
+        "这个站点今天还没有登记水量，请问工作人员。",
+        "This station has not set today's water yet. Please ask the staff.",
+    ),
+    (
+        {"code": "out_of_stock", "stock_set": True},
+        "claim",
+        "这个站点今天的水已经发完了，请去附近其他派水点。",
+        "This station has no bottles left today. Try another water point nearby.",
+    ),
+    (
+        {"code": "campaign_closed", "daily_start": "09:00", "daily_end": "17:30"},
+        "claim",
+        "这里每天 09:00–17:30 发水，请在这个时间来。",
+        "Water is handed out here from 09:00 to 17:30. Please come back then.",
+    ),
+    (
+        {"code": "campaign_closed"},
+        "claim",
+        "这个站点今天没有送水活动。",
+        "No water campaign runs at this station today.",
+    ),
+    (
+        {"code": "sign_in_failed"},
+        "claim",
+        "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
+        "Member number and phone do not match. Check both, or ask your union branch to "
+        "check your registration.",
+    ),
+    (
+        {"code": "claim_expired", "local_day": "2026-07-14"},
+        "claim",
+        "没有成功：the words of the service",
+        "That did not work: the words of the service",
+    ),
+]
+
+
+async def test_refusal_words_come_from_the_code_and_its_facts(browser, service):
+    watch = Watch()
+    context = await open_context(browser, "phone")
+    page = await new_page(context, service, watch)
+    await page.goto(service + "/")
+    await page.wait_for_selector(".station-item")
+    # The page's own module instances (same versioned URLs), its words already in use.
+    modules = await page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("link[rel=modulepreload]")]
+                 .map((l) => [l.href.split("/web/")[1].split("?")[0], l.href]))"""
+    )
+    urls = [modules["common/i18n.js"], modules["rider/refusals.js"]]
+    for problem, kind, zh, en in REFUSALS:
+        for language, expected in (("zh", zh), ("en", en)):
+            shown = await page.evaluate(
+                """async ([[i18nUrl, refusalsUrl], problem, kind, language]) => {
+                    const i18n = await import(i18nUrl);
+                    const { refusalText } = await import(refusalsUrl);
+                    i18n.setLang(language);
+                    return refusalText(problem, kind);
+                }""",
+                [urls, {"detail": "the words of the service", **problem}, kind, language],
+            )
+            assert shown == expected, (problem, language)
+    await context.close()
+    assert watch.blocked == [] and watch.unexpected_errors() == []
 
 
 async def test_a_lost_answer_or_a_reload_retries_the_claim_with_the_same_key(

@@ -133,7 +133,8 @@ async def test_sign_in_with_wrong_phone_or_unknown_number_is_401(client, conn, s
     assert response.status_code == 401
     assert response.json() == {
         "detail": "member number and phone do not match a union member; check both, "
-        "or ask your union branch to check your registration"
+        "or ask your union branch to check your registration",
+        "code": "sign_in_failed",
     }
 
 
@@ -143,7 +144,8 @@ async def test_suspended_member_cannot_sign_in(client, conn, settings):
     assert response.status_code == 403
     assert response.json() == {
         "detail": "member_suspended: your union membership is suspended; "
-        "ask your union branch to reinstate it"
+        "ask your union branch to reinstate it",
+        "code": "member_suspended",
     }
     assert await conn.fetchval("SELECT count(*) FROM api_tokens") == 0
 

@@ -63,20 +63,40 @@ async def test_all_water_stations_adds_water_points_and_drinking_water_stations(
 
 
 @pytest.mark.parametrize(
-    ("change", "detail"),
+    ("change", "problem"),
     [
-        ({"ends_on": "2025-06-01"}, "ends_on must not be before starts_on"),
-        ({"daily_start": "18:00", "daily_end": "09:00"}, "daily_end must be after daily_start"),
-        ({"daily_start": "25:00"}, "daily_start: write local time as HH:MM (00:00 to 24:00)"),
-        ({"daily_quota": 0}, "daily_quota: Input should be greater than or equal to 1"),
-        ({"station_ids": [999999]}, "no station has this id"),
+        (
+            {"ends_on": "2025-06-01"},
+            {"detail": "ends_on must not be before starts_on", "code": "invalid_input"},
+        ),
+        (
+            {"daily_start": "18:00", "daily_end": "09:00"},
+            {"detail": "daily_end must be after daily_start", "code": "invalid_input"},
+        ),
+        (
+            {"daily_start": "25:00"},
+            {
+                "detail": "daily_start: write local time as HH:MM (00:00 to 24:00)",
+                "code": "invalid_parameter",
+                "field": "daily_start",
+            },
+        ),
+        (
+            {"daily_quota": 0},
+            {
+                "detail": "daily_quota: Input should be greater than or equal to 1",
+                "code": "invalid_parameter",
+                "field": "daily_quota",
+            },
+        ),
+        ({"station_ids": [999999]}, {"detail": "no station has this id", "code": "not_found"}),
     ],
 )
-async def test_invalid_campaigns_are_refused_with_the_rule(client, admin, conn, change, detail):
+async def test_invalid_campaigns_are_refused_with_the_rule(client, admin, conn, change, problem):
     body = {"name": "x", "starts_on": "2025-07-01", "ends_on": "2025-07-31", **change}
     response = await client.post("/v1/campaigns", json=body, headers=admin)
     assert response.status_code in (404, 422)
-    assert response.json() == {"detail": detail}
+    assert response.json() == problem
     assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0
 
 
@@ -85,7 +105,10 @@ async def test_duplicate_campaign_name_is_409(client, admin, conn):
     assert (await client.post("/v1/campaigns", json=body, headers=admin)).status_code == 201
     again = await client.post("/v1/campaigns", json=body, headers=admin)
     assert again.status_code == 409
-    assert again.json() == {"detail": "a campaign with this name exists; choose another name"}
+    assert again.json() == {
+        "detail": "a campaign with this name exists; choose another name",
+        "code": "conflict",
+    }
 
 
 async def test_patch_changes_only_what_is_sent_and_stations_move(client, conn, admin):
@@ -122,7 +145,11 @@ async def test_operator_reads_campaigns_but_cannot_change_them(client, conn):
 async def test_unknown_campaign_is_404(client, admin):
     response = await client.get("/v1/campaigns/4242", headers=admin)
     assert response.status_code == 404
-    assert response.json() == {"detail": "no campaign has id 4242"}
+    assert response.json() == {
+        "detail": "no campaign has id 4242",
+        "code": "campaign_not_found",
+        "campaign_id": 4242,
+    }
 
 
 async def test_campaigns_and_prize_pools_are_never_deleted(conn):

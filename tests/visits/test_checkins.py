@@ -60,7 +60,10 @@ async def test_check_in_refused_far_from_the_station(client, conn, visit):
     assert response.status_code == 403
     assert response.json() == {
         "detail": f"outside_geofence: you are {distance:.0f} m from the station; check-ins are "
-        "accepted within 300 m, so scan again at the station"
+        "accepted within 300 m, so scan again at the station",
+        "code": "outside_geofence",
+        "distance_m": round(distance),
+        "radius_m": 300,
     }
     assert await conn.fetchval("SELECT count(*) FROM checkins") == 0
 
@@ -73,6 +76,7 @@ async def test_check_in_refused_for_suspended_member(client, conn, visit):
     )
     assert response.status_code == 403
     assert response.json()["detail"].startswith("member_suspended: ")
+    assert response.json()["code"] == "member_suspended"
 
 
 async def test_check_in_with_forged_code_is_refused(client, visit):
@@ -84,6 +88,7 @@ async def test_check_in_with_forged_code_is_refused(client, visit):
     )
     assert response.status_code == 422
     assert response.json()["detail"].startswith("invalid_code: the code's signature does not")
+    assert response.json()["code"] == "invalid_code"
 
 
 async def test_check_in_position_out_of_range_is_422(client, visit):
@@ -92,4 +97,8 @@ async def test_check_in_position_out_of_range_is_422(client, visit):
         "/v1/checkins", json={"code": code, "lat": 95, "lng": LNG}, headers=bearer(token)
     )
     assert response.status_code == 422
-    assert response.json() == {"detail": "lat: Input should be less than or equal to 90"}
+    assert response.json() == {
+        "detail": "lat: Input should be less than or equal to 90",
+        "code": "invalid_parameter",
+        "field": "lat",
+    }

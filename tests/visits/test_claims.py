@@ -126,7 +126,9 @@ async def test_claim_quota_of_two_grants_two_bottles_then_refuses(client, conn, 
     assert second.json()["claims_today"] == 2
     assert third.status_code == 409
     assert third.json() == {
-        "detail": "quota_used: you have claimed your 2 bottles for today; come back tomorrow"
+        "detail": "quota_used: you have claimed your 2 bottles for today; come back tomorrow",
+        "code": "quota_used",
+        "daily_quota": 2,
     }
 
 
@@ -145,6 +147,8 @@ async def test_claim_accepts_gcj02_and_bd09_positions(client, conn, settings):
     misread = await claim(client, token, code, lat=glat, lng=glng)
     assert misread.status_code == 403
     assert misread.json()["detail"].startswith("outside_geofence: ")
+    assert misread.json()["code"] == "outside_geofence"
+    assert misread.json()["radius_m"] == 50 and misread.json()["distance_m"] > 50
 
 
 # --- refusals ---------------------------------------------------------------------------
@@ -155,7 +159,9 @@ async def test_claim_refused_when_quota_is_used(client, water):
     again = await claim(client, water.token, water.code)
     assert again.status_code == 409
     assert again.json() == {
-        "detail": "quota_used: you have claimed your 1 bottle for today; come back tomorrow"
+        "detail": "quota_used: you have claimed your 1 bottle for today; come back tomorrow",
+        "code": "quota_used",
+        "daily_quota": 1,
     }
 
 
@@ -165,7 +171,9 @@ async def test_claim_refused_when_stock_is_empty(client, conn, water, settings):
     assert response.status_code == 409
     assert response.json() == {
         "detail": "out_of_stock: this station has no bottles left today; "
-        "try another water point nearby"
+        "try another water point nearby",
+        "code": "out_of_stock",
+        "stock_set": True,
     }
     assert await stock_left(conn, water.station["id"]) == 0
     assert await conn.fetchval("SELECT count(*) FROM claims") == 0
@@ -176,7 +184,9 @@ async def test_claim_refused_when_stock_was_never_set(client, conn, water):
     response = await claim(client, water.token, water.code)
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "out_of_stock: this station has not set today's water stock yet; ask the staff"
+        "detail": "out_of_stock: this station has not set today's water stock yet; ask the staff",
+        "code": "out_of_stock",
+        "stock_set": False,
     }
 
 
@@ -191,7 +201,10 @@ async def test_claim_refused_outside_geofence(client, conn, water):
     assert response.status_code == 403
     assert response.json() == {
         "detail": f"outside_geofence: you are {distance:.0f} m from the station; claims are "
-        "accepted within 300 m, so scan again at the station"
+        "accepted within 300 m, so scan again at the station",
+        "code": "outside_geofence",
+        "distance_m": int(distance),
+        "radius_m": 300,
     }
     assert await stock_left(conn, water.station["id"]) == 5
 
@@ -203,7 +216,8 @@ async def test_claim_refused_when_campaign_has_ended(client, conn, water):
     response = await claim(client, water.token, water.code)
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "campaign_closed: no water campaign runs at this station today"
+        "detail": "campaign_closed: no water campaign runs at this station today",
+        "code": "campaign_closed",
     }
 
 
@@ -219,7 +233,10 @@ async def test_claim_refused_outside_daily_hours(client, conn, water):
     assert response.status_code == 409
     assert response.json() == {
         "detail": f"campaign_closed: water is handed out here from {start_hour:02d}:00 to "
-        f"{start_hour:02d}:01 local time; come back then"
+        f"{start_hour:02d}:01 local time; come back then",
+        "code": "campaign_closed",
+        "daily_start": f"{start_hour:02d}:00",
+        "daily_end": f"{start_hour:02d}:01",
     }
 
 
@@ -230,7 +247,8 @@ async def test_claim_refused_at_station_outside_the_campaign(client, conn, water
     assert response.status_code == 409
     assert response.json() == {
         "detail": "station_not_in_campaign: this station does not take part in today's water "
-        "campaign; look for a participating water point nearby"
+        "campaign; look for a participating water point nearby",
+        "code": "station_not_in_campaign",
     }
 
 
@@ -239,7 +257,9 @@ async def test_claim_refused_at_temporarily_closed_station(client, conn, water):
     response = await claim(client, water.token, water.code)
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "station_closed: this station is temporarily closed and hands out no water"
+        "detail": "station_closed: this station is temporarily closed and hands out no water",
+        "code": "station_closed",
+        "station_status": "temporarily_closed",
     }
 
 
@@ -249,7 +269,8 @@ async def test_claim_refused_for_suspended_member(client, conn, water):
     assert response.status_code == 403
     assert response.json() == {
         "detail": "member_suspended: your union membership is suspended; "
-        "ask your union branch to reinstate it"
+        "ask your union branch to reinstate it",
+        "code": "member_suspended",
     }
     assert await stock_left(conn, water.station["id"]) == 5
 
@@ -260,7 +281,8 @@ async def test_claim_refused_with_forged_code(client, water, settings):
     assert response.status_code == 422
     assert response.json() == {
         "detail": "invalid_code: the code's signature does not match its station (altered or "
-        "forged code); scan the poster at the station itself"
+        "forged code); scan the poster at the station itself",
+        "code": "invalid_code",
     }
 
 
@@ -270,6 +292,7 @@ async def test_claim_refused_with_code_altered_to_another_station(client, conn, 
     response = await claim(client, water.token, altered)
     assert response.status_code == 422
     assert response.json()["detail"].startswith("invalid_code: the code's signature does not")
+    assert response.json()["code"] == "invalid_code"
 
 
 async def test_claim_refused_with_text_that_is_not_a_station_code(client, water):
@@ -277,7 +300,8 @@ async def test_claim_refused_with_text_that_is_not_a_station_code(client, water)
     assert response.status_code == 422
     assert response.json() == {
         "detail": "invalid_code: this is not a Love Stations station code; "
-        "scan the QR code on the station's poster"
+        "scan the QR code on the station's poster",
+        "code": "invalid_code",
     }
 
 
@@ -287,7 +311,8 @@ async def test_claim_refused_when_station_of_a_genuine_code_is_gone(client, conn
     assert response.status_code == 422
     assert response.json() == {
         "detail": f"invalid_code: no station has the code {water.station['code']} any more; "
-        "ask the staff for the current poster"
+        "ask the staff for the current poster",
+        "code": "invalid_code",
     }
 
 
@@ -295,7 +320,12 @@ async def test_claim_needs_a_member_token(client, conn, water):
     admin = await create_staff(conn, role="admin")
     response = await claim(client, admin, water.code)
     assert response.status_code == 403
-    assert response.json() == {"detail": "this needs the role member; you are admin"}
+    assert response.json() == {
+        "detail": "this needs the role member; you are admin",
+        "code": "role_required",
+        "roles": ["member"],
+        "role": "admin",
+    }
 
 
 async def test_claim_with_revoked_token_is_401_even_while_cached(client, conn, water):
@@ -305,7 +335,8 @@ async def test_claim_with_revoked_token_is_401_even_while_cached(client, conn, w
     response = await claim(client, water.token, water.code)
     assert response.status_code == 401
     assert response.json() == {
-        "detail": "the bearer token is not valid (expired, revoked or mistyped)"
+        "detail": "the bearer token is not valid (expired, revoked or mistyped)",
+        "code": "unauthorized",
     }
 
 
@@ -330,6 +361,12 @@ async def test_retry_of_a_refusal_returns_the_same_refusal(client, conn, water):
     again = await claim(client, water.token, water.code, key="k-empty")
     assert first.status_code == again.status_code == 409
     assert again.content == first.content
+    assert first.json() == {
+        "detail": "out_of_stock: this station has no bottles left today; "
+        "try another water point nearby",
+        "code": "out_of_stock",
+        "stock_set": True,
+    }
     fresh = await claim(client, water.token, water.code, key="k-new")
     assert fresh.status_code == 201
 
@@ -340,7 +377,8 @@ async def test_same_key_with_different_body_is_422(client, conn, water):
     assert response.status_code == 422
     assert response.json() == {
         "detail": "idempotency_key_reused: this Idempotency-Key already answered a different "
-        "claim request; send a new key for a new claim and the same body when retrying"
+        "claim request; send a new key for a new claim and the same body when retrying",
+        "code": "idempotency_key_reused",
     }
     assert await conn.fetchval("SELECT count(*) FROM claims") == 1
 
@@ -383,7 +421,9 @@ async def test_claim_without_idempotency_key_is_422(client, water):
     assert response.status_code == 422
     assert response.json() == {
         "detail": "Idempotency-Key: send a header with a new unique value (e.g. a UUID) for each "
-        "claim, and the same value when retrying that claim"
+        "claim, and the same value when retrying that claim",
+        "code": "invalid_parameter",
+        "field": "Idempotency-Key",
     }
 
 
@@ -420,7 +460,11 @@ async def test_operator_confirms_handover_at_own_station_only(client, conn, wate
 
     refused = await client.post(f"/v1/claims/{code}/handover", headers=bearer(stranger))
     assert refused.status_code == 403
-    assert refused.json() == {"detail": f"you do not operate station {water.station['id']}"}
+    assert refused.json() == {
+        "detail": f"you do not operate station {water.station['id']}",
+        "code": "not_station_operator",
+        "station_id": water.station["id"],
+    }
     by_member = await client.post(f"/v1/claims/{code}/handover", headers=bearer(water.token))
     assert by_member.status_code == 403
 
@@ -437,7 +481,9 @@ async def test_handover_of_unknown_code_is_404(client, conn, water):
     response = await client.post("/v1/claims/0000000/handover", headers=bearer(own))
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "no claim has the code 0000000; check the code with the member"
+        "detail": "no claim has the code 0000000; check the code with the member",
+        "code": "claim_not_found",
+        "claim_code": "0000000",
     }
 
 
@@ -447,7 +493,13 @@ async def test_handover_refused_for_yesterdays_claim(client, conn, water):
     own = await create_staff(conn, station_ids=[water.station["id"]])
     response = await client.post(f"/v1/claims/{code}/handover", headers=bearer(own))
     assert response.status_code == 409
-    assert response.json()["detail"].startswith("claim_expired: this claim was for ")
+    yesterday = await conn.fetchval("SELECT local_day FROM claims")
+    assert response.json() == {
+        "detail": f"claim_expired: this claim was for {yesterday.isoformat()}; claims are good "
+        "on the day they are made only",
+        "code": "claim_expired",
+        "local_day": yesterday.isoformat(),
+    }
 
 
 async def test_member_sees_own_claims_and_operator_sees_todays_at_own_stations(
@@ -527,7 +579,8 @@ async def test_claim_refused_when_campaign_is_cancelled_or_not_started(client, c
     response = await claim(client, water.token, water.code)
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "campaign_closed: no water campaign runs at this station today"
+        "detail": "campaign_closed: no water campaign runs at this station today",
+        "code": "campaign_closed",
     }
 
 

@@ -63,7 +63,8 @@ async def test_new_allocation_keeps_what_was_handed_out(client, conn, operated, 
     assert too_low.status_code == 409
     assert too_low.json() == {
         "detail": "more bottles were handed out today than this allocation; "
-        "set an allocation at least as large as what was already handed out"
+        "set an allocation at least as large as what was already handed out",
+        "code": "conflict",
     }
 
 
@@ -78,7 +79,9 @@ async def test_stock_for_a_past_day_is_refused(client, conn, operated):
     assert response.status_code == 422
     assert response.json() == {
         "detail": f"day: stock can be set for the station's today ({today.isoformat()}) "
-        "and up to 31 days ahead"
+        "and up to 31 days ahead",
+        "code": "invalid_parameter",
+        "field": "day",
     }
 
 
@@ -87,7 +90,9 @@ async def test_stock_of_unknown_station_is_404_for_admin(client, settings):
     response = await client.get("/v1/stations/987654/stock", headers=admin)
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "there is no station 987654; check the id (search or list stations to find it)"
+        "detail": "there is no station 987654; check the id (search or list stations to find it)",
+        "code": "station_not_found",
+        "station_id": 987654,
     }
 
 

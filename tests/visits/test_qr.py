@@ -66,7 +66,7 @@ def test_forged_or_altered_codes_are_refused(mangle, reason):
     url = qr.poster_url("BHF4A9", security=keys(["k1"]), base_url=BASE)
     with pytest.raises(InvalidCode) as refused:
         qr.verify(mangle(url), security=keys(["k1"]))
-    assert refused.value.reason == "invalid_code"
+    assert refused.value.code == "invalid_code"
     assert refused.value.detail.startswith(f"invalid_code: {reason}")
 
 

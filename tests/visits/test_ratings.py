@@ -60,7 +60,8 @@ async def test_rating_refused_without_a_visit(client, conn, settings, station):
     assert response.status_code == 403
     assert response.json() == {
         "detail": "no_recent_visit: you can rate a station within 24 hours of a visit; "
-        "scan its QR code (check in or claim water) first"
+        "scan its QR code (check in or claim water) first",
+        "code": "no_recent_visit",
     }
     assert await conn.fetchval("SELECT count(*) FROM ratings") == 0
 
@@ -97,6 +98,7 @@ async def test_suspended_member_cannot_rate(client, conn, settings, station):
     response = await rate(client, station, token, 3)
     assert response.status_code == 403
     assert response.json()["detail"].startswith("member_suspended: ")
+    assert response.json()["code"] == "member_suspended"
 
 
 # --- what a rating may say -------------------------------------------------------------
@@ -107,15 +109,25 @@ async def test_unknown_tag_and_long_comment_are_refused(client, conn, settings, 
     unknown = await rate(client, station, token, 4, ["tasty"])
     assert unknown.status_code == 422
     assert unknown.json() == {
-        "detail": f"tags: 'tasty' is not a rating tag; use {', '.join(RATING_TAGS)}"
+        "detail": f"tags: 'tasty' is not a rating tag; use {', '.join(RATING_TAGS)}",
+        "code": "invalid_parameter",
+        "field": "tags",
     }
     long = await rate(client, station, token, 4, comment="水" * 281)
     assert long.status_code == 422
-    assert long.json() == {"detail": "comment: at most 280 characters"}
+    assert long.json() == {
+        "detail": "comment: at most 280 characters",
+        "code": "invalid_parameter",
+        "field": "comment",
+    }
     fits = await rate(client, station, token, 4, comment="水" * 280)
     assert fits.status_code == 201
     stars = await rate(client, station, token, 6)
-    assert stars.json() == {"detail": "stars: Input should be less than or equal to 5"}
+    assert stars.json() == {
+        "detail": "stars: Input should be less than or equal to 5",
+        "code": "invalid_parameter",
+        "field": "stars",
+    }
 
 
 # --- aggregates -----------------------------------------------------------------------

@@ -1,8 +1,7 @@
-// Words of the rider page, Chinese first. Labels of the fixed vocabularies (amenities,
-// kinds, access rules, rating tags) come from the service (stations/vocab.py) in the
-// page's config, so they are written in one place only.
+// The rider page's words, Chinese first (common/i18n.js looks them up). A refusal's
+// words are r_<code>, for the codes of api/errors.py; {names} are filled from its facts.
 
-const STRINGS = {
+export const WORDS = {
   zh: {
     title: "爱心驿站",
     page_title: "爱心驿站 · 一键找站",
@@ -111,7 +110,7 @@ const STRINGS = {
     r_idempotency_key_reused: "这次请求和之前的冲突了，请再点一次。",
     r_no_recent_visit: "在这个站点扫码签到或领水后，24 小时内才能评价。",
     r_unauthorized: "登录已失效，请重新登录。",
-    r_bad_login: "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
+    r_sign_in_failed: "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
     r_unknown: "没有成功：{detail}",
   },
   en: {
@@ -229,44 +228,8 @@ const STRINGS = {
     r_no_recent_visit:
       "You can rate a station within 24 hours of checking in or claiming water there.",
     r_unauthorized: "Your sign-in has expired. Please sign in again.",
-    r_bad_login:
+    r_sign_in_failed:
       "Member number and phone do not match. Check both, or ask your union branch to check your registration.",
     r_unknown: "That did not work: {detail}",
   },
 };
-
-let current = "zh";
-
-export function setLang(lang) {
-  current = lang === "en" ? "en" : "zh";
-  document.documentElement.lang = current === "en" ? "en" : "zh-CN";
-  document.title = t("page_title");
-}
-
-export function lang() {
-  return current;
-}
-
-// t("walk", {t: "5 分钟"}) → "步行约 5 分钟"
-export function t(key, vars = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
-}
-
-export function has(key) {
-  return key in STRINGS[current];
-}
-
-// A vocabulary label: [zh, en] from the config.
-export function label(pair, fallback) {
-  if (!pair) return fallback;
-  return current === "en" ? pair[1] : pair[0];
-}
-
-// Static text marked in the HTML: data-t (text) and data-t-label (aria-label).
-export function translateDocument(root = document) {
-  for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  for (const el of root.querySelectorAll("[data-t-label]")) {
-    el.setAttribute("aria-label", t(el.dataset.tLabel));
-  }
-}

@@ -1,5 +1,6 @@
-// Talking to the service over a phone's network: timeouts, retries with backoff, and
-// refusals read from their rule code ("quota_used: …").
+// Talking to the service over a phone's network: timeouts and retries with backoff.
+// An error answer's data is the service's problem: {detail, code, …facts}; pages pick
+// their words from code and facts (api/errors.py lists them), never from detail.
 
 export const TIMEOUT_MS = 15000;
 export const BACKOFF_FIRST_MS = 500;
@@ -69,11 +70,4 @@ export async function withRetries(send, { onRetry = () => {}, attempts = ATTEMPT
     await sleep(wait);
     delay = Math.min(delay * 2, BACKOFF_CAP_MS);
   }
-}
-
-// "quota_used: you have claimed …" → {code: "quota_used", text: "you have claimed …"}
-export function refusal(detail) {
-  const text = typeof detail === "string" ? detail : "";
-  const match = /^([a-z_]+): (.*)$/s.exec(text);
-  return match ? { code: match[1], text: match[2] } : { code: null, text };
 }

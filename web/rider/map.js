@@ -1,0 +1,74 @@
+// The map: Leaflet from the service's own copy, tiles only when configured; the rider
+// and the stations found, in the tiles' CRS. The list works without it.
+
+import { lang } from "../common/i18n.js";
+import { stationName } from "./format.js";
+import { config, state } from "./state.js";
+import { openStation } from "./station.js";
+
+let map = null;
+let layer = null;
+let zoom = null;
+
+export function initMap() {
+  if (typeof L === "undefined") return; // the list works without the map
+  map = L.map("map", { zoomControl: false, attributionControl: Boolean(config.tiles.url) });
+  if (config.tiles.url) {
+    L.tileLayer(config.tiles.url, {
+      maxZoom: config.tiles.max_zoom,
+      attribution: config.tiles.attribution,
+    }).addTo(map);
+    map.attributionControl.setPrefix(false);
+  }
+  layer = L.layerGroup().addTo(map);
+  localiseMap();
+}
+
+export function localiseMap() {
+  if (!map) return;
+  if (zoom) zoom.remove();
+  zoom = L.control
+    .zoom({
+      zoomInTitle: lang() === "en" ? "Zoom in" : "放大",
+      zoomOutTitle: lang() === "en" ? "Zoom out" : "缩小",
+    })
+    .addTo(map);
+}
+
+// After the map was hidden, Leaflet must measure its box again.
+export function refreshMapSize() {
+  if (map) setTimeout(() => map.invalidateSize(), 0);
+}
+
+export function drawMap() {
+  if (!map || !state.drawn) return;
+  layer.clearLayers();
+  const here = [state.drawn.lat, state.drawn.lng];
+  const bounds = [here];
+  state.results.forEach((hit, i) => {
+    const at = [hit.position.lat, hit.position.lng];
+    const open = hit.open && hit.open.is_open;
+    const marker = L.circleMarker(at, {
+      radius: 10,
+      weight: 3,
+      color: "#ffffff",
+      fillColor: open ? "#0b7a3b" : "#6b7280",
+      fillOpacity: 1,
+      className: `ls-station ls-station-${hit.id}`,
+    });
+    marker.on("click", () => openStation(hit.id, hit));
+    marker.bindTooltip(stationName(hit));
+    marker.addTo(layer);
+    if (i < 5) bounds.push(at);
+  });
+  L.circleMarker(here, {
+    radius: 9,
+    weight: 3,
+    color: "#ffffff",
+    fillColor: "#1d4ed8",
+    fillOpacity: 1,
+    className: "ls-rider",
+    interactive: false,
+  }).addTo(layer);
+  map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
+}

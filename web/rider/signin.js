@@ -1,0 +1,110 @@
+// Signing in with member number and phone; the token lives in this tab's sessionStorage
+// only. Signing out forgets it here and revokes it on the service.
+
+import { $ } from "../common/dom.js";
+import { t } from "../common/i18n.js";
+import { NetworkError, request } from "../common/net.js";
+import { save } from "../common/storage.js";
+import { loadRating } from "./rating.js";
+import { refusalText } from "./refusals.js";
+import { KEYS, state, status } from "./state.js";
+import { renderStation } from "./station.js";
+import { show } from "./views.js";
+
+let afterSignIn = null;
+let beforeSignIn = "list";
+
+export function showSignIn(then) {
+  afterSignIn = then || null;
+  if (state.view !== "signin") beforeSignIn = state.view;
+  $("signin-error").hidden = true;
+  show("signin");
+  $("member-no").focus();
+}
+
+function leaveSignIn() {
+  $("phone").value = "";
+  show(beforeSignIn);
+  if (beforeSignIn === "station") renderStation();
+}
+
+export function cancelSignIn() {
+  afterSignIn = null;
+  leaveSignIn();
+}
+
+export async function submitSignIn(event) {
+  event.preventDefault();
+  const memberNo = $("member-no").value.trim();
+  const phone = $("phone").value.trim();
+  const error = $("signin-error");
+  if (!memberNo || !phone) {
+    error.textContent = t("r_sign_in_failed");
+    error.hidden = false;
+    return;
+  }
+  error.textContent = t("signing_in");
+  error.hidden = false;
+  let answer;
+  try {
+    answer = await request("/v1/auth/member", {
+      method: "POST",
+      body: { member_no: memberNo, phone },
+    });
+  } catch (failure) {
+    if (!(failure instanceof NetworkError)) throw failure;
+    error.textContent = t("network_error");
+    return;
+  }
+  if (!answer.ok) {
+    error.textContent = refusalText(answer.data);
+    return;
+  }
+  state.session = {
+    token: answer.data.token,
+    member_no: answer.data.member.member_no,
+    expires_at: answer.data.expires_at,
+  };
+  save(sessionStorage, KEYS.session, state.session);
+  error.hidden = true;
+  renderAccount();
+  status("");
+  leaveSignIn();
+  const then = afterSignIn;
+  afterSignIn = null;
+  if (state.view === "station" && state.station) loadRating(state.station.id);
+  if (then) then();
+}
+
+export function signedOut() {
+  state.session = null;
+  save(sessionStorage, KEYS.session, null);
+  renderAccount();
+}
+
+export async function signOut() {
+  const token = state.session && state.session.token;
+  signedOut();
+  save(sessionStorage, KEYS.pending, null);
+  save(sessionStorage, KEYS.results, null);
+  if (state.view === "station") renderStation();
+  if (state.station) loadRating(state.station.id);
+  if (token) {
+    try {
+      await request("/v1/auth/logout", { method: "POST", token });
+    } catch {
+      // Offline: the token expires on its own; this tab has forgotten it already.
+    }
+  }
+}
+
+export function renderAccount() {
+  const button = $("account");
+  if (state.session) {
+    button.textContent = t("sign_out");
+    button.setAttribute("aria-label", t("sign_out_label", { no: state.session.member_no }));
+  } else {
+    button.textContent = t("sign_in");
+    button.removeAttribute("aria-label");
+  }
+}

@@ -1,0 +1,21 @@
+// Which view is on screen: the list (with the map), one station, or signing in.
+
+import { $ } from "../common/dom.js";
+import { renderList } from "./list.js";
+import { refreshMapSize } from "./map.js";
+import { state } from "./state.js";
+
+export function show(view) {
+  state.view = view;
+  $("list-view").hidden = view !== "list";
+  $("station-view").hidden = view !== "station";
+  $("signin-view").hidden = view !== "signin";
+  if (view === "list") refreshMapSize();
+  window.scrollTo(0, 0);
+}
+
+export function backToList() {
+  state.station = null;
+  show("list");
+  renderList();
+}
