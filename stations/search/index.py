@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from stations.geo import distance as geodesics
 from stations.geo import sphere
+from stations.search import batch
+from stations.search.columns import Columns, Hit, build_tree
 from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
 from stations.search.openness import OPEN, OpeningStates, StatesAt
@@ -52,133 +52,7 @@ FULL_SCAN_ABOVE = 8192
 _SELECTIVITY_CACHE = 256
 
 
-class Hit(NamedTuple):
-    """One answer: exact distance (m), station id, bearing from the query point, where it is."""
-
-    distance: float
-    station_id: int
-    bearing: float
-    in_delta: bool
-    pos: int
-
-
-@dataclass
-class Columns:
-    """Stations as parallel arrays (one row per station)."""
-
-    ids: np.ndarray
-    version: np.ndarray
-    lat: np.ndarray
-    lng: np.ndarray
-    xyz: np.ndarray
-    kind: np.ndarray
-    amen: np.ndarray
-    access: np.ndarray
-    hours_key: np.ndarray
-    verified: np.ndarray  # epoch seconds, NaN when never verified
-    head: list[bytes] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def empty(cls) -> Columns:
-        return cls(
-            ids=np.zeros(0, np.int64),
-            version=np.zeros(0, np.int64),
-            lat=np.zeros(0),
-            lng=np.zeros(0),
-            xyz=np.zeros((0, 3)),
-            kind=np.zeros(0, np.int8),
-            amen=np.zeros(0, np.int64),
-            access=np.zeros(0, np.int8),
-            hours_key=np.zeros(0, np.int32),
-            verified=np.zeros(0),
-        )
-
-    @classmethod
-    def from_records(cls, records: Sequence[Any], states: OpeningStates) -> Columns:
-        """Rows of the ``index_*`` queries of ``stations/sql/search.sql``."""
-        n = len(records)
-        if n == 0:
-            return cls.empty()
-        lat = np.fromiter((r["lat"] for r in records), float, n)
-        lng = np.fromiter((r["lng"] for r in records), float, n)
-        key_for = states.key_for
-        return cls(
-            ids=np.fromiter((r["id"] for r in records), np.int64, n),
-            version=np.fromiter((r["version"] for r in records), np.int64, n),
-            lat=lat,
-            lng=lng,
-            xyz=sphere.unit_xyz(lat, lng),
-            kind=np.fromiter((r["kind_code"] for r in records), np.int8, n),
-            amen=np.fromiter((r["amenity_mask"] for r in records), np.int64, n),
-            access=np.fromiter((r["access_code"] for r in records), np.int8, n),
-            hours_key=np.fromiter(
-                (key_for(r["opening_hours"], r["time_zone"], r["country_code"]) for r in records),
-                np.int32,
-                n,
-            ),
-            verified=np.fromiter(
-                (math.nan if r["verified_epoch"] is None else r["verified_epoch"] for r in records),
-                float,
-                n,
-            ),
-            head=[r["head"] for r in records],
-        )
-
-    def take(self, idx: np.ndarray) -> Columns:
-        positions = idx.tolist()
-        return Columns(
-            ids=self.ids[idx],
-            version=self.version[idx],
-            lat=self.lat[idx],
-            lng=self.lng[idx],
-            xyz=self.xyz[idx],
-            kind=self.kind[idx],
-            amen=self.amen[idx],
-            access=self.access[idx],
-            hours_key=self.hours_key[idx],
-            verified=self.verified[idx],
-            head=[self.head[i] for i in positions],
-        )
-
-    @classmethod
-    def concat(cls, parts: Iterable[Columns]) -> Columns:
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return cls.empty()
-        if len(parts) == 1:
-            return parts[0]
-        heads: list[bytes] = []
-        for p in parts:
-            heads.extend(p.head)
-        return cls(
-            ids=np.concatenate([p.ids for p in parts]),
-            version=np.concatenate([p.version for p in parts]),
-            lat=np.concatenate([p.lat for p in parts]),
-            lng=np.concatenate([p.lng for p in parts]),
-            xyz=np.concatenate([p.xyz for p in parts]),
-            kind=np.concatenate([p.kind for p in parts]),
-            amen=np.concatenate([p.amen for p in parts]),
-            access=np.concatenate([p.access for p in parts]),
-            hours_key=np.concatenate([p.hours_key for p in parts]),
-            verified=np.concatenate([p.verified for p in parts]),
-            head=heads,
-        )
-
-    def sorted_by_id(self) -> Columns:
-        if len(self) < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])):
-            return self
-        return self.take(np.argsort(self.ids, kind="stable"))
-
-
-def build_tree(xyz: np.ndarray) -> cKDTree:
-    """The KD-tree over unit-sphere points (releases the GIL: run it in a thread)."""
-    return cKDTree(xyz, leafsize=16, balanced_tree=False, compact_nodes=False)
-
-
-class _Plan(NamedTuple):
+class Plan(NamedTuple):
     """A request's filters, resolved to arrays and lookups for this index."""
 
     kind_ok: np.ndarray | None
@@ -203,7 +77,7 @@ class _Plan(NamedTuple):
         )
 
 
-_TRIVIAL_PLAN = _Plan(None, 0, None, None, None, None, 1.0)
+_TRIVIAL_PLAN = Plan(None, 0, None, None, None, None, 1.0)
 
 
 class StationIndex:
@@ -241,6 +115,11 @@ class StationIndex:
 
     def __len__(self) -> int:
         return self.alive_count + len(self._delta_rows)
+
+    @property
+    def changed(self) -> bool:
+        """Whether stations changed since the base was built (the delta is searched too)."""
+        return bool(self._delta_rows)
 
     @property
     def delta(self) -> Columns:
@@ -317,7 +196,7 @@ class StationIndex:
 
     # ------------------------------------------------------------------ filters
 
-    def _plan(self, filters: Filters, now: float) -> _Plan:
+    def plan(self, filters: Filters, now: float) -> Plan:
         if filters is NO_FILTERS or filters == NO_FILTERS:
             return _TRIVIAL_PLAN
         kind_ok = None
@@ -340,7 +219,7 @@ class StationIndex:
         if filters.min_rating is not None:
             total = max(len(self), 1)
             selectivity *= self.live.count_at_least(filters.min_rating) / total
-        return _Plan(
+        return Plan(
             kind_ok, amen_mask, access_ok, open_states, states_at, filters.min_rating, selectivity
         )
 
@@ -393,7 +272,7 @@ class StationIndex:
             ok &= access_ok[cols.access[idx]]
         return ok
 
-    def _mask(self, cols: Columns, idx: np.ndarray, plan: _Plan) -> np.ndarray:
+    def mask(self, cols: Columns, idx: np.ndarray, plan: Plan) -> np.ndarray:
         ok = self._static_mask(cols, idx, plan.kind_ok, plan.amen_mask, plan.access_ok)
         if plan.open_states is not None:
             ok &= plan.open_states[cols.hours_key[idx]] == OPEN
@@ -418,17 +297,17 @@ class StationIndex:
         radius_m: float | None = None,
     ) -> list[Hit]:
         """The k stations nearest to (lat, lng) that pass ``filters``, nearest first."""
-        plan = self._plan(filters, now)
-        return self._nearest(lat, lng, sphere.point_xyz(lat, lng), k, radius_m, plan)
+        plan = self.plan(filters, now)
+        return self.nearest_from(lat, lng, sphere.point_xyz(lat, lng), k, radius_m, plan)
 
-    def _nearest(
+    def nearest_from(
         self,
         lat: float,
         lng: float,
         q: np.ndarray,
         k: int,
         radius_m: float | None,
-        plan: _Plan,
+        plan: Plan,
     ) -> list[Hit]:
         if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
             return []
@@ -455,7 +334,7 @@ class StationIndex:
             kq *= 4
 
     def _from_tree(
-        self, q: np.ndarray, kq: int, chord_r: float, plan: _Plan
+        self, q: np.ndarray, kq: int, chord_r: float, plan: Plan
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
         """The kq nearest in chord order that pass the filters, and the chord beyond them.
 
@@ -478,7 +357,7 @@ class StationIndex:
             keep = self.alive[pos]
             chords, pos = chords[keep], pos[keep]
         if not plan.is_trivial and len(pos):
-            keep = self._mask(self.base, pos, plan)
+            keep = self.mask(self.base, pos, plan)
             chords, pos = chords[keep], pos[keep]
         if not self._delta_rows:
             return chords, None, pos, frontier
@@ -493,17 +372,17 @@ class StationIndex:
         return chords, in_delta, pos, frontier
 
     def _delta_candidates(
-        self, q: np.ndarray, limit: float, plan: _Plan
+        self, q: np.ndarray, limit: float, plan: Plan
     ) -> tuple[np.ndarray, np.ndarray]:
         delta = self.delta
         chords = np.sqrt(((delta.xyz - q) ** 2).sum(axis=1))
         idx = np.flatnonzero(chords <= limit)
         if len(idx):
-            idx = idx[self._mask(delta, idx, plan)]
+            idx = idx[self.mask(delta, idx, plan)]
         return chords[idx], idx
 
     def _scan(
-        self, q: np.ndarray, chord_r: float, plan: _Plan
+        self, q: np.ndarray, chord_r: float, plan: Plan
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every station that passes the filters, in chord order (for selective filters)."""
         base = self.base
@@ -514,7 +393,7 @@ class StationIndex:
         near = chords <= chord_r
         idx, chords = idx[near], chords[near]
         if len(idx) and not plan.is_static_only:
-            ok = self._mask(base, idx, plan)
+            ok = self.mask(base, idx, plan)
             idx, chords = idx[ok], chords[ok]
         in_delta = np.zeros(len(idx), dtype=bool)
         if self._delta_rows:
@@ -607,148 +486,15 @@ class StationIndex:
         radius_m: float | None = None,
     ) -> list[list[Hit]]:
         """:meth:`nearest` for many points at once, vectorised; answers in input order."""
-        m = len(lats)
-        if m == 0:
-            return []
-        plan = self._plan(filters, now)
-        if len(self) == 0 or (plan.selectivity <= 0.0 and not self._delta_rows):
-            return [[] for _ in range(m)]
-        q = sphere.unit_xyz(lats, lngs)
-        answers: list[list[Hit] | None] = [None] * m
-        wanted = (k + 1) / max(plan.selectivity, 1e-9) * 1.3 + 2
-        if self.tree is not None and wanted <= 256:
-            for start in range(0, m, 4096):
-                stop = min(start + 4096, m)
-                block = self._nearest_block(
-                    lats[start:stop],
-                    lngs[start:stop],
-                    q[start:stop],
-                    k,
-                    int(wanted),
-                    radius_m,
-                    plan,
-                )
-                answers[start:stop] = block
-        for row in range(m):
-            if answers[row] is None:
-                answers[row] = self._nearest(
-                    float(lats[row]), float(lngs[row]), q[row], k, radius_m, plan
-                )
-        return [a if a is not None else [] for a in answers]
-
-    def _nearest_block(
-        self,
-        lats: np.ndarray,
-        lngs: np.ndarray,
-        q: np.ndarray,
-        k: int,
-        kq: int,
-        radius_m: float | None,
-        plan: _Plan,
-    ) -> list[list[Hit] | None]:
-        """Answer the rows that the tree's first kq candidates settle; None for the others.
-
-        The same rules as :meth:`_walk`, on a matrix of candidates (one row per point):
-        exact distances for the first k passing candidates, then for those whose lower
-        bound does not exceed the k-th; a row is settled when the bound of what the tree
-        did not return exceeds its k-th best distance.
-        """
-        assert self.tree is not None
-        base = self.base
-        n_base = len(base)
-        m = len(lats)
-        kq = min(max(kq, k + 1), n_base)
-        chord_r = sphere.chord_upper_bound(radius_m) if radius_m is not None else math.inf
-        d, i = self.tree.query(q, k=kq, distance_upper_bound=chord_r)
-        d = np.asarray(d, dtype=float).reshape(m, kq)
-        i = np.asarray(i).reshape(m, kq)
-        found = np.isfinite(d)
-        exhausted = ~found[:, -1] | (kq >= n_base)
-        frontier = np.where(exhausted, np.inf, d[:, -1])
-        vpos = np.where(found, i, 0).astype(np.int64)
-        ok = found & self.alive[vpos]
-        if not plan.is_trivial:
-            ok[ok] = self._mask(base, vpos[ok], plan)
-        lat_all, lng_all, ids_all = base.lat, base.lng, base.ids
-        if self._delta_rows:
-            delta = self.delta
-            nd = len(delta)
-            d_chords = np.sqrt(((q[:, None, :] - delta.xyz[None, :, :]) ** 2).sum(axis=2))
-            d_ok = d_chords <= np.minimum(frontier, chord_r)[:, None]
-            d_ok &= self._mask(delta, np.arange(nd), plan)[None, :]
-            d = np.concatenate([d, np.where(d_ok, d_chords, np.inf)], axis=1)
-            ok = np.concatenate([ok, d_ok], axis=1)
-            vpos = np.concatenate([vpos, np.broadcast_to(n_base + np.arange(nd), (m, nd))], axis=1)
-            order = np.argsort(np.where(ok, d, np.inf), axis=1, kind="stable")
-            d = np.take_along_axis(d, order, axis=1)
-            ok = np.take_along_axis(ok, order, axis=1)
-            vpos = np.take_along_axis(vpos, order, axis=1)
-            lat_all = np.concatenate([base.lat, delta.lat])
-            lng_all = np.concatenate([base.lng, delta.lng])
-            ids_all = np.concatenate([base.ids, delta.ids])
-        width = d.shape[1]
-        rank = np.cumsum(ok, axis=1) - 1
-        first = ok & (rank < k)
-        dist = np.full((m, width), np.inf)
-        bearing = np.zeros((m, width))
-        r_idx, c_idx = np.nonzero(first)
-        if len(r_idx):
-            p = vpos[r_idx, c_idx]
-            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geodesics.geodesic_many(
-                lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
-            )
-        counts = first.sum(axis=1)
-        worst = np.where(counts >= k, np.max(np.where(first, dist, -np.inf), axis=1), np.inf)
-        bounds = sphere.lower_bound_m(np.where(ok, d, 2.0))
-        second = ok & ~first & (bounds <= worst[:, None])
-        r_idx, c_idx = np.nonzero(second)
-        if len(r_idx):
-            p = vpos[r_idx, c_idx]
-            dist[r_idx, c_idx], bearing[r_idx, c_idx] = geodesics.geodesic_many(
-                lats[r_idx], lngs[r_idx], lat_all[p], lng_all[p]
-            )
-        if radius_m is not None:
-            dist[dist > radius_m] = np.inf
-        ids = np.where(ok, ids_all[vpos], np.iinfo(np.int64).max)
-        rows = np.broadcast_to(np.arange(m)[:, None], (m, width))
-        order = np.lexsort((ids.ravel(), dist.ravel(), rows.ravel())).reshape(m, width)[:, :k]
-        top_dist = dist.ravel()[order]
-        top_ok = np.isfinite(top_dist)
-        n_top = top_ok.sum(axis=1)
-        kth = np.where(n_top >= k, top_dist[:, -1], np.inf)
-        frontier_bound = np.where(
-            np.isfinite(frontier),
-            sphere.lower_bound_m(np.where(np.isfinite(frontier), frontier, 0.0)),
-            np.inf,
+        return batch.nearest_many(
+            self, lats, lngs, k=k, filters=filters, now=now, radius_m=radius_m
         )
-        settled = exhausted | ((n_top >= k) & (frontier_bound > kth))
-        answers: list[list[Hit] | None] = [None] * m
-        flat_ids = ids.ravel()
-        flat_bearing = bearing.ravel()
-        flat_dist = dist.ravel()
-        flat_vpos = vpos.ravel()
-        for row in np.flatnonzero(settled).tolist():
-            hits = []
-            for j, good in zip(order[row].tolist(), top_ok[row].tolist(), strict=True):
-                if good:
-                    v = int(flat_vpos[j])
-                    hits.append(
-                        Hit(
-                            float(flat_dist[j]),
-                            int(flat_ids[j]),
-                            float(flat_bearing[j]),
-                            v >= n_base,
-                            v - n_base if v >= n_base else v,
-                        )
-                    )
-            answers[row] = hits
-        return answers
 
     def within_chord(
         self, points_xyz: np.ndarray, chord: float, filters: Filters, now: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Stations (delta flag, position) within ``chord`` of any of the points, filtered."""
-        plan = self._plan(filters, now)
+        plan = self.plan(filters, now)
         base_pos = np.zeros(0, dtype=np.int64)
         if self.tree is not None and len(points_xyz):
             lists = self.tree.query_ball_point(points_xyz, r=chord)
@@ -757,7 +503,7 @@ class StationIndex:
                 base_pos = np.unique(np.asarray(flat, dtype=np.int64))
                 base_pos = base_pos[self.alive[base_pos]]
                 if len(base_pos):
-                    base_pos = base_pos[self._mask(self.base, base_pos, plan)]
+                    base_pos = base_pos[self.mask(self.base, base_pos, plan)]
         delta_pos = np.zeros(0, dtype=np.int64)
         if self._delta_rows and len(points_xyz):
             delta = self.delta
@@ -768,7 +514,7 @@ class StationIndex:
                 near |= (np.sqrt((diff**2).sum(axis=2)) <= chord).any(axis=0)
             delta_pos = np.flatnonzero(near)
             if len(delta_pos):
-                delta_pos = delta_pos[self._mask(delta, delta_pos, plan)]
+                delta_pos = delta_pos[self.mask(delta, delta_pos, plan)]
         in_delta = np.concatenate(
             [np.zeros(len(base_pos), dtype=bool), np.ones(len(delta_pos), dtype=bool)]
         )

@@ -17,7 +17,8 @@ import numpy as np
 import orjson
 
 from stations.geo.crs import Crs, from_wgs84
-from stations.search.index import Hit, StationIndex
+from stations.search.columns import Hit
+from stations.search.index import StationIndex
 from stations.search.openness import StatesAt
 
 _DAY_S = 86400.0

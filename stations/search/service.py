@@ -33,8 +33,9 @@ from typing import Any
 import asyncpg
 
 from stations.db import connection as dbconn
+from stations.search.columns import Columns, build_tree
 from stations.search.filters import ACCESS_VALUES, AMENITY_VALUES, KIND_VALUES
-from stations.search.index import Columns, StationIndex, build_tree
+from stations.search.index import StationIndex
 from stations.search.live import POLL_S as LIVE_POLL_S
 from stations.search.live import LiveData
 from stations.search.openness import OpeningStates

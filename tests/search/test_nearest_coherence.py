@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from stations.db import connection as dbconn
-from stations.search.index import DELTA_LIMIT, Columns, StationIndex, build_tree
+from stations.search.columns import Columns, build_tree
+from stations.search.index import DELTA_LIMIT, StationIndex
 from stations.search.live import LiveData
 from stations.search.openness import OpeningStates
 from tests.fixtures.search.app import eventually, running_app
