@@ -19,6 +19,8 @@ import pandas as pd
 from stations.errors import InvalidInput
 
 PROBLEM_COLUMNS = ("index", "field", "code", "reason", "value")
+ROW_NUMBERING = "rows are numbered from 1 at the first record; a CSV header line is not counted"
+"""How every import report (stations and members) numbers rows."""
 
 
 @dataclass

@@ -26,8 +26,9 @@ import pandas as pd
 
 from stations.catalog import fields, hours
 from stations.catalog.problems import Problems, RuleBroken, check_distinct, shown, verdict
-from stations.catalog.text import as_text, parse_numbers
+from stations.catalog.text import as_text, collapse_whitespace, parse_numbers
 from stations.errors import InvalidInput
+from stations.geo.distance import geodesic_m
 from stations.geo.region import Region
 
 # --- limits and vocabularies (the field table; CHECKs of the schema) -------------------
@@ -46,6 +47,9 @@ SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
 NEAR_DUPLICATE_METRES = 5.0
 """Two stations with the same (normalised) name closer than this are near-duplicates."""
+ZERO_POSITION_METRES = 1_000.0
+"""A position this close to (0, 0) is a placeholder for "unknown" (nobody runs a water
+point in the Gulf of Guinea): exports write 0, 0 or a rounding error of it."""
 
 
 # --- scalar rules --------------------------------------------------------------------------
@@ -167,9 +171,14 @@ _MISSING_HINTS = {
 }
 
 
-def check_text(values: pd.Series, field: str, problems: Problems) -> pd.Series:
-    """Stripped text within the column's length limit; longer values are problems."""
+def check_text(
+    values: pd.Series, field: str, problems: Problems, *, collapse: bool = True
+) -> pd.Series:
+    """Stripped text within the column's length limit (longer values are problems), each
+    run of whitespace made one space unless ``collapse`` is False (ids: as written)."""
     text = as_text(values)
+    if collapse:
+        text = collapse_whitespace(text)
     limit = TEXT_LIMITS[field]
     too_long = (text.str.len() > limit).to_numpy(dtype=bool)
     if too_long.any():
@@ -302,7 +311,7 @@ def check_coordinates(
     ranges: tuple[float, float] | None = (90.0, 180.0),
     skip: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Coordinates: missing, not a number, out of range, the (0, 0) placeholder.
+    """Coordinates: missing, not a number, out of range, near the (0, 0) placeholder.
 
     ``names`` are the fields reported (``lat``/``lng``, or ``x``/``y`` for projected
     input, where ``ranges`` is None). Rows in ``skip`` already have a position problem:
@@ -334,17 +343,40 @@ def check_coordinates(
                     values[outside],
                 )
                 ok &= ~outside
-    zero = ok & (lat == 0) & (lng == 0)
+    if ranges is not None:  # geographic input; projected input is checked once converted
+        ok = check_zero_position(lat, lng, ok, index, problems)
+    return ok
+
+
+def check_zero_position(
+    lat: np.ndarray, lng: np.ndarray, ok: np.ndarray, index: pd.Index, problems: Problems
+) -> np.ndarray:
+    """Usable WGS84 positions within ZERO_POSITION_METRES of (0, 0) become problems."""
+    zero = near_zero_zero(lat, lng, ok)
     if zero.any():
         problems.add(
             index[zero],
             "position",
             "zero_position",
-            "is (0, 0), the usual placeholder for an unknown position; give the real one",
-            "0, 0",
+            f"is within {ZERO_POSITION_METRES / 1000:g} km of (0, 0), the usual placeholder "
+            "for an unknown position; give the real one",
+            [f"{a:.6f}, {b:.6f}" for a, b in zip(lat[zero], lng[zero], strict=True)],
         )
-        ok &= ~zero
-    return ok
+    return ok & ~zero
+
+
+def near_zero_zero(lat: np.ndarray, lng: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Where a usable WGS84 position lies within ZERO_POSITION_METRES of (0, 0).
+
+    A cheap box first (0.01° is over 1.1 km in both directions there), then the
+    geodesic distance of the few rows inside it.
+    """
+    with np.errstate(invalid="ignore"):
+        near = ok & (np.abs(lat) < 0.01) & (np.abs(lng) < 0.01)
+    if near.any():
+        metres = geodesic_m(lat[near], lng[near], 0.0, 0.0)
+        near[np.flatnonzero(near)] = metres <= ZERO_POSITION_METRES
+    return near
 
 
 def check_region(

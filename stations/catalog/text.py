@@ -14,8 +14,12 @@ import pyarrow.compute as pc
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Values as stripped text (pandas ``str`` dtype); blank and missing become NaN."""
-    if values.dtype == object:
+    """Values as stripped text (pandas ``str`` dtype); blank and missing become NaN.
+
+    A whole number is written without a fraction even where it sits in a float column
+    (pandas makes one of integers with a null): ``1.0`` reads ``"1"``, as the source wrote it.
+    """
+    if values.dtype == object or values.dtype.kind == "f":
         values = values.map(_scalar_text, na_action="ignore")
     text = values.astype("str").str.strip()
     return text.where(text.str.len() > 0)
@@ -29,6 +33,29 @@ def _scalar_text(value: Any) -> Any:
     if value is None:
         return None
     return str(value)
+
+
+# Python's whitespace (str.split) other than one space, and runs of spaces; RE2 (Arrow)
+# finds the few values that have any, Python collapses those.
+_UNEVEN_SPACE = (
+    r"[\t\n\x{0b}\f\r\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]|  "
+)
+
+
+def collapse_whitespace(text: pd.Series) -> pd.Series:
+    """Every run of whitespace (line breaks, tabs, ideographic spaces) as one space.
+
+    Names wrapped across lines in a spreadsheet cell come out as one line, as templates
+    already write them. Vectorised: only the values that need it are touched.
+    """
+    array = pa.array(text, type=pa.large_string(), from_pandas=True)
+    uneven = np.asarray(pc.fill_null(pc.match_substring_regex(array, _UNEVEN_SPACE), False))
+    if not uneven.any():
+        return text
+    out = text.copy()
+    out[uneven] = [" ".join(v.split()) for v in text[uneven].tolist()]
+    return out
 
 
 _NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from stations.catalog.export import export_stations
 from stations.cli.runner import run_connected
-from stations.importer import ROW_NUMBERING, ImportReport, import_file
+from stations.importer import ImportReport, import_file
 
 SHOWN_PROBLEMS = 20
 _PROGRESS_FROM_ROWS = 20_000
@@ -120,7 +120,10 @@ def import_command(
         for stage, seconds in [*result.timings.items(), ("read, map, other", other)]:
             console.print(f"  {seconds:7.1f} s  {stage}")
     if report is not None:
-        console.print(f"all {len(result.problem_frame)} problems written to {report}")
+        console.print(
+            f"all {len(result.problem_frame)} problems and {len(result.warning_frame)} "
+            f"warnings written to {report}"
+        )
     if result.imported == 0:
         raise typer.Exit(1)
 
@@ -154,30 +157,42 @@ async def _import(
 
 
 def print_report(console: Console, report: ImportReport, *, show: int = SHOWN_PROBLEMS) -> None:
-    """The report as a person reads it: problems first, then totals."""
-    problems = report.problem_frame
-    if len(problems) and show:
-        table = Table(title=f"Problems (first {min(show, len(problems))} of {len(problems)})")
-        for column in ("row", "field", "reason", "value"):
-            table.add_column(column, overflow="fold")
-        for p in report.problems[:show]:
-            table.add_row(str(p.row), p.field, p.reason, p.value or "")
-        console.print(table)
-        console.print(f"[dim]{ROW_NUMBERING}[/dim]")
-    if len(problems):
-        totals = Table(title="Problems by reason")
-        totals.add_column("reason")
-        totals.add_column("problems", justify="right")
-        for code, count in report.totals_by_code().most_common():
-            totals.add_row(code, str(count))
-        console.print(totals)
+    """The report as a person reads it: problems first, then warnings, then totals."""
+    problems, warnings = report.problem_frame, report.warning_frame
+    for title, items, frame in (
+        ("Problems (first {n} of {total})", report.problems, problems),
+        ("Warnings (first {n} of {total}; the rows were imported)", report.warnings, warnings),
+    ):
+        if len(frame) and show:
+            table = Table(title=title.format(n=min(show, len(frame)), total=len(frame)))
+            for column in ("row", "field", "code", "reason", "value"):
+                table.add_column(column, overflow="fold")
+            for p in items[:show]:
+                table.add_row(str(p.row), p.field, p.code, p.reason, p.value or "")
+            console.print(table)
+    if (len(problems) or len(warnings)) and show:
+        console.print(f"[dim]{report.row_numbering}[/dim]")
+    for title, totals in (
+        ("Problems by reason", report.totals_by_code()),
+        ("Warnings by reason", report.warning_totals_by_code()),
+    ):
+        if totals:
+            table = Table(title=title)
+            table.add_column("reason")
+            table.add_column("count", justify="right")
+            for code, count in totals.most_common():
+                table.add_row(code, str(count))
+            console.print(table)
     for note in report.notes:
         console.print(f"note: {note}")
     verb = "would be " if report.dry_run else ""
+    warned = len(warnings)
     console.print(
         f"source {report.source}: {report.read} rows read; {verb}created {report.created}, "
         f"{verb}updated {report.updated}, unchanged {report.unchanged}, "
-        f"rejected {report.rejected} ({report.seconds:.1f} s)"
+        f"rejected {report.rejected}"
+        + (f", {warned} warning{'s' if warned != 1 else ''}" if warned else "")
+        + f" ({report.seconds:.1f} s)"
         + (" — dry run, nothing written" if report.dry_run else "")
     )
     if report.imported == 0:

@@ -49,11 +49,14 @@ def import_(
             writer.writeheader()
             writer.writerows(rows)
     if as_json:
-        print(json.dumps({"counts": result.counts, "rows": rows}, ensure_ascii=False, indent=2))
+        body = {"counts": result.counts, "row_numbering": result.row_numbering, "rows": rows}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         for r in rows:
             if r["action"] == "rejected":
                 print(f"row {r['row']}: rejected: {r['problems']}", file=sys.stderr)
+        if result.counts["rejected"]:
+            print(result.row_numbering, file=sys.stderr)
         counts = result.counts
         print(
             f"{counts['created']} created, {counts['updated']} updated, "

@@ -50,9 +50,10 @@ async def import_file(
     """Import a station file (see :mod:`stations.importer`) and return its report.
 
     The CRS of the coordinates is, in this order: ``crs``, the mapping's
-    ``[position] crs``, the file's own (a ``crs`` column of our exports, a GeoPackage's
-    or GeoParquet's CRS, GeoJSON's ``coordinates_crs``), WGS84. The source is ``source``,
-    the mapping's, the file's ``source`` column (one value) or the file name.
+    ``[position] crs`` (both given and different: refused), the file's own (a ``crs``
+    column of our exports, a GeoPackage's or GeoParquet's CRS, GeoJSON's ``crs``), WGS84.
+    The source is ``source``, the mapping's, the file's ``source`` column (one value) or
+    the file name.
     """
     path = Path(path)
     parsed_region = region_from_text(region) if isinstance(region, str) else region
@@ -227,15 +228,31 @@ def _single_value(chunk: tuple[pd.DataFrame, Problems, int], column: str) -> str
 def _choose_crs(
     given: str | crsmod.Crs | None, mapping: Mapping, from_file: str | None
 ) -> crsmod.Crs:
-    if isinstance(given, crsmod.Crs):
-        return given
-    for text, where in (
-        (given, "crs"),
-        (mapping.position.crs, "mapping crs"),
-        (from_file, "file crs"),
-    ):
-        if text:
-            return crsmod.parse_crs(text, field=where)
+    """``crs`` given, else the mapping's, else the file's own, else WGS84.
+
+    A ``crs`` given beside a mapping that names another is refused: one of the two is
+    wrong, and guessing which would put every station hundreds of metres off (GCJ-02
+    read as WGS84) without a word.
+    """
+    named = (
+        crsmod.parse_crs(mapping.position.crs, field="mapping crs")
+        if mapping.position.crs
+        else None
+    )
+    if given is not None:
+        chosen = given if isinstance(given, crsmod.Crs) else crsmod.parse_crs(given, field="crs")
+        if named is not None and named != chosen:
+            raise InvalidInput(
+                f"crs: --crs {chosen} disagrees with the mapping {mapping.name}, whose "
+                f"[position] crs is {named}; drop --crs to use the mapping's, or correct "
+                "the mapping",
+                field="crs",
+            )
+        return chosen
+    if named is not None:
+        return named
+    if from_file:
+        return crsmod.parse_crs(from_file, field="file crs")
     return crsmod.Crs("wgs84")
 
 

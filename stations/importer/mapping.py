@@ -27,8 +27,13 @@ A mapping is a TOML file, given by its path or, for the ones shipped in
     wheelchair = "accessible"
 
     [position]                          # one of: lat+lng, latlng ("lat, lng" text),
-    latlng = "geo_point_2d"             # wkt, geojson (GeoJSON text), x+y (projected)
-    crs = "wgs84"
+    latlng = "geo_point_2d"             # lnglat ("lng, lat" text), wkt, geojson
+    crs = "wgs84"                       # (GeoJSON text), x+y (projected)
+
+``latlng`` reads a pair of numbers as **lat first**, ``lnglat`` as **lng first** (the
+order of GeoJSON and WKT); either may be wrapped in one pair of parentheses or brackets
+and separated by a comma, semicolon or spaces: ``(-37.81, 144.96)``, ``[144.96, -37.81]``.
+A swapped pair usually fails the range check (|lat| > 90) and says so.
 
     [attributes]
     keep = ["Type Objet", "Modèle"]     # copied into the station's attributes (jsonb)
@@ -77,7 +82,7 @@ _SECTIONS = {
     "attributes",
     "description",
 }
-_POSITION_KEYS = {"lat", "lng", "latlng", "wkt", "geojson", "x", "y", "crs"}
+_POSITION_KEYS = {"lat", "lng", "latlng", "lnglat", "wkt", "geojson", "x", "y", "crs"}
 _MAPPABLE = (*rules.STATION_FIELDS, "source_id")
 _ALIASES: dict[str, tuple[str, ...]] = {
     "lat": ("lat", "latitude", "纬度", "wgs84_lat"),
@@ -87,6 +92,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_WRAPPED = r"^\s*(?:\((.*)\)|\[(.*)\])\s*$"
 _LATLNG = re.compile(r"^\s*([-+]?\d+(?:[.]\d+)?)\s*[,;\s]\s*([-+]?\d+(?:[.]\d+)?)\s*$")
 
 
@@ -97,6 +103,7 @@ class Position:
     lat: str | None = None
     lng: str | None = None
     latlng: str | None = None
+    lnglat: str | None = None
     wkt: str | None = None
     geojson: str | None = None
     x: str | None = None
@@ -106,7 +113,16 @@ class Position:
 
     @property
     def columns(self) -> list[str]:
-        named = (self.lat, self.lng, self.latlng, self.wkt, self.geojson, self.x, self.y)
+        named = (
+            self.lat,
+            self.lng,
+            self.latlng,
+            self.lnglat,
+            self.wkt,
+            self.geojson,
+            self.x,
+            self.y,
+        )
         return [c for c in named if c]
 
 
@@ -141,8 +157,8 @@ class Mapping:
             column = getattr(self.position, name)
             if column and column != name:
                 labels[name] = f"{name} ({column})"
-        if self.position.latlng:
-            labels["position"] = f"position ({self.position.latlng})"
+        if self.position.latlng or self.position.lnglat:
+            labels["position"] = f"position ({self.position.latlng or self.position.lnglat})"
         if self.position.wkt or self.position.geojson:
             labels["geometry"] = f"geometry ({self.position.wkt or self.position.geojson})"
         return labels
@@ -236,6 +252,8 @@ class Mapping:
             out["x"], out["y"] = raw[p.x], raw[p.y]
         elif p.latlng:
             out["lat"], out["lng"] = split_latlng(raw[p.latlng], p.latlng, problems)
+        elif p.lnglat:
+            out["lat"], out["lng"] = split_latlng(raw[p.lnglat], p.lnglat, problems, lng_first=True)
         elif p.wkt or p.geojson:
             column = p.wkt or p.geojson
             assert column is not None
@@ -288,32 +306,67 @@ def fill_template(template: str, raw: pd.DataFrame) -> pd.Series:
 
 
 def _attributes(raw: pd.DataFrame, keep: tuple[str, ...]) -> pd.Series:
-    """The kept columns of each row as a dict (empty values left out)."""
+    """The kept columns of each row as a dict (empty values left out); numbers and
+    booleans stay JSON numbers and booleans, everything else is text."""
     columns = {
-        c: as_text(raw[c]).to_numpy(dtype=object, na_value=None)
+        c: raw[c].to_numpy(dtype=object, na_value=None)
         for c in keep
         if c in raw.columns  # kept columns are optional: a file may lack some
     }
+    texts = {
+        c: as_text(raw[c]).to_numpy(dtype=object, na_value=None) for c in keep if c in raw.columns
+    }
     records = []
     for i in range(len(raw)):
-        record = {c: values[i] for c, values in columns.items() if values[i] is not None}
+        record = {}
+        for c, values in columns.items():
+            value = _json_scalar(values[i])
+            if value is None and texts[c][i] is not None:
+                value = texts[c][i]
+            if value is not None:
+                record[c] = value
         records.append(record)
     return pd.Series(records, index=raw.index, dtype=object)
 
 
-def split_latlng(values: pd.Series, column: str, problems: Problems) -> tuple[pd.Series, pd.Series]:
-    """``"lat, lng"`` text (comma, semicolon or space between) into two text columns."""
+def _json_scalar(value: Any) -> int | float | bool | None:
+    """A number or boolean as its JSON value (None for text, missing or NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float) and np.isfinite(value):
+        return value
+    return None
+
+
+def split_latlng(
+    values: pd.Series, column: str, problems: Problems, *, lng_first: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """A pair of numbers as text into (lat, lng) text columns.
+
+    The two numbers are separated by a comma, a semicolon or spaces, and may be wrapped
+    in one pair of parentheses or brackets: ``48.8566, 2.3522``, ``(48.8566, 2.3522)``,
+    ``[2.3522, 48.8566]``. The order is lat first (``latlng``), or lng first
+    (``lng_first``: the ``lnglat`` key, as GeoJSON and WKT write coordinates).
+    """
     text = as_text(values)
-    parts = text.str.extract(_LATLNG)
+    bare = text.str.replace(_WRAPPED, r"\1\2", regex=True)
+    parts = bare.str.extract(_LATLNG)
     bad = (text.notna() & parts[0].isna()).to_numpy()
     if bad.any():
+        pair, example = (
+            ("lng, lat", "2.3522, 48.8566") if lng_first else ("lat, lng", "48.8566, 2.3522")
+        )
         problems.add(
             text.index[bad],
             "position",
             "not_a_number",
-            "is not a 'lat, lng' pair; write e.g. '48.8566, 2.3522'",
+            f"is not a '{pair}' pair; write e.g. '{example}' or '({example})'",
             text[bad],
         )
+    if lng_first:
+        return parts[1], parts[0]
     return parts[0], parts[1]
 
 
@@ -440,6 +493,7 @@ def load_mapping(path: Path | str) -> Mapping:
     ways = [
         bool(position.lat or position.lng),
         bool(position.latlng),
+        bool(position.lnglat),
         bool(position.wkt),
         bool(position.geojson),
         bool(position.x or position.y),
@@ -447,7 +501,7 @@ def load_mapping(path: Path | str) -> Mapping:
     if sum(ways) > 1:
         raise InvalidInput(
             f"{where}: [position] gives more than one way to read the position; "
-            "keep one of lat+lng, latlng, wkt, geojson, x+y"
+            "keep one of lat+lng, latlng, lnglat, wkt, geojson, x+y"
         )
     if bool(position.lat) != bool(position.lng) or bool(position.x) != bool(position.y):
         raise InvalidInput(f"{where}: [position] needs both lat and lng (or both x and y)")

@@ -81,6 +81,7 @@ class Prepared:
     """A checked chunk: its problems, the rows to stage, and what global checks need."""
 
     problems: Problems
+    warnings: Problems  # about rows that pass: they are imported all the same
     rows: int
     ids_row: np.ndarray  # row numbers of every row that has a source id ...
     ids: pa.Array  # ... and those ids (for duplicate checks over the whole file)
@@ -116,7 +117,7 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
     if derived:
         ids = _derived_ids(checked["name"], original, position_ok)
     else:
-        ids = rules.check_text(frame["source_id"], "source_id", problems)
+        ids = rules.check_text(frame["source_id"], "source_id", problems, collapse=False)
         missing = ids.isna().to_numpy() & ~as_text(frame["source_id"]).notna().to_numpy()
         if missing.any():
             problems.add(
@@ -132,7 +133,7 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
         found = h3cells.catalog_cells(lat[position_ok], lng[position_ok])
         for i, res in enumerate(h3cells.CATALOG_RESOLUTIONS):
             cells[i, position_ok] = found[res]
-    zones = _time_zones(checked, options, lat, lng, cells[2], position_ok)
+    zones, at_sea = _time_zones(checked, options, lat, lng, cells[2], position_ok)
     countries = _countries(checked, options, zones)
     verified = _verified_at(checked, zones)
 
@@ -143,6 +144,7 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
     good &= ids.notna().to_numpy()
     has_id = ids.notna().to_numpy()
     rows = index.to_numpy().astype(np.int64)
+    warnings = _sea_warnings(index, lat, lng, good & at_sea, options.country)
 
     staged = _staging_columns(
         good,
@@ -156,6 +158,7 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
     )
     return Prepared(
         problems=problems,
+        warnings=warnings,
         rows=n,
         ids_row=rows[has_id],
         ids=_arrow_text(ids[has_id]),
@@ -231,6 +234,8 @@ def _positions(
                 [f"{x}, {y}" for x, y in zip(a[failed], b[failed], strict=True)],
             )
             ok &= converted
+        if not geographic:  # a projected (0, 0) lands elsewhere: check where it landed
+            ok = rules.check_zero_position(lat, lng, ok, index, problems)
     return lat, lng, ok, _original_json(a, b, crs)
 
 
@@ -309,18 +314,42 @@ def _time_zones(
     lng: np.ndarray,
     cells: np.ndarray,
     ok: np.ndarray,
-) -> np.ndarray:
-    """Each row's zone: from the file, else ``--timezone``, else found from its position."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's zone (from the file, else ``--timezone``, else found from its position),
+    and where the position lies at sea (in none of the land zones, so in ``Etc/GMT±n``)."""
     n = len(lat)
     zones = np.full(n, None, dtype=object)
     if "time_zone" in checked:
         zones[:] = checked["time_zone"].to_numpy(dtype=object)
     if options.time_zone is not None:
         zones[pd.isna(zones)] = options.time_zone
-    todo = ok & pd.isna(zones)
-    if todo.any():
-        zones[todo] = infer_time_zones(lat[todo], lng[todo], cells[todo])
-    return zones
+    at_sea = np.zeros(n, dtype=bool)
+    if ok.any():
+        found = infer_time_zones(lat[ok], lng[ok], cells[ok])
+        at_sea[ok] = [zone.startswith("Etc/") for zone in found.tolist()]
+        todo = pd.isna(zones[ok])
+        zones[np.flatnonzero(ok)[todo]] = found[todo]
+    return zones, at_sea
+
+
+def _sea_warnings(
+    index: pd.Index, lat: np.ndarray, lng: np.ndarray, at_sea: np.ndarray, country: str | None
+) -> Problems:
+    """A warning for each position at sea: far from any coast, so likely a wrong position
+    (swapped or shifted coordinates, a wrong CRS) though not certainly one."""
+    warnings = Problems()
+    if at_sea.any():
+        declared = f", far from the declared country {country.upper()}" if country else ""
+        warnings.add(
+            index[at_sea],
+            "position",
+            "at_sea",
+            f"lies at sea, in no country's time zone (more than about 22 km off any coast)"
+            f"{declared}; the station was imported: check its coordinates, their order and "
+            "the CRS",
+            [f"{a:.6f}, {b:.6f}" for a, b in zip(lat[at_sea], lng[at_sea], strict=True)],
+        )
+    return warnings
 
 
 def _countries(checked: dict[str, pd.Series], options: Options, zones: np.ndarray) -> np.ndarray:

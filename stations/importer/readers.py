@@ -353,11 +353,21 @@ def _open_json(path: Path, encoding: str | None, chunk_rows: int) -> Table:
 
     def chunks() -> Iterator[pd.DataFrame]:
         for start in range(0, len(records), chunk_rows):
-            frame = pd.DataFrame.from_records(records[start : start + chunk_rows], columns=names)
+            frame = _json_frame(records[start : start + chunk_rows], names)
             frame.index = pd.RangeIndex(start + 1, start + 1 + len(frame))
             yield frame
 
     return Table(path=path, format="json", columns=names, chunks=chunks(), total_rows=len(data))
+
+
+def _json_frame(records: list[dict], names: list[str]) -> pd.DataFrame:
+    """JSON records as a frame of the values as parsed: a whole number stays an int even
+    in a column with nulls, where pandas' inference would make every value a float
+    (ids 1, 2, … would read "1.0", "2.0")."""
+    return pd.DataFrame(
+        {name: pd.Series([r.get(name) for r in records], dtype=object) for name in names},
+        columns=names,
+    )
 
 
 def _open_geojson(path: Path, encoding: str | None, chunk_rows: int) -> Table:
@@ -393,7 +403,7 @@ def _geojson_table(path: Path, data: dict, chunk_rows: int) -> Table:
                 if "id" in feature and "id" not in record:
                     record["id"] = feature["id"]
                 records.append(record)
-            frame = pd.DataFrame.from_records(records, columns=names)
+            frame = _json_frame(records, names)
             frame["geometry"] = _geojson_geometries(part)
             frame.index = pd.RangeIndex(start + 1, start + 1 + len(frame))
             yield frame
@@ -470,7 +480,13 @@ def _open_ogr(path: Path, kind: str, encoding: str | None, chunk_rows: int) -> T
     import pyogrio
 
     try:
-        frame = pyogrio.read_dataframe(path, encoding=encoding)
+        # through Arrow, so an integer field with nulls keeps ints (None where null)
+        frame = pyogrio.read_dataframe(
+            path,
+            encoding=encoding,
+            use_arrow=True,
+            arrow_to_pandas_kwargs={"integer_object_nulls": True},
+        )
     except Exception as exc:  # pyogrio raises its own DataSourceError/FieldError kinds
         raise InvalidInput(f"{path.name}: cannot be read as {kind} ({exc})", field="file") from exc
     crs = _epsg_name(frame.crs)
@@ -523,7 +539,7 @@ def _open_parquet(path: Path, chunk_rows: int) -> Table:
     def chunks() -> Iterator[pd.DataFrame]:
         first = 1
         for batch in parquet.iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
+            frame = batch.to_pandas(integer_object_nulls=True)  # ints with nulls stay ints
             if geometry_column:
                 wkb = frame.pop(geometry_column).to_numpy(dtype=object)
                 frame["geometry"] = shapely.from_wkb(wkb, on_invalid="ignore")

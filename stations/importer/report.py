@@ -1,4 +1,9 @@
-"""What an import did: counts, and every problem with the row it was found in.
+"""What an import did: counts, every problem with the row it was found in, and warnings.
+
+A problem rejects its row; a warning (a position at sea, say) is something to look at
+in a row that was imported all the same. Both have a field, a code, a reason and the
+value, and both go to the terminal and the ``--report`` CSV (its ``severity`` column
+says ``rejected`` or ``warning``).
 
 Row numbers count records from 1 and never the header: row 1 is the first line after
 a CSV header, the first object of a JSON array, the first GeoJSON feature, the first
@@ -15,7 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-ROW_NUMBERING = "rows are numbered from 1 at the first record; a CSV header line is not counted"
+from stations.catalog.problems import ROW_NUMBERING
+
+__all__ = ["ROW_NUMBERING", "ImportReport", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,9 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # seconds by stage
-    problem_frame: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["row", "field", "code", "reason", "value"])
-    )
+    problem_frame: pd.DataFrame = field(default_factory=lambda: _empty_frame())
+    warning_frame: pd.DataFrame = field(default_factory=lambda: _empty_frame())
+    row_numbering: str = ROW_NUMBERING
 
     @property
     def imported(self) -> int:
@@ -59,21 +66,39 @@ class ImportReport:
     @property
     def problems(self) -> list[Problem]:
         """Every problem, in row order (built on demand: a bad file can have millions)."""
-        return [
-            Problem(int(r.row), str(r.field), str(r.code), str(r.reason), _text(r.value))
-            for r in self.problem_frame.itertuples(index=False)
-        ]
+        return _listed(self.problem_frame)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Every warning, in row order: rows that were imported but deserve a look."""
+        return _listed(self.warning_frame)
 
     def totals_by_code(self) -> Counter[str]:
         return Counter(self.problem_frame["code"].tolist())
 
+    def warning_totals_by_code(self) -> Counter[str]:
+        return Counter(self.warning_frame["code"].tolist())
+
     def write_problems_csv(self, path: Path | str) -> None:
-        """All problems as CSV (UTF-8 with BOM so spreadsheet programs read Chinese)."""
+        """All problems, then all warnings, as CSV (UTF-8 with BOM so spreadsheet programs
+        read Chinese); the ``severity`` column tells them apart."""
         with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
-            writer.writerow(["row", "field", "code", "reason", "value"])
-            for p in self.problems:
-                writer.writerow([p.row, p.field, p.code, p.reason, p.value or ""])
+            writer.writerow(["row", "field", "code", "reason", "value", "severity"])
+            for severity, items in (("rejected", self.problems), ("warning", self.warnings)):
+                for p in items:
+                    writer.writerow([p.row, p.field, p.code, p.reason, p.value or "", severity])
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(columns=["row", "field", "code", "reason", "value"])
+
+
+def _listed(frame: pd.DataFrame) -> list[Problem]:
+    return [
+        Problem(int(r.row), str(r.field), str(r.code), str(r.reason), _text(r.value))
+        for r in frame.itertuples(index=False)
+    ]
 
 
 def _text(value: object) -> str | None:

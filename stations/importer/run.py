@@ -67,6 +67,7 @@ class ImportRun:
         self.field_labels = field_labels or {}
         self.report = ImportReport(source=options.source, dry_run=options.dry_run)
         self.problem_parts: list[pd.DataFrame] = []
+        self.warning_parts: list[pd.DataFrame] = []
         self.ids_row: list[np.ndarray] = []
         self.ids: list[pa.Array] = []
         self.good_row: list[np.ndarray] = []
@@ -123,7 +124,7 @@ class ImportRun:
             prepared = await asyncio.to_thread(prepare, frame, self.options, problems)
         self.report.read += prepared.rows + dropped
         self.derived_ids |= prepared.derived_ids
-        self._keep_problems(prepared.problems)
+        self._keep_problems(prepared.problems, prepared.warnings)
         self.ids_row.append(prepared.ids_row)
         self.ids.append(prepared.ids)
         self.good_row.append(prepared.good_row)
@@ -162,10 +163,13 @@ class ImportRun:
             spent = time.perf_counter() - started
             self.report.timings[stage] = self.report.timings.get(stage, 0.0) + spent
 
-    def _keep_problems(self, problems: Problems) -> None:
-        found = problems.frame()
-        if len(found):
-            self.problem_parts.append(found.rename(columns={"index": "row"}))
+    def _keep_problems(self, problems: Problems, warnings: Problems) -> None:
+        for found, parts in (
+            (problems.frame(), self.problem_parts),
+            (warnings.frame(), self.warning_parts),
+        ):
+            if len(found):
+                parts.append(found.rename(columns={"index": "row"}))
 
     async def finish(self) -> None:
         """Whole-file checks, then the merge (or, in a dry run, only its counts)."""
@@ -250,15 +254,23 @@ class ImportRun:
         return np.array([f[0] for f in found], dtype=np.int64)
 
     def _finish_problems(self) -> None:
-        if self.problem_parts:
-            frame = pd.concat(self.problem_parts, ignore_index=True)
-            frame["row"] = frame["row"].astype(np.int64)
-            frame["field"] = frame["field"].map(lambda f: self.field_labels.get(f, f))
-            frame = frame.sort_values(["row"], kind="stable").reset_index(drop=True)
-        else:
-            frame = self.report.problem_frame
-        self.report.problem_frame = frame
-        self.report.rejected = int(frame["row"].nunique()) if len(frame) else 0
+        self.report.problem_frame = self._in_row_order(self.problem_parts, rejected=None)
+        self.report.rejected = (
+            int(self.report.problem_frame["row"].nunique()) if len(self.report.problem_frame) else 0
+        )
+        rejected = self.report.problem_frame["row"].to_numpy()
+        self.report.warning_frame = self._in_row_order(self.warning_parts, rejected=rejected)
+
+    def _in_row_order(self, parts: list[pd.DataFrame], rejected: np.ndarray | None) -> pd.DataFrame:
+        """Problems (or warnings, less those of rows rejected later) sorted by row."""
+        if not parts:
+            return self.report.problem_frame.iloc[0:0]
+        frame = pd.concat(parts, ignore_index=True)
+        frame["row"] = frame["row"].astype(np.int64)
+        if rejected is not None and len(rejected):
+            frame = frame[~np.isin(frame["row"].to_numpy(), rejected)]
+        frame["field"] = frame["field"].map(lambda f: self.field_labels.get(f, f))
+        return frame.sort_values(["row"], kind="stable").reset_index(drop=True)
 
     async def _merge(self) -> None:
         source = self.options.source

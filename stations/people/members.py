@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from stations.catalog.problems import ROW_NUMBERING
 from stations.catalog.vocab import OCCUPATIONS, MemberStatus
 from stations.errors import Ineligible, InvalidInput, NotFound, Unauthorized
 from stations.people import tokens
@@ -170,7 +171,8 @@ async def set_status(conn: asyncpg.Connection, *, member_no: str, status: Member
 
 @dataclass
 class RowResult:
-    """What happened to one data row (``row`` counts from 2: line 1 is the header)."""
+    """What happened to one data row (``row`` counts records from 1, as station imports
+    do: the header is not counted; see ``ROW_NUMBERING``)."""
 
     row: int
     member_no: str
@@ -182,6 +184,7 @@ class RowResult:
 @dataclass
 class ImportReport:
     rows: list[RowResult]
+    row_numbering: str = ROW_NUMBERING
 
     @property
     def counts(self) -> dict[str, int]:
@@ -280,7 +283,7 @@ async def import_members(
     """
     results: list[RowResult] = []
     parsed: dict[str, tuple[RowResult, dict[str, Any]]] = {}
-    for index, raw in enumerate(rows, start=2):
+    for index, raw in enumerate(rows, start=1):
         values, problems = _parse_row(raw, security)
         number = values.get("member_no") or raw.get("member_no", "")
         result = RowResult(row=index, member_no=number, action="rejected", problems=problems)

@@ -103,7 +103,8 @@ def test_the_zero_position_placeholder_is_refused():
     with pytest.raises(InvalidInput) as info:
         rules.validate_station({"name": "驿站", "kind": "water_point", "lat": 0, "lng": 0.0})
     assert info.value.detail == (
-        "position: is (0, 0), the usual placeholder for an unknown position; give the real one"
+        "position: is within 1 km of (0, 0), the usual placeholder for an unknown position; "
+        "give the real one"
     )
 
 

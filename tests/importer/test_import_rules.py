@@ -57,7 +57,8 @@ async def one_problem(conn, **overrides):
             {"lat": 0, "lng": 0},
             "position",
             "zero_position",
-            "is (0, 0), the usual placeholder for an unknown position; give the real one",
+            "is within 1 km of (0, 0), the usual placeholder for an unknown position; "
+            "give the real one",
         ),
         ({"name": "  "}, "name", "missing", "is missing; every station needs a name"),
         ({"name": "驿" * 201}, "name", "too_long", "is longer than 200 characters; shorten it"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stations.errors import InvalidInput
+from stations.importer import ROW_NUMBERING
 from stations.people import members
 from stations.settings import SecuritySettings
 from tests.factories import bearer, create_member, run_cli
@@ -62,15 +63,17 @@ HB000103,13900000003,sanitation,,
 """
     report = await members.import_members(conn, rows=rows_of(changed), security=settings.security)
     by_row = {r.row: r for r in report.rows}
-    assert (by_row[2].action, by_row[2].changed) == ("updated", ["employer"])
-    assert (by_row[3].action, by_row[3].changed) == ("updated", ["phone", "status"])
-    assert by_row[4].action == "rejected"
-    assert by_row[4].problems == [
+    # records count from 1 (the header is not counted), as in station imports
+    assert report.row_numbering == ROW_NUMBERING
+    assert (by_row[1].action, by_row[1].changed) == ("updated", ["employer"])
+    assert (by_row[2].action, by_row[2].changed) == ("updated", ["phone", "status"])
+    assert by_row[3].action == "rejected"
+    assert by_row[3].problems == [
         "phone: not a phone number; send the 11-digit mobile number, e.g. 13800138000"
     ]
-    assert by_row[5].problems[0].startswith("occupation: 'astronaut' is not known; use one of")
-    assert by_row[6].action == "unchanged"
-    assert by_row[7].problems == ["member_no HB000103 already appears on row 6"]
+    assert by_row[4].problems[0].startswith("occupation: 'astronaut' is not known; use one of")
+    assert by_row[5].action == "unchanged"
+    assert by_row[6].problems == ["member_no HB000103 already appears on row 5"]
     assert report.counts == {"created": 0, "updated": 2, "unchanged": 1, "rejected": 3}
     status = await conn.fetchval("SELECT status FROM members WHERE member_no = 'HB000102'")
     assert status == "suspended"
@@ -99,7 +102,7 @@ async def test_cli_imports_a_file_and_prints_counts(tmp_path: Path, settings, co
     )
     assert code == 0, err
     assert out.strip() == "3 created, 0 updated, 0 unchanged, 0 rejected"
-    assert report.read_text(encoding="utf-8").splitlines()[1] == "2,HB000101,created,,"
+    assert report.read_text(encoding="utf-8").splitlines()[1] == "1,HB000101,created,,"
     assert "13800138000" not in out + err + report.read_text(encoding="utf-8")
     assert await conn.fetchval("SELECT count(*) FROM members") == 3
 
