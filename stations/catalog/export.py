@@ -6,14 +6,20 @@ importer's one-centimetre "unchanged" tolerance, even through GCJ-02 or BD-09).
 
 Coordinates are WGS84 unless ``crs`` says otherwise; the CRS is recorded:
 
-* GeoJSON: RFC 7946 coordinates are always WGS84 lng,lat and the ``crs`` member is
-  gone from the standard. An export in another CRS (GCJ-02 for Chinese map SDKs, say)
-  deliberately breaks that rule and says so in a foreign member of the
-  FeatureCollection, ``"coordinates_crs": "gcj02"``, which ``stations import`` reads.
+* GeoJSON: RFC 7946 coordinates are WGS84 lng,lat. Another EPSG system is written with
+  the 2008 specification's ``crs`` member (``urn:ogc:def:crs:EPSG::32650``), which GDAL
+  (and so QGIS) honours and ``stations import`` reads. GCJ-02 and BD-09 have no EPSG
+  code, so no member any reader knows could say so: a GeoJSON export in them is refused,
+  pointing to GeoPackage or CSV.
 * CSV: a ``crs`` column on every row; geographic positions are ``lat``/``lng``,
   projected ones ``x``/``y``.
 * GeoPackage and GeoParquet: the layer's CRS when it is an EPSG system (none for
-  GCJ-02/BD-09, which have no EPSG code), and the same ``crs`` column.
+  GCJ-02/BD-09), and the same ``crs`` column.
+
+Readers see each field with its type: ``verified_at`` is a date-time (GeoPackage keeps
+milliseconds, GeoParquet microseconds; GeoJSON has no date type and writes ISO 8601,
+which GDAL reads as a date-time), ``amenities`` a list (``;``-joined in GeoPackage and
+CSV, which have none), text columns text even when every value is empty.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from stations.catalog import rules
+from stations.catalog import fields, rules
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo.region import parse_bbox
@@ -40,6 +46,14 @@ SQL = load("catalog")
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 COLUMNS = ("id", "code", "source", "source_id", *rules.STATION_FIELDS)
 """Exported station fields (besides the position), in this order."""
+TEXT_COLUMNS = (
+    "code",
+    "source",
+    "source_id",
+    *(f.name for f in fields.FIELDS if f.sql_type == "text"),
+    "attributes",  # JSON text in flat formats
+    "crs",
+)
 
 _CHUNK = 20_000
 
@@ -93,6 +107,14 @@ async def export_stations(
         )
     box = astuple(parse_bbox(bbox)) if isinstance(bbox, str) else bbox
     target = crs if isinstance(crs, crsmod.Crs) else crsmod.parse_crs(crs)
+    if kind == "geojson" and not target.is_wgs84 and target.epsg is None:
+        raise InvalidInput(
+            f"crs: GeoJSON cannot say that its coordinates are {target}: it has no EPSG "
+            "code, so GDAL, QGIS and every other reader would take them for WGS84 and put "
+            "each station hundreds of metres off; export GeoPackage or CSV (their crs "
+            f"column says {target}), or GeoJSON in WGS84",
+            field="crs",
+        )
     chunks = _chunks(conn, source, box)
     if kind == "geojson":
         return await _geojson(chunks, path, target)
@@ -133,8 +155,8 @@ async def _csv(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crs
 async def _geojson(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crsmod.Crs) -> int:
     count = 0
     head: dict[str, Any] = {"type": "FeatureCollection"}
-    if not crs.is_wgs84:
-        head["coordinates_crs"] = crs.name
+    if not crs.is_wgs84:  # an EPSG system (others are refused before)
+        head["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{crs.epsg}"}}
     with path.open("wb") as out:
         out.write(orjson.dumps(head)[:-1] + b',"features":[\n')
         async for rows in chunks:
@@ -160,9 +182,17 @@ async def _geojson(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs:
 
 
 def _geo_frame(frame: pd.DataFrame, crs: crsmod.Crs) -> Any:
+    """A GeoDataFrame with typed columns: text as text (even when all empty, which Arrow
+    would call null), ``verified_at`` as UTC date-times, ``id`` as an integer."""
     import geopandas
 
     flat = _flat(frame, crs)
+    for name in TEXT_COLUMNS:
+        flat[name] = flat[name].astype("str")
+    flat["verified_at"] = pd.to_datetime(frame["verified_at"], utc=True).astype(
+        "datetime64[us, UTC]"
+    )
+    flat["id"] = flat["id"].astype(np.int64)
     if crs.is_geographic:
         points = geopandas.points_from_xy(flat.pop("lng"), flat.pop("lat"))
     else:
@@ -175,7 +205,6 @@ def _gpkg(frame: pd.DataFrame, path: Path, crs: crsmod.Crs) -> None:
     import pyogrio
 
     geo = _geo_frame(frame, crs)
-    geo["id"] = geo["id"].astype(np.int64)
     path.unlink(missing_ok=True)
     with warnings.catch_warnings():
         # GCJ-02/BD-09 have no EPSG code: the layer has no CRS, the crs column says which.

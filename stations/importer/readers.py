@@ -448,8 +448,9 @@ def _geojson_geometries(features: list[Any]) -> np.ndarray:
 
 
 def _geojson_crs(data: dict) -> str | None:
-    """The CRS a GeoJSON file declares: our exports' ``coordinates_crs`` member, or the
-    legacy (pre-RFC 7946) ``crs`` member; None means RFC 7946's WGS84."""
+    """The CRS a GeoJSON file declares: the 2008 specification's ``crs`` member (which
+    our exports write for EPSG systems), or the ``coordinates_crs`` member of older
+    exports; None means RFC 7946's WGS84."""
     named = data.get("coordinates_crs")
     if isinstance(named, str):
         return named

@@ -16,7 +16,10 @@ Lists of the station's fields are not written out by hand: a query says
 * ``{{staging_columns}}`` — the column definitions of the importer's staging table;
 * ``{{provided r s $2}}`` — each optional field from ``r`` when its name is in the
   array ``$2``, else from ``s`` (``CASE WHEN 'x' = ANY($2) THEN r.x ELSE s.x END AS x``);
-  required fields always from ``r``.
+  required fields always from ``r``;
+* ``{{differs n s}}`` — true when a field of ``n`` differs from ``s``: ``IS DISTINCT
+  FROM`` each, except that date-times within a millisecond of each other are the same
+  (GeoPackage keeps milliseconds, so an export read back is no change).
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ def expand(sql: str) -> str:
                 else f"CASE WHEN '{f.name}' = ANY({given}) THEN {new}.{f.name} "
                 f"ELSE {old}.{f.name} END AS {f.name}"
                 for f in fields.FIELDS
+            )
+        if macro == "differs" and len(args) == 2:
+            new, old = args
+            return (
+                "("
+                + "\n        OR ".join(
+                    f"({new}.{f.name} IS DISTINCT FROM {old}.{f.name} AND NOT coalesce("
+                    f"abs(extract(epoch FROM {new}.{f.name} - {old}.{f.name})) < 0.001, false))"
+                    if f.sql_type == "timestamptz"
+                    else f"{new}.{f.name} IS DISTINCT FROM {old}.{f.name}"
+                    for f in fields.FIELDS
+                )
+                + ")"
             )
         raise ValueError(f"unknown SQL macro {match.group(0)!r}")
 

@@ -64,7 +64,7 @@ DROP TABLE IF EXISTS pg_temp.import_changes
 -- optional fields the import provides; the others keep their stored values. A position
 -- that moved less than a centimetre is unchanged (conversions round-trip to well under
 -- a millimetre, but floats differ in their last digits) and keeps its stored
--- original_position.
+-- original_position; so is a verified_at less than a millisecond off (GeoPackage).
 CREATE TEMP TABLE import_changes ON COMMIT DROP AS
 SELECT s.id, r.row_no, n.*,
        NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography,
@@ -76,7 +76,7 @@ CROSS JOIN LATERAL (
     SELECT {{provided r s $2}}
 ) n
 WHERE NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, 0.01, false)
-   OR ({{fields n}}) IS DISTINCT FROM ({{fields s}})
+   OR {{differs n s}}
 
 -- name: count_changes
 SELECT count(*) FROM import_changes

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import geopandas
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyproj import Geod
 
 from stations.catalog.export import export_stations
+from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.importer import import_frame
 
@@ -58,15 +64,83 @@ async def test_geojson_is_rfc7946_lng_lat_without_crs_member(conn, tmp_path):
     assert first["id"] == properties["code"]
 
 
-async def test_geojson_in_gcj02_says_so_in_a_foreign_member(conn, tmp_path):
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+async def test_geojson_in_a_chinese_datum_is_refused_pointing_to_geopackage_or_csv(
+    conn, tmp_path, crs
+):
     await load(conn)
     path = tmp_path / "gcj.geojson"
-    await export_stations(conn, path, crs="gcj02", source="union")
+    with pytest.raises(InvalidInput) as caught:
+        await export_stations(conn, path, crs=crs, source="union")
+    assert caught.value.detail == (
+        f"crs: GeoJSON cannot say that its coordinates are {crs}: it has no EPSG code, so "
+        "GDAL, QGIS and every other reader would take them for WGS84 and put each station "
+        "hundreds of metres off; export GeoPackage or CSV (their crs column says "
+        f"{crs}), or GeoJSON in WGS84"
+    )
+    assert not path.exists()
+
+
+def ogr(*args: str) -> str:
+    """What GDAL's own command-line tools (Debian's gdal-bin) say about a file."""
+    result = subprocess.run(args, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+async def test_geojson_in_an_epsg_crs_carries_a_crs_member_gdal_honours(conn, tmp_path):
+    await load(conn)
+    path = tmp_path / "utm.geojson"
+    await export_stations(conn, path, crs="EPSG:32650", source="union")
     data = orjson.loads(path.read_bytes())
-    assert data["coordinates_crs"] == "gcj02"
-    lng, lat = by_source_id(data["features"])["HB-001"]["geometry"]["coordinates"]
-    expected = crsmod.point_from_wgs84(33.9556, 116.7983, crsmod.parse_crs("gcj02"))
-    assert (lat, lng) == pytest.approx(expected, abs=1e-12)
+    assert data["crs"] == {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32650"}}
+    assert 'ID["EPSG",32650]' in ogr("ogrinfo", "-so", "-al", str(path))
+    # GDAL takes the coordinates back to WGS84 where the stations are
+    back = tmp_path / "back.geojson"
+    ogr("ogr2ogr", "-f", "GeoJSON", "-t_srs", "EPSG:4326", str(back), str(path))
+    features = by_source_id(orjson.loads(back.read_bytes())["features"])
+    lng, lat = features["HB-001"]["geometry"]["coordinates"]
+    assert GEOD.inv(lng, lat, 116.7983, 33.9556)[2] < 0.01
+
+
+def field_types(ogrinfo_text: str) -> dict[str, str]:
+    """``name: Type (width)`` lines of ``ogrinfo -so`` as {name: Type}."""
+    found = re.findall(r"^(\w+): (\w+) \(", ogrinfo_text, flags=re.MULTILINE)
+    return dict(found)
+
+
+async def test_gdal_reads_times_as_datetimes_and_lists_as_lists(conn, tmp_path):
+    await load(conn)
+    gpkg, geojson = tmp_path / "s.gpkg", tmp_path / "s.geojson"
+    await export_stations(conn, gpkg, source="union")
+    await export_stations(conn, geojson, source="union")
+    types = field_types(ogr("ogrinfo", "-so", "-al", str(gpkg)))
+    assert (types["verified_at"], types["amenities"], types["name_en"]) == (
+        "DateTime",
+        "String",  # GeoPackage has no lists: ';'-joined
+        "String",
+    )
+    assert "verified_at (DateTime) = 2025/06/01 01:30:00.123+00" in ogr(
+        "ogrinfo", "-al", "-where", "source_id = 'HB-001'", str(gpkg)
+    )
+    types = field_types(ogr("ogrinfo", "-so", "-al", str(geojson)))
+    assert (types["verified_at"], types["amenities"], types["name_en"]) == (
+        "DateTime",
+        "StringList",
+        "String",
+    )
+
+
+async def test_geoparquet_has_timestamps_lists_and_strings_even_when_empty(conn, tmp_path):
+    await load(conn)
+    path = tmp_path / "s.parquet"
+    await export_stations(conn, path, source="union")
+    schema = pq.read_schema(path)
+    assert schema.field("verified_at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("amenities").type in (pa.list_(pa.string()), pa.list_(pa.large_string()))
+    assert schema.field("name_en").type in (pa.string(), pa.large_string())  # every value empty
+    frame = geopandas.read_parquet(path).set_index("source_id")
+    assert frame.loc["HB-001", "verified_at"] == pd.Timestamp("2025-06-01T01:30:00.123456Z")
+    assert list(frame.loc["HB-001", "amenities"]) == ["drinking_water", "seating"]
 
 
 async def test_csv_has_a_crs_column_and_projected_positions_as_x_y(conn, tmp_path):
@@ -113,7 +187,7 @@ async def test_bbox_and_source_filter_what_is_exported(conn, tmp_path):
     ("fmt", "crs"),
     [
         ("geojson", "wgs84"),
-        ("geojson", "gcj02"),
+        ("geojson", "EPSG:32650"),
         ("csv", "wgs84"),
         ("csv", "gcj02"),
         ("csv", "bd09"),
