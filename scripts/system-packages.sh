@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages a task needs, when they are missing.
-#   server: PostgreSQL + PostGIS for the embedded database
+#   server: PostgreSQL + PostGIS for the embedded database; the CJK font posters embed
 #   test:   Chromium and ChromeDriver for the browser tests, poppler and zbar for posters,
 #           gdal-bin (ogrinfo, ogr2ogr) to read exports as GIS users' tools do
 # As root this runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 declare -A GROUPS_=(
-  [server]="postgresql postgresql-15-postgis-3"
-  [test]="postgresql postgresql-15-postgis-3 chromium chromium-driver poppler-utils zbar-tools gdal-bin"
+  [server]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei"
+  [test]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei chromium chromium-driver poppler-utils zbar-tools gdal-bin"
   [bench]="wrk"
 )
 

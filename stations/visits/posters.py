@@ -1,23 +1,27 @@
 """Printable QR posters (A5 or A4 PDF), one page per station.
 
 Each page carries the station's name in Chinese (and English when known), its public
-code, the signed QR code and a one-line instruction. Text uses reportlab's built-in
-``STSong-Light`` CID font, which every PDF reader substitutes with a local Song/Ming
-face, so nothing has to be downloaded or embedded. The QR code is drawn as vector
-squares (sharp at any print size), with the four-module quiet zone scanners need.
+code, the signed QR code and a one-line instruction. All text is set in WenQuanYi Micro
+Hei (Debian's ``fonts-wqy-microhei``, Apache-2.0 or GPL-3+ with the font exception),
+embedded as a subset of the glyphs used: a print shop or a computer without any CJK font
+(poppler on Debian, say) shows every character, "·" included. A font the PDF only names
+(reportlab's CID ``STSong-Light``, as before) is left to the reader to find, and most
+find none. The QR code is drawn as vector squares (sharp at any print size), with the
+four-module quiet zone scanners need.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from stations.errors import InvalidInput, NotFound, StationNotFound
@@ -27,8 +31,11 @@ from stations.visits import qr
 
 SQL = load("visits")
 
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
+FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+"""A TrueType collection with Chinese, Latin and punctuation glyphs (Debian's
+``fonts-wqy-microhei``, which ``scripts/system-packages.sh server`` installs)."""
+CJK_FONT = "WenQuanYiMicroHei"
+LATIN_FONT = CJK_FONT  # one embedded font for everything: no reader-side substitutes
 PAGE_SIZES = {"a5": A5, "a4": A4}
 QUIET_ZONE = 4
 TITLES = {"love_station": "爱心驿站", "water_point": "派水站点"}
@@ -38,8 +45,15 @@ _GREEN = (0.05, 0.45, 0.30)
 
 
 def _register_fonts() -> None:
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    """Register the poster font once (reportlab embeds a subset of what a PDF uses)."""
+    if CJK_FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    if not FONT_FILE.is_file():
+        raise RuntimeError(
+            f"the poster font {FONT_FILE} is missing; install Debian's fonts-wqy-microhei "
+            "(scripts/system-packages.sh server does)"
+        )
+    pdfmetrics.registerFont(TTFont(CJK_FONT, str(FONT_FILE), subfontIndex=0))
 
 
 async def station_for_poster(conn: asyncpg.Connection, *, station_id: int) -> dict[str, Any]:
@@ -160,7 +174,7 @@ def render_pdf(
     _register_fonts()
     page = PAGE_SIZES[page_size.lower()]
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=page, pageCompression=1)
+    canvas = Canvas(buffer, pagesize=page, pageCompression=1, initialFontName=CJK_FONT)
     canvas.setTitle("Love Stations QR posters")
     canvas.setAuthor("Love Stations")
     for station in stations:

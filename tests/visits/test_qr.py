@@ -177,7 +177,7 @@ async def test_posters_render_one_page_per_station_with_chinese_text(conn, setti
     )
     assert pdf.startswith(b"%PDF")
     assert re.findall(rb"/Count (\d+)", pdf) == [b"2"]
-    assert b"STSong-Light" in pdf
+    assert b"/FontFile2" in pdf and b"WenQuanYiMicroHei" in pdf  # embedded: see test_posters
 
 
 async def test_cli_writes_posters_that_decode_to_signed_urls(conn, settings, tmp_path):
