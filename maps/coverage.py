@@ -18,6 +18,7 @@ import folium
 import numpy as np
 import shapely
 from folium.plugins import HeatMap
+from folium.utilities import JsCode
 from h3.api import basic_int
 from shapely.geometry import MultiPolygon, Polygon, shape
 
@@ -46,6 +47,7 @@ HEAT_POINTS = 8000  # the heat layer needs a smooth picture, not every cell
 # Green (near) to red (far), picked evenly for however many bands there are.
 RAMP = ["#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61", "#f46d43", "#d73027"]
 GAP_COLOUR = "#7b1fa2"
+UNUSED_COLOUR = "#9e9e9e"  # stations the analysis did not use (filters, out of reach)
 
 TEXT = {
     "zh": {
@@ -55,6 +57,11 @@ TEXT = {
         "bands": "服务距离（到最近驿站）",
         "demand": "需求热力",
         "stations": "驿站（{n}）",
+        "unused": "其他驿站（未计入分析：{n}）",
+        "inside": "服务圈内（目标：{band}）",
+        "outside": "服务圈外",
+        "in": "圈内",
+        "out": "圈外",
         "gaps": "服务缺口（圈外有需求）",
         "gap_tooltip": "服务缺口：圈外需求 {demand}",
         "sites": "建议新址（前 {n}）",
@@ -80,6 +87,11 @@ TEXT = {
         "bands": "Distance to the nearest station",
         "demand": "Demand heat",
         "stations": "Stations ({n})",
+        "unused": "Other stations (not in the analysis: {n})",
+        "inside": "Inside the service circle (target: {band})",
+        "outside": "Outside the service circle",
+        "in": "inside",
+        "out": "outside",
         "gaps": "Gaps (demand outside the circle)",
         "gap_tooltip": "Gap: {demand} demand outside the circle",
         "sites": "Suggested sites (top {n})",
@@ -171,18 +183,16 @@ def _shifted(geometry: Any, shift: Shift) -> Any:
     return shapely.transform(geometry, move)
 
 
-def gap_areas(
-    result: CoverageResult, geoms: list[Polygon | MultiPolygon]
-) -> list[tuple[Polygon, float]]:
-    """Connected areas outside the target band that hold demand, with that demand."""
+def gap_areas(result: CoverageResult) -> list[tuple[Polygon, float]]:
+    """Where workers are without a station: the cells with demand outside the target
+    band, merged into connected areas, each with its demand (not the whole uncovered
+    area, most of which nobody works in)."""
     assert result.cells is not None
-    t = result.bands.target_index
-    outside = shapely.union_all([g for g in geoms[t + 1 :] if not g.is_empty])
-    parts = _parts(outside) if not outside.is_empty else []
     cells = result.cells
-    mask = (cells.band > t) & (cells.demand_micro > 0)
-    if not parts or not mask.any():
+    mask = (cells.band > result.bands.target_index) & (cells.demand_micro > 0)
+    if not mask.any():
         return []
+    parts = _parts(merged_cells(cells.cells[mask]))
     tree = shapely.STRtree(parts)
     points = shapely.points(cells.lng[mask], cells.lat[mask])
     pt_idx, part_idx = tree.query(points, predicate="intersects")
@@ -231,8 +241,9 @@ def _station_row(s: MapStation, lat: float, lng: float) -> list[Any]:
     ]
 
 
-def _station_callback(lang: str) -> str:
-    """JS that turns a station row into a marker with its popup (text escaped)."""
+def _station_callback(lang: str, *, grey: bool = False) -> str:
+    """JS that turns a station row into a marker with its popup (text escaped); ``grey``
+    markers are stations the analysis did not use."""
     i = 0 if lang == "zh" else 1
     t = TEXT[lang]
     labels = {
@@ -260,6 +271,7 @@ def _station_callback(lang: str) -> str:
     return (
         "(function () {\n"
         f"  var T = {safe_json(labels)};\n"
+        f"  var CLASS = {safe_json('ls-station ls-unused ls-' if grey else 'ls-station ls-')};\n"
         + """
   function esc(v) {
     return String(v).replace(/[&<>"']/g, function (c) {
@@ -281,7 +293,7 @@ def _station_callback(lang: str) -> str:
       '<br>' + esc(T.rating) + ': ' + esc(rating) +
       '<br>' + esc(T.water) + ': ' + esc(water) +
       (row[13] ? '<br>' + esc(row[13]) : '');
-    var icon = L.divIcon({className: 'ls-station ls-' + row[5], html: '', iconSize: [14, 14]});
+    var icon = L.divIcon({className: CLASS + row[5], html: '', iconSize: [14, 14]});
     var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: icon, title: name});
     marker.bindPopup(html, {maxWidth: 320});
     return marker;
@@ -298,9 +310,17 @@ _CSS = (
 .ls-station { background: #1565c0; border: 2px solid #fff; border-radius: 50%;
   box-shadow: 0 0 2px rgba(0,0,0,.6); }
 .ls-station.ls-water_point { background: #00838f; }
-.ls-site { background: #6a1b9a; color: #fff; border: 2px solid #fff; border-radius: 50%;
-  width: 24px; height: 24px; line-height: 20px; text-align: center; font-weight: bold;
-  box-shadow: 0 0 3px rgba(0,0,0,.7); }
+.ls-station.ls-unused { background: """
+    + UNUSED_COLOUR
+    + """; opacity: .8; }
+.ls-unused-cluster { background-color: rgba(158,158,158,.45); }
+.ls-unused-cluster div { background-color: rgba(117,117,117,.85); color: #fff; }
+.ls-site b { display: block; background: #6a1b9a; color: #fff; border: 2px solid #fff;
+  border-radius: 50%; width: 24px; height: 24px; line-height: 20px; text-align: center;
+  box-shadow: 0 0 3px rgba(0,0,0,.7); box-sizing: border-box; }
+.ls-site .ls-gain { position: absolute; left: 26px; top: 3px; white-space: nowrap;
+  background: rgba(255,255,255,.9); color: #4a148c; font-weight: bold; padding: 0 4px;
+  border-radius: 3px; box-shadow: 0 0 2px rgba(0,0,0,.4); }
 .ls-panel { position: absolute; z-index: 1000; background: rgba(255,255,255,.93);
   padding: 8px 12px; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4); }
 .ls-title { top: 10px; left: 50%; transform: translateX(-50%); text-align: center;
@@ -315,9 +335,40 @@ _CSS = (
     + """; width: 10px; height: 10px; }
 .ls-legend .ls-dot { border-radius: 50%; }
 .ls-legend b { display: block; margin: 4px 0 2px; }
+.ls-legend b.ls-group { font-weight: normal; font-style: italic; color: #333; }
 </style>
 """
 )
+
+
+def _group_heading(bands: Any, i: int, t: dict[str, str], lang: str) -> str | None:
+    """The legend's heading before band ``i``: where the service circle starts and ends."""
+    if i == 0:
+        return t["inside"].format(band=bands.target_band.label(lang))
+    if i == bands.target_index + 1:
+        return t["outside"]
+    return None
+
+
+def _station_layer(
+    stations: Sequence[MapStation], *, name: str, lang: str, grey: bool, shift: Shift
+) -> StationCluster:
+    s_lat, s_lng = shift(np.array([s.lat for s in stations]), np.array([s.lng for s in stations]))
+    rows = [
+        _station_row(s, float(a), float(b)) for s, a, b in zip(stations, s_lat, s_lng, strict=True)
+    ]
+    options: dict[str, Any] = {"maxClusterRadius": 40, "disableClusteringAtZoom": 15}
+    if grey:  # grey clusters too, so unused stations never look like used ones
+        options["iconCreateFunction"] = JsCode(
+            "function (c) { return L.divIcon({html: '<div><span>' + c.getChildCount() + "
+            "'</span></div>', className: 'marker-cluster ls-unused-cluster', "
+            "iconSize: new L.Point(40, 40)}); }"
+        )
+    cluster = StationCluster(
+        rows, callback=_station_callback(lang, grey=grey), name=name, **options
+    )
+    use_vendored(cluster, "markercluster")
+    return cluster
 
 
 def build_coverage_map(
@@ -367,7 +418,11 @@ def build_coverage_map(
     band_rows = result.band_rows(lang)
     geoms = band_geometries(result)
     for i, band in enumerate(bands.bands):
-        label = f"{band.label(lang)} · {_percent(band_rows[i]['share'])} {t['share_of_demand']}"
+        where = t["in"] if bands.inside_target(i) else t["out"]
+        label = (
+            f"{band.label(lang)} · {where} · {_percent(band_rows[i]['share'])} "
+            f"{t['share_of_demand']}"
+        )
         polygons = [
             {"rings": encode_polygon(p), "tooltip": label}
             for p in _parts(_shifted(geoms[i], shift))
@@ -384,13 +439,13 @@ def build_coverage_map(
             },
         ).add_to(m)
 
-    # Gaps: connected areas outside the target band where workers are, outlined.
+    # Gaps: the cells outside the target band where workers are, merged and outlined.
     gap_polygons = [
         {
             "rings": encode_polygon(_shifted(part, shift)),
             "tooltip": t["gap_tooltip"].format(demand=_amount(demand)),
         }
-        for part, demand in gap_areas(result, geoms)
+        for part, demand in gap_areas(result)
     ]
     EncodedPolygons(
         gap_polygons,
@@ -416,24 +471,18 @@ def build_coverage_map(
         use_vendored(heat, "heat")
         heat.add_to(m)
 
-    # Stations, clustered; popups built here (escaped), markers in the browser.
-    if stations:
-        s_lat, s_lng = shift(
-            np.array([s.lat for s in stations]), np.array([s.lng for s in stations])
-        )
-        rows = [
-            _station_row(s, float(a), float(b))
-            for s, a, b in zip(stations, s_lat, s_lng, strict=True)
-        ]
-        cluster = StationCluster(
-            rows,
-            callback=_station_callback(lang),
-            name=t["stations"].format(n=len(stations)),
-            maxClusterRadius=40,
-            disableClusteringAtZoom=15,
-        )
-        use_vendored(cluster, "markercluster")
-        cluster.add_to(m)
+    # Stations, clustered; popups built here (escaped), markers in the browser. The ones
+    # the analysis measured (that match its filters and can reach the region) in colour,
+    # the others grey in a layer of their own.
+    used_ids = set(result.reaching_ids().tolist())
+    used = [s for s in stations if s.id in used_ids]
+    unused = [s for s in stations if s.id not in used_ids]
+    for group, name, grey in (
+        (used, t["stations"].format(n=len(used)), False),
+        (unused, t["unused"].format(n=len(unused)), True),
+    ):
+        if group:
+            _station_layer(group, name=name, lang=lang, grey=grey, shift=shift).add_to(m)
 
     if suggestions is not None and suggestions.rows:
         p_lat, p_lng = shift(
@@ -449,11 +498,13 @@ def build_coverage_map(
             )
             if row.get("name"):
                 text = f"<b>{html.escape(str(row['name']))}</b><br>{text}"
+            gain = html.escape(_amount(row["gain"]))
             markers.append(
                 [
                     round(float(a), 6),
                     round(float(b), 6),
-                    f'<div class="ls-site">{int(row["rank"])}</div>',
+                    f'<div class="ls-site"><b>{int(row["rank"])}</b>'
+                    f'<span class="ls-gain">+{gain}</span></div>',
                     text,
                     f"#{row['rank']} +{_amount(row['gain'])}",
                 ]
@@ -489,7 +540,12 @@ def build_coverage_map(
         at=(made_at or datetime.now()).strftime("%Y-%m-%d %H:%M"),
     )
     legend_rows = "".join(
-        f'<div><i style="background:{colours[i]};opacity:.8"></i>{html.escape(row["label"])}'
+        (
+            f'<b class="ls-group">{html.escape(heading)}</b>'
+            if (heading := _group_heading(bands, i, t, lang))
+            else ""
+        )
+        + f'<div><i style="background:{colours[i]};opacity:.8"></i>{html.escape(row["label"])}'
         f" · {_percent(row['share'])}</div>"
         for i, row in enumerate(band_rows)
     )
@@ -501,7 +557,13 @@ def build_coverage_map(
         f'<div class="ls-panel ls-legend"><b>{html.escape(t["bands"])}</b>{legend_rows}'
         f'<b></b><div><i class="ls-gap"></i>{html.escape(t["gaps"])}</div>'
         f'<div><i class="ls-dot" style="background:#1565c0"></i>'
-        f"{html.escape(t['stations'].format(n=len(stations)))}</div>"
+        f"{html.escape(t['stations'].format(n=len(used)))}</div>"
+        + (
+            f'<div><i class="ls-dot" style="background:{UNUSED_COLOUR}"></i>'
+            f"{html.escape(t['unused'].format(n=len(unused)))}</div>"
+            if unused
+            else ""
+        )
         + (
             f'<div><i class="ls-dot" style="background:#6a1b9a"></i>'
             f"{html.escape(t['sites'].format(n=len(suggestions.rows)))}</div>"

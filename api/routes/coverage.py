@@ -95,6 +95,10 @@ class CoverageQuery:
 
 
 CoverageQueryDep = Annotated[CoverageQuery, Depends()]
+MinGainQuery = Annotated[
+    float | None,
+    Query(ge=0, description="least demand a site must add (default 1% of the region's)"),
+]
 
 
 async def run_query(query: CoverageQuery, conn: Any, settings: Settings) -> CoverageResult:
@@ -144,9 +148,10 @@ async def coverage_suggestions(
     settings: SettingsDep,
     _: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
+    min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
     result = await run_query(query, conn, settings)
-    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest)
+    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)
     return _suggestions_body(result, suggestions, query)
 
 
@@ -173,6 +178,7 @@ async def coverage_suggestions_from_candidates(
     settings: SettingsDep,
     _: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
+    min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
     frame = pd.DataFrame(
         [
@@ -182,5 +188,7 @@ async def coverage_suggestions_from_candidates(
     )
     candidates = candidates_from_frame(frame, crs=body.crs)
     result = await run_query(query, conn, settings)
-    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, candidates=candidates)
+    suggestions = await asyncio.to_thread(
+        suggest_sites, result, n=suggest, candidates=candidates, min_gain=min_gain
+    )
     return _suggestions_body(result, suggestions, query)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ConnDep, SettingsDep
-from api.routes.coverage import CoverageQueryDep, PlannerDep, run_query
+from api.routes.coverage import CoverageQueryDep, MinGainQuery, PlannerDep, run_query
 from maps.assets import STATIC_URL, render_html
 from maps.coverage import build_coverage_map
 from stations.coverage.mapdata import load_map_stations
@@ -40,6 +40,7 @@ async def coverage_map(
     settings: SettingsDep,
     _: PlannerDep,
     suggest: Annotated[int, Query(ge=0, le=200, description="suggested sites to mark")] = 0,
+    min_gain: MinGainQuery = None,
     assets: Annotated[
         Literal["static", "inline"], Query(description="served by this service, or inlined")
     ] = "static",
@@ -47,8 +48,14 @@ async def coverage_map(
 ) -> HTMLResponse:
     result = await run_query(query, conn, settings)
     now = datetime.now(UTC)
-    stations = await load_map_stations(conn, region=result.request.region, at=now)
-    suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest) if suggest else None
+    stations = await load_map_stations(
+        conn, region=result.request.region, at=now, margin_m=result.bands.reach_m
+    )
+    suggestions = (
+        await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)
+        if suggest
+        else None
+    )
 
     def render() -> str:
         m = build_coverage_map(

@@ -1,7 +1,8 @@
 """``stations coverage report``: the coverage analysis of a region, as files for planners.
 
 Writes the map (one self-contained HTML file: no network needed to open it), the gap
-table as CSV and every cell as GeoJSON, and prints the summary.
+table as CSV and every cell as GeoJSON (FlatGeobuf beyond :data:`GEOJSON_MAX_CELLS`
+cells, where GeoJSON would weigh hundreds of megabytes), and prints the summary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from stations.errors import InvalidInput
 from stations.settings import Settings, get_settings
 
 app = typer.Typer(help="Coverage of outdoor workers by stations (15-minute service circle).")
+
+GEOJSON_MAX_CELLS = 100_000
+"""Up to this many cells the cell file is GeoJSON (about 600 bytes a cell, ~60 MB);
+beyond, FlatGeobuf: a third of the size, indexed, read by GDAL and QGIS."""
 
 
 def _say(message: str) -> None:
@@ -50,6 +55,9 @@ def report(
     walk_kmh: float = typer.Option(None, help="Walking speed for the minutes bands."),
     ebike_kmh: float = typer.Option(None, help="E-bike speed for the minutes bands."),
     suggest: int = typer.Option(0, help="Also pick this many new sites."),
+    min_gain: float = typer.Option(
+        None, help="Least demand a suggested site must add (default 1% of the region's)."
+    ),
     candidates: Annotated[
         Path | None, typer.Option(help="CSV/GeoJSON of candidate sites to pick from.")
     ] = None,
@@ -80,6 +88,7 @@ def report(
         walk_kmh=walk_kmh,
         ebike_kmh=ebike_kmh,
         suggest=suggest,
+        min_gain=min_gain,
         candidates=candidates,
         candidates_crs=candidates_crs,
         engine=engine,
@@ -104,26 +113,31 @@ def report(
 def _report(**kw: Any) -> dict[str, Any]:
     from maps.assets import render_html
     from maps.coverage import build_coverage_map
-    from stations.coverage.export import cells_geojson, gap_csv, gap_rows
-    from stations.geo.crs import Crs
+    from stations.coverage.export import gap_csv, gap_rows
+    from stations.geo.crs import WGS84
 
     settings = get_settings()
     result, suggestions, stations = run_connected(lambda conn: _analyse(conn, settings, **kw))
     m = build_coverage_map(
         result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=settings.tiles
     )
-    wgs = Crs("wgs84")
     _write_files(
         kw["output"],
+        result,
+        lang=kw["lang"],
         html=render_html(m, assets="inline"),
-        gaps=gap_csv(gap_rows(result, crs=wgs)),
-        cells=json.dumps(cells_geojson(result, crs=wgs, lang=kw["lang"]), ensure_ascii=False),
+        gaps=gap_csv(gap_rows(result, crs=WGS84)),
     )
     summary = result.summary(kw["lang"])
     if suggestions is not None:
         summary["suggestions"] = suggestions.as_dict(kw["lang"])
         for row in suggestions.rows:
             _say(f"site #{row['rank']}: {row['lat']}, {row['lng']} (+{row['gain']:,.1f} demand)")
+        if suggestions.stopped_at_min_gain:
+            _say(
+                f"{len(suggestions.rows)} of {kw['suggest']} sites: the next would add less "
+                f"than {suggestions.min_gain:,.1f} demand (--min-gain)"
+            )
     return summary
 
 
@@ -171,16 +185,35 @@ async def _analyse(conn: asyncpg.Connection, settings: Settings, **kw: Any) -> t
         if kw["candidates"]:
             frame, crs = read_points_file(kw["candidates"], crs=kw["candidates_crs"])
             cands = candidates_from_frame(frame, crs=crs)
-        suggestions = suggest_sites(result, n=kw["suggest"], candidates=cands)
-    stations = await load_map_stations(conn, region=region, at=datetime.now(UTC))
+        suggestions = suggest_sites(
+            result, n=kw["suggest"], candidates=cands, min_gain=kw["min_gain"]
+        )
+    stations = await load_map_stations(
+        conn, region=region, at=datetime.now(UTC), margin_m=result.bands.reach_m
+    )
     return result, suggestions, stations
 
 
-def _write_files(output: Path, *, html: str, gaps: str, cells: str) -> None:
+def _write_files(output: Path, result: Any, *, lang: str, html: str, gaps: str) -> None:
+    from stations.coverage.export import cells_geojson, write_cells_flatgeobuf
+    from stations.geo.crs import WGS84
+
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     gaps_path = output.with_name(output.stem + "-gaps.csv")
     gaps_path.write_text(gaps, encoding="utf-8-sig")  # with a BOM: Excel reads it as UTF-8
-    cells_path = output.with_name(output.stem + "-cells.geojson")
-    cells_path.write_text(cells, encoding="utf-8")
-    _say(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB), {gaps_path}, {cells_path}")
+    count = len(result.cells)
+    if count <= GEOJSON_MAX_CELLS:
+        cells_path = output.with_name(output.stem + "-cells.geojson")
+        body = cells_geojson(result, crs=WGS84, lang=lang)
+        cells_path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        how = "cells as GeoJSON"
+    else:
+        cells_path = output.with_name(output.stem + "-cells.fgb")
+        write_cells_flatgeobuf(result, cells_path, lang=lang)
+        how = (
+            f"cells as FlatGeobuf ({count:,} cells, more than {GEOJSON_MAX_CELLS:,}: GeoJSON "
+            "would be too large; GDAL and QGIS read it)"
+        )
+    _say(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB), {gaps_path}")
+    _say(f"wrote {cells_path} ({cells_path.stat().st_size / 1e6:.2f} MB): {how}")

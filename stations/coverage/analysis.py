@@ -34,6 +34,7 @@ from stations.coverage.engine import (
     aggregate_demand,
     analyse_parents,
     merge_demand,
+    within_reach,
 )
 from stations.coverage.regions import estimated_cells, load_city, partition_parents, region_cells
 from stations.errors import InvalidInput
@@ -96,6 +97,14 @@ class CoverageResult:
     demand_sources: list[dict[str, Any]] = field(default_factory=list)
     engine: str = "numpy"
     seconds: float = 0.0
+    # which of ``stations`` can reach the region (see :func:`stations_in_reach`)
+    reaching: np.ndarray | None = None
+
+    def reaching_ids(self) -> np.ndarray:
+        """Ids of the stations that can reach the region: what ``stations_used`` counts."""
+        if self.reaching is None:
+            return self.stations.ids
+        return self.stations.ids[self.reaching]
 
     @property
     def bands(self) -> BandSet:
@@ -137,6 +146,7 @@ class CoverageResult:
             rows.append(
                 {
                     **band.as_dict(lang),
+                    "inside_target": self.bands.inside_target(i),
                     "cells": int(self.totals.band_cells[i]),
                     "area_km2": round(int(self.totals.band_cells[i]) * cell_km2, 3),
                     "demand": demand / DEMAND_UNIT,
@@ -203,7 +213,7 @@ class CoverageResult:
                 "amenities": list(req.amenities),
                 "open_at": req.open_at.isoformat() if req.open_at else None,
             },
-            "stations_used": len(self.stations),
+            "stations_used": len(self.reaching_ids()),
             "cells": int(self.totals.band_cells.sum()),
             "area_km2": round(req.region.area_km2, 3),
             "demand": {
@@ -494,6 +504,7 @@ async def analyse_coverage(
         if len(everywhere) != len(stations):
             stations = everywhere
             totals, cells = await asyncio.to_thread(run, stations=stations)
+    reaching = await asyncio.to_thread(stations_in_reach, stations, cells, request)
     return CoverageResult(
         request=request,
         stations=stations,
@@ -502,7 +513,22 @@ async def analyse_coverage(
         demand_sources=sources,
         engine=engine,
         seconds=time.perf_counter() - started,
+        reaching=reaching,
     )
+
+
+def stations_in_reach(
+    stations: StationPoints, cells: CellMeasures | None, request: CoverageRequest
+) -> np.ndarray:
+    """The stations within the largest finite band of some cell of the region.
+
+    The engine loads stations well beyond the region (the whole catalog when part of
+    the region is far from all of them); only these could serve a cell in any band.
+    A run that keeps no cells (national dask runs) counts the stations inside the region.
+    """
+    if cells is None:
+        return request.region.contains(stations.lat, stations.lng)
+    return within_reach(stations, cells.lat, cells.lng, request.bands.reach_m)
 
 
 async def district_region(conn: asyncpg.Connection, name: str) -> Region:

@@ -81,6 +81,15 @@ class BandSet:
     def target_m(self) -> float:
         return self.target_band.max_m
 
+    @property
+    def reach_m(self) -> float:
+        """The largest finite band: a station farther than this from a place serves it in none."""
+        return float(self.edges_m.max())
+
+    def inside_target(self, index: int) -> bool:
+        """Whether band ``index`` lies inside the service circle (the target band or nearer)."""
+        return index <= self.target_index
+
     def classify(self, distance_m: np.ndarray) -> np.ndarray:
         """Band index of each distance (a distance equal to an edge is inside that band)."""
         return np.searchsorted(self.edges_m, distance_m, side="left").astype(np.int8)
@@ -131,7 +140,17 @@ def band_set(
         )
     )
     bands.sort(key=lambda b: (b.max_m, b.name))
-    bands.append(Band(BEYOND, math.inf, "服务圈外", "beyond"))
+    # "Beyond" names the farthest band it lies past: the service circle is the *target*
+    # band, and every band past the target is outside it (the map's legend says which).
+    farthest = bands[-1]
+    bands.append(
+        Band(
+            BEYOND,
+            math.inf,
+            f"远于{farthest.label_zh.removeprefix('≤ ')}",
+            f"beyond {farthest.label_en.removeprefix('≤ ')}",
+        )
+    )
     chosen = target
     if chosen is None:
         # The configured target names its minutes; follow them when they are overridden.

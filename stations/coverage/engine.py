@@ -144,6 +144,21 @@ class DemandCells:
         return out
 
 
+def within_reach(
+    stations: StationPoints, lat: np.ndarray, lng: np.ndarray, metres: float
+) -> np.ndarray:
+    """Which stations lie within ``metres`` (geodesic) of at least one of the points.
+
+    The points play the stations' part in :func:`nearest_stations`: each station gets
+    its exact nearest point on the ellipsoid.
+    """
+    if len(stations) == 0 or len(lat) == 0:
+        return np.zeros(len(stations), dtype=bool)
+    points = StationPoints.build(np.arange(len(lat)), lat, lng, [None] * len(lat))
+    _, dist = nearest_stations(points, stations.lat, stations.lng, threads=-1)
+    return dist <= metres
+
+
 def aggregate_demand(cells: np.ndarray, weights: np.ndarray, res: int) -> DemandCells:
     """Sum weights per cell at ``res``.
 

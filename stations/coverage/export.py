@@ -9,16 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from h3.api import basic_int
 
 from stations.coverage.analysis import CoverageResult
 from stations.coverage.engine import DEMAND_UNIT
 from stations.errors import InvalidInput
 from stations.geo import h3cells
-from stations.geo.crs import Crs, from_wgs84
+from stations.geo.crs import WGS84, Crs, from_wgs84
 
 GAP_COLUMNS = (
     "rank",
@@ -37,38 +39,49 @@ def _round(values: np.ndarray, digits: int) -> list[float]:
     return np.round(values, digits).tolist()
 
 
-def cells_geojson(result: CoverageResult, *, crs: Crs, lang: str = "zh") -> dict[str, Any]:
-    """Every cell as a hexagon with its band, distance, demand and nearest station."""
+def _cell_columns(result: CoverageResult, *, crs: Crs, lang: str) -> dict[str, Any]:
+    """Every cell's hexagon ring (lng, lat in ``crs``) and properties, column by column."""
     cells = result.cells
     if cells is None:
         raise InvalidInput("cells: this run kept no per-cell result", field="cells")
     names = result.bands.bands
     station_ids = result.stations.ids
     boundary = basic_int.cell_to_boundary
-    features = []
-    for k, cell in enumerate(cells.cells.tolist()):
+    rings = []
+    for cell in cells.cells.tolist():
         ring = np.array(boundary(cell))
         lat, lng = from_wgs84(ring[:, 0], ring[:, 1], crs)
         coords = np.column_stack([np.round(lng, 7), np.round(lat, 7)]).tolist()
         coords.append(coords[0])
-        band = names[int(cells.band[k])]
-        dist = float(cells.distance_m[k])
-        st = int(cells.station[k])
-        features.append(
-            {
-                "type": "Feature",
-                "id": h3cells.cell_to_hex(cell),
-                "geometry": {"type": "Polygon", "coordinates": [coords]},
-                "properties": {
-                    "cell": h3cells.cell_to_hex(cell),
-                    "band": band.name,
-                    "band_label": band.label(lang),
-                    "distance_m": None if math.isinf(dist) else round(dist, 1),
-                    "demand": int(cells.demand_micro[k]) / DEMAND_UNIT,
-                    "nearest_station_id": int(station_ids[st]) if st >= 0 else None,
-                },
-            }
-        )
+        rings.append(coords)
+    hexes = h3cells.cells_to_hex(cells.cells)
+    return {
+        "ring": rings,
+        "cell": hexes,
+        "band": [names[int(b)].name for b in cells.band.tolist()],
+        "band_label": [names[int(b)].label(lang) for b in cells.band.tolist()],
+        "distance_m": [None if math.isinf(d) else round(d, 1) for d in cells.distance_m.tolist()],
+        "demand": (cells.demand_micro / DEMAND_UNIT).tolist(),
+        "nearest_station_id": [
+            int(station_ids[st]) if st >= 0 else None for st in cells.station.tolist()
+        ],
+    }
+
+
+def cells_geojson(result: CoverageResult, *, crs: Crs, lang: str = "zh") -> dict[str, Any]:
+    """Every cell as a hexagon with its band, distance, demand and nearest station."""
+    columns = _cell_columns(result, crs=crs, lang=lang)
+    rings = columns.pop("ring")
+    keys = list(columns)
+    features = [
+        {
+            "type": "Feature",
+            "id": values[0],
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": dict(zip(keys, values, strict=True)),
+        }
+        for ring, values in zip(rings, zip(*columns.values(), strict=True), strict=True)
+    ]
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -78,6 +91,21 @@ def cells_geojson(result: CoverageResult, *, crs: Crs, lang: str = "zh") -> dict
             "target": result.bands.target,
         },
     }
+
+
+def write_cells_flatgeobuf(result: CoverageResult, path: Path, *, lang: str = "zh") -> None:
+    """Every cell as FlatGeobuf (WGS84): binary, streamable and indexed, for runs whose
+    GeoJSON would weigh hundreds of megabytes; GDAL and QGIS read it."""
+    import geopandas
+    import pyogrio
+
+    columns = _cell_columns(result, crs=WGS84, lang=lang)
+    rings = columns.pop("ring")
+    frame = geopandas.GeoDataFrame(columns, geometry=[shapely.Polygon(r) for r in rings], crs=4326)
+    frame["distance_m"] = frame["distance_m"].astype("float64")
+    frame["nearest_station_id"] = frame["nearest_station_id"].astype("Int64")
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(frame, path, layer="cells", driver="FlatGeobuf")
 
 
 def gap_rows(result: CoverageResult, *, crs: Crs, limit: int | None = None) -> list[dict[str, Any]]:

@@ -45,6 +45,10 @@ async def _open(url: str, *, allowed_prefix: str, headers: dict[str, str], shot:
             "gap_paths": await page.locator("path.ls-gap-area").count(),
             "stations": await page.locator(".ls-station, .marker-cluster").count(),
             "sites": await page.locator(".ls-site").count(),
+            "gains": await page.locator(".ls-site .ls-gain").all_inner_texts(),
+            "unused": await page.locator(".ls-unused, .ls-unused-cluster").count(),
+            "legend_text": await page.locator(".ls-legend").inner_text(),
+            "layer_names": await page.locator(".leaflet-control-layers label").all_inner_texts(),
             "legend": await page.locator(".ls-legend").count(),
             "layer_inputs": await page.locator(".leaflet-control-layers input").count(),
         }
@@ -72,6 +76,33 @@ async def test_coverage_map_draws_in_chromium_with_only_the_service_reachable(
     assert counts["sites"] == 3
     assert counts["legend"] == 1 and counts["layer_inputs"] >= 9
     assert shot.stat().st_size > 20_000
+    # each pick shows the demand it adds, largest first
+    gains = [float(g.lstrip("+").replace(",", "")) for g in counts["gains"]]
+    assert len(gains) == 3 and gains == sorted(gains, reverse=True) and gains[-1] > 0
+    # the legend says which bands are inside the service circle and which are not
+    legend = counts["legend_text"]
+    inside = legend.index("服务圈内（目标：步行 15 分钟")
+    outside = legend.index("服务圈外")
+    assert inside < legend.index("≤ 300 米") < legend.index("步行 15 分钟（≈1.1 公里） ·") < outside
+    assert outside < legend.index("电动车 15 分钟") < legend.index("远于电动车 15 分钟")
+    assert counts["unused"] == 0  # no filter: every station drawn is one the analysis used
+
+
+async def test_a_filtered_map_greys_the_stations_the_analysis_did_not_use(
+    live_server, conn, settings, artifacts_dir
+):
+    await build_demo_city(conn)  # 27 active stations, 9 with a restroom
+    token = settings.security.admin_token.get_secret_value()
+    counts, errors, blocked = await _open(
+        f"{live_server}/maps/coverage?city=huaibei&amenity=restroom",
+        allowed_prefix=live_server + "/",
+        headers={"Authorization": f"Bearer {token}"},
+        shot=artifacts_dir / "coverage-map-restroom.png",
+    )
+    assert errors == [] and blocked == []
+    assert counts["unused"] >= 1  # grey markers or grey clusters
+    assert any(n.strip() == "驿站（9）" for n in counts["layer_names"])
+    assert any(n.strip() == "其他驿站（未计入分析：18）" for n in counts["layer_names"])
 
 
 async def test_downloaded_map_works_as_a_file_with_no_network_at_all(
