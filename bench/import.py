@@ -1,11 +1,14 @@
-"""Benchmark: `stations import` of a million generated stations into a fresh database.
+"""Benchmark: `stations import` of a million generated stations, beside GDAL's ogr2ogr.
 
 Generates a deterministic CSV (GCJ-02 positions clustered around 300 cities across
 eastern and central China, as a map-SDK export would give them; Chinese names,
 amenities, opening hours), creates a scratch database on the project's cluster with the
 full schema (every index and history trigger), times the import as its own process and
-prints stations/s and that process's peak memory. A re-import of the same file (which
-changes nothing) is timed too. The scratch database is dropped at the end.
+prints stations/s and that process's peak memory. The peer is GDAL's
+``ogr2ogr -f PostgreSQL`` (Debian's gdal-bin) with ``PG_USE_COPY=YES`` and a GiST index,
+loading the same CSV into a database of its own on the same cluster: its rows/s and the
+ratio of the two rates are printed (the target is ≥ 0.5×). A re-import of the same file
+(which changes nothing) is timed too. The scratch databases are dropped at the end.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--keep-csv PATH]
 """
@@ -15,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from stations.db import admin as dbadmin  # noqa: E402
+from stations.db import connection as dbconn  # noqa: E402
 from stations.geo import crs as crsmod  # noqa: E402
 from stations.settings import Settings  # noqa: E402
 
@@ -100,8 +106,9 @@ async def _create(settings: Settings, name: str) -> None:
     await dbadmin.migrate(settings.db, database=name)
 
 
-def _import(csv: Path, database: str) -> tuple[float, float, str]:
-    """Run `stations import` as its own process; (seconds, its peak RSS in MB, its output)."""
+def _import(csv: Path, database: str) -> tuple[float, float, str, float]:
+    """Run `stations import` as its own process; (seconds, its peak RSS in MB, its output,
+    the time it started)."""
     env = dict(os.environ, STATIONS_DB_NAME=database)
     command = [
         str(ROOT / ".venv" / "bin" / "stations"),
@@ -125,7 +132,94 @@ def _import(csv: Path, database: str) -> tuple[float, float, str]:
         text = output.read().strip()
     if child.returncode != 0:
         raise SystemExit(f"import failed ({child.returncode}):\n{text}")
-    return seconds, usage.ru_maxrss / 1024, text  # ru_maxrss is in KiB on Linux
+    return seconds, usage.ru_maxrss / 1024, text, started  # ru_maxrss is in KiB on Linux
+
+
+async def _create_plain(settings: Settings, name: str) -> None:
+    """A database with PostGIS and nothing else: what ogr2ogr loads into."""
+    await dbadmin.drop_database(settings.db, name)
+    await dbadmin.create_database(settings.db, name)
+    conn = await dbconn.connect(settings.db, database=name)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        await conn.close()
+
+
+def _pg_conninfo(settings: Settings, database: str) -> str:
+    """GDAL's ``PG:`` connection string for ``database`` on the project's cluster."""
+    url = urlsplit(dbconn.dsn(settings.db, database=database))
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    parts = {
+        "dbname": database,
+        "host": query.get("host") or url.hostname,
+        "port": query.get("port") or url.port,
+        "user": url.username,
+        "password": url.password,
+    }
+    return "PG:" + " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def _ogr2ogr(csv: Path, settings: Settings, database: str) -> tuple[float, str]:
+    """Load the CSV with ogr2ogr (COPY, GiST index); (seconds, its output)."""
+    ogr2ogr = shutil.which("ogr2ogr")
+    if ogr2ogr is None:
+        raise SystemExit("ogr2ogr is missing: install Debian's gdal-bin (make bench does)")
+    command = [
+        ogr2ogr,
+        "-f",
+        "PostgreSQL",
+        _pg_conninfo(settings, database),
+        str(csv),
+        "-nln",
+        "stations",
+        "-oo",
+        "X_POSSIBLE_NAMES=lng",
+        "-oo",
+        "Y_POSSIBLE_NAMES=lat",
+        "-a_srs",
+        "EPSG:4326",
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "-lco",
+        "SPATIAL_INDEX=GIST",
+        "--config",
+        "PG_USE_COPY",
+        "YES",
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"ogr2ogr failed ({result.returncode}):\n{result.stderr}")
+    return seconds, result.stdout + result.stderr
+
+
+async def _wait_for_indexes(settings: Settings, database: str, started: float) -> float:
+    """Seconds from ``started`` until the background builder has built every index."""
+    conn = await dbconn.connect(settings.db, database=database)
+    try:
+        # another process's progress, seen only in the database: poll it
+        while await conn.fetchval("SELECT count(*) FROM deferred_indexes"):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        # the builder's last index is committed; its ANALYZE may still run: wait for it
+        while await conn.fetchval(  # noqa: ASYNC110 - as above
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+            "pg_backend_pid() AND query ILIKE 'ANALYZE%' AND state = 'active'",
+            database,
+        ):
+            await asyncio.sleep(0.1)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def _count(settings: Settings, database: str, sql: str) -> int:
+    conn = await dbconn.connect(settings.db, database=database)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
 
 
 def main() -> None:
@@ -135,6 +229,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     database = f"stations_bench_import_{os.getpid()}"
+    peer_database = f"stations_bench_ogr2ogr_{os.getpid()}"
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         csv = args.keep_csv or Path(tmp) / "stations.csv"
         started = time.perf_counter()
@@ -144,21 +240,48 @@ def main() -> None:
             f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - started:.1f} s"
         )
         asyncio.run(_create(settings, database))
+        asyncio.run(_create_plain(settings, peer_database))
         try:
-            seconds, peak, output = _import(csv, database)
+            seconds, peak, output, began = _import(csv, database)
             print(output)
+            loaded = asyncio.run(_count(settings, database, "SELECT count(*) FROM stations"))
+            ours = args.rows / seconds
             print(
-                f"import into a fresh database: {seconds:.1f} s, "
-                f"{args.rows / seconds:,.0f} stations/s, peak RSS of the import {peak:,.0f} MB"
+                f"stations import into a fresh database: {seconds:.1f} s, {ours:,.0f} stations/s "
+                f"({loaded:,} loaded and committed, every row checked and reported, history "
+                f"written), peak RSS of the import {peak:,.0f} MB"
             )
-            seconds, peak, output = _import(csv, database)
+            indexed = asyncio.run(_wait_for_indexes(settings, database, began))
+            print(
+                f"its search indexes, built after the commit in the background: complete "
+                f"{indexed:.1f} s after the import began ({args.rows / indexed:,.0f} stations/s)"
+            )
+            peer_seconds, peer_output = _ogr2ogr(csv, settings, peer_database)
+            if peer_output.strip():
+                print(peer_output.strip())
+            peer_rows = asyncio.run(
+                _count(settings, peer_database, "SELECT count(*) FROM stations")
+            )
+            peer = args.rows / peer_seconds
+            print(
+                f"ogr2ogr -f PostgreSQL (PG_USE_COPY=YES, GiST index), same CSV, same cluster: "
+                f"{peer_seconds:.1f} s, {peer:,.0f} rows/s ({peer_rows:,} loaded)"
+            )
+            print(f"ratio stations import / ogr2ogr: {ours / peer:.2f}x (target >= 0.5x)")
+            print(
+                f"ratio with every search index built: {args.rows / indexed / peer:.2f}x "
+                "(ogr2ogr builds one GiST index; the catalog has eleven indexes)"
+            )
+            seconds, peak, output, _ = _import(csv, database)
             print(output)
             print(
                 f"re-import (no changes): {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s, "
                 f"peak RSS {peak:,.0f} MB"
             )
+            print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         finally:
             asyncio.run(dbadmin.drop_database(settings.db, database))
+            asyncio.run(dbadmin.drop_database(settings.db, peer_database))
 
 
 if __name__ == "__main__":

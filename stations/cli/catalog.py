@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -90,6 +91,14 @@ def import_command(
     timings: Annotated[
         bool, typer.Option("--timings", help="Print the seconds spent in each stage.")
     ] = False,
+    wait_for_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-indexes",
+            help="After a bulk import, build the search indexes before returning "
+            "(default: in the background, after the commit).",
+        ),
+    ] = False,
 ) -> None:
     """Import stations from a file: check every row, report problems, write the good rows."""
     console = Console()
@@ -112,8 +121,15 @@ def import_command(
             dry_run=dry_run,
             report_csv=report,
             actor=actor,
+            index_builds="wait" if wait_for_indexes else "background",
         )
     )
+    if result.deferred_indexes:
+        pid = start_index_builder()
+        result.notes.append(
+            f"{len(result.deferred_indexes)} search indexes are being built in the background "
+            f"(process {pid}); `stations db status` lists those not built yet"
+        )
     print_report(console, result, show=show)
     if timings:
         other = result.seconds - sum(result.timings.values())
@@ -126,6 +142,19 @@ def import_command(
         )
     if result.imported == 0:
         raise typer.Exit(1)
+
+
+def start_index_builder() -> int:
+    """``stations db indexes`` as a process of its own that outlives this command (same
+    settings: it inherits the environment and the working directory); returns its pid."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "stations.cli", "db", "indexes"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # not stopped with this command's terminal
+    )
+    return child.pid
 
 
 async def _import(

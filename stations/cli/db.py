@@ -1,4 +1,4 @@
-"""``stations db up | down | status | migrate | reset``."""
+"""``stations db up | down | status | migrate | reset | indexes``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from stations.cli.runner import run
 from stations.db import admin as dbadmin
 from stations.db import embedded
+from stations.db import indexes as dbindexes
 from stations.settings import get_settings
 
 app = typer.Typer(help="The catalog database (project-local PostGIS unless DATABASE_URL is set).")
@@ -69,3 +70,19 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Confirm: this deletes a
         raise typer.Exit(2)
     applied = run(dbadmin.reset(get_settings().db))
     embedded.say(f"reset done; applied {len(applied)} migrations")
+
+
+@app.command()
+def indexes(
+    sessions: int = typer.Option(2, min=1, max=8, help="Indexes built side by side."),
+) -> None:
+    """Build the search indexes a bulk import left to build after its commit (if any)."""
+    built = run(
+        dbindexes.build_pending(
+            get_settings().db,
+            sessions=sessions,
+            progress=lambda name, seconds: embedded.say(f"built index {name} ({seconds:.1f} s)"),
+        )
+    )
+    if not built:
+        embedded.say("no deferred index left to build")

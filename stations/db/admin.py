@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from stations.db import connection as dbconn
-from stations.db import embedded, migrations
+from stations.db import embedded, indexes, migrations
 from stations.errors import DatabaseUnavailable, SetupError
 from stations.settings import DatabaseSettings
 from stations.sql import load
@@ -74,6 +74,10 @@ async def up(db: DatabaseSettings) -> list[str]:
         embedded.say(f"applied {name}")
     if not applied:
         embedded.say("schema is up to date")
+    # indexes a bulk import left to build and nobody built (a crash, a killed builder)
+    await indexes.build_pending(
+        db, progress=lambda name, seconds: embedded.say(f"built index {name} ({seconds:.1f} s)")
+    )
     return applied
 
 
@@ -108,7 +112,10 @@ async def schema_state(db: DatabaseSettings) -> dict:
         except SetupError as exc:
             return {"reachable": True, "applied": len(done), "detail": exc.detail}
         postgis = await conn.fetchval(SQL.postgis_version)
-        return {"reachable": True, "applied": len(done), "pending": todo, "postgis": postgis}
+        state = {"reachable": True, "applied": len(done), "pending": todo, "postgis": postgis}
+        if not todo:
+            state["deferred_indexes"] = await indexes.pending(conn)
+        return state
     except asyncpg.PostgresError as exc:
         return {"reachable": True, "detail": str(exc)}
     finally:

@@ -46,6 +46,7 @@ async def import_file(
     country: str | None = None,
     actor: str = "cli",
     progress: Progress | None = None,
+    index_builds: str = "wait",
 ) -> ImportReport:
     """Import a station file (see :mod:`stations.importer`) and return its report.
 
@@ -76,6 +77,7 @@ async def import_file(
         country=country,
         actor=actor,
         progress=progress,
+        index_builds=index_builds,
     )
     try:
         return await run(slow_csv=False)
@@ -102,6 +104,7 @@ async def _import(
     country: str | None,
     actor: str,
     progress: Progress | None,
+    index_builds: str,
     slow_csv: bool,
 ) -> ImportReport:
     table = readers.open_table(
@@ -153,6 +156,7 @@ async def _import(
         time_zone=time_zone,
         country=country,
         reason=f"import of {path.name} as source {chosen_source}",
+        index_builds=index_builds,
     )
     run = ImportRun(
         conn,

@@ -34,6 +34,7 @@ from stations.geo import h3cells
 from stations.geo.region import Region
 from stations.importer import pgcopy
 
+INDEX_BUILDS = ("wait", "background")
 Progress = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``: stage is ``rows`` (read and checked) or ``write``."""
 
@@ -51,6 +52,7 @@ class Options:
     time_zone: str | None = None
     country: str | None = None
     reason: str | None = None
+    index_builds: str = "wait"  # after a bulk insert: "wait" or "background"
 
 
 def check_options(options: Options) -> Options:
@@ -66,6 +68,11 @@ def check_options(options: Options) -> Options:
             rules.kind_rule(options.default_kind)
         except RuleBroken as exc:
             raise InvalidInput(f"kind: {exc.detail}", field="kind") from None
+    if options.index_builds not in INDEX_BUILDS:
+        raise InvalidInput(
+            f"index_builds: {options.index_builds!r}; use one of {', '.join(INDEX_BUILDS)}",
+            field="index_builds",
+        )
     if options.time_zone is not None:
         hours.validate_time_zone(options.time_zone, field="timezone")
     if options.country is not None:

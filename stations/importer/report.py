@@ -57,6 +57,8 @@ class ImportReport:
     problem_frame: pd.DataFrame = field(default_factory=lambda: _empty_frame())
     warning_frame: pd.DataFrame = field(default_factory=lambda: _empty_frame())
     row_numbering: str = ROW_NUMBERING
+    # search indexes a bulk import left to build after its commit (index_builds="background")
+    deferred_indexes: list[str] = field(default_factory=list)
 
     @property
     def imported(self) -> int:

@@ -32,6 +32,7 @@ import pyarrow as pa
 from stations.catalog import fields
 from stations.catalog.problems import Problems
 from stations.db import connection as dbconn
+from stations.db import indexes
 from stations.geo import crs as crsmod
 from stations.geo.region import Region
 from stations.importer import pgcopy
@@ -77,6 +78,7 @@ class ImportRun:
         self.provided: set[str] = set()
         self.derived_ids = False
         self.copying: asyncio.Future[str] | None = None
+        self.deferred: list[str] = []  # indexes dropped for a bulk insert
         self.started = time.perf_counter()
 
     async def run(self, feed: Callable[[], Awaitable[None]]) -> ImportReport:
@@ -103,6 +105,8 @@ class ImportRun:
                 await self.conn.execute(SQL.drop_rows_table)
         except _RollBack:
             pass
+        else:
+            await self._build_deferred()
         self.report.seconds = time.perf_counter() - self.started
         return self.report
 
@@ -297,34 +301,68 @@ class ImportRun:
             self.progress("write", plan["new"] + changes, plan["new"] + changes)
 
     async def _insert_new(self, new: int) -> int:
-        """Insert the new stations; a large import rebuilds the indexes and unique
-        constraints (all but the primary key) after.
+        """Insert the new stations; a large import drops the catalog's indexes and unique
+        constraints (all but the primary key) for the insert.
 
-        Dropping an index inside the import's transaction locks the catalog against
-        readers until the import commits, so only imports that add many stations (a
-        first load, a new province) take that path; it is noted in the report.
+        The unique constraints are added back before the commit (that checks every row:
+        all or nothing); the other indexes are recorded in ``deferred_indexes`` and built
+        after the commit (:meth:`_build_deferred`). Dropping an index locks the catalog
+        against readers until the import commits, so only imports that add many stations
+        (a first load, a new province) take that path; the report says so.
         """
         await self.conn.execute(SQL.raise_work_mem)
         bulk = new >= BULK_MIN_NEW and 3 * new >= await self.conn.fetchval(SQL.catalog_size)
         rebuilt = await self.conn.fetch(SQL.rebuilt_after_bulk_insert) if bulk else []
         for item in rebuilt:
             await self.conn.execute(item["drop"])
+            if item["kind"] == "index":
+                await indexes.defer(self.conn, item["name"], item["build"])
+                self.deferred.append(item["name"])
+        if bulk:
+            last_id = await self.conn.fetchval(SQL.last_station_id)
+            await self.conn.execute(SQL.pause_create_history)
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
+            if bulk:
+                await self.conn.execute(SQL.write_create_history, last_id)
+                await self.conn.execute(SQL.resume_create_history)
         if bulk:
             await self.conn.execute(SQL.raise_maintenance_mem)
             for item in rebuilt:
-                with self._timed(item["step"]):
-                    await self.conn.execute(item["build"])
-            with self._timed("analyze"):
-                await self.conn.execute(SQL.analyze_stations)
+                if item["kind"] == "constraint":
+                    with self._timed(item["step"]):
+                        await self.conn.execute(item["build"])
             kinds = Counter(item["kind"] for item in rebuilt)
+            when = (
+                "after the commit"
+                if self.options.index_builds == "wait"
+                else "after the commit, in the background"
+            )
             self.report.notes.append(
-                f"{new:,} new stations: the catalog's {kinds['index']} search indexes and "
-                f"{kinds['constraint']} unique constraints were built again after the insert "
-                "(faster than row by row); readers of the catalog waited for the import to commit"
+                f"{new:,} new stations: the catalog's {kinds['constraint']} unique constraints "
+                f"were built again before the commit and its {kinds['index']} search indexes "
+                f"{when} (faster than row by row); readers of the catalog waited for the import "
+                "to commit, and until the indexes are back their searches answer the same, "
+                "more slowly"
             )
         return int(status.split()[-1])
+
+    async def _build_deferred(self) -> None:
+        """After the commit: build the indexes this import deferred, or leave them to a
+        background builder (``index_builds="background"``: the report lists them)."""
+        if not self.deferred:
+            return
+        if self.options.index_builds == "background":
+            self.report.deferred_indexes = list(self.deferred)
+            return
+        while True:
+            started = time.perf_counter()
+            done = await indexes.build_next(self.conn)
+            if done is None:
+                break
+            self.report.timings[f"build index public.{done[0]}"] = time.perf_counter() - started
+        with self._timed("analyze"):
+            await self.conn.execute(indexes.SQL.analyze_stations)
 
 
 class _RollBack(Exception):
@@ -358,6 +396,7 @@ async def import_frame(
     time_zone: str | None = None,
     country: str | None = None,
     chunk_rows: int = 200_000,
+    index_builds: str = "wait",
 ) -> ImportReport:
     """Import a DataFrame in catalog form as stations of ``source``; see the module doc.
 
@@ -370,6 +409,9 @@ async def import_frame(
     A missing ``kind`` takes ``default_kind``; a missing ``source_id`` column means ids
     derived from position and name. Row numbers in the report are the frame's positions
     counted from 1. Columns the frame leaves out keep their stored values on update.
+    ``index_builds`` says what a bulk import does with the search indexes it dropped,
+    after its commit: ``wait`` builds them before returning, ``background`` leaves them
+    to :func:`stations.db.indexes.build_pending` (the report lists them).
     """
     options = Options(
         source=source,
@@ -380,6 +422,7 @@ async def import_frame(
         dry_run=dry_run,
         time_zone=time_zone,
         country=country,
+        index_builds=index_builds,
     )
     frame = frame.reset_index(drop=True)
     frame.index = pd.RangeIndex(1, len(frame) + 1)

@@ -94,8 +94,38 @@ FROM import_changes c
 WHERE s.id = c.id
 
 -- name: raise_work_mem
--- The import sorts its rows by H3 cell before inserting; let that sort stay in memory.
-SELECT set_config('work_mem', '256MB', true)
+-- The import sorts its rows by H3 cell before inserting; let that sort stay in memory
+-- (a million staged rows take about 400 MB: 256 MB sorted them on disk, 3 s slower).
+SELECT set_config('work_mem', '1GB', true)
+
+-- name: last_station_id
+-- Under the bulk path's exclusive lock no other session adds stations: every station
+-- with a larger id is one the import's insert wrote.
+SELECT coalesce(max(id), 0) FROM stations
+
+-- name: pause_create_history
+-- A bulk insert writes its 'create' history rows itself (write_create_history): the
+-- trigger would first copy every inserted row into its transition table, which took
+-- longer than the insert's own work. Inside the import's transaction, under its lock.
+ALTER TABLE stations DISABLE TRIGGER stations_history_insert
+
+-- name: resume_create_history
+ALTER TABLE stations ENABLE TRIGGER stations_history_insert
+
+-- name: write_create_history
+-- The rows the trigger stations_history_insert (stations/sql/functions/catalog.sql)
+-- writes for an insert, for the stations with ids above $1, and its notification.
+WITH written AS (
+    INSERT INTO station_history (station_id, action, actor, reason)
+    SELECT s.id, 'create', station_actor(), nullif(current_setting('stations.reason', true), '')
+    FROM stations s
+    WHERE s.id > $1
+    ORDER BY s.id
+    RETURNING station_id
+)
+SELECT notify_stations_changed(
+    coalesce((SELECT array_agg(station_id) FROM (SELECT station_id FROM written LIMIT 501) w),
+             '{}'))
 
 -- name: catalog_size
 SELECT count(*) FROM stations
@@ -104,12 +134,14 @@ SELECT count(*) FROM stations
 -- What an import that adds many stations drops before its insert and builds again after
 -- it, with the statements for both (names quoted by format): building over all rows at
 -- once is several times faster than updating row by row.
--- - every index that backs no constraint;
+-- - every index that backs no constraint: built again after the import commits
+--   (deferred_indexes, migration 0013);
 -- - every unique constraint that no foreign key relies on: codes and source ids do not
 --   follow the H3 order of the insert, so each new row would be checked at a random
---   place in its index; adding the constraint back checks every row just the same.
+--   place in its index; adding the constraint back, before the commit, checks every row
+--   just the same.
 -- The primary key stays (foreign keys rely on it). Constraints come first.
-SELECT 'add constraint ' || k.conname AS step, 'constraint' AS kind,
+SELECT 'add constraint ' || k.conname AS step, 'constraint' AS kind, k.conname::text AS name,
        format('ALTER TABLE stations DROP CONSTRAINT %I', k.conname) AS drop,
        format('ALTER TABLE stations ADD CONSTRAINT %I %s', k.conname,
               pg_get_constraintdef(k.oid)) AS build
@@ -118,7 +150,7 @@ WHERE k.conrelid = 'stations'::regclass
   AND k.contype = 'u'
   AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
 UNION ALL
-SELECT format('build index %I.%I', n.nspname, c.relname), 'index',
+SELECT format('build index %I.%I', n.nspname, c.relname), 'index', c.relname::text,
        format('DROP INDEX %I.%I', n.nspname, c.relname),
        pg_get_indexdef(i.indexrelid)
 FROM pg_index i
@@ -133,6 +165,3 @@ ORDER BY kind, step
 SELECT set_config('maintenance_work_mem', '1GB', true),
        set_config('max_parallel_maintenance_workers', '2', true)
 
--- name: analyze_stations
--- Fresh statistics for the searches after the catalog grew a lot at once.
-ANALYZE stations
