@@ -199,7 +199,8 @@ def _open_csv(
     if not header_row:
         raise InvalidInput(f"{path.name}: the file is empty (no header line)", field="file")
     columns = _unique_names(header_row)
-    total = _count_lines(path) - 1 if size > 8 * 1024 * 1024 else None
+    # records, near enough (a quoted line break counts twice): progress and the bulk path
+    total = max(0, _count_lines(path) - 1)
     chunks = (
         _csv_chunks_slow(path, encoding, delimiter, columns, chunk_rows)
         if slow

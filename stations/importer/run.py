@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -35,7 +34,7 @@ from stations.db import connection as dbconn
 from stations.db import indexes
 from stations.geo import crs as crsmod
 from stations.geo.region import Region
-from stations.importer import pgcopy
+from stations.importer import bulk, pgcopy
 from stations.importer.duplicates import find_near_duplicates
 from stations.importer.prepare import Options, Progress, check_options, prepare
 from stations.importer.report import ImportReport
@@ -43,10 +42,9 @@ from stations.sql import load
 
 SQL = load("import")
 
-BULK_MIN_NEW = 20_000
+BULK_MIN_NEW = bulk.MIN_NEW
 """An import adding at least this many stations, and at least a third as many as the
-catalog holds, rebuilds the catalog's secondary indexes after its insert instead of
-updating them row by row (see :meth:`ImportRun._insert_new`)."""
+catalog holds, takes the bulk path (:mod:`stations.importer.bulk`)."""
 
 
 class ImportRun:
@@ -77,8 +75,10 @@ class ImportRun:
         self.good_name: list[pa.Array] = []
         self.provided: set[str] = set()
         self.derived_ids = False
-        self.copying: asyncio.Future[str] | None = None
+        self.copying: asyncio.Future[None] | None = None
         self.deferred: list[str] = []  # indexes dropped for a bulk insert
+        self.bulk: bulk.BulkInsert | None = None
+        self.chunks = 0
         self.started = time.perf_counter()
 
     async def run(self, feed: Callable[[], Awaitable[None]]) -> ImportReport:
@@ -97,7 +97,7 @@ class ImportRun:
                     with suppress(Exception):
                         await self._copied()
                     raise
-                with self._timed("copy to staging"):
+                with self._timed(self._staging_stage):
                     await self._copied()
                 await self.finish()
                 if self.options.dry_run:
@@ -118,6 +118,12 @@ class ImportRun:
         ``problems`` are what reading and mapping found; ``dropped`` rows were unreadable
         (already in ``problems``) and are not in ``frame``.
         """
+        if self.chunks == 0 and not self.options.dry_run and self.total_rows is not None:
+            self.bulk = await bulk.BulkInsert.start(
+                self.conn, source=self.options.source, rows=self.total_rows, min_new=BULK_MIN_NEW
+            )
+            self.deferred = self.bulk.deferred if self.bulk else []
+        self.chunks += 1
         if not self.provided:
             self.provided = {f for f in fields.OPTIONAL_FIELDS if f in frame.columns}
             if self.options.time_zone:
@@ -136,19 +142,33 @@ class ImportRun:
         self.good_lng.append(prepared.good_lng)
         self.good_name.append(prepared.good_name)
         if len(prepared.good_row):
-            with self._timed("copy to staging"):
+            with self._timed(self._staging_stage):
                 await self._copied()
                 data = pgcopy.encode(prepared.staged, len(prepared.good_row))
-                self.copying = asyncio.ensure_future(
-                    self.conn.copy_to_table(
-                        "import_rows",
-                        source=_Reader(data),
-                        columns=list(fields.STAGED_COLUMNS),
-                        format="binary",
-                    )
+                skip = (
+                    self.bulk.repeats(prepared.ids_row, prepared.ids, prepared.good_row)
+                    if self.bulk
+                    else []
                 )
+                self.copying = asyncio.ensure_future(self._stage(data, frame.index, skip))
         if self.progress is not None:
             self.progress("rows", self.report.read, self.total_rows)
+
+    @property
+    def _staging_stage(self) -> str:
+        return "copy to staging, insert new stations" if self.bulk else "copy to staging"
+
+    async def _stage(self, data: bytes, rows: pd.Index, skip: list[int]) -> None:
+        """COPY a chunk's good rows into the staging table; on the bulk path, insert its
+        new stations right after (the server inserts while the next chunk is checked)."""
+        await self.conn.copy_to_table(
+            "import_rows",
+            source=_Reader(data),
+            columns=list(fields.STAGED_COLUMNS),
+            format="binary",
+        )
+        if self.bulk is not None:
+            await self.bulk.insert_chunk(int(rows.min()), int(rows.max()), skip)
 
     async def _copied(self) -> None:
         """Wait for the COPY still running, if any: the connection serves one operation
@@ -189,6 +209,8 @@ class ImportRun:
             near = await self._near_duplicates(
                 rows[keep], lat[keep], lng[keep], names.filter(pa.array(keep))
             )
+            if self.bulk is not None:
+                await self.bulk.remove(near)  # inserted already; duplicates never were
             rejected = np.concatenate([rejected, near])
             if len(rejected):
                 await self.conn.execute(SQL.drop_rejected_rows, rejected.astype(np.int64).tolist())
@@ -280,9 +302,10 @@ class ImportRun:
         source = self.options.source
         with self._timed("plan (compare with the catalog)"):
             await self.conn.execute(SQL.analyze_rows)
-            plan = await self.conn.fetchrow(SQL.count_plan, source)
+            before = self.bulk.last_id if self.bulk else bulk.NO_LIMIT
+            plan = await self.conn.fetchrow(SQL.count_plan, source, before)
             await self.conn.execute(SQL.drop_changes_table)
-            await self.conn.execute(SQL.plan_updates, source, sorted(self.provided))
+            await self.conn.execute(SQL.plan_updates, source, sorted(self.provided), before)
             changes = await self.conn.fetchval(SQL.count_changes)
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)
@@ -301,50 +324,14 @@ class ImportRun:
             self.progress("write", plan["new"] + changes, plan["new"] + changes)
 
     async def _insert_new(self, new: int) -> int:
-        """Insert the new stations; a large import drops the catalog's indexes and unique
-        constraints (all but the primary key) for the insert.
-
-        The unique constraints are added back before the commit (that checks every row:
-        all or nothing); the other indexes are recorded in ``deferred_indexes`` and built
-        after the commit (:meth:`_build_deferred`). Dropping an index locks the catalog
-        against readers until the import commits, so only imports that add many stations
-        (a first load, a new province) take that path; the report says so.
-        """
-        await self.conn.execute(SQL.raise_work_mem)
-        bulk = new >= BULK_MIN_NEW and 3 * new >= await self.conn.fetchval(SQL.catalog_size)
-        rebuilt = await self.conn.fetch(SQL.rebuilt_after_bulk_insert) if bulk else []
-        for item in rebuilt:
-            await self.conn.execute(item["drop"])
-            if item["kind"] == "index":
-                await indexes.defer(self.conn, item["name"], item["build"])
-                self.deferred.append(item["name"])
-        if bulk:
-            last_id = await self.conn.fetchval(SQL.last_station_id)
-            await self.conn.execute(SQL.pause_create_history)
+        """Insert the new stations (the bulk path has done so chunk by chunk: it writes
+        their history and adds its unique constraints back)."""
+        if self.bulk is not None:
+            created = await self.bulk.finish(self._timed)
+            self.report.notes.append(self.bulk.note(new, self.options.index_builds))
+            return created
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
-            if bulk:
-                await self.conn.execute(SQL.write_create_history, last_id)
-                await self.conn.execute(SQL.resume_create_history)
-        if bulk:
-            await self.conn.execute(SQL.raise_maintenance_mem)
-            for item in rebuilt:
-                if item["kind"] == "constraint":
-                    with self._timed(item["step"]):
-                        await self.conn.execute(item["build"])
-            kinds = Counter(item["kind"] for item in rebuilt)
-            when = (
-                "after the commit"
-                if self.options.index_builds == "wait"
-                else "after the commit, in the background"
-            )
-            self.report.notes.append(
-                f"{new:,} new stations: the catalog's {kinds['constraint']} unique constraints "
-                f"were built again before the commit and its {kinds['index']} search indexes "
-                f"{when} (faster than row by row); readers of the catalog waited for the import "
-                "to commit, and until the indexes are back their searches answer the same, "
-                "more slowly"
-            )
         return int(status.split()[-1])
 
     async def _build_deferred(self) -> None:

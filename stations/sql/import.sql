@@ -35,11 +35,13 @@ WHERE s.geom && ST_MakeEnvelope($2::float8 - $6::float8, $3::float8 - $6::float8
   AND r.row_no IS NULL
 
 -- name: count_plan
--- How many rows are new and how many match a station of the same source.
+-- How many rows are new and how many match a station of the same source that was in
+-- the catalog before the import ($2: the largest id then; a bulk import has already
+-- inserted its new stations, with larger ids).
 SELECT count(*) FILTER (WHERE s.id IS NULL) AS new,
        count(*) FILTER (WHERE s.id IS NOT NULL) AS existing
 FROM import_rows r
-LEFT JOIN stations s ON s.source = $1 AND s.source_id = r.source_id
+LEFT JOIN stations s ON s.source = $1 AND s.source_id = r.source_id AND s.id <= $2
 
 -- name: insert_new_stations
 -- Rows whose (source, source_id) is not in the catalog yet, in H3 order so the indexes
@@ -56,6 +58,49 @@ FROM (SELECT nextval('stations_id_seq') AS id, n.*
                         WHERE s.source = $1 AND s.source_id = n.source_id)
       ORDER BY n.h3_r11) r
 
+-- name: index_rows_table
+-- A bulk import inserts each chunk's rows as soon as they are staged: find them by number.
+CREATE INDEX ON import_rows (row_no)
+
+-- name: create_existing_table
+-- The source ids of the source's stations before a bulk import, kept while its unique
+-- constraint is away: new rows are the ones not in here.
+CREATE TEMP TABLE import_existing ON COMMIT DROP AS
+SELECT source_id FROM stations WHERE source = $1
+
+-- name: insert_new_chunk
+-- A bulk import's new stations from rows $2..$3 of the file, as soon as they are staged
+-- (while the next chunk is checked), less $4 (rows repeating an earlier row's source
+-- id; the first row wins) and rows of stations the source had (import_existing); ids,
+-- codes and the H3 order as in insert_new_stations.
+INSERT INTO stations (id, code, {{fields}}, source, source_id, original_position,
+                      geom, h3_r7, h3_r9, h3_r11)
+SELECT r.id, station_code(r.id), {{fields r}}, $1, r.source_id, r.original_position,
+       ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, r.h3_r7, r.h3_r9, r.h3_r11
+FROM (SELECT nextval('stations_id_seq') AS id, n.*
+      FROM import_rows n
+      WHERE n.row_no BETWEEN $2 AND $3 AND n.row_no <> ALL($4::integer[])
+        AND NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.source_id = n.source_id)
+      ORDER BY n.h3_r11) r
+
+-- name: delete_rejected_new
+-- Stations a bulk import inserted from rows the whole-file checks then refused
+-- (near-duplicates): bad rows never land. Their history is not written yet (the
+-- 'create' rows come at the end), and no 'delete' rows are: the trigger is paused.
+DELETE FROM stations s
+USING import_rows r
+WHERE r.row_no = ANY($2::integer[]) AND s.source = $1 AND s.source_id = r.source_id
+  AND s.id > $3
+
+-- name: pause_delete_history
+ALTER TABLE stations DISABLE TRIGGER stations_history_delete
+
+-- name: resume_delete_history
+ALTER TABLE stations ENABLE TRIGGER stations_history_delete
+
+-- name: count_source
+SELECT count(*) FROM stations WHERE source = $1
+
 -- name: drop_changes_table
 DROP TABLE IF EXISTS pg_temp.import_changes
 
@@ -71,7 +116,7 @@ SELECT s.id, r.row_no, n.*,
                       0.01, false) AS moved,
        r.lat, r.lng, r.original_position, r.h3_r7, r.h3_r9, r.h3_r11
 FROM import_rows r
-JOIN stations s ON s.source = $1 AND s.source_id = r.source_id
+JOIN stations s ON s.source = $1 AND s.source_id = r.source_id AND s.id <= $3
 CROSS JOIN LATERAL (
     SELECT {{provided r s $2}}
 ) n
@@ -114,11 +159,14 @@ ALTER TABLE stations ENABLE TRIGGER stations_history_insert
 
 -- name: write_create_history
 -- The rows the trigger stations_history_insert (stations/sql/functions/catalog.sql)
--- writes for an insert, for the stations with ids above $1, and its notification.
-WITH written AS (
+-- writes for an insert, for the stations with ids above $1, and its notification. The
+-- writer is the same for every row: asked once.
+WITH writer AS MATERIALIZED (
+    SELECT station_actor() AS actor, nullif(current_setting('stations.reason', true), '') AS reason
+), written AS (
     INSERT INTO station_history (station_id, action, actor, reason)
-    SELECT s.id, 'create', station_actor(), nullif(current_setting('stations.reason', true), '')
-    FROM stations s
+    SELECT s.id, 'create', w.actor, w.reason
+    FROM stations s CROSS JOIN writer w
     WHERE s.id > $1
     ORDER BY s.id
     RETURNING station_id
