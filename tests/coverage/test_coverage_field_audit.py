@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pyogrio
 import pytest
 import shapely
-from typer.testing import CliRunner
 
 from maps.coverage import build_coverage_map
 from maps.layers import EncodedPolygons, HtmlMarkers, Overlay, StationCluster
@@ -164,22 +163,6 @@ async def test_each_suggested_site_shows_its_gain_on_the_map(conn):
 
 
 # --- 21: large cell files as FlatGeobuf -----------------------------------------------------------
-
-
-@pytest.fixture
-async def demo_city(conn):
-    await build_demo_city(conn)
-
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):
-    """The CLI, with its settings pointed at the test session's database."""
-    from stations.settings import get_settings
-
-    monkeypatch.setenv("STATIONS_DB_NAME", settings.db.name)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_report_writes_cells_as_flatgeobuf_beyond_the_geojson_limit(
