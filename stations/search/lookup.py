@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from stations.catalog.fields import PUBLIC_FIELDS
+from stations.catalog.fields import PUBLIC_FIELDS, expand_sql
 from stations.catalog.vocab import Status
 from stations.errors import InvalidInput, StationNotFound
 from stations.geo import region
@@ -26,7 +26,7 @@ from stations.geo.crs import Crs, from_wgs84
 from stations.search.filters import parse_amenities, parse_kinds
 from stations.sql import load
 
-SQL = load("search")
+SQL = load("search", expand=expand_sql)
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50

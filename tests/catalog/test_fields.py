@@ -8,7 +8,8 @@ import pytest
 from api.schemas import StationFields, StationOut
 from stations.catalog import fields, rules
 from stations.catalog.fields import FIELDS
-from stations.sql import expand, load
+from stations.catalog.fields import expand_sql as expand
+from stations.sql import load
 from tests.factories import create_station
 
 _PG_TYPES = {
@@ -84,7 +85,7 @@ async def test_the_schema_accepts_the_vocabularies_and_nothing_else(conn):
 
 
 async def test_the_staging_table_is_built_from_the_table(conn):
-    queries = load("import")
+    queries = load("import", expand=expand)
     async with conn.transaction():
         await conn.execute(queries.drop_rows_table)
         await conn.execute(queries.create_rows_table)
