@@ -30,10 +30,11 @@ import asyncpg
 import numpy as np
 import pyarrow as pa
 
+from stations.catalog.fields import expand_sql
 from stations.db import indexes
 from stations.sql import load
 
-SQL = load("import")
+SQL = load("import", expand=expand_sql)
 
 MIN_NEW = 20_000
 """An import adding at least this many stations, and at least a third as many as the

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from stations.catalog import fields
+from stations.catalog.fields import expand_sql
 from stations.catalog.problems import Problems
 from stations.db import connection as dbconn
 from stations.db import indexes
@@ -40,7 +41,7 @@ from stations.importer.prepare import Options, Progress, check_options, prepare
 from stations.importer.report import ImportReport
 from stations.sql import load
 
-SQL = load("import")
+SQL = load("import", expand=expand_sql)
 
 BULK_MIN_NEW = bulk.MIN_NEW
 """An import adding at least this many stations, and at least a third as many as the
