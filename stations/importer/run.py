@@ -13,7 +13,9 @@ A frame (or a stream of chunks of one file) goes through:
    updated, unchanged rows left alone (so a re-import writes no history).
 
 All of it runs in one transaction: every good row lands or none does, and bad rows
-never land.
+never land. An import that adds many stations takes the bulk path
+(:mod:`stations.importer.bulk`): new stations are inserted chunk by chunk as they are
+staged, and the search indexes are built again after the commit.
 """
 
 from __future__ import annotations
@@ -331,6 +333,7 @@ class ImportRun:
             created = await self.bulk.finish(self._timed)
             self.report.notes.append(self.bulk.note(new, self.options.index_builds))
             return created
+        await self.conn.execute(SQL.raise_work_mem)
         with self._timed("insert new stations (with history)"):
             status = await self.conn.execute(SQL.insert_new_stations, self.options.source)
         return int(status.split()[-1])
