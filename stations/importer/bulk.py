@@ -51,6 +51,7 @@ class BulkInsert:
     conn: asyncpg.Connection
     source: str
     last_id: int  # the catalog's largest station id before the import
+    existing: int  # stations the source had before the import
     rebuilt: list[asyncpg.Record]
     seen: set[str] = field(default_factory=set)
     inserted: int = 0
@@ -65,7 +66,8 @@ class BulkInsert:
         cls, conn: asyncpg.Connection, *, source: str, rows: int, min_new: int
     ) -> BulkInsert | None:
         """Take the bulk path if the file's rows (less the source's stations) are many."""
-        new = rows - int(await conn.fetchval(SQL.count_source, source))
+        existing = int(await conn.fetchval(SQL.count_source, source))
+        new = rows - existing
         if new < min_new or 3 * new < int(await conn.fetchval(SQL.catalog_size)):
             return None
         await conn.execute(SQL.raise_work_mem)
@@ -78,7 +80,7 @@ class BulkInsert:
                 await indexes.defer(conn, item["name"], item["build"])
         last_id = int(await conn.fetchval(SQL.last_station_id))
         await conn.execute(SQL.pause_create_history)
-        return cls(conn, source, last_id, list(rebuilt))
+        return cls(conn, source, last_id, existing, list(rebuilt))
 
     def repeats(self, rows: np.ndarray, ids: pa.Array, staged: np.ndarray) -> list[int]:
         """Staged rows whose source id an earlier row had (in this chunk or before)."""

@@ -273,6 +273,7 @@ class ImportRun:
             float(lng.max()),
             float(lat.max()),
             margin,
+            self.bulk.last_id if self.bulk else bulk.NO_LIMIT,
         )
         found = find_near_duplicates(rows, lat, lng, names, catalog)
         if not found:
@@ -304,11 +305,18 @@ class ImportRun:
     async def _merge(self) -> None:
         source = self.options.source
         with self._timed("plan (compare with the catalog)"):
-            await self.conn.execute(SQL.analyze_rows)
-            before = self.bulk.last_id if self.bulk else bulk.NO_LIMIT
-            plan = await self.conn.fetchrow(SQL.count_plan, source, before)
             await self.conn.execute(SQL.drop_changes_table)
-            await self.conn.execute(SQL.plan_updates, source, sorted(self.provided), before)
+            if self.bulk is not None and self.bulk.existing == 0:
+                # a source's first load: nothing to compare (nor a unique index to do it)
+                plan = await self.conn.fetchrow(SQL.count_fresh_plan)
+                await self.conn.execute(SQL.plan_updates, source, [], self.bulk.last_id, False)
+            else:
+                await self.conn.execute(SQL.analyze_rows)
+                before = self.bulk.last_id if self.bulk else bulk.NO_LIMIT
+                plan = await self.conn.fetchrow(SQL.count_plan, source, before)
+                await self.conn.execute(
+                    SQL.plan_updates, source, sorted(self.provided), before, True
+                )
             changes = await self.conn.fetchval(SQL.count_changes)
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)

@@ -25,14 +25,19 @@ ANALYZE import_rows (source_id)
 
 -- name: catalog_neighbours
 -- Stations near the import (its box, widened by $6 degrees) that this import does not
--- itself write: candidates for near-duplicates. $1 is the import's source.
+-- itself write: candidates for near-duplicates. $1 is the import's source; stations
+-- with ids above $7 are the ones a bulk import has just inserted (the pkey skips them).
 SELECT s.id, s.code, s.source, s.source_id, s.name,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
 LEFT JOIN import_rows r ON s.source = $1 AND r.source_id = s.source_id
 WHERE s.geom && ST_MakeEnvelope($2::float8 - $6::float8, $3::float8 - $6::float8,
                                  $4::float8 + $6::float8, $5::float8 + $6::float8, 4326)::geography
-  AND r.row_no IS NULL
+  AND r.row_no IS NULL AND s.id <= $7
+
+-- name: count_fresh_plan
+-- The plan of a bulk import into a source that had no stations: every row is new.
+SELECT count(*) AS new, 0::bigint AS existing FROM import_rows
 
 -- name: count_plan
 -- How many rows are new and how many match a station of the same source that was in
@@ -110,6 +115,8 @@ DROP TABLE IF EXISTS pg_temp.import_changes
 -- that moved less than a centimetre is unchanged (conversions round-trip to well under
 -- a millimetre, but floats differ in their last digits) and keeps its stored
 -- original_position; so is a verified_at less than a millisecond off (GeoPackage).
+-- $3: the largest station id before the import; $4 false: only the empty table (a
+-- source's first load has nothing to compare).
 CREATE TEMP TABLE import_changes ON COMMIT DROP AS
 SELECT s.id, r.row_no, n.*,
        NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography,
@@ -120,8 +127,9 @@ JOIN stations s ON s.source = $1 AND s.source_id = r.source_id AND s.id <= $3
 CROSS JOIN LATERAL (
     SELECT {{provided r s $2}}
 ) n
-WHERE NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, 0.01, false)
-   OR {{differs n s}}
+WHERE $4::boolean
+  AND (NOT ST_DWithin(s.geom, ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, 0.01, false)
+       OR {{differs n s}})
 
 -- name: count_changes
 SELECT count(*) FROM import_changes
@@ -141,7 +149,8 @@ WHERE s.id = c.id
 -- name: raise_work_mem
 -- The import sorts its rows by H3 cell before inserting; let that sort stay in memory
 -- (a million staged rows take about 400 MB: 256 MB sorted them on disk, 3 s slower).
-SELECT set_config('work_mem', '1GB', true)
+-- No JIT: compiling each chunk's insert cost more than it saved.
+SELECT set_config('work_mem', '1GB', true), set_config('jit', 'off', true)
 
 -- name: last_station_id
 -- Under the bulk path's exclusive lock no other session adds stations: every station
