@@ -68,6 +68,12 @@ class ClaimOut(BaseModel):
     prize: str | None
 
 
+class HandoverOut(ClaimOut):
+    confirmed_now: bool = Field(
+        description="this request confirmed it; false: it had been confirmed before"
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -152,7 +158,7 @@ async def list_claims(
 
 @router.post(
     "/{code}/handover",
-    response_model=ClaimOut,
+    response_model=HandoverOut,
     summary="Staff confirm the bottle was handed over (operator of that station)",
 )
 async def confirm_handover(code: str, principal: StationWriterDep, conn: ConnDep) -> dict[str, Any]:

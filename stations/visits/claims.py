@@ -331,8 +331,9 @@ async def confirm_handover(
     """Staff confirm the bottle was handed over; ``station_ids`` None means any station
     (of union branch ``branch``; None: any branch).
 
-    Confirming twice is harmless (the first confirmation stays). A claim is good for the
-    station's local day it was made on.
+    Confirming twice is harmless (the first confirmation stays; ``confirmed_now`` says
+    whether this call confirmed it). A claim is good for the station's local day it was
+    made on.
     """
     claim_code = code.strip().upper()[:20]
     async with conn.transaction():
@@ -365,7 +366,7 @@ async def confirm_handover(
                 )
             await conn.execute(SQL.mark_handed_over, row["id"], actor)
         view = await conn.fetchrow(SQL.claim_view, row["id"])
-    return dict(view)
+    return {**dict(view), "confirmed_now": row["handed_over_at"] is None}
 
 
 async def claim_shown_to(
