@@ -56,9 +56,10 @@ _MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# Relative module imports ("./x.js", "../common/x.js") get the version query, so every
-# module URL is cacheable forever.
-_IMPORT = re.compile(rb'(\bfrom\s+"\.\.?/[\w/-]+\.js)"')
+# Relative module imports ("./x.js", "../common/x.js"), also those imported for their
+# side effects only (import "./x.js"), get the version query, so every module URL is
+# cacheable forever and is the URL the page preloads (one instance of each module).
+_IMPORT = re.compile(rb'(\b(?:from|import)\s+"\.\.?/[\w/-]+\.js)"')
 
 
 @dataclass(frozen=True)
