@@ -137,29 +137,25 @@ def _set_cookie(response: Response, request: Request, started: sessions.Started)
     )
 
 
-async def _session_body(
-    conn: asyncpg.Connection,
-    request: Request,
-    *,
-    name: str,
-    role: str,
-    branch: str | None,
-    station_ids: frozenset[int],
-    token: str,
-    expires_at: datetime,
-) -> StaffSession:
+async def _session_body(conn: asyncpg.Connection, request: Request, token: str) -> StaffSession:
+    """What the console knows of a session: account, branch, stations, CSRF token."""
     settings: Settings = request.app.state.settings
-    stations = await conn.fetch(SQL.stations_brief, sorted(station_ids))
+    session = await sessions.resolve(
+        conn, token=token, idle_minutes=settings.staff.session_idle_minutes
+    )
+    assert session is not None  # the caller holds a live session's token
+    stations = await conn.fetch(SQL.stations_brief, sorted(session.station_ids))
+    branch = session.branch
     named = await branches.get_branch(conn, branch) if branch is not None else None
     return StaffSession(
-        name=name,
-        role=role,
+        name=session.name,
+        role=session.role,
         branch=BranchBrief(
             code=branch, name=named["name"] if named else None, level=branches.level(branch)
         ),
         stations=[StationBrief(**dict(r)) for r in stations],
         csrf_token=sessions.csrf_token(token),
-        expires_at=expires_at,
+        expires_at=session.expires_at,
         idle_minutes=settings.staff.session_idle_minutes,
     )
 
@@ -168,22 +164,7 @@ async def _started(
     conn: asyncpg.Connection, request: Request, response: Response, started: sessions.Started
 ) -> StaffSession:
     _set_cookie(response, request, started)
-    session = await sessions.resolve(
-        conn,
-        token=started.token,
-        idle_minutes=request.app.state.settings.staff.session_idle_minutes,
-    )
-    assert session is not None
-    return await _session_body(
-        conn,
-        request,
-        name=session.name,
-        role=session.role,
-        branch=session.branch,
-        station_ids=session.station_ids,
-        token=started.token,
-        expires_at=session.expires_at,
-    )
+    return await _session_body(conn, request, started.token)
 
 
 def _client_address(request: Request) -> str:
@@ -219,24 +200,9 @@ async def staff_sign_in(
     summary="The console's session: who is signed in, their stations, the CSRF token",
 )
 async def staff_session(principal: PrincipalDep, request: Request, conn: ConnDep) -> StaffSession:
-    if principal.session_token is None or principal.account_id is None:
+    if principal.session_token is None:
         raise Unauthorized("this is the console's session; sign in at /staff/")
-    session = await sessions.resolve(
-        conn,
-        token=principal.session_token,
-        idle_minutes=request.app.state.settings.staff.session_idle_minutes,
-    )
-    assert session is not None
-    return await _session_body(
-        conn,
-        request,
-        name=session.name,
-        role=session.role,
-        branch=session.branch,
-        station_ids=session.station_ids,
-        token=principal.session_token,
-        expires_at=session.expires_at,
-    )
+    return await _session_body(conn, request, principal.session_token)
 
 
 @router.post("/staff/logout", status_code=204, summary="Sign out of the console")
