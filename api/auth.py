@@ -57,7 +57,8 @@ class Principal:
     account_id: int | None = None
     token_digest: bytes | None = None  # SHA-256 of the token; None for the settings' token
     branch: str | None = None  # administrators' and planners' union branch; None: national
-    session_token: str | None = None  # the staff session cookie's token, when it came so
+    # The staff session cookie's token, when the caller came with it (never printed).
+    session_token: str | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> str:

@@ -89,6 +89,8 @@ async def failed(conn: asyncpg.Connection, keys: Sequence[Key]) -> float:
             wait = k.policy.wait_after(failures)
             await conn.execute(SQL.throttle_block, k.kind, k.digest, wait)
             longest = max(longest, wait)
+        # Streaks long forgotten go, so guessing from many addresses leaves no heap behind.
+        await conn.execute(SQL.throttle_prune, max(k.policy.forget_after_s for k in keys))
     return longest
 
 

@@ -142,6 +142,9 @@ BEGIN
     RETURN v_remaining;
 END $$;
 
+-- claim_water_batch as in 0009, but for its bottle it calls take_bottle (above), which
+-- fills a day nobody set from the default allocation; nothing else changes.
+
 -- Water claims decided several to a transaction.
 --
 -- A server worker sends the claims that arrived while its previous batch was in the
