@@ -430,3 +430,37 @@ async def test_the_first_administrator_sets_a_password_from_the_link(
     await context.close()
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED + r"|status of 404") == []
+
+
+async def test_the_console_works_from_the_keyboard(browser, service, world):
+    """Sign in, open the hand-over page and confirm a code without touching the mouse:
+    each view focuses its heading, and Tab goes on from there in reading order."""
+    watch = Watch()
+    context, page = await open_page(browser, service, watch, "desk")
+    await page.goto(service + "/staff/")
+    await page.wait_for_selector("#signin-name")
+    assert await page.evaluate("document.activeElement.tagName") == "H2"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "signin-name"
+    await page.keyboard.type(OPERATOR)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="今日概况").wait_for()
+    assert await page.evaluate("document.activeElement.textContent") == "今日概况"
+    for _ in range(5):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.textContent") == "确认领水":
+            break
+    assert await page.evaluate("document.activeElement.textContent") == "确认领水"
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name=re.compile("确认领水")).wait_for()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "claim-code"
+    await page.keyboard.type("ZZZZZZZ")
+    await page.keyboard.press("Enter")
+    await page.locator("#handover-result .error").wait_for()
+    assert "没有这个领水码" in await page.locator("#handover-result").inner_text()
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED + r"|status of 404") == []
