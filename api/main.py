@@ -26,6 +26,7 @@ from api.routes import (
     ratings,
     review,
     rider,
+    staff,
     stations,
     stock,
 )
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(nearest.router)  # before stations: /nearest is not a station id
     app.include_router(stations.router)
-    for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr):
+    for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)

@@ -2,13 +2,14 @@
 # Install the Debian packages a task needs, when they are missing.
 #   server: PostgreSQL + PostGIS for the embedded database
 #   test:   Chromium and ChromeDriver for the browser tests
+#   bench:  wrk for the HTTP benchmarks, Chromium for the pages' weight (bench/console.py)
 # As root this runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 declare -A GROUPS_=(
   [server]="postgresql postgresql-15-postgis-3"
   [test]="postgresql postgresql-15-postgis-3 chromium chromium-driver poppler-utils zbar-tools"
-  [bench]="wrk"
+  [bench]="wrk chromium"
 )
 
 wanted=()

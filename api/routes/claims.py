@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import (
     ClaimantTokenDep,
     PrincipalDep,
     StationWriterDep,
+    branch_of,
     ensure_station_access,
     operated_stations,
 )
@@ -20,7 +21,7 @@ from api.responses import JSONResponse
 from api.routes.ids import StationQuery
 from stations.errors import Forbidden, InvalidInput
 from stations.settings import Settings
-from stations.visits import claims
+from stations.visits import claims, qr
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -65,6 +66,12 @@ class ClaimOut(BaseModel):
     claimed_at: datetime
     handed_over_at: datetime | None
     prize: str | None
+
+
+class HandoverOut(ClaimOut):
+    confirmed_now: bool = Field(
+        description="this request confirmed it; false: it had been confirmed before"
+    )
 
 
 @router.post(
@@ -137,7 +144,7 @@ async def list_claims(
             role=principal.role,
         )
     if station_id is not None:
-        ensure_station_access(principal, station_id)
+        await ensure_station_access(conn, principal, station_id)
         ids = [station_id]
     else:
         allowed = operated_stations(principal)
@@ -151,10 +158,37 @@ async def list_claims(
 
 @router.post(
     "/{code}/handover",
-    response_model=ClaimOut,
+    response_model=HandoverOut,
     summary="Staff confirm the bottle was handed over (operator of that station)",
 )
 async def confirm_handover(code: str, principal: StationWriterDep, conn: ConnDep) -> dict[str, Any]:
     return await claims.confirm_handover(
-        conn, code=code, station_ids=operated_stations(principal), actor=principal.subject
+        conn,
+        code=code,
+        station_ids=operated_stations(principal),
+        actor=principal.subject,
+        branch=branch_of(principal),
+    )
+
+
+@router.get(
+    "/{code}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="A claim's code as a QR code, for the station's staff to scan (its member)",
+    description="The QR code holds the claim code itself (seven characters), as "
+    "`POST /v1/claims/{code}/handover` takes it. Only the member who claimed (and the "
+    "station's operators) can read it; anyone else gets `claim_not_found`.",
+)
+async def claim_qr(code: str, principal: PrincipalDep, conn: ConnDep) -> Response:
+    shown = await claims.claim_shown_to(
+        conn,
+        code=code,
+        member_id=principal.member_id,
+        station_ids=principal.station_ids if principal.role == "operator" else frozenset(),
+    )
+    return Response(
+        qr.render_claim_svg(shown),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=86400"},
     )

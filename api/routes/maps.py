@@ -38,14 +38,14 @@ async def coverage_map(
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
-    _: PlannerDep,
+    principal: PlannerDep,
     suggest: Annotated[int, Query(ge=0, le=200, description="suggested sites to mark")] = 0,
     assets: Annotated[
         Literal["static", "inline"], Query(description="served by this service, or inlined")
     ] = "static",
     download: Annotated[bool, Query(description="send as a file to keep")] = False,
 ) -> HTMLResponse:
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     now = datetime.now(UTC)
     stations = await load_map_stations(conn, region=result.request.region, at=now)
     suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest) if suggest else None

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.auth import StationWriterDep, ensure_station_access, operated_stations
+from api.auth import StationWriterDep, branch_of, ensure_station_access, operated_stations
 from api.deps import ConnDep
 from api.routes.ids import StationId
 from stations.visits import ratings
@@ -45,7 +45,9 @@ class ReviewedOut(BaseModel):
     summary="Stations to check: your stations (operators) or all (administrators)",
 )
 async def review_queue(principal: StationWriterDep, conn: ConnDep) -> list[dict[str, Any]]:
-    return await ratings.review_queue(conn, station_ids=operated_stations(principal))
+    return await ratings.review_queue(
+        conn, station_ids=operated_stations(principal), branch=branch_of(principal)
+    )
 
 
 @router.post(
@@ -56,7 +58,7 @@ async def review_queue(principal: StationWriterDep, conn: ConnDep) -> list[dict[
 async def mark_reviewed(
     station_id: StationId, body: ReviewedIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     return await ratings.mark_reviewed(
         conn, station_id=station_id, actor=principal.subject, note=body.note
     )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from api import schemas
-from api.auth import AdminDep, StationWriterDep, ensure_station_access
+from api.auth import AdminDep, StationWriterDep, branch_of, ensure_station_access
 from api.deps import ConnDep, IndexDep, NamedCrsDep
 from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
@@ -242,7 +242,9 @@ async def create_station(
     service: IndexDep, conn: ConnDep, principal: AdminDep, body: schemas.StationFields
 ) -> Response:
     fields, reason = _fields(body)
-    row = await catalog.create_station(conn, fields, actor=principal.actor, reason=reason)
+    row = await catalog.create_station(
+        conn, fields, actor=principal.actor, reason=reason, branch=branch_of(principal)
+    )
     return await _written(service, conn, row, status_code=201)
 
 
@@ -264,7 +266,7 @@ async def update_station(
         str | None, Header(description='the version to change, e.g. "3"', examples=['"3"'])
     ] = None,
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     expected = None
     if if_match is not None:
         text = if_match.strip().removeprefix("W/").strip('"')
@@ -276,7 +278,13 @@ async def update_station(
         expected = int(text)
     fields, reason = _fields(body)
     row = await catalog.update_station(
-        conn, station_id, fields, actor=principal.actor, expected_version=expected, reason=reason
+        conn,
+        station_id,
+        fields,
+        actor=principal.actor,
+        expected_version=expected,
+        reason=reason,
+        branch=branch_of(principal),
     )
     return await _written(service, conn, row)
 
@@ -284,7 +292,7 @@ async def update_station(
 async def _set_status(
     service: IndexService, conn: Any, principal: Any, station_id: int, status: str, reason: str
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     row = await catalog.set_station_status(
         conn, station_id, status, actor=principal.actor, reason=reason
     )

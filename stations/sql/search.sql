@@ -90,8 +90,15 @@ UNION
 SELECT station_id FROM station_reviews WHERE $1::timestamptz IS NOT NULL AND reviewed_at > $1
 
 -- name: live_stocked_stations
--- Stations whose stock rows changed after $1; with $1 NULL, every station with stock
--- around today in any time zone (a local day is at most a day off UTC's).
-SELECT DISTINCT station_id FROM water_stock
+-- Stations whose stock rows or defaults changed after $1; with $1 NULL, every station
+-- with stock around today in any time zone (a local day is at most a day off UTC's),
+-- and every station that has a default allocation then (its own, or its campaign's).
+SELECT station_id FROM water_stock
 WHERE ($1::timestamptz IS NULL AND local_day BETWEEN current_date - 1 AND current_date + 1)
    OR updated_at > $1
+UNION
+SELECT cs.station_id FROM campaign_stations cs JOIN campaigns c ON c.id = cs.campaign_id
+LEFT JOIN water_defaults d ON d.station_id = cs.station_id
+WHERE c.status = 'active' AND current_date BETWEEN c.starts_on - 1 AND c.ends_on + 1
+  AND (c.daily_allocation IS NOT NULL OR d.station_id IS NOT NULL)
+  AND ($1::timestamptz IS NULL OR c.updated_at > $1 OR d.updated_at > $1)

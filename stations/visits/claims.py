@@ -40,6 +40,7 @@ from stations.errors import (
     StationsError,
     Unauthorized,
 )
+from stations.people import branches
 from stations.settings import SecuritySettings
 from stations.sql import load
 from stations.visits.scan import read_scan
@@ -320,12 +321,19 @@ class ClaimDesk:
 
 
 async def confirm_handover(
-    conn: asyncpg.Connection, *, code: str, station_ids: frozenset[int] | None, actor: str
+    conn: asyncpg.Connection,
+    *,
+    code: str,
+    station_ids: frozenset[int] | None,
+    actor: str,
+    branch: str | None = None,
 ) -> dict[str, Any]:
-    """Staff confirm the bottle was handed over; ``station_ids`` None means any station.
+    """Staff confirm the bottle was handed over; ``station_ids`` None means any station
+    (of union branch ``branch``; None: any branch).
 
-    Confirming twice is harmless (the first confirmation stays). A claim is good for the
-    station's local day it was made on.
+    Confirming twice is harmless (the first confirmation stays; ``confirmed_now`` says
+    whether this call confirmed it). A claim is good for the station's local day it was
+    made on.
     """
     claim_code = code.strip().upper()[:20]
     async with conn.transaction():
@@ -342,6 +350,12 @@ async def confirm_handover(
                 code="not_station_operator",
                 station_id=row["station_id"],
             )
+        if not branches.covers(branch, row["district_code"]):
+            raise branches.outside(
+                branch,
+                f"the claim was made at station {row['station_id']}, not under your branch",
+                station_id=row["station_id"],
+            )
         if row["handed_over_at"] is None:
             if row["local_day"] != row["station_today"]:
                 raise Refused(
@@ -352,7 +366,26 @@ async def confirm_handover(
                 )
             await conn.execute(SQL.mark_handed_over, row["id"], actor)
         view = await conn.fetchrow(SQL.claim_view, row["id"])
-    return dict(view)
+    return {**dict(view), "confirmed_now": row["handed_over_at"] is None}
+
+
+async def claim_shown_to(
+    conn: asyncpg.Connection, *, code: str, member_id: int | None, station_ids: frozenset[int]
+) -> str:
+    """The claim code of a claim that its member (or its station's staff) may display.
+
+    Anyone else gets ``claim_not_found``, as for a code that does not exist: a claim
+    code says nothing to whom it does not belong.
+    """
+    claim_code = code.strip().upper()[:20]
+    row = await conn.fetchrow(SQL.claim_owner, claim_code)
+    if row is None or (row["member_id"] != member_id and row["station_id"] not in station_ids):
+        raise NotFound(
+            f"no claim of yours has the code {claim_code}",
+            code="claim_not_found",
+            claim_code=claim_code,
+        )
+    return str(row["claim_code"])
 
 
 async def member_claims(

@@ -189,15 +189,17 @@ async def rating_summaries(
 
 
 async def review_queue(
-    conn: asyncpg.Connection, *, station_ids: frozenset[int] | None
+    conn: asyncpg.Connection, *, station_ids: frozenset[int] | None, branch: str | None = None
 ) -> list[dict[str, Any]]:
-    """Stations reported wrong by several members recently (``None``: all stations)."""
+    """Stations reported wrong by several members recently (``None``: all stations) of
+    a union branch (``None``: all branches)."""
     rows = await conn.fetch(
         SQL.review_queue,
         sorted(station_ids) if station_ids is not None else None,
         REVIEW_WINDOW,
         sorted(REVIEW_TAGS),
         REVIEW_THRESHOLD,
+        branch,
     )
     return [
         {**dict(r), "freshness": _freshness(r["reporters"]), "tags": dict(r["tags"] or {})}

@@ -7,6 +7,7 @@ import { $, h } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { NetworkError, request, withRetries } from "../common/net.js";
 import { load, save } from "../common/storage.js";
+import { claimQr } from "./claimqr.js";
 import { clock } from "./format.js";
 import { freshPosition } from "./position.js";
 import { loadRating } from "./rating.js";
@@ -175,6 +176,7 @@ function resultNode(stored) {
       { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" },
       data.claim_code,
     ),
+    claimQr(data.claim_code),
     h("p", { class: "show-staff" }, t("show_staff")),
     data.prize && h("p", { class: "prize" }, t("prize", { prize: data.prize })),
     h(
