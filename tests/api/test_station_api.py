@@ -89,6 +89,32 @@ async def test_search_finds_two_character_chinese_words(settings, conn):
     SearchPage.model_validate(by_name)
 
 
+async def test_search_ignores_case_and_full_width_letters_and_digits(settings, conn):
+    # Chinese keyboards type full-width Latin letters and digits (ＥＭＳ, １号); riders type
+    # names in any case. Both the catalog and the query are compared in NFKC, lower case.
+    await create_station(conn, name="Fontaine Wallace", address="Place de la République")
+    await create_station(conn, name="邮政驿站", name_en="EMS Rest Stop", lat=33.95)
+    await create_station(conn, name="淮北1号派水点", lat=33.94)
+    await create_station(conn, name="ＳＦ速运驿站", address="人民路２８号", lat=33.93)
+    async with running_app(settings) as (_, client):
+
+        async def names(q: str) -> list[str]:
+            response = await client.get("/v1/stations", params={"q": q})
+            assert response.status_code == 200, response.text
+            return [i["name"] for i in response.json()["items"]]
+
+        assert await names("Fontaine") == ["Fontaine Wallace"]
+        assert await names("fontaine WALLACE") == ["Fontaine Wallace"]
+        assert await names("RÉPUBLIQUE") == ["Fontaine Wallace"]
+        assert await names("EMS") == ["邮政驿站"]
+        assert await names("ems rest") == ["邮政驿站"]
+        assert await names("ＥＭＳ") == ["邮政驿站"]
+        assert await names("１号") == ["淮北1号派水点"]
+        assert await names("sf速运") == ["ＳＦ速运驿站"]
+        assert await names("28号") == ["ＳＦ速运驿站"]
+        assert await names("Ｆ") == ["Fontaine Wallace", "ＳＦ速运驿站"]  # one character
+
+
 def _pair(a: str, b: str) -> int:
     return ord(a) << 21 | ord(b)
 
@@ -107,6 +133,11 @@ async def test_grams_are_the_character_pairs_inside_words(conn):
         ]
     )
     assert await conn.fetchval("SELECT station_grams('派', NULL)") == []
+    # Full-width letters and digits are their ASCII selves (NFKC), in lower case.
+    assert await conn.fetchval("SELECT station_grams('ＥＭ', '１号')") == [
+        _pair("e", "m"),
+        _pair("1", "号"),
+    ]
 
 
 async def test_one_character_terms_are_searched_without_the_gram_index(settings, conn):
