@@ -8,7 +8,9 @@ Read through the visit domain (:func:`stations.visits.ratings.rating_summaries`,
 * ``rating_json[station_id]`` – ``{"ratings", "mean_stars", "score", "top_tags",
   "freshness"}``;
 * ``water_json[station_id]`` – the stock of the station's own local day,
-  ``{"local_day", "allocated", "remaining"}``; ``null`` when no stock is set that day.
+  ``{"local_day", "allocated", "remaining"}``; ``null`` when no stock is set that day;
+* ``water_left[station_id]`` – the bottles that remain of it, which ``water_now`` keeps
+  above zero ("has water now": today's stock remaining > 0, in the station's local day).
 
 How it stays current (``IndexService`` drives it): a full load with the index; every
 :data:`POLL_S` seconds the stations whose summaries, reports, reviews or stock rows
@@ -55,6 +57,7 @@ class LiveData:
         self.score: dict[int, float] = {}
         self.rating_json: dict[int, bytes] = {}
         self.water_json: dict[int, bytes] = {}
+        self.water_left: dict[int, int] = {}
         self._since: datetime | None = None
         self._water_loaded = 0.0
         self._ratings_loaded = 0.0
@@ -121,6 +124,7 @@ class LiveData:
 
     async def _read_water(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
         rendered: dict[int, bytes] = {} if full else self.water_json
+        left: dict[int, int] = {} if full else self.water_left
         at = datetime.now(UTC)
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
@@ -129,7 +133,9 @@ class LiveData:
                 water = today.get(station_id)
                 if water is None or water.allocated is None:
                     rendered.pop(station_id, None)
+                    left.pop(station_id, None)
                     continue
+                left[station_id] = water.remaining or 0
                 rendered[station_id] = orjson.dumps(
                     {
                         "local_day": water.local_day.isoformat(),
@@ -137,7 +143,7 @@ class LiveData:
                         "remaining": water.remaining,
                     }
                 )
-        self.water_json = rendered
+        self.water_json, self.water_left = rendered, left
 
     def rating_fragment(self, station_id: int) -> bytes:
         return self.rating_json.get(station_id, _NULL)
@@ -153,6 +159,19 @@ class LiveData:
         return np.fromiter(
             (get(i, np.nan) for i in station_ids.tolist()), dtype=float, count=len(station_ids)
         )
+
+    def has_water(self, station_ids: np.ndarray) -> np.ndarray:
+        """Whether each station has bottles left in its local day (``water_now``)."""
+        if not self.water_left:
+            return np.zeros(len(station_ids), dtype=bool)
+        get = self.water_left.get
+        return np.fromiter(
+            (get(i, 0) > 0 for i in station_ids.tolist()), dtype=bool, count=len(station_ids)
+        )
+
+    def ids_with_water(self) -> list[int]:
+        """Every station with bottles left in its local day, in id order."""
+        return sorted(i for i, n in self.water_left.items() if n > 0)
 
     def count_at_least(self, min_rating: float) -> int:
         """How many stations rate ≥ ``min_rating`` (for planning the search)."""

@@ -47,6 +47,9 @@ class SearchQuery:
     amenities: list[str] | None = None
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     district: str | None = None
+    # Only these stations (None: any). The API's water_now passes the stations the
+    # in-process index knows to have bottles left today (LiveData.ids_with_water).
+    station_ids: list[int] | None = None
 
 
 def fold(text: str) -> str:
@@ -177,6 +180,7 @@ async def search_stations(
         query.district,
         after,
         limit,
+        query.station_ids,
     )
 
 

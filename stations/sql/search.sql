@@ -41,7 +41,8 @@ WHERE s.id = ANY($1::bigint[])
 -- station_grams folds them: NFKC, then lower case; the gram index narrows them by their
 -- character pairs, and terms of one character have none),
 -- $2 bbox as west, south, east, north (west > east crosses the antimeridian), $3 kinds,
--- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
+-- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit,
+-- $9 only these station ids (NULL: any).
 SELECT s.id, s.code, {{fields s}}, s.version, s.created_at, s.updated_at,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
@@ -62,6 +63,7 @@ WHERE ($1::text[] IS NULL
   AND ($4::text[] IS NULL OR s.amenities @> $4::text[])
   AND s.status = ANY($5::text[])
   AND ($6::text IS NULL OR s.district = $6::text OR s.district_code = $6::text)
+  AND ($9::bigint[] IS NULL OR s.id = ANY($9::bigint[]))
   AND s.id > $7
 ORDER BY s.id
 LIMIT $8
