@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -111,15 +112,7 @@ class LiveData:
                     rendered.pop(station_id, None)
                     continue
                 score[station_id] = summary.score
-                rendered[station_id] = orjson.dumps(
-                    {
-                        "ratings": summary.ratings,
-                        "mean_stars": _round(summary.mean_stars),
-                        "score": _round(summary.score),
-                        "top_tags": summary.top_tags,
-                        "freshness": _round(summary.freshness),
-                    }
-                )
+                rendered[station_id] = orjson.dumps(rating_shown(summary))
         self.score, self.rating_json = score, rendered
 
     async def _read_water(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
@@ -136,13 +129,7 @@ class LiveData:
                     left.pop(station_id, None)
                     continue
                 left[station_id] = water.remaining or 0
-                rendered[station_id] = orjson.dumps(
-                    {
-                        "local_day": water.local_day.isoformat(),
-                        "allocated": water.allocated,
-                        "remaining": water.remaining,
-                    }
-                )
+                rendered[station_id] = orjson.dumps(water_shown(water))
         self.water_json, self.water_left = rendered, left
 
     def rating_fragment(self, station_id: int) -> bytes:
@@ -176,6 +163,30 @@ class LiveData:
     def count_at_least(self, min_rating: float) -> int:
         """How many stations rate ≥ ``min_rating`` (for planning the search)."""
         return sum(1 for value in self.score.values() if value >= min_rating)
+
+
+def rating_shown(summary: ratings.RatingSummary) -> dict[str, Any] | None:
+    """A station's ratings as answers show them (``None`` while it has none)."""
+    if summary.ratings == 0:
+        return None
+    return {
+        "ratings": summary.ratings,
+        "mean_stars": _round(summary.mean_stars),
+        "score": _round(summary.score),
+        "top_tags": summary.top_tags,
+        "freshness": _round(summary.freshness),
+    }
+
+
+def water_shown(water: stock.WaterToday) -> dict[str, Any] | None:
+    """A station's water today as answers show it (``None`` while no stock is set)."""
+    if water.allocated is None:
+        return None
+    return {
+        "local_day": water.local_day.isoformat(),
+        "allocated": water.allocated,
+        "remaining": water.remaining,
+    }
 
 
 async def _ids(conn: asyncpg.Connection, query: str, since: datetime | None) -> list[int]:
