@@ -27,7 +27,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -112,6 +112,9 @@ class IndexService:
         self._changed_during_reload: set[int] = set()
         self._closed = False
         self.reloads = 0
+        # Called after stations changed in this index (others keep what they derive from
+        # stations, e.g. the claim desk's opening hours, current this way).
+        self.on_change: list[Callable[[], None]] = []
         self.compactions = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -220,7 +223,10 @@ class IndexService:
         while True:
             await asyncio.sleep(LIVE_POLL_S)
             try:
-                async with self._lock, self._pool.acquire() as conn:
+                # The connection before the lock, as every holder of the lock does: a
+                # request that holds one of the pool's connections may be waiting for
+                # the lock, and the lock's holder must never wait for a connection.
+                async with self._pool.acquire() as conn, self._lock:
                     await self.live.poll(conn)
             except asyncio.CancelledError:
                 raise
@@ -246,6 +252,7 @@ class IndexService:
             if self._reloading:
                 self._changed_during_reload.update(ids)
             await self.live.refresh(conn, sorted(ids))
+        self._changed()
 
     async def _reload(self) -> None:
         """Rebuild the whole index from PostGIS (start, ``*``, reconnect)."""
@@ -256,15 +263,15 @@ class IndexService:
             columns = (await load_columns(self._pool, self.states)).sorted_by_id()
             tree = await asyncio.to_thread(build_tree, columns.xyz) if len(columns) else None
             fresh = StationIndex(columns, tree, states=self.states, live=self.live)
-            async with self._lock:
-                async with self._pool.acquire() as conn:
-                    await self.live.load(conn)
-                    if self._changed_during_reload:
-                        rows = await read_rows(conn, self._changed_during_reload, self.states)
-                        for station_id, row in rows.items():
-                            fresh.apply(station_id, row)
+            async with self._pool.acquire() as conn, self._lock:
+                await self.live.load(conn)
+                if self._changed_during_reload:
+                    rows = await read_rows(conn, self._changed_during_reload, self.states)
+                    for station_id, row in rows.items():
+                        fresh.apply(station_id, row)
                 self.index = fresh
                 self._reloading = False
+            self._changed()
             _settle_heap()
             self.loaded = True
             self.reloads += 1
@@ -275,6 +282,10 @@ class IndexService:
             )
         finally:
             self._reloading = False
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            hook()
 
     async def _compact(self) -> None:
         """Fold the delta and tombstones into a new base, built off the event loop."""
