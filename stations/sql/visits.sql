@@ -2,7 +2,7 @@
 -- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
 
 -- name: claim_water_batch
-SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7)
+SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: claim_for_handover
 SELECT c.id, c.station_id, c.local_day, c.handed_over_at,
@@ -39,6 +39,22 @@ LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
 WHERE c.member_id = $1
 ORDER BY c.claimed_at DESC
 LIMIT $2
+
+-- name: station_hours
+-- The opening hours of stations by code, evaluated in Python before their claims are
+-- decided (stations/visits/opening.py).
+SELECT code, opening_hours, time_zone, country_code FROM stations WHERE code = ANY($1::text[])
+
+-- name: stored_claim_answer
+-- The answer stored under a member's Idempotency-Key, found by the claimant's token as
+-- claim_water_batch finds it (a valid token of an enabled account); same_request tells
+-- whether the request matches the one that key answered.
+SELECT r.outcome, r.response, r.request_hash = $3 AS same_request
+FROM api_tokens t
+LEFT JOIN accounts a ON a.id = t.account_id
+JOIN claim_requests r ON r.member_id = t.member_id AND r.idempotency_key = $2
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
+  AND a.disabled_at IS NULL
 
 -- name: station_claims_today
 -- Today's claims at the given stations (each station's own local day).

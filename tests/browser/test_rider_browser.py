@@ -355,6 +355,20 @@ REFUSALS = [
         "Water is handed out here from 09:00 to 17:30. Please come back then.",
     ),
     (
+        {"code": "station_not_open", "next_open": "2031-06-01T08:00:00+08:00"},
+        "claim",
+        "这个站点现在不在营业时间，6月1日 08:00 开门，请那时再来领取。",
+        "This station is closed now by its opening hours; it opens 1/6 08:00. "
+        "Please come back then.",
+    ),
+    (
+        {"code": "station_not_open", "next_open": None},
+        "claim",
+        "这个站点按营业时间现在不开放，也没有写明何时再开，请问站点工作人员。",
+        "This station is closed now by its opening hours, which name no next opening. "
+        "Please ask its staff.",
+    ),
+    (
         {"code": "campaign_closed"},
         "claim",
         "这个站点今天没有送水活动。",

@@ -104,6 +104,8 @@ export const WORDS = {
     r_campaign_closed: "这个站点今天没有送水活动。",
     r_station_not_in_campaign: "这个站点没有参加今天的送水活动，请找附近参加活动的派水点。",
     r_station_closed: "这个站点暂停服务，今天不发水。",
+    r_station_not_open_at: "这个站点现在不在营业时间，{time} 开门，请那时再来领取。",
+    r_station_not_open: "这个站点按营业时间现在不开放，也没有写明何时再开，请问站点工作人员。",
     r_member_suspended: "你的工会会员资格已暂停，请联系所在工会。",
     r_invalid_code: "这个二维码无效或被改动过，请扫描站点现场张贴的二维码。",
     r_code_retired: "这张海报的二维码已经停用，请向工作人员要新的二维码。",
@@ -220,6 +222,10 @@ export const WORDS = {
     r_station_not_in_campaign:
       "This station is not part of today's water campaign. Look for a participating water point nearby.",
     r_station_closed: "This station is closed for now and hands out no water.",
+    r_station_not_open_at:
+      "This station is closed now by its opening hours; it opens {time}. Please come back then.",
+    r_station_not_open:
+      "This station is closed now by its opening hours, which name no next opening. Please ask its staff.",
     r_member_suspended: "Your union membership is suspended. Please contact your union branch.",
     r_invalid_code:
       "This QR code is not valid or was altered. Scan the code posted at the station.",
