@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "stations_changed"
 LOAD_CHUNK = 50_000
 KEEPALIVE_S = 30.0
+CLOSE_S = 10.0
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 _VOCAB = (list(KIND_VALUES), list(ACCESS_VALUES), list(AMENITY_VALUES))
@@ -132,12 +133,15 @@ class IndexService:
         self._live_worker = asyncio.create_task(self._follow_live(), name="station-live-data")
 
     async def close(self) -> None:
+        """Stop following changes; bounded, so a server's shutdown never waits for ever."""
         self._closed = True
-        for task in (self._worker, self._live_worker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [t for t in (self._worker, self._live_worker) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, running = await asyncio.wait(tasks, timeout=CLOSE_S)
+            if running:
+                log.warning("station index tasks still running after %ss: %s", CLOSE_S, running)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -160,9 +164,13 @@ class IndexService:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._closed:
+            # asyncio.timeout, not asyncio.wait_for: in Python 3.11, wait_for returns the
+            # queue's item when it arrives in the same turn of the loop as a cancellation,
+            # and the cancellation is lost (close() then waited for this loop for ever).
             try:
-                first = await asyncio.wait_for(self._events.get(), timeout=KEEPALIVE_S)
+                async with asyncio.timeout(KEEPALIVE_S):
+                    first = await self._events.get()
             except TimeoutError:
                 first = "?"
             payloads = [first]
@@ -206,7 +214,8 @@ class IndexService:
         if self._listener is None or self._listener.is_closed():
             return False
         try:
-            await asyncio.wait_for(self._listener.fetchval("SELECT 1"), timeout=10)
+            async with asyncio.timeout(10):
+                await self._listener.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
             return False
         return True
@@ -220,7 +229,7 @@ class IndexService:
 
     async def _follow_live(self) -> None:
         """Ratings and water stock change without touching stations: poll them."""
-        while True:
+        while not self._closed:
             await asyncio.sleep(LIVE_POLL_S)
             try:
                 # The connection before the lock, as every holder of the lock does: a

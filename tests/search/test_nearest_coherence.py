@@ -208,3 +208,22 @@ async def test_a_request_holding_the_last_connection_never_deadlocks_the_live_po
             client.get("/v1/stations/nearest", params={"lat": 33.9556, "lng": 116.7983}), 10
         )
     assert found.status_code == 200
+
+
+async def test_the_index_stops_when_a_change_arrives_as_it_closes(settings, conn, pool):
+    # A notification that lands in the same turn of the event loop as close() used to be
+    # taken by asyncio.wait_for (Python 3.11) in place of the cancellation: the worker
+    # went on following changes, close() waited for it for ever, and so did the app's
+    # shutdown (a test run once hung there, its connections idle).
+    from stations.search.service import IndexService
+
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        service = IndexService(settings.db, pool)
+        await service.start()
+        await asyncio.sleep(0.05)  # the worker waits for the next notification
+        service._on_notify(None, 0, "stations_changed", "1")  # as asyncpg calls it
+        started = loop.time()
+        await asyncio.wait_for(service.close(), 20)
+        assert loop.time() - started < 5, "close() waited for a worker that did not stop"
+        assert service._worker is not None and service._worker.done()
