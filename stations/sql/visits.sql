@@ -60,9 +60,11 @@ WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
 -- Today's claims at the given stations (each station's own local day).
 SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
        jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
+       jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
        p.name AS prize
 FROM stations s
 JOIN claims c ON c.station_id = s.id AND c.local_day = (now() AT TIME ZONE s.time_zone)::date
+JOIN campaigns k ON k.id = c.campaign_id
 LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
 WHERE s.id = ANY($1::bigint[])
 ORDER BY c.claimed_at DESC
@@ -260,11 +262,19 @@ HAVING count(DISTINCT r.member_id) >= $4
 ORDER BY count(DISTINCT r.member_id) DESC, max(r.updated_at) DESC
 
 -- name: mark_reviewed
-INSERT INTO station_reviews (station_id, reviewed_at, reviewed_by, note)
-VALUES ($1, now(), $2, $3)
-ON CONFLICT (station_id) DO UPDATE
-    SET reviewed_at = now(), reviewed_by = EXCLUDED.reviewed_by, note = EXCLUDED.note
-RETURNING station_id, reviewed_at, reviewed_by, note
+-- The review, and the station verified at the same instant (its history records who and
+-- why through the transaction's actor). Run in stations.db.connection.transaction.
+WITH review AS (
+    INSERT INTO station_reviews (station_id, reviewed_at, reviewed_by, note)
+    VALUES ($1, now(), $2, $3)
+    ON CONFLICT (station_id) DO UPDATE
+        SET reviewed_at = now(), reviewed_by = EXCLUDED.reviewed_by, note = EXCLUDED.note
+    RETURNING station_id, reviewed_at, reviewed_by, note
+), verified AS (
+    UPDATE stations s SET verified_at = r.reviewed_at
+    FROM review r WHERE s.id = r.station_id
+)
+SELECT station_id, reviewed_at, reviewed_by, note FROM review
 
 -- name: station_exists
 SELECT id, code, name FROM stations WHERE id = $1
