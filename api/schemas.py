@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.errors import CODES
+from stations.catalog import fields
 from stations.catalog.vocab import AMENITIES
 from stations.search import filters
 from stations.search import route as corridor
@@ -254,25 +255,54 @@ class RouteAnswer(BaseModel):
     results: list[RouteHit]
 
 
-class StationOut(BaseModel):
+def _out_type(spec: fields.Field) -> Any:
+    """A field's type in answers: its vocabulary as an enum, text as text."""
+    if spec.vocabulary is not None:
+        item: Any = Literal[spec.vocabulary]  # type: ignore[valid-type]
+        return list[item] if spec.sql_type == "text[]" else item
+    base: Any = {"text": str, "text[]": list[str], "timestamptz": str, "jsonb": dict[str, Any]}[
+        spec.sql_type
+    ]
+    return base if spec.not_null else base | None
+
+
+def _in_type(spec: fields.Field) -> Any:
+    """A field's type in requests: the server's rules check values (one wording everywhere)."""
+    base: Any = {"text": str, "text[]": list[str], "timestamptz": str, "jsonb": dict[str, Any]}[
+        spec.sql_type
+    ]
+    return base | None
+
+
+# The station as answers show it and as writes send it: both from the field table
+# (stations/catalog/fields.py), so a new field appears in the OpenAPI document by itself.
+if TYPE_CHECKING:
+    _StationOutFields = BaseModel
+    _StationInFields = BaseModel
+else:
+    _StationOutFields = create_model(
+        "_StationOutFields",
+        **{
+            f.name: (_out_type(f), Field(description=f.description, examples=[f.example]))
+            for f in fields.FIELDS
+            if f.public
+        },
+    )
+    _StationInFields = create_model(
+        "_StationInFields",
+        **{
+            f.name: (_in_type(f), Field(default=None, description=f.description))
+            for f in fields.FIELDS
+        },
+    )
+
+
+class StationOut(_StationOutFields):
+    """A station as the catalog holds it (its position in the answer's CRS)."""
+
     id: int
     code: str
-    name: str
-    name_en: str | None
-    kind: KindName
-    status: StatusName
-    amenities: list[AmenityName]
-    access: AccessName
-    opening_hours: str | None
-    time_zone: str
-    country_code: str | None
-    address: str | None
-    district: str | None
-    district_code: str | None
-    operator: str | None
-    contact: str | None
     position: Position
-    verified_at: str | None
     version: int
     updated_at: str | None
 
@@ -370,7 +400,7 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-class StationFields(BaseModel):
+class StationFields(_StationInFields):
     """Catalog fields of a station (checked by the importer's own rules on the server).
 
     On create ``name``, ``kind``, ``lat`` and ``lng`` are required; on update send only
@@ -397,22 +427,6 @@ class StationFields(BaseModel):
         },
     )
 
-    name: str | None = None
-    name_en: str | None = None
-    kind: str | None = None
-    status: str | None = None
-    amenities: list[str] | None = None
-    access: str | None = None
-    opening_hours: str | None = None
-    time_zone: str | None = None
-    country_code: str | None = None
-    address: str | None = None
-    district: str | None = None
-    district_code: str | None = None
-    operator: str | None = None
-    contact: str | None = None
-    verified_at: str | None = None
-    attributes: dict[str, Any] | None = None
     lat: float | None = None
     lng: float | None = None
     crs: str | None = None

@@ -42,8 +42,8 @@ from stations.geo.crs import (
     position_to_wgs84,
     positions_to_wgs84,
 )
+from stations.search import batch, render
 from stations.search import filters as params
-from stations.search import render
 from stations.search.route import stations_along_route
 from stations.search.service import IndexService
 
@@ -347,8 +347,8 @@ async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Respon
     lngs = np.fromiter((p.lng for p in body.points), float, count)
     lats, lngs = positions_to_wgs84(lats, lngs, crs, field="points")
     index = service.index
-    answers = index.nearest_many(
-        lats, lngs, k=body.k, filters=search, now=now, radius_m=body.radius_m
+    answers = batch.nearest_many(
+        index, lats, lngs, k=body.k, filters=search, now=now, radius_m=body.radius_m
     )
     opened = render.OpenStates(index, search.open_at or now_dt, now)
     parts = [

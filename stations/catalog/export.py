@@ -30,12 +30,13 @@ import orjson
 import pandas as pd
 
 from stations.catalog import rules
+from stations.catalog.fields import expand_sql
 from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo.region import parse_bbox
 from stations.sql import load
 
-SQL = load("catalog")
+SQL = load("catalog", expand=expand_sql)
 
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 COLUMNS = ("id", "code", "source", "source_id", *rules.STATION_FIELDS)

@@ -16,6 +16,7 @@ to WGS84 and indexed by H3 at the boundary, and stored as ``geom``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -159,3 +160,33 @@ def staging_table_columns() -> str:
     lines += [f"{f.name} {f.sql_type}{' NOT NULL' if f.not_null else ''}" for f in FIELDS]
     lines += [f"{name} {sql} NOT NULL" for name, sql in STAGED_TAIL]
     return ",\n    ".join(lines)
+
+
+_MACRO = re.compile(r"\{\{(\w+)((?: [\w$]+)*)\}\}")
+
+
+def expand_sql(sql: str) -> str:
+    """Replace the ``{{…}}`` macros of a query (see :mod:`stations.sql`) with the fields."""
+
+    def one(match: re.Match[str]) -> str:
+        macro, args = match.group(1), match.group(2).split()
+        names = STATION_FIELDS
+        if macro == "fields" and len(args) <= 1:
+            prefix = f"{args[0]}." if args else ""
+            return ", ".join(prefix + name for name in names)
+        if macro == "set" and len(args) == 1:
+            return ", ".join(f"{name} = {args[0]}.{name}" for name in names)
+        if macro == "staging_columns" and not args:
+            return staging_table_columns()
+        if macro == "provided" and len(args) == 3:
+            new, old, given = args
+            return ",\n           ".join(
+                f"{new}.{f.name} AS {f.name}"
+                if f.required
+                else f"CASE WHEN '{f.name}' = ANY({given}) THEN {new}.{f.name} "
+                f"ELSE {old}.{f.name} END AS {f.name}"
+                for f in FIELDS
+            )
+        raise ValueError(f"unknown SQL macro {match.group(0)!r}")
+
+    return _MACRO.sub(one, sql)

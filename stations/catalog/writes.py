@@ -17,7 +17,7 @@ import asyncpg
 import numpy as np
 
 from stations.catalog import rules
-from stations.catalog.fields import DEFAULTS, STATION_FIELDS
+from stations.catalog.fields import DEFAULTS, STATION_FIELDS, expand_sql
 from stations.catalog.text import name_key
 from stations.catalog.zones import country_of_zone, infer_time_zones, localise
 from stations.db import connection as dbconn
@@ -26,7 +26,7 @@ from stations.geo import crs as crsmod
 from stations.geo import h3cells
 from stations.sql import load
 
-SQL = load("catalog")
+SQL = load("catalog", expand=expand_sql)
 
 DEFAULT_SOURCE = "api"
 """The source of stations created one by one (their source id is a random UUID)."""

@@ -7,14 +7,9 @@ from typing import Any
 import typer
 
 from stations.cli.runner import run_connected
-from stations.demo.generator import (
-    CITIES,
-    DemoCity,
-    DemoLoadReport,
-    generate_city,
-    load_demo,
-    require_importers,
-)
+from stations.demo.cities import CITIES
+from stations.demo.generator import DemoCity, generate_city
+from stations.demo.load import DemoLoadReport, load_demo
 
 
 def demo(
@@ -31,7 +26,6 @@ def demo(
     """
     generated = generate_city(city, seed=seed)
     _print_generated(generated)
-    require_importers()  # fail before touching the database when an importer is missing
     report = run_connected(
         lambda conn: load_demo(conn, generated, actor="stations demo", dry_run=dry_run)
     )

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from stations.catalog import fields
+from stations.catalog.fields import expand_sql
 from stations.catalog.problems import Problems
 from stations.db import connection as dbconn
 from stations.geo import crs as crsmod
@@ -40,7 +41,7 @@ from stations.importer.prepare import Options, Progress, check_options, prepare
 from stations.importer.report import ImportReport
 from stations.sql import load
 
-SQL = load("import")
+SQL = load("import", expand=expand_sql)
 
 BULK_MIN_NEW = 20_000
 """An import adding at least this many stations, and at least a third as many as the

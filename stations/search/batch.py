@@ -1,4 +1,4 @@
-"""Nearest stations for many points at once (``nearest:batch``), vectorised.
+"""Nearest stations for many points at once (``nearest:batch``), vectorised, over an index.
 
 The same rules as one point's walk (:meth:`StationIndex.nearest_from`), on a matrix of
 candidates with one row per point: most rows are settled by the tree's first
@@ -31,7 +31,7 @@ def nearest_many(
     now: float,
     radius_m: float | None = None,
 ) -> list[list[Hit]]:
-    """:meth:`nearest` for many points at once, vectorised; answers in input order."""
+    """:meth:`StationIndex.nearest` for many points at once; answers in input order."""
     m = len(lats)
     if m == 0:
         return []

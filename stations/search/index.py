@@ -39,7 +39,6 @@ from scipy.spatial import cKDTree
 
 from stations.geo import distance as geodesics
 from stations.geo import sphere
-from stations.search import batch
 from stations.search.columns import Columns, Hit, build_tree
 from stations.search.filters import ACCESS_VALUES, KIND_VALUES, NO_FILTERS, Filters
 from stations.search.live import LiveData
@@ -492,21 +491,6 @@ class StationIndex:
             if len(best) == k:
                 worst = best[-1].distance
         return best, False
-
-    def nearest_many(
-        self,
-        lats: np.ndarray,
-        lngs: np.ndarray,
-        *,
-        k: int,
-        filters: Filters,
-        now: float,
-        radius_m: float | None = None,
-    ) -> list[list[Hit]]:
-        """:meth:`nearest` for many points at once, vectorised; answers in input order."""
-        return batch.nearest_many(
-            self, lats, lngs, k=k, filters=filters, now=now, radius_m=radius_m
-        )
 
     def within_chord(
         self, points_xyz: np.ndarray, chord: float, filters: Filters, now: float

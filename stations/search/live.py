@@ -36,10 +36,11 @@ import asyncpg
 import numpy as np
 import orjson
 
+from stations.catalog.fields import expand_sql
 from stations.sql import load
 from stations.visits import ratings, stock
 
-SQL = load("search")
+SQL = load("search", expand=expand_sql)
 _NULL = b"null"
 POLL_S = 2.0
 # updated_at is a transaction's start time: a write that began before a poll read the

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from stations.catalog.fields import PUBLIC_FIELDS, expand_sql
 from stations.catalog.vocab import Status
 from stations.errors import InvalidInput, StationNotFound
 from stations.geo import region
@@ -27,7 +28,7 @@ from stations.geo.crs import Crs, from_wgs84
 from stations.search.filters import parse_amenities, parse_kinds
 from stations.sql import load
 
-SQL = load("search")
+SQL = load("search", expand=expand_sql)
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -199,33 +200,23 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def station_dict(row: asyncpg.Record | dict[str, Any], crs: Crs) -> dict[str, Any]:
-    """The public fields of a station, its position in ``crs``."""
+    """The public fields of a station (the field table's), its position in ``crs``."""
     lat, lng = row["lat"], row["lng"]
     if not crs.is_wgs84:
         out_lat, out_lng = from_wgs84(lat, lng, crs)
         lat, lng = round(float(out_lat), 8), round(float(out_lng), 8)
-    return {
-        "id": row["id"],
-        "code": row["code"],
-        "name": row["name"],
-        "name_en": row["name_en"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "amenities": list(row["amenities"]),
-        "access": row["access"],
-        "opening_hours": row["opening_hours"],
-        "time_zone": row["time_zone"],
-        "country_code": row["country_code"],
-        "address": row["address"],
-        "district": row["district"],
-        "district_code": row["district_code"],
-        "operator": row["operator"],
-        "contact": row["contact"],
-        "position": {"lat": lat, "lng": lng},
-        "verified_at": _iso(row["verified_at"]),
-        "version": row["version"],
-        "updated_at": _iso(row["updated_at"]),
-    }
+    out: dict[str, Any] = {"id": row["id"], "code": row["code"]}
+    for name in PUBLIC_FIELDS:
+        value = row[name]
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif name == "amenities":
+            value = list(value)
+        out[name] = value
+    out["position"] = {"lat": lat, "lng": lng}
+    out["version"] = row["version"]
+    out["updated_at"] = _iso(row["updated_at"])
+    return out
 
 
 def history_dict(row: asyncpg.Record) -> dict[str, Any]:

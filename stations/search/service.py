@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 
+from stations.catalog.fields import expand_sql
 from stations.db import connection as dbconn
 from stations.search.columns import Columns, build_tree
 from stations.search.filters import ACCESS_VALUES, AMENITY_VALUES, KIND_VALUES
@@ -42,7 +43,7 @@ from stations.search.openness import OpeningStates
 from stations.settings import DatabaseSettings
 from stations.sql import load
 
-SQL = load("search")
+SQL = load("search", expand=expand_sql)
 log = logging.getLogger(__name__)
 
 CHANNEL = "stations_changed"

@@ -9,7 +9,8 @@ package data, read with :mod:`importlib.resources`, so an installed wheel finds 
 wherever it runs.
 
 Lists of the station's fields are not written out by hand: a query says
-``{{fields}}`` and gets them from the one field table (:mod:`stations.catalog.fields`):
+``{{fields}}`` and gets them from the one field table when its module is loaded with
+``expand=`` :func:`stations.catalog.fields.expand_sql`:
 
 * ``{{fields}}`` — ``name, name_en, …``; ``{{fields r}}`` — ``r.name, r.name_en, …``;
 * ``{{set c}}`` — ``name = c.name, …`` (an UPDATE from the row ``c``);
@@ -22,51 +23,34 @@ Lists of the station's fields are not written out by hand: a query says
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 from types import SimpleNamespace
 
 _DIR = files(__package__)
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
-_MACRO = re.compile(r"\{\{(\w+)((?: [\w$]+)*)\}\}")
 
 
 @cache
-def load(module: str) -> SimpleNamespace:
-    """The named queries of ``stations/sql/<module>.sql``, macros expanded."""
+def load(module: str, *, expand: Callable[[str], str] | None = None) -> SimpleNamespace:
+    """The named queries of ``stations/sql/<module>.sql``.
+
+    A file whose queries use the station's field macros (below) is loaded with
+    ``expand=stations.catalog.fields.expand_sql``; without it, a macro is an error.
+    """
     text = (_DIR / f"{module}.sql").read_text(encoding="utf-8")
     parts = _NAME.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"query {name!r} is defined twice in {module}.sql")
-        queries[name] = expand(body.strip())
-    return SimpleNamespace(**queries)
-
-
-def expand(sql: str) -> str:
-    """Replace the ``{{…}}`` macros of the module docstring with the station's fields."""
-    from stations.catalog import fields
-
-    def one(match: re.Match[str]) -> str:
-        macro, args = match.group(1), match.group(2).split()
-        names = fields.STATION_FIELDS
-        if macro == "fields" and len(args) <= 1:
-            prefix = f"{args[0]}." if args else ""
-            return ", ".join(prefix + name for name in names)
-        if macro == "set" and len(args) == 1:
-            return ", ".join(f"{name} = {args[0]}.{name}" for name in names)
-        if macro == "staging_columns" and not args:
-            return fields.staging_table_columns()
-        if macro == "provided" and len(args) == 3:
-            new, old, given = args
-            return ",\n           ".join(
-                f"{new}.{f.name} AS {f.name}"
-                if f.required
-                else f"CASE WHEN '{f.name}' = ANY({given}) THEN {new}.{f.name} "
-                f"ELSE {old}.{f.name} END AS {f.name}"
-                for f in fields.FIELDS
+        body = body.strip()
+        if expand is not None:
+            body = expand(body)
+        elif "{{" in body:
+            raise ValueError(
+                f"{module}.sql: query {name!r} uses field macros; load it with expand="
             )
-        raise ValueError(f"unknown SQL macro {match.group(0)!r}")
-
-    return _MACRO.sub(one, sql)
+        queries[name] = body
+    return SimpleNamespace(**queries)

@@ -11,16 +11,14 @@ from scipy.spatial import cKDTree
 
 from stations.catalog.hours import validate_opening_hours
 from stations.catalog.vocab import AMENITIES, Access, Kind, Status
+from stations.demo.cities import CITIES, load_city
 from stations.demo.generator import (
     ACTIVITY_NAMES,
-    CITIES,
     DEMAND_COLUMNS,
     MIN_SPACING_M,
     STATION_COLUMNS,
     DemoCity,
     generate_city,
-    load_city,
-    require_importers,
 )
 from stations.errors import InvalidInput
 from stations.geo import crs
@@ -286,23 +284,6 @@ def test_anchors_given_in_gcj02_are_stored_in_wgs84():
 def test_unknown_city_is_refused_with_the_choices():
     with pytest.raises(InvalidInput, match="huaibei, xian"):
         generate_city("paris")
-
-
-def test_loading_reports_what_this_checkout_is_missing(monkeypatch: pytest.MonkeyPatch):
-    import stations.demo.generator as demo_module
-
-    real = demo_module.importlib.import_module
-
-    def without_importer(name: str):
-        if name == "stations.importer":
-            raise ModuleNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(demo_module.importlib, "import_module", without_importer)
-    from stations.errors import SetupError
-
-    with pytest.raises(SetupError, match=r"stations\.importer\.import_frame"):
-        require_importers()
 
 
 def test_demo_command_refuses_an_unknown_city():

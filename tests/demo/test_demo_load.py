@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from stations.demo.generator import generate_city, load_demo
+from stations.demo.generator import generate_city
+from stations.demo.load import load_demo
 
 COUNTS = """
 SELECT (SELECT count(*) FROM stations WHERE source = $1) AS stations,
