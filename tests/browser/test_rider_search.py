@@ -1,9 +1,10 @@
 """The rider page's search box and the water left after a claim, in headless Chromium.
 
-The same world, service and phone settings as ``test_rider_browser.py``: a rider types a
-station's name or street (in any case or width, as a Chinese keyboard gives it) and taps
-a result; a granted claim updates the station's water without a reload. Screenshots at
-the default viewport and at 360×740 go to ``artifacts/rider-*-search-*.png``.
+The world and service of ``conftest.py``, the phone settings of ``test_rider_browser.py``:
+a rider types a station's name or street (in any case or width, as a Chinese keyboard
+gives it) and taps a result; a granted claim updates the station's water without a
+reload. Screenshots at the default viewport and at 360×740 go to
+``artifacts/rider-*-search-*.png``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.chromium import Watch, check_screen
-from tests.browser.test_rider_browser import (  # noqa: F401  (fixtures used by name)
+from tests.browser.test_rider_browser import (
     LAT,
     LNG,
     VIEWPORTS,
-    browser,
     new_page,
     open_context,
     poster,
-    service,
     sign_in,
-    world,
 )
 from tests.factories import create_station
 
@@ -86,7 +84,8 @@ async def test_a_rider_finds_a_station_by_name_or_street_and_opens_it(
     await page.get_by_role("button", name="Switch to English").click()
     box = page.get_by_role("searchbox", name="Search stations by name or street")
     assert await box.get_attribute("placeholder") == "Station name or street"
-    assert await heading.inner_text() == "No station matches “火星基地”. Try another name or street."
+    nothing = "No station matches “火星基地”. Try another name or street."
+    assert await heading.inner_text() == nothing
     await box.fill("WATER")  # no English names here: nothing, in any case
     await page.get_by_role("button", name="Search", exact=True).click()
     await page.wait_for_selector("#search-heading:has-text('“WATER”')")
