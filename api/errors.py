@@ -125,6 +125,12 @@ CODES: dict[str, Code] = {
         ("daily_start", "daily_end"),
     ),
     "station_not_in_campaign": Code(409, "the station takes no part in today's campaign"),
+    "station_not_open": Code(
+        409,
+        "the station's opening hours say it is closed now; `next_open` is when it opens "
+        "next (ISO 8601 in the station's zone; null when its hours name no next opening)",
+        ("next_open",),
+    ),
     "station_closed": Code(
         409, "the station is closed and hands out no water", ("station_status",)
     ),

@@ -46,13 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.pool,
             max_batch=settings.api.claim_batch_max,
             in_flight=settings.api.claim_batches_in_flight,
+            acquire_timeout_s=settings.db.pool_acquire_timeout_s,
         )
-        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY.
+        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY. When
+        # stations change, claims read their opening hours again.
         app.state.search = IndexService(settings.db, app.state.pool)
+        app.state.search.on_change.append(app.state.claims.hours.forget)
         await app.state.search.start()
         try:
             yield
         finally:
+            # Claims first: a batch holding a connection would keep the pool's close waiting.
+            await app.state.claims.close()
             await app.state.search.close()
             await app.state.pool.close()
 

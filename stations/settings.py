@@ -43,6 +43,9 @@ class DatabaseSettings(BaseSettings):
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=30.0, gt=0)
+    # A request or claim batch waits this long for a free pool connection, then answers
+    # 503 database_unavailable instead of waiting for ever.
+    pool_acquire_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

@@ -27,6 +27,7 @@ HUAIBEI_CENTRE = (33.9556, 116.7983)  # 淮北市相山区, near 相山公园
 
 STATION_DEFAULTS: dict[str, Any] = {
     "name": "测试爱心驿站",
+    "name_en": None,
     "kind": "love_station",
     "status": "active",
     "amenities": ["drinking_water", "seating", "phone_charging"],
@@ -45,9 +46,9 @@ _INSERT_STATION = """
 INSERT INTO stations (name, kind, status, amenities, access, opening_hours, time_zone,
                       country_code, address, district, operator, source, source_id,
                       original_position, geom, h3_r7, h3_r9, h3_r11, verified_at,
-                      district_code)
+                      district_code, name_en)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-        ST_SetSRID(ST_MakePoint($16, $15), 4326)::geography, $17, $18, $19, $20, $21)
+        ST_SetSRID(ST_MakePoint($16, $15), 4326)::geography, $17, $18, $19, $20, $21, $22)
 RETURNING *
 """
 
@@ -89,6 +90,7 @@ async def create_station(
         cells[11],
         verified_at,
         values["district_code"],
+        values["name_en"],
     )
 
 

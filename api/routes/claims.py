@@ -81,7 +81,7 @@ class HandoverOut(ClaimOut):
     response_model=ClaimGranted,
     responses={
         403: {"description": "member_suspended or outside_geofence"},
-        409: {"description": "quota_used, out_of_stock, campaign_closed, ..."},
+        409: {"description": "quota_used, out_of_stock, station_not_open, campaign_closed, ..."},
         422: {"description": "invalid_code, code_retired, idempotency_key_reused, ..."},
     },
 )
@@ -106,17 +106,15 @@ async def answer_claim(
     """The answer of ``POST /v1/claims``, for the documented and the lean route alike."""
     settings: Settings = request.app.state.settings
     desk: claims.ClaimDesk = request.app.state.claims
-    result = await desk.claim(
-        claims.claim_request(
-            token_digest=token_digest,
-            idempotency_key=idempotency_key,
-            code=body.code,
-            lat=body.lat,
-            lng=body.lng,
-            crs=body.crs,
-            security=settings.security,
-            visit_resolution=settings.h3.visit_location,
-        )
+    result = await desk.claim_scanned(
+        token_digest=token_digest,
+        idempotency_key=idempotency_key,
+        code=body.code,
+        lat=body.lat,
+        lng=body.lng,
+        crs=body.crs,
+        security=settings.security,
+        visit_resolution=settings.h3.visit_location,
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=201, headers=headers)

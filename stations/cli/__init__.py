@@ -17,6 +17,7 @@ from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
 from stations.cli import demand as demand_commands
 from stations.cli import demo as demo_commands
+from stations.cli import listing as listing_commands
 from stations.cli import members as members_commands
 from stations.cli import qr as qr_commands
 from stations.errors import StationsError
@@ -38,6 +39,8 @@ app.add_typer(campaigns_commands.app, name="campaigns")
 app.add_typer(qr_commands.app, name="qr")
 app.command("import")(catalog_commands.import_command)
 app.command("export")(catalog_commands.export_command)
+app.command("list")(listing_commands.list_command)
+app.command("show")(listing_commands.show_command)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 -- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
 
 -- name: claim_water_batch
-SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7)
+SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: claim_for_handover
 SELECT c.id, c.station_id, c.local_day, c.handed_over_at, s.district_code,
@@ -44,13 +44,31 @@ WHERE c.member_id = $1
 ORDER BY c.claimed_at DESC
 LIMIT $2
 
+-- name: station_hours
+-- The opening hours of stations by code, evaluated in Python before their claims are
+-- decided (stations/visits/opening.py).
+SELECT code, opening_hours, time_zone, country_code FROM stations WHERE code = ANY($1::text[])
+
+-- name: stored_claim_answer
+-- The answer stored under a member's Idempotency-Key, found by the claimant's token as
+-- claim_water_batch finds it (a valid token of an enabled account); same_request tells
+-- whether the request matches the one that key answered.
+SELECT r.outcome, r.response, r.request_hash = $3 AS same_request
+FROM api_tokens t
+LEFT JOIN accounts a ON a.id = t.account_id
+JOIN claim_requests r ON r.member_id = t.member_id AND r.idempotency_key = $2
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
+  AND a.disabled_at IS NULL
+
 -- name: station_claims_today
 -- Today's claims at the given stations (each station's own local day).
 SELECT claim_code(c.id) AS claim_code, c.local_day, c.claimed_at, c.handed_over_at,
        jsonb_build_object('id', s.id, 'code', s.code, 'name', s.name) AS station,
+       jsonb_build_object('id', k.id, 'name', k.name) AS campaign,
        p.name AS prize
 FROM stations s
 JOIN claims c ON c.station_id = s.id AND c.local_day = (now() AT TIME ZONE s.time_zone)::date
+JOIN campaigns k ON k.id = c.campaign_id
 LEFT JOIN prize_pools p ON p.id = c.prize_pool_id
 WHERE s.id = ANY($1::bigint[])
 ORDER BY c.claimed_at DESC
@@ -292,11 +310,19 @@ HAVING count(DISTINCT r.member_id) >= $4
 ORDER BY count(DISTINCT r.member_id) DESC, max(r.updated_at) DESC
 
 -- name: mark_reviewed
-INSERT INTO station_reviews (station_id, reviewed_at, reviewed_by, note)
-VALUES ($1, now(), $2, $3)
-ON CONFLICT (station_id) DO UPDATE
-    SET reviewed_at = now(), reviewed_by = EXCLUDED.reviewed_by, note = EXCLUDED.note
-RETURNING station_id, reviewed_at, reviewed_by, note
+-- The review, and the station verified at the same instant (its history records who and
+-- why through the transaction's actor). Run in stations.db.connection.transaction.
+WITH review AS (
+    INSERT INTO station_reviews (station_id, reviewed_at, reviewed_by, note)
+    VALUES ($1, now(), $2, $3)
+    ON CONFLICT (station_id) DO UPDATE
+        SET reviewed_at = now(), reviewed_by = EXCLUDED.reviewed_by, note = EXCLUDED.note
+    RETURNING station_id, reviewed_at, reviewed_by, note
+), verified AS (
+    UPDATE stations s SET verified_at = r.reviewed_at
+    FROM review r WHERE s.id = r.station_id
+)
+SELECT station_id, reviewed_at, reviewed_by, note FROM review
 
 -- name: station_exists
 SELECT id, code, name FROM stations WHERE id = $1

@@ -23,7 +23,7 @@ export function when(iso) {
 }
 
 // "2026-07-15T21:00:00+08:00" in the station's own zone → "21:00", "明天 07:00", …
-function localWhen(iso) {
+export function localWhen(iso) {
   const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.exec(
     iso,
   );

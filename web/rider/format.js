@@ -4,7 +4,7 @@ import { label, lang, t } from "../common/i18n.js";
 import { config } from "./state.js";
 
 // Times and opening states are shared with the staff console.
-export { clock, openText, when } from "../common/hours.js";
+export { clock, localWhen, openText, when } from "../common/hours.js";
 
 export function distanceText(metres) {
   if (metres < 1000) return t("metres", { n: Math.max(10, Math.round(metres / 10) * 10) });

@@ -167,6 +167,13 @@ END $$;
 -- first answer (or idempotency_key_reused for a different request), as a retry would.
 -- A granted claim reports the stock left after it, counted as if the batch's claims
 -- had been decided one by one in station-code order.
+--
+-- A station's opening hours are OpenStreetMap expressions that only the server
+-- evaluates (stations/visits/opening.py): each claim brings whether its station is
+-- closed by them now (p_closed) and when it opens next (p_next_open, ISO 8601 in the
+-- station's zone, NULL when they name no next opening). They are applied as the rule
+-- station_not_open, after a retried claim found its stored answer and after the
+-- station's own status (migration 0012).
 CREATE OR REPLACE FUNCTION claim_water_batch(
     p_token_hashes   bytea[],
     p_keys           text[],
@@ -174,7 +181,9 @@ CREATE OR REPLACE FUNCTION claim_water_batch(
     p_station_codes  text[],
     p_lats           double precision[],
     p_lngs           double precision[],
-    p_h3_cells       bigint[]
+    p_h3_cells       bigint[],
+    p_closed         boolean[],
+    p_next_open      text[]
 ) RETURNS jsonb
 LANGUAGE plpgsql
 -- Its lookups all have their index; plan them with it: a new campaign's claims tables are
@@ -314,6 +323,12 @@ BEGIN
             IF v_s.status <> 'active' THEN
                 v_outcome[i] := 'station_closed';
                 v_response[i] := v_response[i] || jsonb_build_object('station_status', v_s.status);
+                EXIT rules;
+            END IF;
+
+            IF coalesce(p_closed[i], false) THEN
+                v_outcome[i] := 'station_not_open';
+                v_response[i] := v_response[i] || jsonb_build_object('next_open', p_next_open[i]);
                 EXIT rules;
             END IF;
 
