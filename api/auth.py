@@ -1,10 +1,17 @@
-"""Who is calling: bearer tokens to a :class:`Principal`, and role checks.
+"""Who is calling: a bearer token or a staff session cookie to a :class:`Principal`.
 
 Routes declare what they need with the dependencies below (``AdminDep``, ``MemberDep``,
-``require_roles(...)``, ``StationWriterDep``); how a token becomes a principal is decided
-in one place, :func:`resolve_principal`: the administrator token from settings, or a
-token stored (hashed) in ``api_tokens`` for a member, an operator, a planner or an
-administrator account.
+``require_roles(...)``, ``StationWriterDep``); how a request becomes a principal is
+decided in one place, :func:`current_principal`: a bearer token (the administrator token
+from settings, or a token stored hashed in ``api_tokens`` for a member, an operator, a
+planner or an administrator account), else the staff console's session cookie
+(:mod:`stations.people.sessions`). Programs send bearer tokens and are never asked for
+a CSRF token; a request that authenticates with the cookie and changes something must
+carry the session's ``X-CSRF-Token`` header (403 ``csrf_failed`` otherwise).
+
+Administrators and planners act within their union branch (``Principal.branch``; None is
+the national root): :func:`ensure_station_access` refuses stations outside it, and the
+domain's queries filter by it (:mod:`stations.people.branches`).
 
 A worker keeps principals it has resolved for ``STATIONS_PRINCIPAL_CACHE_SECONDS``
 (keyed by the token's hash), so a revocation reaches every worker within that time.
@@ -29,9 +36,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
 from stations.errors import Forbidden, Unauthorized
-from stations.people import tokens
+from stations.people import branches, sessions, tokens
 
 Role = Literal["member", "operator", "planner", "admin"]
+SESSION_COOKIE = "ls_staff"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
@@ -46,6 +56,9 @@ class Principal:
     member_id: int | None = None
     account_id: int | None = None
     token_digest: bytes | None = None  # SHA-256 of the token; None for the settings' token
+    branch: str | None = None  # administrators' and planners' union branch; None: national
+    # The staff session cookie's token, when the caller came with it (never printed).
+    session_token: str | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> str:
@@ -117,9 +130,42 @@ async def resolve_principal(
         member_id=identity.member_id,
         account_id=identity.account_id,
         token_digest=digest,
+        branch=identity.branch,
     )
     cache.put(digest, principal)
     return principal
+
+
+async def session_principal(request: Request, token: str, conn: asyncpg.Connection) -> Principal:
+    """The principal of a staff session cookie; CSRF-checked when the request writes.
+
+    Not cached: every request sees a sign-out, a new password or idle expiry at once.
+    """
+    staff = request.app.state.settings.staff
+    session = await sessions.resolve(conn, token=token, idle_minutes=staff.session_idle_minutes)
+    if session is None:
+        raise Unauthorized("the session cookie is not valid; sign in again")
+    if not session.live:
+        raise Unauthorized(
+            "your session has ended (idle too long, too old, or signed out); sign in again",
+            code="session_expired",
+        )
+    if request.method not in SAFE_METHODS and not sessions.csrf_matches(
+        token, request.headers.get(CSRF_HEADER)
+    ):
+        raise Forbidden(
+            f"send the session's CSRF token in the {CSRF_HEADER} header with every change "
+            "(the console does; reload it)",
+            code="csrf_failed",
+        )
+    return Principal(
+        role=session.role,  # type: ignore[arg-type]
+        subject=f"{session.role}:{session.name}",
+        station_ids=session.station_ids,
+        account_id=session.account_id,
+        branch=session.branch,
+        session_token=token,
+    )
 
 
 async def current_principal(
@@ -127,12 +173,17 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     conn: ConnDep,
 ) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise Unauthorized("send a bearer token: `Authorization: Bearer <token>`")
-    principal = await resolve_principal(request, credentials.credentials, conn)
-    if principal is None:
-        raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
-    return principal
+    if credentials is not None and credentials.credentials:
+        principal = await resolve_principal(request, credentials.credentials, conn)
+        if principal is None:
+            raise Unauthorized("the bearer token is not valid (expired, revoked or mistyped)")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await session_principal(request, cookie, conn)
+    raise Unauthorized(
+        "send a bearer token (`Authorization: Bearer <token>`) or sign in to the staff console"
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -201,9 +252,12 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
     return check
 
 
-def ensure_station_access(principal: Principal, station_id: int) -> None:
-    """Admins act on every station; operators only on the stations they run."""
+async def ensure_station_access(
+    conn: asyncpg.Connection, principal: Principal, station_id: int
+) -> None:
+    """Operators act only on the stations they run; administrators on their branch's."""
     if principal.role == "admin":
+        await branches.check_station(conn, branch=principal.branch, station_id=station_id)
         return
     if principal.role == "operator" and station_id in principal.station_ids:
         return
@@ -215,8 +269,17 @@ def ensure_station_access(principal: Principal, station_id: int) -> None:
 
 
 def operated_stations(principal: Principal) -> frozenset[int] | None:
-    """The stations this caller may act on; None means all of them (administrators)."""
+    """The stations this caller may act on; None: every station of the caller's branch
+    (administrators: see :func:`branch_of`)."""
     return None if principal.role == "admin" else principal.station_ids
+
+
+def branch_of(principal: Principal) -> str | None:
+    """The union branch whose records an administrator or planner may reach (None: all).
+
+    Operators are scoped by their stations instead (:func:`operated_stations`).
+    """
+    return principal.branch if principal.role in ("admin", "planner") else None
 
 
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]

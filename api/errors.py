@@ -59,10 +59,43 @@ CODES: dict[str, Code] = {
     "http_error": Code(400, "another HTTP-level refusal; the status says which"),
     # --- who is asking -------------------------------------------------------------------
     "unauthorized": Code(401, "no bearer token, or one expired, revoked or mistyped: sign in"),
-    "sign_in_failed": Code(401, "member number and phone do not match a union member"),
+    "sign_in_failed": Code(
+        401,
+        "member number and phone do not match a union member, or a staff account's name and "
+        "password do not match (or it has no password yet)",
+    ),
+    "session_expired": Code(
+        401, "the staff session ended (idle too long, too old, or signed out): sign in again"
+    ),
+    "too_many_attempts": Code(
+        429,
+        "too many failed sign-ins from this name or address: wait (see `Retry-After`)",
+        ("retry_after_s",),
+    ),
+    "password_link_invalid": Code(
+        404, "the one-time password link is unknown, used or expired: ask for a new one"
+    ),
     "forbidden": Code(403, "the caller may not do this"),
+    "csrf_failed": Code(
+        403,
+        "a state-changing request with the session cookie lacks the session's "
+        "`X-CSRF-Token` header (or it is wrong): reload the console",
+    ),
     "role_required": Code(403, "this needs another role", ("roles", "role")),
     "not_station_operator": Code(403, "the caller does not operate this station", ("station_id",)),
+    "outside_branch": Code(
+        403,
+        "it belongs to another union branch than the caller's (or is not under it)",
+        ("branch",),
+        (
+            "station_id",
+            "station_ids",
+            "campaign_id",
+            "district_code",
+            "account",
+            "stations_outside",
+        ),
+    ),
     # --- the catalog ---------------------------------------------------------------------
     "station_not_found": Code(404, "no station has this id", ("station_id",)),
     "conflict": Code(409, "the request collides with what is stored (a duplicate)"),
@@ -80,6 +113,7 @@ CODES: dict[str, Code] = {
     "claim_not_found": Code(404, "no claim has this claim code", ("claim_code",)),
     "member_not_found": Code(404, "no member has this number"),
     "account_not_found": Code(404, "no staff account has this name"),
+    "branch_not_found": Code(404, "no union branch has this code", ("branch",)),
     "quota_used": Code(409, "the member has claimed today's bottles", ("daily_quota",)),
     "out_of_stock": Code(
         409, "no bottle left today; `stock_set` false: the station set no stock", ("stock_set",)
@@ -91,6 +125,12 @@ CODES: dict[str, Code] = {
         ("daily_start", "daily_end"),
     ),
     "station_not_in_campaign": Code(409, "the station takes no part in today's campaign"),
+    "station_not_open": Code(
+        409,
+        "the station's opening hours say it is closed now; `next_open` is when it opens "
+        "next (ISO 8601 in the station's zone; null when its hours name no next opening)",
+        ("next_open",),
+    ),
     "station_closed": Code(
         409, "the station is closed and hands out no water", ("station_status",)
     ),
@@ -196,6 +236,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, errors.DatabaseUnavailable):
         headers = {"Retry-After": RETRY_AFTER_S}
+    elif isinstance(exc, errors.TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return problem(
         request, exc.code, exc.detail, exc.facts, status=status_for(exc), headers=headers
     )

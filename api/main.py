@@ -26,6 +26,7 @@ from api.routes import (
     ratings,
     review,
     rider,
+    staff,
     stations,
     stock,
 )
@@ -45,13 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.pool,
             max_batch=settings.api.claim_batch_max,
             in_flight=settings.api.claim_batches_in_flight,
+            acquire_timeout_s=settings.db.pool_acquire_timeout_s,
         )
-        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY.
+        # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY. When
+        # stations change, claims read their opening hours again.
         app.state.search = IndexService(settings.db, app.state.pool)
+        app.state.search.on_change.append(app.state.claims.hours.forget)
         await app.state.search.start()
         try:
             yield
         finally:
+            # Claims first: a batch holding a connection would keep the pool's close waiting.
+            await app.state.claims.close()
             await app.state.search.close()
             await app.state.pool.close()
 
@@ -71,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(nearest.router)  # before stations: /nearest is not a station id
     app.include_router(stations.router)
-    for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr):
+    for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)

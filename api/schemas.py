@@ -177,6 +177,9 @@ class SearchFilters(BaseModel):
         allow_inf_nan=False,
         description="minimum mean stars; stations without ratings are excluded",
     )
+    water_now: bool = Field(
+        default=False, description="only stations with bottles of today's stock left"
+    )
     crs: CrsName = Field(default="wgs84", description="CRS of every coordinate in and out")
 
 
@@ -328,10 +331,14 @@ class StationDetail(StationOut):
     water_today: WaterToday | None = None
 
 
+class StationListed(StationOut):
+    water_today: WaterToday | None = None
+
+
 class SearchPage(BaseModel):
     crs: CrsName
     count: int
-    items: list[StationOut]
+    items: list[StationListed]
     next: str | None = Field(description="the next page, or null on the last one")
 
 

@@ -3,14 +3,15 @@
 #   server: PostgreSQL + PostGIS for the embedded database; the CJK font posters embed
 #   test:   Chromium and ChromeDriver for the browser tests, poppler and zbar for posters,
 #           gdal-bin (ogrinfo, ogr2ogr) to read exports as GIS users' tools do
-#   bench:  wrk for HTTP load; ogr2ogr (gdal-bin), the import benchmark's peer
+#   bench:  wrk for the HTTP benchmarks, Chromium for the pages' weight (bench/console.py),
+#           ogr2ogr (gdal-bin), the import benchmark's peer
 # As root this runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 declare -A GROUPS_=(
   [server]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei"
   [test]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei chromium chromium-driver poppler-utils zbar-tools gdal-bin"
-  [bench]="wrk gdal-bin"
+  [bench]="wrk chromium gdal-bin"
 )
 
 wanted=()

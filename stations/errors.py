@@ -87,6 +87,16 @@ class Forbidden(StationsError):
     code = "forbidden"
 
 
+class TooManyAttempts(StationsError):
+    """Too many failed attempts from this name or address: wait ``retry_after_s`` (429)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, detail: Any, *, retry_after_s: int) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
 class DatabaseUnavailable(StationsError):
     """PostgreSQL cannot be reached or is not set up (503)."""
 

@@ -43,6 +43,9 @@ class DatabaseSettings(BaseSettings):
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=30.0, gt=0)
+    # A request or claim batch waits this long for a free pool connection, then answers
+    # 503 database_unavailable instead of waiting for ever.
+    pool_acquire_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod
@@ -87,6 +90,10 @@ class ApiSettings(BaseSettings):
     claim_batches_in_flight: int = Field(
         default=2, ge=1, le=100, description="claim transactions a worker runs at once"
     )
+    # Addresses whose X-Forwarded-Proto / X-Forwarded-For uvicorn believes (`stations
+    # serve` passes them as forwarded_allow_ips): a staff cookie is marked Secure when the
+    # request came over TLS, and sign-in attempts are throttled by the client's address.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 
 
 class SecuritySettings(BaseSettings):
@@ -147,6 +154,28 @@ class SecuritySettings(BaseSettings):
         return self
 
 
+class StaffSettings(BaseSettings):
+    """Staff sign-in in a browser: sessions, one-time password links, throttled attempts.
+
+    A failed attempt counts against the account name and against the client's address.
+    The first ``attempts_free`` failures of a name cost nothing, then each waits twice as
+    long as the one before (1 s, 2 s, 4 s … at most a minute), and ``attempts_lockout``
+    failures lock the name for ``lockout_minutes``. An address gets more free attempts
+    (an office shares one). A quiet hour forgets a streak; a success forgets the name's.
+    """
+
+    model_config = _config("STATIONS_STAFF_")
+
+    session_idle_minutes: float = Field(default=30, gt=0, le=24 * 60)
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    link_hours: float = Field(default=72, gt=0, le=24 * 30)
+    attempts_free: int = Field(default=5, ge=0, le=1000)
+    attempts_lockout: int = Field(default=15, ge=1, le=10000)
+    address_attempts_free: int = Field(default=20, ge=0, le=10000)
+    address_attempts_lockout: int = Field(default=100, ge=1, le=100000)
+    lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
 class CoverageSettings(BaseSettings):
     """Defaults of the coverage analysis: distance bands, speeds, the target band.
 
@@ -193,6 +222,7 @@ class Settings(BaseModel):
     h3: H3Settings = Field(default_factory=H3Settings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
 

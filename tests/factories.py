@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 
 from stations.geo import h3cells
-from stations.people import accounts, members, tokens
+from stations.people import accounts, branches, members, passwords, tokens
 from stations.settings import Settings
 from stations.visits import campaigns, qr
 
@@ -27,6 +27,7 @@ HUAIBEI_CENTRE = (33.9556, 116.7983)  # 淮北市相山区, near 相山公园
 
 STATION_DEFAULTS: dict[str, Any] = {
     "name": "测试爱心驿站",
+    "name_en": None,
     "kind": "love_station",
     "status": "active",
     "amenities": ["drinking_water", "seating", "phone_charging"],
@@ -36,6 +37,7 @@ STATION_DEFAULTS: dict[str, Any] = {
     "country_code": "CN",
     "address": None,
     "district": "相山区",
+    "district_code": None,
     "operator": "淮北市总工会",
     "source": "test",
 }
@@ -43,9 +45,10 @@ STATION_DEFAULTS: dict[str, Any] = {
 _INSERT_STATION = """
 INSERT INTO stations (name, kind, status, amenities, access, opening_hours, time_zone,
                       country_code, address, district, operator, source, source_id,
-                      original_position, geom, h3_r7, h3_r9, h3_r11, verified_at)
+                      original_position, geom, h3_r7, h3_r9, h3_r11, verified_at,
+                      district_code, name_en)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-        ST_SetSRID(ST_MakePoint($16, $15), 4326)::geography, $17, $18, $19, $20)
+        ST_SetSRID(ST_MakePoint($16, $15), 4326)::geography, $17, $18, $19, $20, $21, $22)
 RETURNING *
 """
 
@@ -86,6 +89,8 @@ async def create_station(
         cells[9],
         cells[11],
         verified_at,
+        values["district_code"],
+        values["name_en"],
     )
 
 
@@ -166,16 +171,33 @@ async def create_staff(
     role: accounts.StaffRole = "operator",
     station_ids: list[int] | None = None,
     name: str | None = None,
+    branch: str | None = None,
+    password: str | None = None,
 ) -> str:
-    """A staff account and its token."""
-    _, issued = await accounts.add_account(
+    """A staff account and its token (and its console password, when given)."""
+    account, issued = await accounts.add_account(
         conn,
         role=role,
         name=name or f"{role}-{next(_numbers)}",
         station_ids=station_ids,
+        branch=branch,
         token_days=30,
     )
+    if password is not None:
+        await passwords.set_password(conn, name=account["name"], password=password)
     return issued.token
+
+
+async def create_branches(conn: asyncpg.Connection, *codes_and_names: tuple[str, str]) -> None:
+    for code, name in codes_and_names:
+        await branches.add_branch(conn, code=code, name=name)
+
+
+async def staff_session(client: httpx.AsyncClient, name: str, password: str) -> dict[str, str]:
+    """Sign in like the console; the client keeps the cookie. Returns the CSRF header."""
+    response = await client.post("/v1/auth/staff", json={"name": name, "password": password})
+    assert response.status_code == 201, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}
 
 
 async def create_campaign(
@@ -238,8 +260,8 @@ async def claim_at(
     )
 
 
-async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """Run the ``stations`` command on the test session's database."""
+async def run_cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run the ``stations`` command on the test session's database (``stdin`` typed in)."""
     import asyncio
     import os
     import sys
@@ -254,10 +276,11 @@ async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
         str(Path(sys.executable).parent / "stations"),
         *args,
         env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 

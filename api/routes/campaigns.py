@@ -1,4 +1,8 @@
-"""Water campaigns: administrators create and change them; staff and planners read them."""
+"""Water campaigns: administrators create and change them; staff and planners read them.
+
+Administrators and planners reach the campaigns of their union branch and the branches
+under it; operators read the campaigns their stations take part in.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.auth import AdminDep, Principal, require_roles
+from api.auth import AdminDep, Principal, branch_of, operated_stations, require_roles
 from api.deps import ConnDep
 from api.routes.ids import CampaignId, Id
+from stations.errors import Forbidden
 from stations.visits import campaigns
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -37,6 +42,12 @@ class CampaignIn(BaseModel):
         False, description="add every water point and every station with drinking water"
     )
     prizes: list[PrizeIn] = Field(default_factory=list, max_length=20)
+    daily_allocation: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="default bottles per station and local day, when nobody sets the day",
+    )
 
 
 class CampaignPatch(BaseModel):
@@ -48,6 +59,9 @@ class CampaignPatch(BaseModel):
     daily_quota: int | None = Field(None, ge=1, le=20)
     geofence_m: int | None = Field(None, ge=10, le=5000)
     status: Literal["active", "cancelled"] | None = None
+    daily_allocation: int | None = Field(
+        None, ge=0, le=1_000_000, description="null removes the default"
+    )
 
 
 class StationsChange(BaseModel):
@@ -72,6 +86,8 @@ class CampaignOut(BaseModel):
     daily_end: str
     daily_quota: int
     geofence_m: int
+    daily_allocation: int | None
+    branch: str | None = Field(description="the union branch running it; null: national")
     status: str
     stations: int
     prizes: list[PrizeOut]
@@ -93,19 +109,32 @@ async def create_campaign(body: CampaignIn, principal: AdminDep, conn: ConnDep) 
         station_ids=body.station_ids,
         all_water_stations=body.all_water_stations,
         prizes=[campaigns.PrizeSpec(p.name, p.total, p.probability) for p in body.prizes],
+        daily_allocation=body.daily_allocation,
+        branch=branch_of(principal),
     )
 
 
-@router.get("", response_model=list[CampaignOut], summary="All campaigns, newest first")
+@router.get("", response_model=list[CampaignOut], summary="The campaigns you reach, newest first")
 async def list_campaigns(conn: ConnDep, principal: Principal = _readers) -> list[dict[str, Any]]:
-    return await campaigns.list_campaigns(conn)
+    return await campaigns.list_campaigns(
+        conn, branch=branch_of(principal), station_ids=operated_stations(principal)
+    )
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, summary="One campaign")
 async def get_campaign(
     campaign_id: CampaignId, conn: ConnDep, principal: Principal = _readers
 ) -> dict[str, Any]:
-    return await campaigns.get_campaign(conn, campaign_id=campaign_id)
+    if principal.role == "operator":
+        ours = await campaigns.list_campaigns(conn, station_ids=principal.station_ids)
+        found = next((c for c in ours if c["id"] == campaign_id), None)
+        if found is None:
+            raise Forbidden(
+                f"none of your stations takes part in campaign {campaign_id}",
+                code="forbidden",
+            )
+        return found
+    return await campaigns.get_campaign(conn, campaign_id=campaign_id, branch=branch_of(principal))
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a campaign")
@@ -113,7 +142,10 @@ async def update_campaign(
     campaign_id: CampaignId, body: CampaignPatch, principal: AdminDep, conn: ConnDep
 ) -> dict[str, Any]:
     return await campaigns.update_campaign(
-        conn, campaign_id=campaign_id, **body.model_dump(exclude_unset=True)
+        conn,
+        campaign_id=campaign_id,
+        branch=branch_of(principal),
+        **body.model_dump(exclude_unset=True),
     )
 
 
@@ -126,5 +158,9 @@ async def change_stations(
     campaign_id: CampaignId, body: StationsChange, principal: AdminDep, conn: ConnDep
 ) -> list[int]:
     return await campaigns.set_stations(
-        conn, campaign_id=campaign_id, add=body.add, remove=body.remove
+        conn,
+        campaign_id=campaign_id,
+        add=body.add,
+        remove=body.remove,
+        branch=branch_of(principal),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import (
     ClaimantTokenDep,
     PrincipalDep,
     StationWriterDep,
+    branch_of,
     ensure_station_access,
     operated_stations,
 )
@@ -20,7 +21,7 @@ from api.responses import JSONResponse
 from api.routes.ids import StationQuery
 from stations.errors import Forbidden, InvalidInput
 from stations.settings import Settings
-from stations.visits import claims
+from stations.visits import claims, qr
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -67,6 +68,12 @@ class ClaimOut(BaseModel):
     prize: str | None
 
 
+class HandoverOut(ClaimOut):
+    confirmed_now: bool = Field(
+        description="this request confirmed it; false: it had been confirmed before"
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -74,7 +81,7 @@ class ClaimOut(BaseModel):
     response_model=ClaimGranted,
     responses={
         403: {"description": "member_suspended or outside_geofence"},
-        409: {"description": "quota_used, out_of_stock, campaign_closed, ..."},
+        409: {"description": "quota_used, out_of_stock, station_not_open, campaign_closed, ..."},
         422: {"description": "invalid_code, code_retired, idempotency_key_reused, ..."},
     },
 )
@@ -99,17 +106,15 @@ async def answer_claim(
     """The answer of ``POST /v1/claims``, for the documented and the lean route alike."""
     settings: Settings = request.app.state.settings
     desk: claims.ClaimDesk = request.app.state.claims
-    result = await desk.claim(
-        claims.claim_request(
-            token_digest=token_digest,
-            idempotency_key=idempotency_key,
-            code=body.code,
-            lat=body.lat,
-            lng=body.lng,
-            crs=body.crs,
-            security=settings.security,
-            visit_resolution=settings.h3.visit_location,
-        )
+    result = await desk.claim_scanned(
+        token_digest=token_digest,
+        idempotency_key=idempotency_key,
+        code=body.code,
+        lat=body.lat,
+        lng=body.lng,
+        crs=body.crs,
+        security=settings.security,
+        visit_resolution=settings.h3.visit_location,
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=201, headers=headers)
@@ -137,7 +142,7 @@ async def list_claims(
             role=principal.role,
         )
     if station_id is not None:
-        ensure_station_access(principal, station_id)
+        await ensure_station_access(conn, principal, station_id)
         ids = [station_id]
     else:
         allowed = operated_stations(principal)
@@ -151,10 +156,37 @@ async def list_claims(
 
 @router.post(
     "/{code}/handover",
-    response_model=ClaimOut,
+    response_model=HandoverOut,
     summary="Staff confirm the bottle was handed over (operator of that station)",
 )
 async def confirm_handover(code: str, principal: StationWriterDep, conn: ConnDep) -> dict[str, Any]:
     return await claims.confirm_handover(
-        conn, code=code, station_ids=operated_stations(principal), actor=principal.subject
+        conn,
+        code=code,
+        station_ids=operated_stations(principal),
+        actor=principal.subject,
+        branch=branch_of(principal),
+    )
+
+
+@router.get(
+    "/{code}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="A claim's code as a QR code, for the station's staff to scan (its member)",
+    description="The QR code holds the claim code itself (seven characters), as "
+    "`POST /v1/claims/{code}/handover` takes it. Only the member who claimed (and the "
+    "station's operators) can read it; anyone else gets `claim_not_found`.",
+)
+async def claim_qr(code: str, principal: PrincipalDep, conn: ConnDep) -> Response:
+    shown = await claims.claim_shown_to(
+        conn,
+        code=code,
+        member_id=principal.member_id,
+        station_ids=principal.station_ids if principal.role == "operator" else frozenset(),
+    )
+    return Response(
+        qr.render_claim_svg(shown),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=86400"},
     )

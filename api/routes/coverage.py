@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.auth import Principal, require_roles
+from api.auth import Principal, branch_of, require_roles
 from api.deps import ConnDep, GeographicCrsDep, SettingsDep
 from api.responses import GeoJSONResponse
 from stations.coverage.analysis import (
@@ -27,6 +27,7 @@ from stations.coverage.bands import band_set
 from stations.coverage.export import cells_geojson, shift_points
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
 from stations.geo.crs import WGS84
+from stations.people import branches
 from stations.settings import Settings
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
@@ -101,17 +102,23 @@ MinGainQuery = Annotated[
 ]
 
 
-async def run_query(query: CoverageQuery, conn: Any, settings: Settings) -> CoverageResult:
-    """Resolve the request and analyse it (shared with the map route)."""
+async def run_query(
+    query: CoverageQuery, conn: Any, settings: Settings, principal: Principal
+) -> CoverageResult:
+    """Resolve the request and analyse it (shared with the map route).
+
+    A region must lie within the caller's union branch (no station of another in it).
+    """
     request = await query.request(conn, settings=settings)
+    await branches.check_region(conn, branch=branch_of(principal), region=request.region)
     return await analyse_coverage(conn, request=request, max_cells=API_MAX_CELLS)
 
 
 @router.get("/summary", summary="Share of demand within each band, worst cells, districts")
 async def coverage_summary(
-    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, _: PlannerDep
+    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, principal: PlannerDep
 ) -> dict[str, Any]:
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     summary = result.summary(query.lang)
     summary["worst_cells"] = shift_points(summary["worst_cells"], query.crs)
     summary["crs"] = str(query.crs)
@@ -124,9 +131,9 @@ async def coverage_summary(
     response_class=GeoJSONResponse,
 )
 async def coverage_cells(
-    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, _: PlannerDep
+    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, principal: PlannerDep
 ) -> GeoJSONResponse:
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     body = await asyncio.to_thread(cells_geojson, result, crs=query.crs, lang=query.lang)
     return GeoJSONResponse(body)
 
@@ -146,11 +153,11 @@ async def coverage_suggestions(
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
-    _: PlannerDep,
+    principal: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
     min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)
     return _suggestions_body(result, suggestions, query)
 
@@ -176,7 +183,7 @@ async def coverage_suggestions_from_candidates(
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
-    _: PlannerDep,
+    principal: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
     min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
@@ -187,7 +194,7 @@ async def coverage_suggestions_from_candidates(
         ]
     )
     candidates = candidates_from_frame(frame, crs=body.crs)
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     suggestions = await asyncio.to_thread(
         suggest_sites, result, n=suggest, candidates=candidates, min_gain=min_gain
     )

@@ -38,7 +38,7 @@ async def coverage_map(
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
-    _: PlannerDep,
+    principal: PlannerDep,
     suggest: Annotated[int, Query(ge=0, le=200, description="suggested sites to mark")] = 0,
     min_gain: MinGainQuery = None,
     assets: Annotated[
@@ -46,7 +46,7 @@ async def coverage_map(
     ] = "static",
     download: Annotated[bool, Query(description="send as a file to keep")] = False,
 ) -> HTMLResponse:
-    result = await run_query(query, conn, settings)
+    result = await run_query(query, conn, settings, principal)
     now = datetime.now(UTC)
     stations = await load_map_stations(
         conn, region=result.request.region, at=now, margin_m=result.bands.reach_m

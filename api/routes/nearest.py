@@ -171,6 +171,15 @@ class NearestQuery(BaseModel):
         ),
         BeforeValidator(params.parse_min_rating),
     ] = None
+    water_now: Annotated[
+        bool,
+        Field(
+            description="Only stations with water now: bottles of today's stock left, in "
+            "each station's local day (`water_today.remaining` > 0).",
+            examples=[True],
+        ),
+        BeforeValidator(lambda value: params.parse_bool(value, field="water_now")),
+    ] = False
     crs: Annotated[
         Crs,
         Field(description=_CRS_TEXT, validate_default=True),
@@ -209,6 +218,7 @@ class NearestQuery(BaseModel):
             access=self.access,
             open_at=self.open_at or (now if self.open_now else None),
             min_rating=self.min_rating,
+            water_now=self.water_now,
         )
 
     @classmethod
@@ -227,7 +237,9 @@ class NearestQuery(BaseModel):
             raise RequestValidationError(errors) from None
 
 
-_FILTER_NAMES = frozenset(("kind", "amenity", "access", "open_now", "open_at", "min_rating"))
+_FILTER_NAMES = frozenset(
+    ("kind", "amenity", "access", "open_now", "open_at", "min_rating", "water_now")
+)
 _LIST_NAMES = frozenset(("kind", "amenity", "access"))
 
 
@@ -312,6 +324,7 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
         open_now=body.open_now,
         open_at=body.open_at,
         min_rating=body.min_rating,
+        water_now=body.water_now,
         now=now,
     )
 

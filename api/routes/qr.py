@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
@@ -41,7 +42,7 @@ async def _station_url(conn: ConnDep, settings: SettingsDep, station_id: Station
 async def qr_svg(
     station_id: StationId, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     url = await _station_url(conn, settings, station_id)
     return Response(qr.render_svg(url), media_type="image/svg+xml")
 
@@ -55,9 +56,40 @@ async def qr_svg(
 async def qr_png(
     station_id: StationId, principal: StationWriterDep, conn: ConnDep, settings: SettingsDep
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     url = await _station_url(conn, settings, station_id)
     return Response(qr.render_png(url), media_type="image/png")
+
+
+@router.get(
+    "/v1/stations/{station_id}/poster.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="The station's printable QR poster (its operator or an administrator)",
+    description="The page `stations qr posters` prints for this station: A5 or A4.",
+)
+async def poster_pdf(
+    station_id: StationId,
+    principal: StationWriterDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    size: Annotated[Literal["a5", "a4"], Query(description="paper size")] = "a5",
+) -> Response:
+    await ensure_station_access(conn, principal, station_id)
+    station = await posters.station_for_poster(conn, station_id=station_id)
+    pdf = await asyncio.to_thread(
+        posters.render_pdf,
+        [station],
+        security=settings.security,
+        base_url=settings.api.public_base_url,
+        page_size=size,
+    )
+    filename = f"poster-{station['code']}-{size}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
 
 
 @router.get(

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.auth import StationWriterDep, ensure_station_access, operated_stations
-from api.deps import ConnDep
+from api.auth import StationWriterDep, branch_of, ensure_station_access, operated_stations
+from api.deps import ConnDep, IndexDep
 from api.routes.ids import StationId
 from stations.visits import ratings
 
@@ -45,18 +45,28 @@ class ReviewedOut(BaseModel):
     summary="Stations to check: your stations (operators) or all (administrators)",
 )
 async def review_queue(principal: StationWriterDep, conn: ConnDep) -> list[dict[str, Any]]:
-    return await ratings.review_queue(conn, station_ids=operated_stations(principal))
+    return await ratings.review_queue(
+        conn, station_ids=operated_stations(principal), branch=branch_of(principal)
+    )
 
 
 @router.post(
     "/{station_id}/reviewed",
     response_model=ReviewedOut,
     summary="The listing was checked: reports so far stop counting",
+    description="The body (a `note`) is optional. The station counts as verified at the "
+    "review's time (`verified_at`, recorded in its history with the note as reason).",
 )
 async def mark_reviewed(
-    station_id: StationId, body: ReviewedIn, principal: StationWriterDep, conn: ConnDep
+    station_id: StationId,
+    principal: StationWriterDep,
+    conn: ConnDep,
+    service: IndexDep,
+    body: ReviewedIn | None = None,
 ) -> dict[str, Any]:
-    ensure_station_access(principal, station_id)
-    return await ratings.mark_reviewed(
-        conn, station_id=station_id, actor=principal.subject, note=body.note
+    await ensure_station_access(conn, principal, station_id)
+    reviewed = await ratings.mark_reviewed(
+        conn, station_id=station_id, actor=principal.subject, note=body.note if body else None
     )
+    await service.refresh(conn, [station_id])  # searches show it verified at once
+    return reviewed

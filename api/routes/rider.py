@@ -1,18 +1,24 @@
-"""The rider page: what a union programme's link or a station poster's QR code opens.
+"""The service's pages: the rider page and the staff console, from one page server.
 
-``GET /`` is the page; ``GET /s/{code}`` (a poster) is the same page showing the
-scanned station — :mod:`api.routes.qr` hands browsers here and keeps answering JSON to
-everyone else. The page's files live in the ``web`` package (plain ES modules, no build
-step; package data, in folders at any depth) and are served from memory under
-``/web/…``: gzipped when the phone accepts it, with a version query that changes
-whenever any of them changes, so a phone caches them for a year and never revalidates.
-Leaflet comes from the vendored copy the coverage maps use (``/static/maps/vendor/…``);
-nothing is loaded from anywhere else, and the page's Content-Security-Policy says so
-(plus the tile server, when one is configured).
+``GET /`` is the rider page, what a union programme's link or a station poster's QR
+code opens; ``GET /s/{code}`` (a poster) is the same page showing the scanned station —
+:mod:`api.routes.qr` hands browsers here and keeps answering JSON to everyone else.
+``GET /staff/`` is the staff console (``web/staff.html``, ``web/staff/``), where
+operators, administrators and planners sign in; its views are routed in the page from
+the URL's fragment (``#/today``, ``#/set-password?token=…``).
 
-What the page needs from settings is written into the HTML once per app: walking and
+Both pages' files live in the ``web`` package (plain ES modules, no build step; package
+data, in folders at any depth; ``web/common/`` holds what the two share) and are
+served from memory under ``/web/…``: gzipped when the browser accepts it, with a
+version query that changes whenever any of them changes, so a phone caches them for a
+year and never revalidates. Leaflet comes from the vendored copy the coverage maps use
+(``/static/maps/vendor/…``); nothing is loaded from anywhere else, and the pages'
+Content-Security-Policy says so (plus the tile server, when one is configured).
+
+What a page needs from settings is written into its HTML once per app: walking and
 e-bike speeds (the coverage settings, so time estimates match the planners' 15-minute
-bands), the tile layer and the labels of the fixed vocabularies.
+bands), the tile layer and the labels of the fixed vocabularies; the console also the
+idle time of a session and the shortest password.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from maps.assets import LEAFLET, STATIC_URL
 from stations.catalog import vocab
 from stations.errors import NotFound
 from stations.geo.crs import Crs, point_from_wgs84
-from stations.settings import CoverageSettings, Settings, TileSettings
+from stations.people import passwords
+from stations.settings import CoverageSettings, Settings, StaffSettings, TileSettings
 
 router = APIRouter(tags=["rider"])
 
@@ -49,9 +56,10 @@ _MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# Relative module imports ("./x.js", "../common/x.js") get the version query, so every
-# module URL is cacheable forever.
-_IMPORT = re.compile(rb'(\bfrom\s+"\.\.?/[\w/-]+\.js)"')
+# Relative module imports ("./x.js", "../common/x.js"), also those imported for their
+# side effects only (import "./x.js"), get the version query, so every module URL is
+# cacheable forever and is the URL the page preloads (one instance of each module).
+_IMPORT = re.compile(rb'(\b(?:from|import)\s+"\.\.?/[\w/-]+\.js)"')
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,23 @@ def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, An
     }
 
 
+def console_config(
+    coverage: CoverageSettings, tiles: TileSettings, staff: StaffSettings
+) -> dict[str, Any]:
+    """What the staff console reads from ``<script id="config">``: the rider page's
+    config and the session's idle time, the shortest password, the station statuses."""
+    return {
+        **page_config(coverage, tiles),
+        "session": {"idle_minutes": staff.session_idle_minutes},
+        "password": {"min_length": passwords.MIN_LENGTH},
+        "statuses": {str(name): list(pair) for name, pair in vocab.STATUS_LABELS.items()},
+    }
+
+
+RIDER = "index.html"
+CONSOLE = "staff.html"
+
+
 def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
     """Every file under ``folder`` with its path relative to it, in name order."""
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -107,10 +132,16 @@ def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversa
             yield f"{prefix}{entry.name}", entry
 
 
-class RiderPage:
-    """The page and its files, read once from the ``web`` package and kept in memory."""
+class WebPages:
+    """The pages and their files, read once from the ``web`` package and kept in memory.
 
-    def __init__(self, config: dict[str, Any], *, web_dir: Traversable = WEB_DIR) -> None:
+    ``configs`` maps each page's HTML file to the config written into it; every page
+    and file shares one version.
+    """
+
+    def __init__(
+        self, configs: dict[str, dict[str, Any]], *, web_dir: Traversable = WEB_DIR
+    ) -> None:
         sources = {
             name: entry.read_bytes()
             for name, entry in _walk(web_dir)
@@ -128,9 +159,21 @@ class RiderPage:
             )
             for name, body in sources.items()
         }
+        self.html = {
+            name: _file(self._fill(web_dir, name, config).encode(), "text/html; charset=utf-8")
+            for name, config in configs.items()
+        }
+        tiles = _tiles_source(next(iter(configs.values()))["tiles"]["url"])
+        self.csp = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src 'self' data:{' ' + tiles if tiles else ''}; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        )
+
+    def _fill(self, web_dir: Traversable, name: str, config: dict[str, Any]) -> str:
         # "</" cannot appear inside a <script> element; "<\/" means the same in JSON.
         config_json = orjson.dumps(config).decode().replace("</", "<\\/")
-        html = (web_dir / "index.html").read_text(encoding="utf-8")
+        html = (web_dir / name).read_text(encoding="utf-8")
         html = (
             html.replace("{{leaflet}}", f"{STATIC_URL}/vendor/{LEAFLET}")
             .replace("{{web}}", WEB_URL)
@@ -139,21 +182,15 @@ class RiderPage:
         )
         leftover = re.search(r"\{\{\w+\}\}", html)
         if leftover:
-            raise RuntimeError(f"web/index.html: nothing fills {leftover.group(0)}")
-        self.html = _file(html.encode(), "text/html; charset=utf-8")
-        tiles = _tiles_source(config["tiles"]["url"])
-        self.csp = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; "
-            f"img-src 'self' data:{' ' + tiles if tiles else ''}; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-        )
+            raise RuntimeError(f"web/{name}: nothing fills {leftover.group(0)}")
+        return html
 
 
-def _page(request: Request) -> RiderPage:
+def _page(request: Request) -> WebPages:
     state = request.app.state
-    page: RiderPage | None = getattr(state, "rider_page", None)
+    page: WebPages | None = getattr(state, "web_pages", None)
     if page is None:
-        page = state.rider_page = RiderPage(state.rider_config)
+        page = state.web_pages = WebPages(state.page_configs)
     return page
 
 
@@ -172,8 +209,8 @@ def wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def page_response(request: Request) -> Response:
-    """The rider page; it reads what to show (a scanned station or not) from its URL."""
+def page_response(request: Request, name: str = RIDER) -> Response:
+    """A page (the rider's by default); it reads what to show from its URL."""
     page = _page(request)
     headers = {
         "Cache-Control": "no-cache",
@@ -182,7 +219,7 @@ def page_response(request: Request) -> Response:
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
-    response = _send(request, page.html, headers)
+    response = _send(request, page.html[name], headers)
     response.headers["Vary"] = "Accept, Accept-Encoding"
     return response
 
@@ -190,6 +227,16 @@ def page_response(request: Request) -> Response:
 @router.get("/", include_in_schema=False)
 async def rider_page(request: Request) -> Response:
     return page_response(request)
+
+
+@router.get("/staff/", include_in_schema=False)
+async def staff_console(request: Request) -> Response:
+    return page_response(request, CONSOLE)
+
+
+@router.get("/staff", include_in_schema=False)
+async def staff_console_slash() -> Response:
+    return Response(status_code=308, headers={"Location": "/staff/"})
 
 
 @router.get(f"{WEB_URL}/{{name:path}}", include_in_schema=False)
@@ -236,7 +283,10 @@ async def rider_position(
 
 
 def install(app: FastAPI) -> None:
-    """Serve the rider page, configured from the app's settings; its files load on first use."""
+    """Serve the pages, configured from the app's settings; their files load on first use."""
     settings: Settings = app.state.settings
-    app.state.rider_config = page_config(settings.coverage, settings.tiles)
+    app.state.page_configs = {
+        RIDER: page_config(settings.coverage, settings.tiles),
+        CONSOLE: console_config(settings.coverage, settings.tiles, settings.staff),
+    }
     app.include_router(router)

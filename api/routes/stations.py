@@ -5,6 +5,7 @@ Nearest searches from the in-process index live in :mod:`api.routes.nearest`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from api import schemas
-from api.auth import AdminDep, StationWriterDep, ensure_station_access
+from api.auth import AdminDep, StationWriterDep, branch_of, ensure_station_access
 from api.deps import ConnDep, IndexDep, NamedCrsDep
 from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
@@ -22,6 +23,7 @@ from stations.catalog import writes as catalog
 from stations.errors import InvalidInput
 from stations.geo.crs import WGS84
 from stations.search import lookup, render, words
+from stations.search.filters import parse_bool
 from stations.search.service import IndexService
 
 router = APIRouter(prefix="/v1/stations", tags=["stations"])
@@ -60,7 +62,8 @@ _FORMAT = Query(
     "",
     summary="Search stations by text, box and attributes",
     description="`q` matches every word as part of the name, English name or address "
-    "(two-character Chinese words work, e.g. `q=驿站`). Results in id order, a page at a time: "
+    "(in any case or width; two-character Chinese words work, e.g. `q=驿站`). Each station "
+    "carries today's water (`water_today`). Results in id order, a page at a time: "
     "follow `next`. GeoJSON with `Accept: application/geo+json` or `f=geojson`. Closed "
     "stations appear only when asked for with `status=closed`.",
     response_class=Response,
@@ -74,6 +77,7 @@ _FORMAT = Query(
 )
 async def search_stations(
     request: Request,
+    service: IndexDep,
     conn: ConnDep,
     out_crs: NamedCrsDep,
     q: Annotated[
@@ -104,6 +108,14 @@ async def search_stations(
     district: Annotated[
         str | None, Query(max_length=100, description="district name or code", examples=["相山区"])
     ] = None,
+    water_now: Annotated[
+        str | None,
+        Query(
+            description="`true`: only stations with bottles of today's stock left "
+            "(`water_today.remaining` > 0, in each station's local day)",
+            examples=["true"],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=lookup.MAX_LIMIT)] = lookup.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="from a `next` link")] = None,
     f: Annotated[str | None, _FORMAT] = None,
@@ -111,11 +123,15 @@ async def search_stations(
     query = lookup.build_query(
         q=q, bbox=bbox, crs=out_crs, kind=kind, amenity=amenity, status=status, district=district
     )
+    if parse_bool(water_now, field="water_now"):
+        query = replace(query, station_ids=service.live.ids_with_water())
     after = lookup.decode_cursor(cursor)
     rows = await lookup.search_stations(conn, query, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [lookup.station_dict(r, out_crs) for r in rows]
+    for item in items:
+        item["water_today"] = orjson.loads(service.live.water_fragment(item["id"]))
     next_link = None
     if more and rows:
         pairs = [
@@ -242,7 +258,9 @@ async def create_station(
     service: IndexDep, conn: ConnDep, principal: AdminDep, body: schemas.StationFields
 ) -> Response:
     fields, reason = _fields(body)
-    row = await catalog.create_station(conn, fields, actor=principal.actor, reason=reason)
+    row = await catalog.create_station(
+        conn, fields, actor=principal.actor, reason=reason, branch=branch_of(principal)
+    )
     return await _written(service, conn, row, status_code=201)
 
 
@@ -264,7 +282,7 @@ async def update_station(
         str | None, Header(description='the version to change, e.g. "3"', examples=['"3"'])
     ] = None,
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     expected = None
     if if_match is not None:
         text = if_match.strip().removeprefix("W/").strip('"')
@@ -276,7 +294,13 @@ async def update_station(
         expected = int(text)
     fields, reason = _fields(body)
     row = await catalog.update_station(
-        conn, station_id, fields, actor=principal.actor, expected_version=expected, reason=reason
+        conn,
+        station_id,
+        fields,
+        actor=principal.actor,
+        expected_version=expected,
+        reason=reason,
+        branch=branch_of(principal),
     )
     return await _written(service, conn, row)
 
@@ -284,7 +308,7 @@ async def update_station(
 async def _set_status(
     service: IndexService, conn: Any, principal: Any, station_id: int, status: str, reason: str
 ) -> Response:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     row = await catalog.set_station_status(
         conn, station_id, status, actor=principal.actor, reason=reason
     )

@@ -16,6 +16,12 @@ from stations.visits import stock
 router = APIRouter(prefix="/v1/stations", tags=["stock"])
 
 
+class CampaignDefault(BaseModel):
+    id: int
+    name: str
+    daily_allocation: int | None
+
+
 class StockOut(BaseModel):
     station_id: int
     local_day: date
@@ -23,11 +29,28 @@ class StockOut(BaseModel):
     remaining: int
     handed_out: int
     updated_at: datetime | None
+    from_default: bool = Field(
+        description="nobody set this day yet: the numbers are its default allocation"
+    )
+    default_allocation: int | None = Field(
+        description="what a day nobody sets starts with: the station's own default, else "
+        "its campaign's (null: none; claims are refused out_of_stock until stock is set)"
+    )
+    station_default: int | None = Field(description="the station's own default, if any")
+    campaign: CampaignDefault | None = Field(description="the campaign running that day")
 
 
 class AllocationIn(BaseModel):
     allocated: int = Field(ge=0, le=1_000_000, description="bottles for the day")
     day: date | None = Field(None, description="the station's local date; default today")
+
+
+class DefaultIn(BaseModel):
+    daily_allocation: int | None = Field(
+        ge=0,
+        le=1_000_000,
+        description="bottles each local day nobody sets; null to follow the campaign's default",
+    )
 
 
 class TopUpIn(BaseModel):
@@ -42,7 +65,7 @@ async def get_stock(
     conn: ConnDep,
     day: Annotated[date | None, Query(description="default: the station's today")] = None,
 ) -> dict[str, Any]:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     return await stock.get_stock(conn, station_id=station_id, day=day)
 
 
@@ -50,7 +73,7 @@ async def get_stock(
 async def set_stock(
     station_id: StationId, body: AllocationIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     return await stock.set_allocation(
         conn, station_id=station_id, allocated=body.allocated, day=body.day
     )
@@ -60,5 +83,25 @@ async def set_stock(
 async def top_up(
     station_id: StationId, body: TopUpIn, principal: StationWriterDep, conn: ConnDep
 ) -> dict[str, Any]:
-    ensure_station_access(principal, station_id)
+    await ensure_station_access(conn, principal, station_id)
     return await stock.top_up(conn, station_id=station_id, count=body.count, day=body.day)
+
+
+@router.put(
+    "/{station_id}/stock/default",
+    response_model=StockOut,
+    summary="Set the station's default daily allocation (overrides its campaign's)",
+    description="Each local day that nobody sets starts with this many bottles, on days a "
+    "campaign runs at the station: the day's first claim creates the day's stock from it. "
+    "`null` follows the campaign's default again.",
+)
+async def set_default(
+    station_id: StationId, body: DefaultIn, principal: StationWriterDep, conn: ConnDep
+) -> dict[str, Any]:
+    await ensure_station_access(conn, principal, station_id)
+    return await stock.set_default(
+        conn,
+        station_id=station_id,
+        daily_allocation=body.daily_allocation,
+        actor=principal.subject,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -114,3 +114,21 @@ def state_at(text: str | None, *, time_zone: str, country: str | None, at: datet
     else:
         is_open = None
     return HoursState(is_open=is_open, next_change=expression.next_change(local), comment=comment)
+
+
+def next_open(
+    text: str | None, *, time_zone: str, country: str | None, at: datetime, within_days: int = 400
+) -> datetime | None:
+    """When the station opens next after ``at`` (in its zone); None within ``within_days``.
+
+    The start of the first open interval, so a spell of ``unknown`` in between is passed
+    over; ``at`` itself when it is open then.
+    """
+    if text is None:
+        return None
+    local = at.astimezone(zone(time_zone))
+    end = local + timedelta(days=within_days)
+    for start, _, state, _ in compiled(text, time_zone, country).intervals(local, end):
+        if state == opening_hours.State.OPEN:
+            return max(start, local)
+    return None

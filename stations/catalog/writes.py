@@ -24,6 +24,7 @@ from stations.db import connection as dbconn
 from stations.errors import Conflict, InvalidInput, StationNotFound
 from stations.geo import crs as crsmod
 from stations.geo import h3cells
+from stations.people import branches
 from stations.sql import load
 
 SQL = load("catalog", expand=expand_sql)
@@ -103,14 +104,17 @@ async def create_station(
     reason: str | None = None,
     source: str = DEFAULT_SOURCE,
     source_id: str | None = None,
+    branch: str | None = None,
 ) -> asyncpg.Record:
     """Create one station from catalog fields and ``lat``/``lng`` (+ optional ``crs``).
 
     The time zone comes from the position and the country from the zone when not given.
-    Raises InvalidInput (every bad field listed) or Conflict (a station with the same
-    name within a few metres, or the source id taken).
+    Raises InvalidInput (every bad field listed), Conflict (a station with the same
+    name within a few metres, or the source id taken), or Forbidden when ``branch`` (the
+    writer's union branch) does not own the station's district code.
     """
     clean = rules.validate_station(fields)
+    branches.check_district(branch, clean.get("district_code"))
     if not rules.SOURCE_PATTERN.fullmatch(source):
         raise InvalidInput(f"source: {source!r} is not a source name (a-z, 0-9, . _ -)")
     place = locate(clean.pop("lat"), clean.pop("lng"), clean.pop("crs"))
@@ -154,18 +158,26 @@ async def update_station(
     actor: str,
     expected_version: int | None = None,
     reason: str | None = None,
+    branch: str | None = None,
 ) -> asyncpg.Record:
     """Change some fields of a station (a partial update) and return it.
 
     With ``expected_version`` the change applies only to that version (else Conflict:
     someone changed it meanwhile). A new position is converted and indexed like on
     create; its time zone (and country) follow it unless given. Unknown id: NotFound.
+    With ``branch``, the station must be that union branch's, and stay so.
     """
     clean = rules.validate_station(changes, partial=True)
     async with dbconn.transaction(conn, actor=actor, reason=reason):
         row = await conn.fetchrow(SQL.lock_station, station_id)
         if row is None:
             raise StationNotFound(station_id)
+        if not branches.covers(branch, row["district_code"]):
+            raise branches.outside(
+                branch, f"station {station_id} is not under your branch", station_id=station_id
+            )
+        if "district_code" in clean:
+            branches.check_district(branch, clean["district_code"])
         if expected_version is not None and row["version"] != expected_version:
             raise Conflict(
                 f"station {station_id} is at version {row['version']}, not {expected_version}: "

@@ -10,12 +10,14 @@ import sys
 import typer
 
 from stations.cli import accounts as accounts_commands
+from stations.cli import branches as branches_commands
 from stations.cli import campaigns as campaigns_commands
 from stations.cli import catalog as catalog_commands
 from stations.cli import coverage as coverage_commands
 from stations.cli import db as db_commands
 from stations.cli import demand as demand_commands
 from stations.cli import demo as demo_commands
+from stations.cli import listing as listing_commands
 from stations.cli import members as members_commands
 from stations.cli import qr as qr_commands
 from stations.errors import StationsError
@@ -32,10 +34,13 @@ app.add_typer(coverage_commands.app, name="coverage")
 app.add_typer(demand_commands.app, name="demand")
 app.add_typer(members_commands.app, name="members")
 app.add_typer(accounts_commands.app, name="accounts")
+app.add_typer(branches_commands.app, name="branches")
 app.add_typer(campaigns_commands.app, name="campaigns")
 app.add_typer(qr_commands.app, name="qr")
 app.command("import")(catalog_commands.import_command)
 app.command("export")(catalog_commands.export_command)
+app.command("list")(listing_commands.list_command)
+app.command("show")(listing_commands.show_command)
 
 
 @app.command()
@@ -56,6 +61,9 @@ def serve(
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers,
+        # X-Forwarded-Proto/-For are believed from these only: the staff cookie is Secure
+        # over TLS, and sign-in attempts are throttled by the real client's address.
+        forwarded_allow_ips=settings.api.trusted_proxies,
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -1,4 +1,4 @@
-"""``stations campaigns create | list | show | stations | cancel``."""
+"""``stations campaigns create | list | show | stations | allocate | cancel``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from stations.cli.runner import run_connected
 from stations.errors import InvalidInput
-from stations.people import accounts
+from stations.people import accounts, branches
 from stations.visits import campaigns
 
 app = typer.Typer(help="Water campaigns: dates, hours, quota, geofence, stations, prizes.")
@@ -43,6 +43,14 @@ def create(
     prize: list[str] = typer.Option(
         [], "--prize", help="name:total:probability, e.g. 夏日礼包:500:0.05 (repeatable)."
     ),
+    daily_allocation: int | None = typer.Option(
+        None,
+        "--daily-allocation",
+        help="Default bottles per station and local day, when nobody sets the day.",
+    ),
+    branch: str | None = typer.Option(
+        None, help="Union branch running it (district code prefix); default national."
+    ),
 ) -> None:
     """Create a campaign with its stations and prize pools."""
     try:
@@ -66,6 +74,8 @@ def create(
             station_ids=ids,
             all_water_stations=all_water,
             prizes=prizes,
+            daily_allocation=daily_allocation,
+            branch=(await branches.get_branch(conn, branch))["code"] if branch else None,
         )
 
     _show(run_connected(work))
@@ -104,6 +114,25 @@ def stations(
         )
 
     print(f"{len(run_connected(work))} stations take part in campaign {campaign_id}")
+
+
+@app.command()
+def allocate(
+    campaign_id: int,
+    bottles: int | None = typer.Argument(
+        None, help="Bottles per station and local day; leave out to remove the default."
+    ),
+) -> None:
+    """Set the campaign's default daily allocation (a station's own default overrides it)."""
+    run_connected(
+        lambda conn: campaigns.update_campaign(
+            conn, campaign_id=campaign_id, daily_allocation=bottles
+        )
+    )
+    if bottles is None:
+        print(f"campaign {campaign_id} has no default allocation: operators set each day")
+    else:
+        print(f"each station of campaign {campaign_id} starts each day with {bottles} bottles")
 
 
 @app.command()

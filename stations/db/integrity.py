@@ -51,6 +51,22 @@ _KNOWN: dict[str, tuple[type[StationsError], str]] = {
     "operator_stations_station_id_fkey": (NotFound, "no station has this id"),
     "campaign_stations_station_id_fkey": (NotFound, "no station has this id"),
     "campaign_stations_campaign_id_fkey": (NotFound, "no campaign has this id"),
+    "accounts_branch_fkey": (
+        NotFound,
+        "no union branch has this code; see `stations branches list`",
+    ),
+    "campaigns_branch_fkey": (
+        NotFound,
+        "no union branch has this code; see `stations branches list`",
+    ),
+    "campaigns_daily_allocation_check": (
+        InvalidInput,
+        "daily_allocation must be 0 to 1,000,000 bottles",
+    ),
+    "water_defaults_daily_allocation_check": (
+        InvalidInput,
+        "daily_allocation must be 0 to 1,000,000 bottles",
+    ),
     "operator_stations_account_id_role_fkey": (
         InvalidInput,
         "only operator accounts can run stations",

@@ -2,7 +2,9 @@
 
 An account gets a bearer token from the CLI (``stations accounts add`` prints the first
 one, ``stations accounts token`` issues another); the token is shown once and stored
-hashed. Disabling an account revokes its tokens at once.
+hashed. Disabling an account revokes its tokens at once. Administrators and planners
+belong to a union branch (:mod:`stations.people.branches`; none: the national root);
+people sign in to the staff console with a password (:mod:`stations.people.passwords`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncpg
 
 from stations.db.integrity import translating
 from stations.errors import InvalidInput, NotFound
-from stations.people import tokens
+from stations.people import branches, tokens
 from stations.sql import load
 
 SQL = load("members")
@@ -48,16 +50,23 @@ async def add_account(
     name: str,
     contact: str | None = None,
     station_ids: list[int] | None = None,
+    branch: str | None = None,
     token_days: int,
 ) -> tuple[asyncpg.Record, tokens.IssuedToken]:
-    """Create an account (operators with their stations) and its first token."""
+    """Create an account (operators with their stations, others in a branch) and its token."""
     if role not in STAFF_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}")
     if station_ids and role != "operator":
         raise InvalidInput("only operators run stations; leave out --station for this role")
+    if branch is not None and role == "operator":
+        raise InvalidInput(
+            "operators act on the stations they run, not on a branch; leave out --branch"
+        )
+    if branch is not None:
+        branch = (await branches.get_branch(conn, branch))["code"]
     with translating():
         async with conn.transaction():
-            account = await conn.fetchrow(SQL.insert_account, role, name.strip(), contact)
+            account = await conn.fetchrow(SQL.insert_account, role, name.strip(), contact, branch)
             if station_ids:
                 await conn.execute(SQL.grant_stations, account["id"], station_ids)
             issued = await tokens.issue(
@@ -95,5 +104,8 @@ async def disable_account(conn: asyncpg.Connection, *, name: str) -> None:
         await conn.execute(SQL.revoke_account_tokens, account["id"])
 
 
-async def list_accounts(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SQL.list_accounts)]
+async def list_accounts(
+    conn: asyncpg.Connection, *, branch: str | None = None
+) -> list[dict[str, Any]]:
+    """The accounts a branch sees (all for the national root, ``None``)."""
+    return [dict(r) for r in await conn.fetch(SQL.list_accounts, branch)]

@@ -40,7 +40,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "occupation": ("occupation", "职业", "工种"),
     "employer": ("employer", "platform", "employer_platform", "工作单位", "所属平台", "平台"),
     "status": ("status", "状态", "会员状态"),
+    # Which union branch the member belongs to (a branch owns district code prefixes);
+    # members without one belong to the national root.
+    "district_code": ("district_code", "区县代码", "行政区划代码", "所属区县代码"),
 }
+_DISTRICT_CODE = re.compile(r"^\d{2,12}$")
 REQUIRED_COLUMNS = ("member_no", "phone", "occupation")
 KEEP: Any = object()  # an optional column the file does not have: keep the stored value
 
@@ -262,6 +266,13 @@ def _parse_row(raw: dict[str, str], security: SecuritySettings) -> tuple[dict[st
         if value is not None and len(value) > limit:
             problems.append(f"{name}: longer than {limit} characters")
         out[name] = value
+    if "district_code" not in raw:
+        out["district_code"] = KEEP
+    else:
+        district = (raw["district_code"] or "").strip() or None
+        if district is not None and not _DISTRICT_CODE.fullmatch(district):
+            problems.append(f"district_code: {district!r} is not a district code (GB/T 2260)")
+        out["district_code"] = district
     status_text = (raw.get("status") or "").strip().lower()
     if status_text:
         status = _STATUS_WORDS.get(status_text)
@@ -303,15 +314,21 @@ async def import_members(
     for number, (result, values) in parsed.items():
         old = existing.get(number)
         if old is None:
-            defaults = {"name": None, "employer": None, "status": MemberStatus.ACTIVE.value}
+            defaults = {
+                "name": None,
+                "employer": None,
+                "district_code": None,
+                "status": MemberStatus.ACTIVE.value,
+            }
             values.update({k: v for k, v in defaults.items() if values[k] is KEEP})
             inserts.append(values)
             result.action = "created"
             continue
-        values.update({k: old[k] for k in ("name", "employer", "status") if values[k] is KEEP})
+        kept = ("name", "employer", "status", "district_code")
+        values.update({k: old[k] for k in kept if values[k] is KEEP})
         changed = [
             name
-            for name in ("phone_hash", "name", "occupation", "employer", "status")
+            for name in ("phone_hash", "name", "occupation", "employer", "status", "district_code")
             if (bytes(old[name]) if name == "phone_hash" else old[name]) != values[name]
         ]
         if changed:
@@ -329,6 +346,7 @@ async def import_members(
                     for name in ("member_no", "phone_hash", "name", "occupation", "employer")
                 ),
                 [v["status"] for v in batch],
+                [v["district_code"] for v in batch],
             )
     return ImportReport(rows=results)
 

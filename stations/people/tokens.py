@@ -52,6 +52,7 @@ class Identity:
     account_id: int | None = None
     member_active: bool = True
     station_ids: frozenset[int] = field(default_factory=frozenset)
+    branch: str | None = None  # administrators' and planners' union branch; None: national
 
 
 async def issue(
@@ -89,6 +90,7 @@ async def resolve(conn: asyncpg.Connection, *, digest: bytes) -> Identity | None
         token_id=row["token_id"],
         account_id=row["account_id"],
         station_ids=frozenset(row["station_ids"]),
+        branch=row["account_branch"],
     )
 
 

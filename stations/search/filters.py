@@ -38,6 +38,7 @@ class Filters:
     access: frozenset[str] | None = None
     open_at: datetime | None = None  # the instant to be open at (already resolved from "now")
     min_rating: float | None = None
+    water_now: bool = False  # bottles left today, in the station's local day
 
     @property
     def amenity_mask(self) -> int:
@@ -243,6 +244,7 @@ def build_filters(
     open_now: str | bool | None = None,
     open_at: str | datetime | None = None,
     min_rating: str | float | None = None,
+    water_now: str | bool | None = None,
     now: datetime,
 ) -> Filters:
     return Filters(
@@ -251,4 +253,5 @@ def build_filters(
         access=parse_access(access),
         open_at=parse_open(open_now, open_at, now=now),
         min_rating=parse_min_rating(min_rating),
+        water_now=parse_bool(water_now, field="water_now"),
     )

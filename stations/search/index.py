@@ -20,9 +20,10 @@ exact geodesic (pyproj, Karney) is computed only while that bound does not excee
 current k-th best distance. The walk stops once the bound of the next candidate — or
 of everything the tree has not returned yet — is strictly greater than the k-th best,
 so the answer is the true k nearest, ties broken by id. Filters (kind, amenities,
-access; open at an instant; minimum rating) are applied to candidates *before* they
-count towards k: when too few pass, the tree is asked for more (k grows ×4), and when
-a filter is very selective the whole set is scanned with vectorised masks instead.
+access; open at an instant; minimum rating; water left today) are applied to candidates
+*before* they count towards k: when too few pass, the tree is asked for more (k grows
+×4), and when a filter is very selective the whole set is scanned with vectorised masks
+instead.
 
 Nothing here awaits: a search runs to completion between two writes.
 """
@@ -61,10 +62,16 @@ class Plan(NamedTuple):
     states_at: StatesAt | None  # per-key states at another instant
     min_rating: float | None
     selectivity: float
+    water_now: bool = False
 
     @property
     def is_static_only(self) -> bool:
-        return self.open_states is None and self.states_at is None and self.min_rating is None
+        return (
+            self.open_states is None
+            and self.states_at is None
+            and self.min_rating is None
+            and not self.water_now
+        )
 
     @property
     def is_trivial(self) -> bool:
@@ -218,8 +225,17 @@ class StationIndex:
         if filters.min_rating is not None:
             total = max(len(self), 1)
             selectivity *= self.live.count_at_least(filters.min_rating) / total
+        if filters.water_now:
+            selectivity *= len(self.live.water_left) / max(len(self), 1)
         return Plan(
-            kind_ok, amen_mask, access_ok, open_states, states_at, filters.min_rating, selectivity
+            kind_ok,
+            amen_mask,
+            access_ok,
+            open_states,
+            states_at,
+            filters.min_rating,
+            selectivity,
+            filters.water_now,
         )
 
     def _open_fraction(self, now: float) -> float:
@@ -281,6 +297,8 @@ class StationIndex:
         if plan.min_rating is not None and ok.any():
             stars = self.live.stars_of(cols.ids[idx])
             ok &= stars >= plan.min_rating
+        if plan.water_now and ok.any():
+            ok &= self.live.has_water(cols.ids[idx])
         return ok
 
     # ------------------------------------------------------------------ search

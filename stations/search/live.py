@@ -8,7 +8,9 @@ Read through the visit domain (:func:`stations.visits.ratings.rating_summaries`,
 * ``rating_json[station_id]`` – ``{"ratings", "mean_stars", "score", "top_tags",
   "freshness"}``;
 * ``water_json[station_id]`` – the stock of the station's own local day,
-  ``{"local_day", "allocated", "remaining"}``; ``null`` when no stock is set that day.
+  ``{"local_day", "allocated", "remaining"}``; ``null`` when no stock is set that day;
+* ``water_left[station_id]`` – the bottles that remain of it, which ``water_now`` keeps
+  above zero ("has water now": today's stock remaining > 0, in the station's local day).
 
 How it stays current (``IndexService`` drives it): a full load with the index; every
 :data:`POLL_S` seconds the stations whose summaries, reports, reviews or stock rows
@@ -28,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -56,6 +59,7 @@ class LiveData:
         self.score: dict[int, float] = {}
         self.rating_json: dict[int, bytes] = {}
         self.water_json: dict[int, bytes] = {}
+        self.water_left: dict[int, int] = {}
         self._since: datetime | None = None
         self._water_loaded = 0.0
         self._ratings_loaded = 0.0
@@ -109,19 +113,12 @@ class LiveData:
                     rendered.pop(station_id, None)
                     continue
                 score[station_id] = summary.score
-                rendered[station_id] = orjson.dumps(
-                    {
-                        "ratings": summary.ratings,
-                        "mean_stars": _round(summary.mean_stars),
-                        "score": _round(summary.score),
-                        "top_tags": summary.top_tags,
-                        "freshness": _round(summary.freshness),
-                    }
-                )
+                rendered[station_id] = orjson.dumps(rating_shown(summary))
         self.score, self.rating_json = score, rendered
 
     async def _read_water(self, conn: asyncpg.Connection, ids: list[int], *, full: bool) -> None:
         rendered: dict[int, bytes] = {} if full else self.water_json
+        left: dict[int, int] = {} if full else self.water_left
         at = datetime.now(UTC)
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
@@ -130,15 +127,11 @@ class LiveData:
                 water = today.get(station_id)
                 if water is None or water.allocated is None:
                     rendered.pop(station_id, None)
+                    left.pop(station_id, None)
                     continue
-                rendered[station_id] = orjson.dumps(
-                    {
-                        "local_day": water.local_day.isoformat(),
-                        "allocated": water.allocated,
-                        "remaining": water.remaining,
-                    }
-                )
-        self.water_json = rendered
+                left[station_id] = water.remaining or 0
+                rendered[station_id] = orjson.dumps(water_shown(water))
+        self.water_json, self.water_left = rendered, left
 
     def rating_fragment(self, station_id: int) -> bytes:
         return self.rating_json.get(station_id, _NULL)
@@ -155,9 +148,46 @@ class LiveData:
             (get(i, np.nan) for i in station_ids.tolist()), dtype=float, count=len(station_ids)
         )
 
+    def has_water(self, station_ids: np.ndarray) -> np.ndarray:
+        """Whether each station has bottles left in its local day (``water_now``)."""
+        if not self.water_left:
+            return np.zeros(len(station_ids), dtype=bool)
+        get = self.water_left.get
+        return np.fromiter(
+            (get(i, 0) > 0 for i in station_ids.tolist()), dtype=bool, count=len(station_ids)
+        )
+
+    def ids_with_water(self) -> list[int]:
+        """Every station with bottles left in its local day, in id order."""
+        return sorted(i for i, n in self.water_left.items() if n > 0)
+
     def count_at_least(self, min_rating: float) -> int:
         """How many stations rate ≥ ``min_rating`` (for planning the search)."""
         return sum(1 for value in self.score.values() if value >= min_rating)
+
+
+def rating_shown(summary: ratings.RatingSummary) -> dict[str, Any] | None:
+    """A station's ratings as answers show them (``None`` while it has none)."""
+    if summary.ratings == 0:
+        return None
+    return {
+        "ratings": summary.ratings,
+        "mean_stars": _round(summary.mean_stars),
+        "score": _round(summary.score),
+        "top_tags": summary.top_tags,
+        "freshness": _round(summary.freshness),
+    }
+
+
+def water_shown(water: stock.WaterToday) -> dict[str, Any] | None:
+    """A station's water today as answers show it (``None`` while no stock is set)."""
+    if water.allocated is None:
+        return None
+    return {
+        "local_day": water.local_day.isoformat(),
+        "allocated": water.allocated,
+        "remaining": water.remaining,
+    }
 
 
 async def _ids(conn: asyncpg.Connection, query: str, since: datetime | None) -> list[int]:

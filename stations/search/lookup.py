@@ -1,9 +1,10 @@
 """Searching the catalog in PostGIS: text and bbox search, one station, its history.
 
 These read the database directly (always current). Text search matches every term of
-``q`` as a substring of the name, English name or address; a GIN index over the pairs
-of adjacent characters in each word (``station_grams`` in migration ``0010``) makes
-two-character Chinese queries such as ``驿站`` fast, which trigram indexes cannot do.
+``q`` as a substring of the name, English name or address, ignoring case and character
+width (:func:`fold`); a GIN index over the pairs of adjacent characters in each word
+(``station_grams``, migrations ``0010`` and ``0012``) makes two-character Chinese queries
+such as ``驿站`` fast, which trigram indexes cannot do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +48,24 @@ class SearchQuery:
     amenities: list[str] | None = None
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     district: str | None = None
+    # Only these stations (None: any). The API's water_now passes the stations the
+    # in-process index knows to have bottles left today (LiveData.ids_with_water).
+    station_ids: list[int] | None = None
+
+
+def fold(text: str) -> str:
+    """Text as search compares it: NFKC (full-width ＥＭＳ, １号 → EMS, 1号), lower case.
+
+    The database folds names and addresses, and the terms again, the same way
+    (``station_grams``; ``lower(normalize(…, NFKC))``); doing it here too makes ``Ems``
+    and ``ＥＭＳ`` one term. Only one-to-one case mappings are applied: PostgreSQL lowers
+    character by character, so ``İ`` is left for it (Python would make two characters).
+    """
+    normal = unicodedata.normalize("NFKC", text)
+    lowered = normal.lower()
+    if len(lowered) == len(normal):
+        return lowered
+    return "".join(c if len(low := c.lower()) != 1 else low for c in normal)
 
 
 def parse_terms(q: str | None, *, field: str = "q") -> list[str] | None:
@@ -57,7 +77,7 @@ def parse_terms(q: str | None, *, field: str = "q") -> list[str] | None:
             "(a name or address, e.g. 驿站 or 人民路)",
             field=field,
         )
-    terms = list(dict.fromkeys(q.split()))
+    terms = list(dict.fromkeys(fold(q).split()))
     if len(terms) > MAX_TERMS:
         raise InvalidInput(f"{field}: at most {MAX_TERMS} words", field=field)
     return terms
@@ -161,6 +181,7 @@ async def search_stations(
         query.district,
         after,
         limit,
+        query.station_ids,
     )
 
 

@@ -27,7 +27,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "stations_changed"
 LOAD_CHUNK = 50_000
 KEEPALIVE_S = 30.0
+CLOSE_S = 10.0
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 _VOCAB = (list(KIND_VALUES), list(ACCESS_VALUES), list(AMENITY_VALUES))
@@ -113,6 +114,9 @@ class IndexService:
         self._changed_during_reload: set[int] = set()
         self._closed = False
         self.reloads = 0
+        # Called after stations changed in this index (others keep what they derive from
+        # stations, e.g. the claim desk's opening hours, current this way).
+        self.on_change: list[Callable[[], None]] = []
         self.compactions = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -130,12 +134,15 @@ class IndexService:
         self._live_worker = asyncio.create_task(self._follow_live(), name="station-live-data")
 
     async def close(self) -> None:
+        """Stop following changes; bounded, so a server's shutdown never waits for ever."""
         self._closed = True
-        for task in (self._worker, self._live_worker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [t for t in (self._worker, self._live_worker) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, running = await asyncio.wait(tasks, timeout=CLOSE_S)
+            if running:
+                log.warning("station index tasks still running after %ss: %s", CLOSE_S, running)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -158,9 +165,13 @@ class IndexService:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._closed:
+            # asyncio.timeout, not asyncio.wait_for: in Python 3.11, wait_for returns the
+            # queue's item when it arrives in the same turn of the loop as a cancellation,
+            # and the cancellation is lost (close() then waited for this loop for ever).
             try:
-                first = await asyncio.wait_for(self._events.get(), timeout=KEEPALIVE_S)
+                async with asyncio.timeout(KEEPALIVE_S):
+                    first = await self._events.get()
             except TimeoutError:
                 first = "?"
             payloads = [first]
@@ -204,7 +215,8 @@ class IndexService:
         if self._listener is None or self._listener.is_closed():
             return False
         try:
-            await asyncio.wait_for(self._listener.fetchval("SELECT 1"), timeout=10)
+            async with asyncio.timeout(10):
+                await self._listener.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
             return False
         return True
@@ -218,10 +230,13 @@ class IndexService:
 
     async def _follow_live(self) -> None:
         """Ratings and water stock change without touching stations: poll them."""
-        while True:
+        while not self._closed:
             await asyncio.sleep(LIVE_POLL_S)
             try:
-                async with self._lock, self._pool.acquire() as conn:
+                # The connection before the lock, as every holder of the lock does: a
+                # request that holds one of the pool's connections may be waiting for
+                # the lock, and the lock's holder must never wait for a connection.
+                async with self._pool.acquire() as conn, self._lock:
                     await self.live.poll(conn)
             except asyncio.CancelledError:
                 raise
@@ -247,6 +262,7 @@ class IndexService:
             if self._reloading:
                 self._changed_during_reload.update(ids)
             await self.live.refresh(conn, sorted(ids))
+        self._changed()
 
     async def _reload(self) -> None:
         """Rebuild the whole index from PostGIS (start, ``*``, reconnect)."""
@@ -257,15 +273,15 @@ class IndexService:
             columns = (await load_columns(self._pool, self.states)).sorted_by_id()
             tree = await asyncio.to_thread(build_tree, columns.xyz) if len(columns) else None
             fresh = StationIndex(columns, tree, states=self.states, live=self.live)
-            async with self._lock:
-                async with self._pool.acquire() as conn:
-                    await self.live.load(conn)
-                    if self._changed_during_reload:
-                        rows = await read_rows(conn, self._changed_during_reload, self.states)
-                        for station_id, row in rows.items():
-                            fresh.apply(station_id, row)
+            async with self._pool.acquire() as conn, self._lock:
+                await self.live.load(conn)
+                if self._changed_during_reload:
+                    rows = await read_rows(conn, self._changed_during_reload, self.states)
+                    for station_id, row in rows.items():
+                        fresh.apply(station_id, row)
                 self.index = fresh
                 self._reloading = False
+            self._changed()
             _settle_heap()
             self.loaded = True
             self.reloads += 1
@@ -276,6 +292,10 @@ class IndexService:
             )
         finally:
             self._reloading = False
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            hook()
 
     async def _compact(self) -> None:
         """Fold the delta and tombstones into a new base, built off the event loop."""

@@ -1,20 +1,23 @@
 -- Members, staff accounts and bearer tokens.
 
 -- name: members_by_number
-SELECT id, member_no, phone_hash, name, occupation, employer, status
+SELECT id, member_no, phone_hash, name, occupation, employer, status, district_code
 FROM members WHERE member_no = ANY($1::text[])
 FOR UPDATE
 
 -- name: insert_members
-INSERT INTO members (member_no, phone_hash, name, occupation, employer, status)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[])
+INSERT INTO members (member_no, phone_hash, name, occupation, employer, status, district_code)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[])
 
 -- name: update_members
 UPDATE members m
 SET phone_hash = i.phone_hash, name = i.name, occupation = i.occupation,
-    employer = i.employer, status = i.status, updated_at = now()
-FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[])
-    AS i(member_no, phone_hash, name, occupation, employer, status)
+    employer = i.employer, status = i.status, district_code = i.district_code,
+    updated_at = now()
+FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[])
+    AS i(member_no, phone_hash, name, occupation, employer, status, district_code)
 WHERE m.member_no = i.member_no
 
 -- name: member_for_login
@@ -38,7 +41,7 @@ RETURNING id, expires_at
 -- A live token and who it belongs to; disabled accounts' tokens resolve to nothing.
 SELECT t.id AS token_id, t.member_id, t.account_id, t.expires_at,
        m.member_no, m.status AS member_status,
-       a.role AS account_role, a.name AS account_name,
+       a.role AS account_role, a.name AS account_name, a.branch AS account_branch,
        CASE WHEN a.role = 'operator'
             THEN ARRAY(SELECT os.station_id FROM operator_stations os
                        WHERE os.account_id = a.id ORDER BY os.station_id)
@@ -59,20 +62,30 @@ UPDATE api_tokens SET revoked_at = now()
 WHERE account_id = $1 AND revoked_at IS NULL
 
 -- name: insert_account
-INSERT INTO accounts (role, name, contact) VALUES ($1, $2, $3)
-RETURNING id, role, name, contact, disabled_at, created_at
+INSERT INTO accounts (role, name, contact, branch) VALUES ($1, $2, $3, $4)
+RETURNING id, role, name, contact, branch, disabled_at, created_at
 
 -- name: account_by_name
-SELECT id, role, name, contact, disabled_at, created_at,
+SELECT id, role, name, contact, branch, disabled_at, created_at,
+       password_hash IS NOT NULL AS has_password,
        ARRAY(SELECT os.station_id FROM operator_stations os
              WHERE os.account_id = a.id ORDER BY os.station_id) AS station_ids
 FROM accounts a WHERE name = $1
 
 -- name: list_accounts
-SELECT a.id, a.role, a.name, a.contact, a.disabled_at, a.created_at,
+-- Accounts a branch ($1; NULL the national root) sees: administrators and planners of
+-- the branch and the branches under it, and operators of a station under it.
+SELECT a.id, a.role, a.name, a.contact, a.branch, a.disabled_at, a.created_at,
+       a.password_hash IS NOT NULL AS has_password,
        ARRAY(SELECT s.code FROM operator_stations os JOIN stations s ON s.id = os.station_id
              WHERE os.account_id = a.id ORDER BY s.code) AS station_codes
-FROM accounts a ORDER BY a.role, a.name
+FROM accounts a
+WHERE $1::text IS NULL
+   OR (a.role <> 'operator' AND in_branch(a.branch, $1))
+   OR (a.role = 'operator' AND EXISTS (
+           SELECT 1 FROM operator_stations os JOIN stations s ON s.id = os.station_id
+           WHERE os.account_id = a.id AND in_branch(s.district_code, $1)))
+ORDER BY a.role, a.name
 
 -- name: grant_stations
 INSERT INTO operator_stations (account_id, station_id)

@@ -37,10 +37,12 @@ WHERE s.id = ANY($1::bigint[])
 -- Text, bbox and attribute search in id order after a cursor. Run as a one-off prepared
 -- statement (custom plan): the planner then drops the conditions whose parameter is
 -- NULL and uses the index of the ones that remain.
--- $1 text terms (lower-case, each must occur in name, name_en or address; the gram
--- index narrows them by their character pairs, and terms of one character have none),
+-- $1 text terms (each must occur in name, name_en or address, both folded as
+-- station_grams folds them: NFKC, then lower case; the gram index narrows them by their
+-- character pairs, and terms of one character have none),
 -- $2 bbox as west, south, east, north (west > east crosses the antimeridian), $3 kinds,
--- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit.
+-- $4 amenities (all), $5 statuses, $6 district name or code, $7 after id, $8 limit,
+-- $9 only these station ids (NULL: any).
 SELECT s.id, s.code, {{fields s}}, s.version, s.created_at, s.updated_at,
        ST_Y(s.geom::geometry) AS lat, ST_X(s.geom::geometry) AS lng
 FROM stations s
@@ -49,7 +51,8 @@ WHERE ($1::text[] IS NULL
             OR station_grams(s.name, s.name_en, s.address) @> station_grams(VARIADIC $1::text[]))
            AND NOT EXISTS (
                SELECT 1 FROM unnest($1::text[]) t
-               WHERE strpos(lower(concat_ws(' ', s.name, s.name_en, s.address)), t) = 0)))
+               WHERE strpos(lower(normalize(concat_ws(' ', s.name, s.name_en, s.address), NFKC)),
+                            lower(normalize(t, NFKC))) = 0)))
   AND ($2::float8[] IS NULL
        OR (s.geom::geometry && ST_MakeEnvelope($2[1], $2[2],
                                                CASE WHEN $2[1] <= $2[3] THEN $2[3] ELSE 180 END,
@@ -60,6 +63,7 @@ WHERE ($1::text[] IS NULL
   AND ($4::text[] IS NULL OR s.amenities @> $4::text[])
   AND s.status = ANY($5::text[])
   AND ($6::text IS NULL OR s.district = $6::text OR s.district_code = $6::text)
+  AND ($9::bigint[] IS NULL OR s.id = ANY($9::bigint[]))
   AND s.id > $7
 ORDER BY s.id
 LIMIT $8
@@ -90,8 +94,15 @@ UNION
 SELECT station_id FROM station_reviews WHERE $1::timestamptz IS NOT NULL AND reviewed_at > $1
 
 -- name: live_stocked_stations
--- Stations whose stock rows changed after $1; with $1 NULL, every station with stock
--- around today in any time zone (a local day is at most a day off UTC's).
-SELECT DISTINCT station_id FROM water_stock
+-- Stations whose stock rows or defaults changed after $1; with $1 NULL, every station
+-- with stock around today in any time zone (a local day is at most a day off UTC's),
+-- and every station that has a default allocation then (its own, or its campaign's).
+SELECT station_id FROM water_stock
 WHERE ($1::timestamptz IS NULL AND local_day BETWEEN current_date - 1 AND current_date + 1)
    OR updated_at > $1
+UNION
+SELECT cs.station_id FROM campaign_stations cs JOIN campaigns c ON c.id = cs.campaign_id
+LEFT JOIN water_defaults d ON d.station_id = cs.station_id
+WHERE c.status = 'active' AND current_date BETWEEN c.starts_on - 1 AND c.ends_on + 1
+  AND (c.daily_allocation IS NOT NULL OR d.station_id IS NOT NULL)
+  AND ($1::timestamptz IS NULL OR c.updated_at > $1 OR d.updated_at > $1)

@@ -4,6 +4,11 @@ Dates and hours are local to each station (a campaign over several time zones op
 at 10:00 in each). When campaigns overlap at a station, claims go to the one with the
 lowest id. Prize pools are fixed at creation: a total and a win probability per claim;
 the database never lets more be awarded than the total.
+
+A campaign belongs to the union branch that creates it (``branch``; None: the national
+root) and takes part only with stations of that branch. Its ``daily_allocation`` is the
+default stock of each of its stations on each local day nobody sets
+(:mod:`stations.visits.stock`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncpg
 
 from stations.db.integrity import translating
 from stations.errors import InvalidInput, NotFound
+from stations.people import branches
 from stations.sql import load
 
 SQL = load("visits")
@@ -66,17 +72,34 @@ def _checked_prize(prize: PrizeSpec) -> PrizeSpec:
     return prize
 
 
-async def get_campaign(conn: asyncpg.Connection, *, campaign_id: int) -> dict[str, Any]:
-    row = await conn.fetchrow(SQL.campaign_view, campaign_id)
-    if row is None:
-        raise NotFound(
-            f"no campaign has id {campaign_id}", code="campaign_not_found", campaign_id=campaign_id
-        )
+async def get_campaign(
+    conn: asyncpg.Connection, *, campaign_id: int, branch: str | None = None
+) -> dict[str, Any]:
+    """One campaign; Forbidden when another branch than ``branch`` (or one under it) runs it."""
+    await branches.check_campaign(conn, branch=branch, campaign_id=campaign_id)
+    row = await conn.fetchrow(SQL.campaign_view, campaign_id, None, None)
     return dict(row)
 
 
-async def list_campaigns(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(SQL.campaign_view, None)]
+async def list_campaigns(
+    conn: asyncpg.Connection,
+    *,
+    branch: str | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The campaigns of ``branch`` and the branches under it (None: all), or those that
+    any of ``station_ids`` take part in."""
+    ids = sorted(station_ids) if station_ids is not None else None
+    return [dict(r) for r in await conn.fetch(SQL.campaign_view, None, branch, ids)]
+
+
+def _checked_allocation(value: int | None) -> int | None:
+    if value is not None and not 0 <= value <= 1_000_000:
+        raise InvalidInput(
+            "daily_allocation: 0 to 1,000,000 bottles per station and day, or none",
+            field="daily_allocation",
+        )
+    return value
 
 
 async def create_campaign(
@@ -92,11 +115,15 @@ async def create_campaign(
     station_ids: list[int] | None = None,
     all_water_stations: bool = False,
     prizes: list[PrizeSpec] | None = None,
+    daily_allocation: int | None = None,
+    branch: str | None = None,
 ) -> dict[str, Any]:
-    """Create a campaign with its stations and prize pools in one transaction."""
+    """Create a campaign of union branch ``branch`` with its stations (all of that
+    branch) and prize pools in one transaction."""
     start = validate_hour(daily_start, field="daily_start")
     end = validate_hour(daily_end, field="daily_end")
     checked = [_checked_prize(p) for p in prizes or []]
+    allocation = _checked_allocation(daily_allocation)
     with translating():
         async with conn.transaction():
             campaign_id = await conn.fetchval(
@@ -108,10 +135,13 @@ async def create_campaign(
                 end,
                 daily_quota,
                 geofence_m,
+                allocation,
+                branch,
             )
             ids = list(station_ids or [])
+            await branches.check_stations(conn, branch=branch, station_ids=ids)
             if all_water_stations:
-                ids += [r["id"] for r in await conn.fetch(SQL.all_water_station_ids)]
+                ids += [r["id"] for r in await conn.fetch(SQL.all_water_station_ids, branch)]
             if ids:
                 await conn.execute(SQL.add_campaign_stations, campaign_id, sorted(set(ids)))
             if checked:
@@ -123,6 +153,9 @@ async def create_campaign(
                     [p.probability for p in checked],
                 )
             return await get_campaign(conn, campaign_id=campaign_id)
+
+
+_UNSET: Any = object()
 
 
 async def update_campaign(
@@ -137,12 +170,21 @@ async def update_campaign(
     daily_quota: int | None = None,
     geofence_m: int | None = None,
     status: str | None = None,
+    daily_allocation: int | None = _UNSET,
+    branch: str | None = None,
 ) -> dict[str, Any]:
-    """Change what is given; the rest stays. A quota lowered mid-day keeps earlier claims."""
+    """Change what is given; the rest stays. A quota lowered mid-day keeps earlier claims.
+
+    ``daily_allocation`` None removes the campaign's default (left out: unchanged).
+    ``branch``: the caller's union branch, which must run the campaign or be above it.
+    """
     start = validate_hour(daily_start, field="daily_start") if daily_start else None
     end = validate_hour(daily_end, field="daily_end") if daily_end else None
     if status is not None and status not in ("active", "cancelled"):
         raise InvalidInput("status: 'active' or 'cancelled'", field="status")
+    change_allocation = daily_allocation is not _UNSET
+    allocation = _checked_allocation(daily_allocation) if change_allocation else None
+    await branches.check_campaign(conn, branch=branch, campaign_id=campaign_id)
     with translating():
         async with conn.transaction():
             found = await conn.fetchval(
@@ -156,6 +198,8 @@ async def update_campaign(
                 daily_quota,
                 geofence_m,
                 status,
+                change_allocation,
+                allocation,
             )
             if found is None:
                 raise NotFound(
@@ -167,12 +211,21 @@ async def update_campaign(
 
 
 async def set_stations(
-    conn: asyncpg.Connection, *, campaign_id: int, add: list[int], remove: list[int]
+    conn: asyncpg.Connection,
+    *,
+    campaign_id: int,
+    add: list[int],
+    remove: list[int],
+    branch: str | None = None,
 ) -> list[int]:
-    """Add and remove participating stations; returns the stations taking part now."""
+    """Add and remove participating stations; returns the stations taking part now.
+
+    ``branch`` (the caller's) must run the campaign and own every station added.
+    """
     with translating():
         async with conn.transaction():
-            await get_campaign(conn, campaign_id=campaign_id)
+            await get_campaign(conn, campaign_id=campaign_id, branch=branch)
+            await branches.check_stations(conn, branch=branch, station_ids=add)
             if remove:
                 await conn.execute(SQL.remove_campaign_stations, campaign_id, remove)
             if add:

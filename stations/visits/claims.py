@@ -2,17 +2,22 @@
 
 A claim is checked in two steps. :func:`claim_request` checks what needs no database:
 the Idempotency-Key, the QR signature and the position. Then one call of the database
-function ``claim_water_batch`` (``0009_claims_in_batches.sql``) checks everything that
-depends on the database's state, decrements stock, draws a prize, inserts the claim
-and stores the answer under the member's ``Idempotency-Key``, all before one commit.
-:func:`decide` runs that transaction for one claim or several; :class:`ClaimDesk` lets a
-server worker decide the claims that arrive together in one such transaction.
+function ``claim_water_batch`` (``0009_claims_in_batches.sql``, ``0012``) checks
+everything that depends on the database's state, decrements stock, draws a prize,
+inserts the claim and stores the answer under the member's ``Idempotency-Key``, all
+before one commit; the station's opening hours, which only Python evaluates, come with
+each claim (:mod:`stations.visits.opening`). :func:`decide` runs that transaction for
+one claim or several; :class:`ClaimDesk` lets a server worker decide the claims that
+arrive together in one such transaction.
 
 Idempotency: the first answer to a key (granted or refused) is stored and returned
-again for the same request, even after a restart; the same key with a different
-request is refused. Answers are rebuilt from the stored facts by pure functions, so
-a replay is byte-for-byte the first answer. A refusal is final for its key: a member
-who wants to try again later (after a top-up, say) sends a new key.
+again for the same request, even after a restart, before any rule is checked again:
+a retry whose QR code was since retired, or whose signing key was removed, still gets
+its stored answer (:meth:`ClaimDesk.claim_scanned` looks it up when the code fails its
+check, so a new claim spends no extra round trip). The same key with a different
+request is refused. Answers are rebuilt from the stored facts by pure functions, so a
+replay is byte-for-byte the first answer. A refusal is final for its key: a member who
+wants to try again later (after a top-up, say) sends a new key.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -40,8 +46,10 @@ from stations.errors import (
     StationsError,
     Unauthorized,
 )
+from stations.people import branches
 from stations.settings import SecuritySettings
 from stations.sql import load
+from stations.visits.opening import Opening, StationHours
 from stations.visits.scan import read_scan
 
 SQL = load("visits")
@@ -115,6 +123,21 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
             "station_closed",
             f"this station is {facts['station_status'].replace('_', ' ')} and hands out no water",
             station_status=facts["station_status"],
+        )
+    if reason == "station_not_open":
+        reopens = facts.get("next_open")
+        if reopens is None:
+            return Refused(
+                "station_not_open",
+                "this station's opening hours say it is closed now, and they name no day it "
+                "opens again; ask its operator",
+                next_open=None,
+            )
+        return Refused(
+            "station_not_open",
+            f"this station's opening hours say it is closed now; it opens at {reopens[:10]} "
+            f"{reopens[11:16]} (its local time): come back then",
+            next_open=reopens,
         )
     if reason == "campaign_closed":
         if "daily_start" in facts:
@@ -197,8 +220,14 @@ def claim_request(
     )
 
 
-def batch_arguments(requests: Sequence[ClaimRequest]) -> tuple[list[Any], ...]:
-    """The arguments of ``claim_water_batch``: one array per field, in request order."""
+def batch_arguments(
+    requests: Sequence[ClaimRequest], openings: Sequence[Opening] | None = None
+) -> tuple[list[Any], ...]:
+    """The arguments of ``claim_water_batch``: one array per field, in request order.
+
+    ``openings`` are the stations' opening hours at the claims (none given: open).
+    """
+    shut = openings if openings is not None else [Opening(closed=False)] * len(requests)
     return (
         [r.token_digest for r in requests],
         [r.idempotency_key for r in requests],
@@ -207,20 +236,31 @@ def batch_arguments(requests: Sequence[ClaimRequest]) -> tuple[list[Any], ...]:
         [r.lat for r in requests],
         [r.lng for r in requests],
         [r.cell for r in requests],
+        [o.closed for o in shut],
+        [o.next_open for o in shut],
     )
 
 
-async def decide(conn: asyncpg.Connection, requests: Sequence[ClaimRequest]) -> list[Any]:
+async def decide(
+    conn: asyncpg.Connection,
+    requests: Sequence[ClaimRequest],
+    openings: Sequence[Opening] | None = None,
+) -> list[Any]:
     """Decide claims in one transaction; one database answer per request, in order.
 
     The member of each is whoever its ``token_digest`` (SHA-256 of the bearer token)
     belongs to; the database checks the token in the claims' own transaction.
+    ``openings`` are the stations' opening hours now, in request order; without them
+    they are read here (a :class:`ClaimDesk` keeps them between batches).
     """
+    if openings is None:
+        codes = [r.station_code for r in requests]
+        openings = await StationHours(keep_s=0).openings(conn, codes, datetime.now(UTC))
     for attempt in range(DEADLOCK_RETRIES):
         try:
             with translating():
                 answers: list[Any] = await conn.fetchval(
-                    SQL.claim_water_batch, *batch_arguments(requests)
+                    SQL.claim_water_batch, *batch_arguments(requests, openings)
                 )
             return answers
         except asyncpg.DeadlockDetectedError:
@@ -270,17 +310,86 @@ class ClaimDesk:
     its claims is tried again alone, so one claim's fault is reported to that claim
     only. A client that goes away does not stop its batch: the claim is decided and its
     answer stored under its key, for the retry.
+
+    Every claim handed to the desk gets an answer or an error, whatever happens to the
+    batch it waits in: a connection not free within ``acquire_timeout_s``, a worker
+    cancelled, or the desk closed (:meth:`close`, before its pool closes) end it with
+    ``database_unavailable`` (503, retry with the same key), never with a wait that no
+    one will end.
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 32, in_flight: int = 2) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_batch: int = 32,
+        in_flight: int = 2,
+        acquire_timeout_s: float = 10.0,
+    ) -> None:
         self._pool = pool
         self._max_batch = max_batch
         self._in_flight = in_flight
+        self._acquire_timeout_s = acquire_timeout_s
         self._running = 0
+        self._closed = False
         self._waiting: list[tuple[ClaimRequest, asyncio.Future[Any]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.hours = StationHours()
+
+    async def claim_scanned(
+        self,
+        *,
+        token_digest: bytes,
+        idempotency_key: str | None,
+        code: str,
+        lat: float,
+        lng: float,
+        crs: str | None,
+        security: SecuritySettings,
+        visit_resolution: int,
+    ) -> ClaimResult:
+        """A claim from the scanned text: its stored answer first, then the QR check.
+
+        A code that fails its check (forged, altered, retired, or signed with a key that
+        is gone) is looked up under the member's key before it is refused: a retry of a
+        claim decided before its key was retired gets the stored answer. A valid code
+        goes straight to a batch, which finds stored answers itself.
+        """
+        key = validate_idempotency_key(idempotency_key)
+        try:
+            request = claim_request(
+                token_digest=token_digest,
+                idempotency_key=key,
+                code=code,
+                lat=lat,
+                lng=lng,
+                crs=crs,
+                security=security,
+                visit_resolution=visit_resolution,
+            )
+        except InvalidCode:
+            fingerprint = request_fingerprint(
+                code=code, lat=lat, lng=lng, crs=crs, security=security
+            )
+            try:
+                async with self._connection() as conn:
+                    stored = await conn.fetchrow(
+                        SQL.stored_claim_answer, token_digest, key, fingerprint
+                    )
+            except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+                raise _unanswered(f"no database connection ({exc.__class__.__name__})") from exc
+            if stored is None:
+                raise
+            if not stored["same_request"]:
+                return outcome({"outcome": "idempotency_key_reused", "response": {}})
+            return outcome(
+                {"outcome": stored["outcome"], "replayed": True, "response": stored["response"]}
+            )
+        return await self.claim(request)
 
     async def claim(self, request: ClaimRequest) -> ClaimResult:
+        if self._closed:
+            raise _unanswered("the server is stopping")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         if self._running < self._in_flight:
@@ -290,6 +399,25 @@ class ClaimDesk:
             task.add_done_callback(self._tasks.discard)
         return outcome(await future)
 
+    async def close(self, timeout_s: float = 30.0) -> None:
+        """Take no more claims; let the batches in the database finish, then stop.
+
+        Call it before the pool closes: a batch still holding a connection would keep
+        ``Pool.close()`` waiting. Claims still waiting after ``timeout_s`` get
+        ``database_unavailable`` (their retry with the same key is decided later).
+        """
+        self._closed = True
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._fail(self._waiting, "the server is stopping")
+        self._waiting.clear()
+
+    def _connection(self) -> Any:
+        return self._pool.acquire(timeout=self._acquire_timeout_s)
+
     async def _work(self) -> None:
         try:
             while self._waiting:
@@ -298,34 +426,70 @@ class ClaimDesk:
                 await self._decide(batch)
         finally:
             self._running -= 1
+            if self._running == 0:
+                # Stopped by cancellation (or a fault outside any claim): nobody would
+                # pick up the claims still waiting.
+                self._fail(self._waiting, "the claim could not be decided")
+                self._waiting.clear()
 
     async def _decide(self, batch: list[tuple[ClaimRequest, asyncio.Future[Any]]]) -> None:
+        requests = [request for request, _ in batch]
         try:
-            async with self._pool.acquire() as conn:
-                answers = await decide(conn, [request for request, _ in batch])
+            async with self._connection() as conn:
+                codes = [r.station_code for r in requests]
+                openings = await self.hours.openings(conn, codes, datetime.now(UTC))
+                answers = await decide(conn, requests, openings)
         except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
+            self._fail(batch, "the claim's batch was stopped")
             raise
+        except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+            # No connection, or it broke: the same for every claim of the batch.
+            self._fail(batch, f"no database connection ({exc.__class__.__name__})")
+            return
         except Exception as exc:
-            if len(batch) > 1:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            try:
                 for item in batch:
                     await self._decide([item])
-            elif not batch[0][1].done():
-                batch[0][1].set_exception(exc)
+            except asyncio.CancelledError:
+                self._fail(batch, "the claim's batch was stopped")
+                raise
             return
         for (_, future), answer in zip(batch, answers, strict=True):
             if not future.done():
                 future.set_result(answer)
 
+    @staticmethod
+    def _fail(batch: list[tuple[ClaimRequest, asyncio.Future[Any]]], why: str) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(_unanswered(why))
+
+
+def _unanswered(why: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"{why}; the claim may or may not have been decided: send it again with the same "
+        "Idempotency-Key to get its answer"
+    )
+
 
 async def confirm_handover(
-    conn: asyncpg.Connection, *, code: str, station_ids: frozenset[int] | None, actor: str
+    conn: asyncpg.Connection,
+    *,
+    code: str,
+    station_ids: frozenset[int] | None,
+    actor: str,
+    branch: str | None = None,
 ) -> dict[str, Any]:
-    """Staff confirm the bottle was handed over; ``station_ids`` None means any station.
+    """Staff confirm the bottle was handed over; ``station_ids`` None means any station
+    (of union branch ``branch``; None: any branch).
 
-    Confirming twice is harmless (the first confirmation stays). A claim is good for the
-    station's local day it was made on.
+    Confirming twice is harmless (the first confirmation stays; ``confirmed_now`` says
+    whether this call confirmed it). A claim is good for the station's local day it was
+    made on.
     """
     claim_code = code.strip().upper()[:20]
     async with conn.transaction():
@@ -342,6 +506,12 @@ async def confirm_handover(
                 code="not_station_operator",
                 station_id=row["station_id"],
             )
+        if not branches.covers(branch, row["district_code"]):
+            raise branches.outside(
+                branch,
+                f"the claim was made at station {row['station_id']}, not under your branch",
+                station_id=row["station_id"],
+            )
         if row["handed_over_at"] is None:
             if row["local_day"] != row["station_today"]:
                 raise Refused(
@@ -352,7 +522,26 @@ async def confirm_handover(
                 )
             await conn.execute(SQL.mark_handed_over, row["id"], actor)
         view = await conn.fetchrow(SQL.claim_view, row["id"])
-    return dict(view)
+    return {**dict(view), "confirmed_now": row["handed_over_at"] is None}
+
+
+async def claim_shown_to(
+    conn: asyncpg.Connection, *, code: str, member_id: int | None, station_ids: frozenset[int]
+) -> str:
+    """The claim code of a claim that its member (or its station's staff) may display.
+
+    Anyone else gets ``claim_not_found``, as for a code that does not exist: a claim
+    code says nothing to whom it does not belong.
+    """
+    claim_code = code.strip().upper()[:20]
+    row = await conn.fetchrow(SQL.claim_owner, claim_code)
+    if row is None or (row["member_id"] != member_id and row["station_id"] not in station_ids):
+        raise NotFound(
+            f"no claim of yours has the code {claim_code}",
+            code="claim_not_found",
+            claim_code=claim_code,
+        )
+    return str(row["claim_code"])
 
 
 async def member_claims(

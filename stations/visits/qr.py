@@ -157,6 +157,19 @@ def render_svg(url: str, *, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
+def render_claim_svg(claim_code: str, *, scale: int = 10) -> bytes:
+    """A claim code as a QR symbol for the staff console to scan.
+
+    Always a full QR symbol: for seven characters segno would pick a Micro QR, which
+    browsers' barcode detectors and the console's decoder do not read.
+    """
+    buffer = io.BytesIO()
+    segno.make_qr(claim_code, error="m").save(
+        buffer, kind="svg", scale=scale, border=4, xmldecl=False
+    )
+    return buffer.getvalue()
+
+
 def render_png(url: str, *, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
     qr_symbol(url).save(buffer, kind="png", scale=scale, border=4)

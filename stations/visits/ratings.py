@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from stations.catalog.vocab import RATING_TAGS, REVIEW_TAGS
+from stations.db import connection as dbconn
 from stations.db.integrity import translating
 from stations.errors import Ineligible, InvalidInput, StationNotFound
 from stations.sql import load
@@ -38,6 +39,7 @@ RATING_WINDOW = timedelta(hours=24)
 """How long after a visit a member may rate (``rate_station()`` in migration 0003 says
 ``interval '24 hours'``; tests keep the two in step)."""
 REVIEW_THRESHOLD = 2
+REVIEW_REASON = "reviewed on the review queue"
 COMMENT_MAX = 280
 TOP_TAGS = 3
 
@@ -189,15 +191,17 @@ async def rating_summaries(
 
 
 async def review_queue(
-    conn: asyncpg.Connection, *, station_ids: frozenset[int] | None
+    conn: asyncpg.Connection, *, station_ids: frozenset[int] | None, branch: str | None = None
 ) -> list[dict[str, Any]]:
-    """Stations reported wrong by several members recently (``None``: all stations)."""
+    """Stations reported wrong by several members recently (``None``: all stations) of
+    a union branch (``None``: all branches)."""
     rows = await conn.fetch(
         SQL.review_queue,
         sorted(station_ids) if station_ids is not None else None,
         REVIEW_WINDOW,
         sorted(REVIEW_TAGS),
         REVIEW_THRESHOLD,
+        branch,
     )
     return [
         {**dict(r), "freshness": _freshness(r["reporters"]), "tags": dict(r["tags"] or {})}
@@ -208,9 +212,15 @@ async def review_queue(
 async def mark_reviewed(
     conn: asyncpg.Connection, *, station_id: int, actor: str, note: str | None
 ) -> dict[str, Any]:
-    """Reports up to now stop counting (the operator checked and fixed the listing)."""
+    """Reports up to now stop counting (the operator checked and fixed the listing).
+
+    Checking the listing verifies the station: its ``verified_at`` becomes the review's
+    time, recorded in its history as a change by ``actor`` with the note as reason.
+    """
     if note is not None and len(note) > 500:
         raise InvalidInput("note: at most 500 characters", field="note")
-    if await conn.fetchrow(SQL.station_exists, station_id) is None:
-        raise StationNotFound(station_id)
-    return dict(await conn.fetchrow(SQL.mark_reviewed, station_id, actor, note))
+    reason = REVIEW_REASON + (f": {note}" if note else "")
+    async with dbconn.transaction(conn, actor=actor, reason=reason):
+        if await conn.fetchrow(SQL.station_exists, station_id) is None:
+            raise StationNotFound(station_id)
+        return dict(await conn.fetchrow(SQL.mark_reviewed, station_id, actor, note))

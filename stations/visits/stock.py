@@ -5,6 +5,12 @@ their own transaction (``claim_water_batch`` in the database). ``CHECK (remainin
 and ``CHECK (remaining <= allocated)`` hold whatever interleaving happens. A new
 allocation keeps what was already handed out: remaining = allocation - handed out,
 and an allocation below what was handed out is refused.
+
+A day nobody set has a **default allocation**: the station's own (:func:`set_default`)
+or else the daily allocation of the campaign running there that day (database function
+``water_default``). The day's first claim creates its row from it, inside the claim's
+transaction, so water does not stop each morning; reading or topping up a day nobody
+set starts from the default too. Setting the day's allocation always wins over it.
 """
 
 from __future__ import annotations
@@ -59,7 +65,8 @@ async def set_allocation(
     with translating():
         async with conn.transaction():
             local_day = await _station_day(conn, station_id, day)
-            return dict(await conn.fetchrow(SQL.set_stock, station_id, local_day, allocated))
+            await conn.execute(SQL.set_stock, station_id, local_day, allocated)
+    return await get_stock(conn, station_id=station_id, day=local_day)
 
 
 async def top_up(
@@ -71,24 +78,57 @@ async def top_up(
     with translating():
         async with conn.transaction():
             local_day = await _station_day(conn, station_id, day)
-            return dict(await conn.fetchrow(SQL.top_up_stock, station_id, local_day, count))
+            await conn.execute(SQL.top_up_stock, station_id, local_day, count)
+    return await get_stock(conn, station_id=station_id, day=local_day)
 
 
 async def get_stock(
     conn: asyncpg.Connection, *, station_id: int, day: date | None = None
 ) -> dict[str, Any]:
+    """The day's stock with where its default comes from.
+
+    ``from_default`` is true while nobody set the day: its numbers are the default
+    allocation that the day's first claim will start from (0 when there is none).
+    """
     local_day = await _station_day(conn, station_id, day)
     row = await conn.fetchrow(SQL.get_stock, station_id, local_day)
+    defaults = dict(await conn.fetchrow(SQL.stock_defaults, station_id, local_day))
     if row is None:
-        return {
+        start = defaults["default_allocation"] or 0
+        stock = {
             "station_id": station_id,
             "local_day": local_day,
-            "allocated": 0,
-            "remaining": 0,
+            "allocated": start,
+            "remaining": start,
             "handed_out": 0,
             "updated_at": None,
         }
-    return dict(row)
+    else:
+        stock = dict(row)
+    return {**stock, **defaults, "from_default": row is None}
+
+
+async def set_default(
+    conn: asyncpg.Connection, *, station_id: int, daily_allocation: int | None, actor: str
+) -> dict[str, Any]:
+    """The station's own default daily allocation (None: follow its campaign's again).
+
+    Days already started (by a claim or an operator) keep their allocation; the default
+    fills the days nobody set from now on, today included if nobody set it yet.
+    """
+    if daily_allocation is not None and not 0 <= daily_allocation <= 1_000_000:
+        raise InvalidInput(
+            "daily_allocation: 0 to 1,000,000 bottles, or null to follow the campaign's",
+            field="daily_allocation",
+        )
+    with translating():
+        async with conn.transaction():
+            await _station_day(conn, station_id, None)
+            if daily_allocation is None:
+                await conn.execute(SQL.clear_water_default, station_id)
+            else:
+                await conn.execute(SQL.set_water_default, station_id, daily_allocation, actor)
+    return await get_stock(conn, station_id=station_id)
 
 
 async def water_today(

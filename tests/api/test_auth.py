@@ -45,7 +45,8 @@ async def test_missing_token_is_401_with_how_to_send_one(guarded_client):
     response = await guarded_client.get("/probe/admin")
     assert response.status_code == 401
     assert response.json() == {
-        "detail": "send a bearer token: `Authorization: Bearer <token>`",
+        "detail": "send a bearer token (`Authorization: Bearer <token>`) "
+        "or sign in to the staff console",
         "code": "unauthorized",
     }
     assert response.headers["www-authenticate"] == "Bearer"
@@ -67,14 +68,14 @@ async def test_admin_token_from_settings_is_admin(guarded_client, settings):
     assert response.json() == {"subject": "admin"}
 
 
-def test_operator_reaches_only_own_stations():
+async def test_operator_reaches_only_own_stations(conn):
     operator = Principal(role="operator", subject="operator:7", station_ids=frozenset({1, 2}))
-    ensure_station_access(operator, 1)
+    await ensure_station_access(conn, operator, 1)
     with pytest.raises(Forbidden, match="you do not operate station 3"):
-        ensure_station_access(operator, 3)
+        await ensure_station_access(conn, operator, 3)
     member = Principal(role="member", subject="member:1")
     with pytest.raises(Forbidden):
-        ensure_station_access(member, 1)
+        await ensure_station_access(conn, member, 1)
 
 
 def test_placeholder_secret_is_refused_in_production(monkeypatch):

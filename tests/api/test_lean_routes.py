@@ -110,6 +110,8 @@ async def test_nearest_lean_route_answers_like_the_documented_route(settings, co
         f"lat={LAT}&lng={LNG}&kind=bus",
         f"lat={LAT}&lng={LNG}&open_now=true&open_at=2026-07-15T04:00:00%2B08:00",
         f"lat={LAT}&lng={LNG}&crs=mars",
+        f"lat={LAT}&lng={LNG}&water_now=true",
+        f"lat={LAT}&lng={LNG}&water_now=often",
     ]
     requests = [("GET", f"/v1/stations/nearest?{q}", {}) for q in queries]
 
@@ -125,8 +127,9 @@ async def test_nearest_lean_route_answers_like_the_documented_route(settings, co
     ]
     documented = without_instant(await _answers(documented_app, requests))
     assert lean == documented
-    assert [status for status, _ in lean] == [200, 200, 200, 422, 422, 422, 422, 422, 422]
+    assert [status for status, _ in lean] == [200, 200, 200, 422, 422, 422, 422, 422, 422, 200, 422]
     assert lean[0][1]["count"] == 3
+    assert lean[9][1]["count"] == 0  # no station has water today
 
 
 def test_lean_routes_stay_documented_in_openapi(settings):

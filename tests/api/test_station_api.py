@@ -12,7 +12,7 @@ from pyproj import Geod
 from api.schemas import NearestAnswer, RouteAnswer, SearchPage, StationDetail
 from stations.catalog.vocab import AMENITIES
 from stations.db import connection as dbconn
-from tests.factories import create_station
+from tests.factories import create_station, set_stock
 from tests.fixtures.search.app import running_app
 from tests.fixtures.search.stations import demo_city, insert_stations
 
@@ -89,6 +89,66 @@ async def test_search_finds_two_character_chinese_words(settings, conn):
     SearchPage.model_validate(by_name)
 
 
+async def test_search_ignores_case_and_full_width_letters_and_digits(settings, conn):
+    # Chinese keyboards type full-width Latin letters and digits (ＥＭＳ, １号); riders type
+    # names in any case. Both the catalog and the query are compared in NFKC, lower case.
+    await create_station(conn, name="Fontaine Wallace", address="Place de la République")
+    await create_station(conn, name="邮政驿站", name_en="EMS Rest Stop", lat=33.95)
+    await create_station(conn, name="淮北1号派水点", lat=33.94)
+    await create_station(conn, name="ＳＦ速运驿站", address="人民路２８号", lat=33.93)
+    async with running_app(settings) as (_, client):
+
+        async def names(q: str) -> list[str]:
+            response = await client.get("/v1/stations", params={"q": q})
+            assert response.status_code == 200, response.text
+            return [i["name"] for i in response.json()["items"]]
+
+        assert await names("Fontaine") == ["Fontaine Wallace"]
+        assert await names("fontaine WALLACE") == ["Fontaine Wallace"]
+        assert await names("RÉPUBLIQUE") == ["Fontaine Wallace"]
+        assert await names("EMS") == ["邮政驿站"]
+        assert await names("ems rest") == ["邮政驿站"]
+        assert await names("ＥＭＳ") == ["邮政驿站"]
+        assert await names("１号") == ["淮北1号派水点"]
+        assert await names("sf速运") == ["ＳＦ速运驿站"]
+        assert await names("28号") == ["ＳＦ速运驿站"]
+        assert await names("Ｆ") == ["Fontaine Wallace", "ＳＦ速运驿站"]  # one character
+
+
+async def test_search_answers_carry_water_today_and_filter_water_now(settings, conn):
+    stocked = await create_station(conn, name="人民路派水点", kind="water_point")
+    empty = await create_station(conn, name="淮海路派水点", kind="water_point", lat=33.95)
+    unset = await create_station(conn, name="相山派水点", kind="water_point", lat=33.94)
+    paused = await create_station(
+        conn, name="暂停派水点", kind="water_point", status="temporarily_closed", lat=33.93
+    )
+    for station, bottles in ((stocked, 12), (empty, 0), (paused, 4)):
+        await set_stock(conn, station["id"], bottles)
+    today = str(await conn.fetchval("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date"))
+    async with running_app(settings) as (_, client):
+        every = (await client.get("/v1/stations", params={"q": "派水点"})).json()
+        wet = (await client.get("/v1/stations", params={"water_now": "true"})).json()
+        paged = (await client.get("/v1/stations", params={"water_now": "true", "limit": 1})).json()
+        geojson = (
+            await client.get("/v1/stations", params={"water_now": "true", "f": "geojson"})
+        ).json()
+        bad = await client.get("/v1/stations", params={"water_now": "sometimes"})
+    water = {i["id"]: i["water_today"] for i in every["items"]}
+    assert water == {
+        stocked["id"]: {"local_day": today, "allocated": 12, "remaining": 12},
+        empty["id"]: {"local_day": today, "allocated": 0, "remaining": 0},
+        unset["id"]: None,
+        paused["id"]: {"local_day": today, "allocated": 4, "remaining": 4},
+    }
+    SearchPage.model_validate(every)
+    # Water now: bottles left today, whatever the station's status filter lets through.
+    assert [i["id"] for i in wet["items"]] == [stocked["id"], paused["id"]]
+    assert [i["id"] for i in paged["items"]] == [stocked["id"]] and paged["next"]
+    assert [f["properties"]["water_today"]["remaining"] for f in geojson["features"]] == [12, 4]
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "water_now"
+
+
 def _pair(a: str, b: str) -> int:
     return ord(a) << 21 | ord(b)
 
@@ -107,6 +167,11 @@ async def test_grams_are_the_character_pairs_inside_words(conn):
         ]
     )
     assert await conn.fetchval("SELECT station_grams('派', NULL)") == []
+    # Full-width letters and digits are their ASCII selves (NFKC), in lower case.
+    assert await conn.fetchval("SELECT station_grams('ＥＭ', '１号')") == [
+        _pair("e", "m"),
+        _pair("1", "号"),
+    ]
 
 
 async def test_one_character_terms_are_searched_without_the_gram_index(settings, conn):

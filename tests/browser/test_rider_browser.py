@@ -7,7 +7,8 @@ sign in, claim, read the claim code, rate; refusals in plain words, picked by th
 code and facts; a flaky network and a reload retry with the same Idempotency-Key; the
 last answer shown with its age when the network drops; Chinese tiles drawn in GCJ-02.
 Screenshots go to ``artifacts/rider-*.png``. The first load's transfer is measured and
-printed.
+printed. The world (stations, campaign, member) and the service are fixtures of
+``conftest.py``, shared with ``test_rider_search.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import math
 import re
 import struct
 import zlib
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,19 +26,12 @@ from api.main import create_app
 from stations.geo import crs
 from stations.settings import TileSettings
 from stations.visits import qr
-from stations.visits.campaigns import PrizeSpec
-from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
-from tests.factories import (
-    HUAIBEI_CENTRE,
-    create_campaign,
-    create_member,
-    create_station,
-    set_stock,
-)
+from tests.browser.chromium import Watch, check_screen, gate, serve, watch_page
+from tests.browser.conftest import MEMBER_NO, PHONE  # the world's member (see conftest.py)
+from tests.factories import HUAIBEI_CENTRE
 
 LAT, LNG = HUAIBEI_CENTRE
 FIRST_LOAD_BUDGET = 300_000
-MEMBER_NO, PHONE = "HB900001", "13900000001"
 VIEWPORTS = {"default": None, "phone": {"width": 360, "height": 740}}
 # Failed API requests are logged by Chromium as console errors; a test names the ones
 # it provokes (a refusal's 403/409, an aborted request) and any other error fails it.
@@ -49,65 +42,6 @@ _GEOD = Geod(ellps="WGS84")
 
 def metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return _GEOD.inv(lng1, lat1, lng2, lat2)[2]
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
-
-
-@pytest.fixture
-async def world(conn, settings):
-    """A few stations around the rider, a campaign with stock and a prize, a member."""
-    closed = await create_station(
-        conn, name="相山路警务室驿站", lat=LAT + 0.0003, lng=LNG - 0.0002, opening_hours="off"
-    )
-    water = await create_station(
-        conn,
-        name="人民路派水点",
-        kind="water_point",
-        lat=LAT + 0.0009,
-        lng=LNG + 0.0004,
-        amenities=["drinking_water", "shade"],
-        address="淮北市相山区人民路 12 号",
-    )
-    second_water = await create_station(
-        conn, name="淮海路派水点", kind="water_point", lat=LAT - 0.0004, lng=LNG + 0.0014
-    )
-    love = await create_station(
-        conn,
-        name="相山公园爱心驿站",
-        lat=LAT - 0.0012,
-        lng=LNG - 0.0010,
-        amenities=["drinking_water", "restroom", "air_conditioning", "seating"],
-    )
-    far = await create_station(conn, name="濉溪县城爱心驿站", lat=LAT + 0.05, lng=LNG + 0.05)
-    await create_campaign(
-        conn,
-        [water["id"], second_water["id"]],
-        daily_quota=1,
-        prizes=[PrizeSpec("夏日清凉礼包", 5, 1.0)],
-    )
-    await set_stock(conn, water["id"], 20)
-    await set_stock(conn, second_water["id"], 20)
-    member_id, _, _ = await create_member(conn, settings, member_no=MEMBER_NO, phone=PHONE)
-    return SimpleNamespace(
-        closed=closed,
-        water=water,
-        second_water=second_water,
-        love=love,
-        far=far,
-        member_id=member_id,
-    )
-
-
-@pytest.fixture
-async def service(world, settings):
-    """The app under uvicorn, started after the world exists (its index loads it)."""
-    no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
-    async with serve(create_app(no_tiles)) as url:
-        yield url
 
 
 def poster(station, base: str, settings) -> str:
@@ -353,6 +287,20 @@ REFUSALS = [
         "claim",
         "这里每天 09:00–17:30 发水，请在这个时间来。",
         "Water is handed out here from 09:00 to 17:30. Please come back then.",
+    ),
+    (
+        {"code": "station_not_open", "next_open": "2031-06-01T08:00:00+08:00"},
+        "claim",
+        "这个站点现在不在营业时间，6月1日 08:00 开门，请那时再来领取。",
+        "This station is closed now by its opening hours; it opens 1/6 08:00. "
+        "Please come back then.",
+    ),
+    (
+        {"code": "station_not_open", "next_open": None},
+        "claim",
+        "这个站点按营业时间现在不开放，也没有写明何时再开，请问站点工作人员。",
+        "This station is closed now by its opening hours, which name no next opening. "
+        "Please ask its staff.",
     ),
     (
         {"code": "campaign_closed"},

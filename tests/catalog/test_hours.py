@@ -63,3 +63,23 @@ def test_public_holiday_rule_uses_the_country_calendar():
 def test_unknown_time_zone_is_refused():
     with pytest.raises(InvalidInput, match="IANA time zone"):
         hours.validate_time_zone("China/Beijing")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The case: a summer water point, asked in December.
+        ("Jun-Sep Mo-Su 08:00-20:00", datetime(2026, 6, 1, 8, 0, tzinfo=SHANGHAI)),
+        ("Mo-Fr 08:00-12:00; We off", datetime(2025, 12, 11, 8, 0, tzinfo=SHANGHAI)),
+        # A spell of "unknown" is not an opening.
+        ("Mo-Fr 08:00-12:00; We unknown", datetime(2025, 12, 11, 8, 0, tzinfo=SHANGHAI)),
+        ("24/7", datetime(2025, 12, 10, 12, 0, tzinfo=SHANGHAI)),  # open already: now
+        ("off", None),
+        (None, None),
+    ],
+)
+def test_next_opening_is_found_in_the_stations_zone(text, expected):
+    at = datetime(2025, 12, 10, 4, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Huaibei
+    found = hours.next_open(text, time_zone="Asia/Shanghai", country="CN", at=at)
+    assert found == expected
+    assert found is None or found.utcoffset() == SHANGHAI.utcoffset(found.replace(tzinfo=None))

@@ -7,6 +7,7 @@ and nearest must again equal the brute force.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -17,6 +18,7 @@ from stations.search.columns import Columns, build_tree
 from stations.search.index import DELTA_LIMIT, StationIndex
 from stations.search.live import LiveData
 from stations.search.openness import OpeningStates
+from tests.factories import create_station
 from tests.fixtures.search.app import eventually, running_app
 from tests.fixtures.search.stations import demo_city, insert_stations, reference_nearest
 
@@ -185,3 +187,43 @@ def test_changes_during_a_rebuild_are_replayed_onto_the_new_index():
     assert fresh.positions_by_id() == index.positions_by_id()
     assert 5 not in fresh.positions_by_id() and 9 not in fresh.positions_by_id()
     assert fresh.positions_by_id()[7] == (33.0, 116.0)
+
+
+async def test_a_request_holding_the_last_connection_never_deadlocks_the_live_poll(settings, conn):
+    # Requests take a pool connection, then the index's lock (a rating refreshes its
+    # station's live data). The live poll took the lock, then a connection: with every
+    # connection held by such requests, each side waited for the other for ever, and the
+    # worker answered nothing more. Both now take the connection first.
+    from stations.search.live import POLL_S
+
+    station = await create_station(conn, name="淮海路爱心驿站")
+    one = settings.model_copy(
+        update={"db": settings.db.model_copy(update={"pool_min_size": 1, "pool_max_size": 1})}
+    )
+    async with running_app(one) as (app, client):
+        async with app.state.pool.acquire() as held:
+            await asyncio.sleep(POLL_S * 1.5)  # the poll comes due while we hold it
+            await asyncio.wait_for(app.state.search.refresh_live(held, [station["id"]]), 10)
+        found = await asyncio.wait_for(
+            client.get("/v1/stations/nearest", params={"lat": 33.9556, "lng": 116.7983}), 10
+        )
+    assert found.status_code == 200
+
+
+async def test_the_index_stops_when_a_change_arrives_as_it_closes(settings, conn, pool):
+    # A notification that lands in the same turn of the event loop as close() used to be
+    # taken by asyncio.wait_for (Python 3.11) in place of the cancellation: the worker
+    # went on following changes, close() waited for it for ever, and so did the app's
+    # shutdown (a test run once hung there, its connections idle).
+    from stations.search.service import IndexService
+
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        service = IndexService(settings.db, pool)
+        await service.start()
+        await asyncio.sleep(0.05)  # the worker waits for the next notification
+        service._on_notify(None, 0, "stations_changed", "1")  # as asyncpg calls it
+        started = loop.time()
+        await asyncio.wait_for(service.close(), 20)
+        assert loop.time() - started < 5, "close() waited for a worker that did not stop"
+        assert service._worker is not None and service._worker.done()

@@ -137,3 +137,62 @@ async def test_a_full_load_equals_the_sum_of_incremental_refreshes(conn, setting
         await listener.close()
     assert full.water_json == incremental.water_json
     assert len(full.water_json) == rows
+
+
+async def test_water_now_keeps_stations_with_bottles_left_in_their_local_day(conn, settings):
+    stocked = await create_station(conn, name="有水派水点", kind="water_point", lat=LAT + 0.001)
+    last_bottle = await create_station(conn, name="最后一瓶", kind="water_point", lat=LAT + 0.002)
+    handed_out = await create_station(conn, name="发完了", kind="water_point", lat=LAT + 0.003)
+    yesterday = await create_station(conn, name="昨天有水", kind="water_point", lat=LAT + 0.004)
+    never = await create_station(conn, name="没登记", kind="water_point", lat=LAT + 0.005)
+    love = await create_station(conn, name="也发水的驿站", lat=LAT + 0.006)
+    await create_campaign(conn, [last_bottle["id"]])
+    for station, bottles in ((stocked, 8), (last_bottle, 1), (handed_out, 0), (love, 3)):
+        await set_stock(conn, station["id"], bottles)
+    await conn.execute(
+        "INSERT INTO water_stock (station_id, local_day, allocated, remaining) "
+        "VALUES ($1, (now() AT TIME ZONE 'Asia/Shanghai')::date - 1, 10, 10)",
+        yesterday["id"],
+    )
+    with_water = [stocked["id"], last_bottle["id"], love["id"]]
+    async with running_app(settings) as (_, client):
+        assert [s["id"] for s in await _nearest(client, water_now="true")] == with_water
+        assert len(await _nearest(client, water_now="false")) == 6
+        one = await _nearest(client, water_now="true", k=1, kind="water_point")
+        assert [s["id"] for s in one] == [stocked["id"]]
+        batch = await client.post(
+            "/v1/stations/nearest:batch",
+            json={"points": [{"lat": LAT, "lng": LNG}], "k": 10, "water_now": True},
+        )
+        assert batch.status_code == 200, batch.text
+        assert [s["id"] for s in batch.json()["answers"][0]] == with_water
+        route = await client.post(
+            "/v1/stations/along-route",
+            json={
+                "route": {"type": "LineString", "coordinates": [[LNG, LAT], [LNG, LAT + 0.01]]},
+                "max_detour_m": 100,
+                "water_now": True,
+            },
+        )
+        assert route.status_code == 200, route.text
+        assert [s["id"] for s in route.json()["results"]] == with_water
+        bad = await client.get(
+            "/v1/stations/nearest", params={"lat": LAT, "lng": LNG, "water_now": "maybe"}
+        )
+        assert bad.status_code == 422
+        assert bad.json() == {
+            "detail": "water_now: must be true or false (got 'maybe')",
+            "code": "invalid_parameter",
+            "field": "water_now",
+        }
+
+        # The last bottle goes: the station drops out once the claim reaches the index.
+        _, token = await create_member_with_token(conn, settings)
+        assert (await claim_at(client, last_bottle, token, settings)).status_code == 201
+
+        async def gone() -> bool:
+            found = [s["id"] for s in await _nearest(client, water_now="true")]
+            return found == [stocked["id"], love["id"]]
+
+        await eventually(gone, what="a station without bottles to leave water_now")
+    assert never["id"] not in with_water and handed_out["id"] not in with_water

@@ -515,6 +515,9 @@ async def test_member_sees_own_claims_and_operator_sees_todays_at_own_stations(
     operator = await create_staff(conn, station_ids=[water.station["id"]])
     at_station = await client.get("/v1/claims", headers=bearer(operator))
     assert {c["claim_code"] for c in at_station.json()} == {mine, theirs}
+    campaign = {"id": water.campaign["id"], "name": water.campaign["name"]}
+    assert [c["campaign"] for c in at_station.json()] == [campaign, campaign]
+    assert listed.json()[0]["campaign"] == campaign
 
     elsewhere = await create_staff(conn, station_ids=[(await create_station(conn))["id"]])
     assert (await client.get("/v1/claims", headers=bearer(elsewhere))).json() == []

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from stations.db import connection as dbconn
-from stations.errors import StationsError
+from stations.errors import DatabaseUnavailable, StationsError
 from stations.people import tokens
 from stations.settings import Settings
 from stations.visits import claims
@@ -26,6 +26,7 @@ from tests.factories import (
     set_stock,
     stock_left,
 )
+from tests.fixtures.search.app import eventually
 
 LAT, LNG = HUAIBEI_CENTRE
 
@@ -209,6 +210,67 @@ async def test_desk_retries_a_failed_batch_claim_by_claim(conn, pool, settings):
     assert await conn.fetchval("SELECT count(*) FROM claims") == 3
     assert await conn.fetchval("SELECT count(*) FROM claim_requests") == 3
     assert await stock_left(conn, station["id"]) == 7
+
+
+async def _blocked_claims(conn, pool, settings, desk):
+    """Three claims at one station whose stock row another transaction holds: the first
+    batch waits for the row in the database, the other two wait for the desk."""
+    station = await create_station(conn, kind="water_point")
+    await create_campaign(conn, [station["id"]])
+    await set_stock(conn, station["id"], 10)
+    requests = [request(settings, t, station) for t in await members(conn, settings, 3)]
+    holder = await dbconn.connect(settings.db)
+    hold = holder.transaction()
+    await hold.start()
+    await holder.execute("SELECT * FROM water_stock FOR UPDATE")
+    first = asyncio.create_task(desk.claim(requests[0]))
+    await eventually(
+        lambda: conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ),
+        what="the first batch to wait for the stock row",
+    )
+    rest = [asyncio.create_task(desk.claim(r)) for r in requests[1:]]
+    await asyncio.sleep(0.05)
+    return station, requests, [first, *rest], holder, hold
+
+
+async def test_claims_behind_a_cancelled_batch_are_answered_not_left_waiting(conn, pool, settings):
+    # A worker's task cancelled (its event loop stopping, say) used to leave the claims
+    # queued behind its batch with futures nobody would ever resolve: their requests hung.
+    desk = claims.ClaimDesk(pool, in_flight=1)
+    station, requests, sent, holder, hold = await _blocked_claims(conn, pool, settings, desk)
+    try:
+        for task in list(desk._tasks):
+            task.cancel()
+        answers = await asyncio.wait_for(asyncio.gather(*sent, return_exceptions=True), 10)
+    finally:
+        await hold.rollback()
+        await holder.close()
+    assert [type(a) for a in answers] == [DatabaseUnavailable] * 3
+    assert "send it again with the same Idempotency-Key" in answers[0].detail
+    # Nothing was decided; the retries (same keys) are.
+    assert await conn.fetchval("SELECT count(*) FROM claim_requests") == 0
+    retried = await asyncio.gather(*(desk.claim(r) for r in requests))
+    assert sorted(r.body["remaining_stock"] for r in retried) == [7, 8, 9]
+    assert await stock_left(conn, station["id"]) == 7
+
+
+async def test_closing_the_desk_answers_every_claim_and_frees_the_pool(conn, settings):
+    own_pool = await dbconn.create_pool(settings.db)
+    desk = claims.ClaimDesk(own_pool, in_flight=1)
+    station, _, sent, holder, hold = await _blocked_claims(conn, own_pool, settings, desk)
+    try:
+        await asyncio.wait_for(desk.close(timeout_s=0.5), 10)
+        answers = await asyncio.wait_for(asyncio.gather(*sent, return_exceptions=True), 10)
+        await asyncio.wait_for(own_pool.close(), 10)  # no batch keeps a connection
+    finally:
+        await hold.rollback()
+        await holder.close()
+    assert [type(a) for a in answers] == [DatabaseUnavailable] * 3
+    late = request(settings, (await members(conn, settings, 1))[0], station)
+    with pytest.raises(DatabaseUnavailable, match=r"^the server is stopping"):
+        await desk.claim(late)
 
 
 async def test_concurrent_batches_never_deadlock_and_keep_every_invariant(conn, pool, settings):

@@ -230,6 +230,45 @@ async def test_reports_from_several_members_queue_the_station_for_its_operator(
     assert (summary.reporters, summary.freshness) == (0, 1.0)
 
 
+async def test_a_review_without_a_body_verifies_the_station_in_its_history(
+    client, conn, settings, station
+):
+    operator = await create_staff(conn, station_ids=[station["id"]], name="相山驿站站长")
+    for _ in range(2):
+        await rate(client, station, await visited_member(client, conn, settings, station), 1, [])
+    assert await conn.fetchval("SELECT verified_at FROM stations") is None
+
+    reviewed = await client.post(
+        f"/v1/review-queue/{station['id']}/reviewed", headers=bearer(operator)
+    )
+
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["note"] is None
+    verified_at = await conn.fetchval("SELECT verified_at FROM stations")
+    assert verified_at is not None
+    assert verified_at.isoformat() == reviewed.json()["reviewed_at"].replace("Z", "+00:00")
+    history = (
+        await client.get(f"/v1/stations/{station['id']}/history", headers=bearer(operator))
+    ).json()["items"]
+    assert history[0]["action"] == "update"
+    assert history[0]["actor"] == "operator:相山驿站站长"
+    assert history[0]["reason"] == "reviewed on the review queue"
+    assert history[0]["old_values"]["verified_at"] is None
+    assert history[0]["new_values"]["verified_at"] is not None
+    # Search shows it verified at once (verified_days_ago).
+    found = await client.get("/v1/stations/nearest", params={"lat": LAT, "lng": LNG, "k": 1})
+    assert found.json()["results"][0]["verified_days_ago"] == 0
+
+    noted = await client.post(
+        f"/v1/review-queue/{station['id']}/reviewed",
+        json={"note": "水已补上"},
+        headers=bearer(operator),
+    )
+    assert noted.status_code == 200
+    history = (await client.get(f"/v1/stations/{station['id']}/history")).json()["items"]
+    assert history[0]["reason"] == "reviewed on the review queue: 水已补上"
+
+
 async def test_one_member_reporting_twice_counts_once(client, conn, settings, station):
     token = await visited_member(client, conn, settings, station)
     await rate(client, station, token, 1, ["no_water"])

@@ -37,10 +37,14 @@ export function label(pair, fallback) {
   return current === "en" ? pair[1] : pair[0];
 }
 
-// Static text marked in the HTML: data-t (text) and data-t-label (aria-label).
+// Static text marked in the HTML: data-t (text), data-t-label (aria-label) and
+// data-t-placeholder (an input's placeholder).
 export function translateDocument(root = document) {
   for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of root.querySelectorAll("[data-t-label]")) {
     el.setAttribute("aria-label", t(el.dataset.tLabel));
+  }
+  for (const el of root.querySelectorAll("[data-t-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.tPlaceholder));
   }
 }

@@ -11,8 +11,14 @@ export const ATTEMPTS = 6;
 // when it carries an Idempotency-Key.
 export class NetworkError extends Error {}
 
-// An answer: status, parsed JSON body (or null) and the response headers.
-export async function request(path, { method = "GET", body, token, headers = {} } = {}) {
+// An answer: status, parsed JSON body (or null) and the response headers. The rider
+// page sends its token and no cookies ("omit"); the staff console its session cookie
+// ("same-origin") and the session's CSRF token in headers. read: "blob" gives a good
+// answer's body as a Blob (an image); errors are always read as JSON problems.
+export async function request(
+  path,
+  { method = "GET", body, token, headers = {}, credentials = "omit", read = "json" } = {},
+) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
   const sent = { Accept: "application/json", ...headers };
@@ -26,7 +32,7 @@ export async function request(path, { method = "GET", body, token, headers = {} 
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal,
       cache: "no-store",
-      credentials: "omit",
+      credentials,
     });
   } catch {
     throw new NetworkError("no answer");
@@ -34,7 +40,9 @@ export async function request(path, { method = "GET", body, token, headers = {} 
     clearTimeout(timer);
   }
   let data = null;
-  if (response.status !== 204) {
+  if (read === "blob" && response.ok) {
+    data = await response.blob();
+  } else if (response.status !== 204) {
     try {
       data = await response.json();
     } catch {

@@ -7,12 +7,14 @@ import { $, h } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { NetworkError, request, withRetries } from "../common/net.js";
 import { load, save } from "../common/storage.js";
+import { claimQr } from "./claimqr.js";
 import { clock } from "./format.js";
 import { freshPosition } from "./position.js";
 import { loadRating } from "./rating.js";
 import { refusalText } from "./refusals.js";
 import { showSignIn, signedOut } from "./signin.js";
 import { KEYS, state, status } from "./state.js";
+import { renderStation } from "./station.js";
 
 const KEEP_RESULT_MS = 12 * 3600 * 1000;
 
@@ -131,9 +133,30 @@ export async function sendPending(pending) {
     granted: stored.ok && stored.kind === "claim" ? stored : earlier.granted || null,
   };
   save(sessionStorage, KEYS.results, results);
+  if (answer.ok && pending.kind === "claim") showWaterLeft(pending.station_id, answer.data);
   if (state.station && state.station.id === pending.station_id) {
-    showStoredResult(pending.station_id);
+    renderStation(); // with the water left, and the stored result
     if (answer.ok) loadRating(pending.station_id);
+  }
+}
+
+// A granted claim says how many bottles its station has left: the station's card and
+// the lists show that at once, not the count of the search they came from.
+function showWaterLeft(stationId, claim) {
+  const seen = [
+    ...state.results,
+    ...(state.search ? state.search.items : []),
+    state.station && state.station.hit,
+    state.station && state.station.detail,
+    state.scan && state.scan.station,
+  ];
+  for (const station of seen) {
+    if (!station || station.id !== stationId) continue;
+    station.water_today = {
+      ...(station.water_today || {}),
+      local_day: claim.local_day,
+      remaining: claim.remaining_stock,
+    };
   }
 }
 
@@ -175,6 +198,7 @@ function resultNode(stored) {
       { class: "claim-code", id: "claim-code", "aria-labelledby": "claim-code-label" },
       data.claim_code,
     ),
+    claimQr(data.claim_code),
     h("p", { class: "show-staff" }, t("show_staff")),
     data.prize && h("p", { class: "prize" }, t("prize", { prize: data.prize })),
     h(

@@ -5,6 +5,7 @@ import { lang, setLang, t, translateDocument } from "../common/i18n.js";
 import { save } from "../common/storage.js";
 import { renderList } from "./list.js";
 import { localiseMap } from "./map.js";
+import { renderSearch } from "./search.js";
 import { renderAccount } from "./signin.js";
 import { KEYS, state } from "./state.js";
 import { renderStation } from "./station.js";
@@ -20,5 +21,6 @@ export function applyLanguage(next) {
   renderAccount();
   localiseMap();
   renderList();
+  renderSearch();
   if (state.view === "station") renderStation();
 }

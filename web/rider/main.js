@@ -1,5 +1,6 @@
 // The rider page: stations around the rider on a map and in a list, the nearest open
-// one in one tap, scan-to-claim at a poster, one-tap rating after a visit.
+// one in one tap, a station found by its name or street, scan-to-claim at a poster,
+// one-tap rating after a visit.
 //
 // Positions from the browser are WGS84 and are sent as such (crs=wgs84). When the tile
 // layer is GCJ-02 the service converts: the rider's position once per fix, and every
@@ -25,6 +26,7 @@ import { initMap } from "./map.js";
 import { searchNearby } from "./nearest.js";
 import { freshPosition, watchPosition } from "./position.js";
 import { openScanned } from "./scan.js";
+import { clearSearch, submitSearch } from "./search.js";
 import { cancelSignIn, showSignIn, signOut, submitSignIn } from "./signin.js";
 import { KEYS, state } from "./state.js";
 import { WORDS } from "./words.js";
@@ -52,6 +54,8 @@ function start() {
     }
     searchNearby({ openOnly: true, pickFirst: true });
   });
+  $("search").addEventListener("submit", submitSearch);
+  $("search-clear").addEventListener("click", clearSearch);
   $("lang").addEventListener("click", () => applyLanguage(lang() === "en" ? "zh" : "en"));
   $("account").addEventListener("click", () => (state.session ? signOut() : showSignIn(null)));
   $("signin").addEventListener("submit", submitSignIn);

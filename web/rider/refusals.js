@@ -3,6 +3,7 @@
 // numbers from the facts. A code without words here shows the service's own sentence.
 
 import { has, t } from "../common/i18n.js";
+import { localWhen } from "./format.js";
 
 // problem: the answer's data, {detail, code, …facts}; kind: "claim" or "checkin".
 export function refusalText(problem, kind = "claim") {
@@ -16,6 +17,9 @@ export function refusalText(problem, kind = "claim") {
   if (code === "out_of_stock" && problem.stock_set === false) return t("r_out_of_stock_unset");
   if (code === "campaign_closed" && problem.daily_start && problem.daily_end) {
     return t("r_campaign_closed_hours", { from: problem.daily_start, to: problem.daily_end });
+  }
+  if (code === "station_not_open" && problem.next_open) {
+    return t("r_station_not_open_at", { time: localWhen(problem.next_open) });
   }
   if (code && has(`r_${code}`)) return t(`r_${code}`);
   return t("r_unknown", { detail: problem.detail ?? code ?? "" });

@@ -25,6 +25,7 @@ export const state = {
   view: "list",
   station: null, // {id, hit, detail, positions}
   scan: null, // {code, station} when the page was opened from a poster
+  search: null, // {q, items, elsewhere} while search results are shown
   session: load(sessionStorage, KEYS.session, null),
   rating: null, // {stationId, stars, tags, eligibility}
   waiters: [],

@@ -3,6 +3,7 @@
 import { $ } from "../common/dom.js";
 import { renderList } from "./list.js";
 import { refreshMapSize } from "./map.js";
+import { renderSearch } from "./search.js";
 import { state } from "./state.js";
 
 export function show(view) {
@@ -18,4 +19,5 @@ export function backToList() {
   state.station = null;
   show("list");
   renderList();
+  renderSearch();
 }

@@ -20,6 +20,16 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
         || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((n * 387420489) % 1073741824 & 31)::int + 1, 1)
 $$;
 
+-- Union branches own districts by district code prefix (GB/T 2260: province 34, city
+-- 3406, district 340603); a branch's own code is that prefix, so the branches under a
+-- branch are found the same way. The national root is NULL and owns everything, also
+-- records without a district code or branch. Every query that a branch's administrator
+-- or planner reaches filters with this one predicate.
+CREATE OR REPLACE FUNCTION in_branch(p_code text, p_branch text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_branch IS NULL OR coalesce(starts_with(p_code, p_branch), false)
+$$;
+
 -- Codes default from the id (assigned before BEFORE triggers run) when a row brings none
 -- (the importer numbers its new stations and gives their codes); version and updated_at
 -- move only when something other than them changed.

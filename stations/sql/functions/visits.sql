@@ -88,6 +88,58 @@ CREATE OR REPLACE TRIGGER stations_keep_claimed BEFORE DELETE ON stations
 CREATE OR REPLACE TRIGGER stations_keep_claimed_id BEFORE UPDATE OF id ON stations
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION stations_keep_claimed();
 
+-- The default daily allocation of a station on a local day: the station's own default
+-- (water_defaults) or else that of the campaign running there that day (the lowest id
+-- when several overlap, as for claims); NULL on a day without an active campaign at the
+-- station, or when neither has a default. An operator's allocation for a day (a
+-- water_stock row) always wins over it: the default only fills a day nobody set.
+CREATE OR REPLACE FUNCTION water_default(p_station_id bigint, p_day date) RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(d.daily_allocation, c.daily_allocation)
+    FROM (SELECT c.daily_allocation FROM campaign_stations cs
+          JOIN campaigns c ON c.id = cs.campaign_id
+          WHERE cs.station_id = p_station_id AND c.status = 'active'
+            AND p_day BETWEEN c.starts_on AND c.ends_on
+          ORDER BY c.id LIMIT 1) c
+    LEFT JOIN water_defaults d ON d.station_id = p_station_id
+$$;
+
+-- One bottle from a station's stock of a local day: the bottles left after it, or NULL
+-- when there is none. A day nobody set gets its row from the default allocation on its
+-- first claim, in the claim's own transaction: claims work in the morning without anyone
+-- setting stock. Two first claims at once both insert; the second waits on the row's
+-- key, does nothing, and takes its bottle from the row the first created, like any claim
+-- queueing on the row lock. Only this station's row of this day is locked here, which is
+-- the stock class of claim_water_batch's lock order.
+CREATE OR REPLACE FUNCTION take_bottle(p_station_id bigint, p_day date) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_remaining integer;
+    v_default   integer;
+BEGIN
+    UPDATE water_stock w SET remaining = w.remaining - 1, updated_at = now()
+    WHERE w.station_id = p_station_id AND w.local_day = p_day AND w.remaining > 0
+    RETURNING w.remaining INTO v_remaining;
+    IF FOUND THEN
+        RETURN v_remaining;
+    END IF;
+    IF EXISTS (SELECT 1 FROM water_stock w
+               WHERE w.station_id = p_station_id AND w.local_day = p_day) THEN
+        RETURN NULL;  -- the day's bottles are all handed out
+    END IF;
+    v_default := water_default(p_station_id, p_day);
+    IF v_default IS NULL THEN
+        RETURN NULL;  -- nobody set the day and there is no default
+    END IF;
+    INSERT INTO water_stock (station_id, local_day, allocated, remaining)
+    VALUES (p_station_id, p_day, v_default, v_default)
+    ON CONFLICT (station_id, local_day) DO NOTHING;
+    UPDATE water_stock w SET remaining = w.remaining - 1, updated_at = now()
+    WHERE w.station_id = p_station_id AND w.local_day = p_day AND w.remaining > 0
+    RETURNING w.remaining INTO v_remaining;
+    RETURN v_remaining;
+END $$;
+
 -- Water claims decided several to a transaction.
 --
 -- A server worker sends the claims that arrived while its previous batch was in the
@@ -100,7 +152,8 @@ CREATE OR REPLACE TRIGGER stations_keep_claimed_id BEFORE UPDATE OF id ON statio
 -- Several claims in one transaction hold several locks until its commit, so every
 -- batch takes them in one global order, class by class:
 --   1. advisory locks on (member, Idempotency-Key), in lock-key order;
---   2. stock rows, in station-code order (one station's rows are one local day);
+--   2. stock rows, in station-code order (one station's rows are one local day; the
+--      day's first claim at a station creates its row there, see take_bottle);
 --   3. quota slots, in member order;
 --   4. prize pools, in pool-id order.
 -- A batch waiting in one class holds locks of that class and of earlier classes only,
@@ -114,6 +167,13 @@ CREATE OR REPLACE TRIGGER stations_keep_claimed_id BEFORE UPDATE OF id ON statio
 -- first answer (or idempotency_key_reused for a different request), as a retry would.
 -- A granted claim reports the stock left after it, counted as if the batch's claims
 -- had been decided one by one in station-code order.
+--
+-- A station's opening hours are OpenStreetMap expressions that only the server
+-- evaluates (stations/visits/opening.py): each claim brings whether its station is
+-- closed by them now (p_closed) and when it opens next (p_next_open, ISO 8601 in the
+-- station's zone, NULL when they name no next opening). They are applied as the rule
+-- station_not_open, after a retried claim found its stored answer and after the
+-- station's own status (migration 0012).
 CREATE OR REPLACE FUNCTION claim_water_batch(
     p_token_hashes   bytea[],
     p_keys           text[],
@@ -121,7 +181,9 @@ CREATE OR REPLACE FUNCTION claim_water_batch(
     p_station_codes  text[],
     p_lats           double precision[],
     p_lngs           double precision[],
-    p_h3_cells       bigint[]
+    p_h3_cells       bigint[],
+    p_closed         boolean[],
+    p_next_open      text[]
 ) RETURNS jsonb
 LANGUAGE plpgsql
 -- Its lookups all have their index; plan them with it: a new campaign's claims tables are
@@ -264,6 +326,12 @@ BEGIN
                 EXIT rules;
             END IF;
 
+            IF coalesce(p_closed[i], false) THEN
+                v_outcome[i] := 'station_not_open';
+                v_response[i] := v_response[i] || jsonb_build_object('next_open', p_next_open[i]);
+                EXIT rules;
+            END IF;
+
             -- The campaign running here today; the lowest id wins when several overlap.
             SELECT c.id, c.name, c.daily_start, c.daily_end, c.daily_quota, c.geofence_m
             INTO v_c
@@ -315,10 +383,8 @@ BEGIN
 
             -- The bottle: a conditional decrement; its row lock is held until commit, so
             -- concurrent claims at this station queue here and see each other's decrements.
-            UPDATE water_stock w SET remaining = w.remaining - 1, updated_at = now()
-            WHERE w.station_id = v_s.id AND w.local_day = v_day[i] AND w.remaining > 0
-            RETURNING w.remaining INTO v_remaining;
-            IF NOT FOUND THEN
+            v_remaining := take_bottle(v_s.id, v_day[i]);
+            IF v_remaining IS NULL THEN
                 v_outcome[i] := 'out_of_stock';
                 v_response[i] := v_response[i] || jsonb_build_object('stock_set', EXISTS (
                     SELECT 1 FROM water_stock w

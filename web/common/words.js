@@ -1,0 +1,46 @@
+// Words the rider page and the staff console share, Chinese first: both say the same
+// thing the same way (opening states, signing in and out, the language switch). Each
+// page spreads these into its own table (rider/words.js, staff/words.js).
+
+export const COMMON_WORDS = {
+  zh: {
+    switch_lang: "EN",
+    switch_lang_label: "Switch to English",
+    sign_in: "登录",
+    sign_out: "退出",
+    cancel: "取消",
+    open_until: "营业中 · 至 {time}",
+    open_247: "营业中 · 24 小时",
+    open_unknown: "营业时间未知",
+    closed_opens: "已关闭 · {time} 开门",
+    closed: "已关闭",
+    tomorrow: "明天 {time}",
+    on_date: "{month}月{day}日 {time}",
+    station_code: "站点编号 {code}",
+    hours_week: "近 7 天营业时间",
+    amenities: "服务设施",
+    network_error: "网络不可用，请稍后再试。",
+    r_unauthorized: "登录已失效，请重新登录。",
+    r_unknown: "没有成功：{detail}",
+  },
+  en: {
+    switch_lang: "中文",
+    switch_lang_label: "切换到中文",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    cancel: "Cancel",
+    open_until: "Open · until {time}",
+    open_247: "Open · 24 hours",
+    open_unknown: "Hours not known",
+    closed_opens: "Closed · opens {time}",
+    closed: "Closed",
+    tomorrow: "tomorrow {time}",
+    on_date: "{day}/{month} {time}",
+    station_code: "Station code {code}",
+    hours_week: "Hours, next 7 days",
+    amenities: "Facilities",
+    network_error: "No network. Please try again later.",
+    r_unauthorized: "Your sign-in has expired. Please sign in again.",
+    r_unknown: "That did not work: {detail}",
+  },
+};
