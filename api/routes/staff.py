@@ -18,8 +18,8 @@ from api.deps import ConnDep
 from api.routes.ids import StationId
 from api.routes.stock import StockOut
 from stations.catalog import hours
+from stations.catalog.hours_words import week_in_words
 from stations.people import accounts, branches
-from stations.search import words
 from stations.visits import today
 
 router = APIRouter(tags=["staff console"])
@@ -109,7 +109,7 @@ async def preview_hours(
         opening_hours=text,
         open_now=state.is_open,
         next_change=state.next_change,
-        days=words.week_in_words(text, time_zone=zone, country=country, start=now),
+        days=week_in_words(text, time_zone=zone, country=country, start=now),
     )
 
 

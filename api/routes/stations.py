@@ -20,9 +20,10 @@ from api.deps import ConnDep, IndexDep, NamedCrsDep
 from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
 from stations.catalog import writes as catalog
+from stations.catalog.hours_words import week_in_words
 from stations.errors import InvalidInput
 from stations.geo.crs import WGS84
-from stations.search import lookup, render, words
+from stations.search import lookup, render
 from stations.search.filters import parse_bool
 from stations.search.service import IndexService
 
@@ -180,7 +181,7 @@ async def get_station(
     state = render.OpenStates(service.index, now, now.timestamp())
     key = service.states.key_for(row["opening_hours"], row["time_zone"], row["country_code"])
     item["open"] = orjson.loads(state.fragment(key))
-    item["hours_next_7_days"] = words.week_in_words(
+    item["hours_next_7_days"] = week_in_words(
         row["opening_hours"], time_zone=row["time_zone"], country=row["country_code"], start=now
     )
     item["rating"] = orjson.loads(service.live.rating_fragment(station_id))

@@ -1,1 +1,2 @@
-"""The station catalog: vocabularies, rules, opening hours, single-station writes, exports."""
+"""The station catalog: vocabularies, rules, opening hours (and in words), district codes,
+single-station writes, exports."""

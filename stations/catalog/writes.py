@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from stations.catalog import rules
+from stations.catalog import districts, rules
 from stations.catalog.fields import DEFAULTS, STATION_FIELDS, expand_sql
 from stations.catalog.text import name_key
 from stations.catalog.zones import country_of_zone, infer_time_zones, localise
@@ -24,7 +24,6 @@ from stations.db import connection as dbconn
 from stations.errors import Conflict, InvalidInput, StationNotFound
 from stations.geo import crs as crsmod
 from stations.geo import h3cells
-from stations.people import branches
 from stations.sql import load
 
 SQL = load("catalog", expand=expand_sql)
@@ -114,7 +113,7 @@ async def create_station(
     writer's union branch) does not own the station's district code.
     """
     clean = rules.validate_station(fields)
-    branches.check_district(branch, clean.get("district_code"))
+    districts.check_district(branch, clean.get("district_code"))
     if not rules.SOURCE_PATTERN.fullmatch(source):
         raise InvalidInput(f"source: {source!r} is not a source name (a-z, 0-9, . _ -)")
     place = locate(clean.pop("lat"), clean.pop("lng"), clean.pop("crs"))
@@ -172,12 +171,12 @@ async def update_station(
         row = await conn.fetchrow(SQL.lock_station, station_id)
         if row is None:
             raise StationNotFound(station_id)
-        if not branches.covers(branch, row["district_code"]):
-            raise branches.outside(
+        if not districts.covers(branch, row["district_code"]):
+            raise districts.outside(
                 branch, f"station {station_id} is not under your branch", station_id=station_id
             )
         if "district_code" in clean:
-            branches.check_district(branch, clean["district_code"])
+            districts.check_district(branch, clean["district_code"])
         if expected_version is not None and row["version"] != expected_version:
             raise Conflict(
                 f"station {station_id} is at version {row['version']}, not {expected_version}: "

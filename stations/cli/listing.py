@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stations.catalog import writes as catalog
+from stations.catalog.hours_words import week_in_words
 from stations.cli.runner import run_connected
 from stations.geo.crs import NAMED, parse_named_crs
 from stations.people import accounts
-from stations.search import lookup, words
+from stations.search import lookup
 from stations.search.live import rating_shown, water_shown
 from stations.search.openness import OpeningStates, StatesAt
 from stations.visits import ratings, stock
@@ -117,7 +118,7 @@ async def _details(conn: asyncpg.Connection, code: str, crs: str) -> dict[str, A
     registry = OpeningStates()
     key = registry.key_for(row["opening_hours"], row["time_zone"], row["country_code"])
     item["open"] = orjson.loads(StatesAt(registry, now).fragment(key))
-    item["hours_next_7_days"] = words.week_in_words(
+    item["hours_next_7_days"] = week_in_words(
         row["opening_hours"], time_zone=row["time_zone"], country=row["country_code"], start=now
     )
     summary = (await ratings.rating_summaries(conn, [station_id], at=now)).get(station_id)

@@ -21,15 +21,17 @@ from typing import Any
 import asyncpg
 import shapely
 
-from stations.errors import Forbidden, InvalidInput, NotFound, StationNotFound
+from stations.catalog.districts import NATIONAL, check_district, covers, outside
+from stations.errors import InvalidInput, NotFound, StationNotFound
 from stations.geo.region import Region
 from stations.sql import load
 
 SQL = load("staff")
 
+__all__ = ["NATIONAL", "check_district", "covers", "outside"]  # the district rule, used here
+
 _CODE = re.compile(r"^(?:\d{2}){1,3}$")
 LEVELS = {2: "province", 4: "city", 6: "district"}
-NATIONAL = "national"
 
 
 def validate_code(code: str, *, field: str = "branch") -> str:
@@ -45,23 +47,6 @@ def validate_code(code: str, *, field: str = "branch") -> str:
 
 def level(code: str | None) -> str:
     return NATIONAL if code is None else LEVELS[len(code)]
-
-
-def covers(branch: str | None, code: str | None) -> bool:
-    """Whether ``code`` (a district code or a branch's code) is under ``branch``.
-
-    The same rule as the database's ``in_branch``, for values already in hand.
-    """
-    return branch is None or (code is not None and code.startswith(branch))
-
-
-def outside(branch: str | None, detail: str, **facts: Any) -> Forbidden:
-    return Forbidden(
-        f"{detail}; your union branch is {branch or NATIONAL}",
-        code="outside_branch",
-        branch=branch,
-        **facts,
-    )
 
 
 async def add_branch(conn: asyncpg.Connection, *, code: str, name: str) -> dict[str, Any]:
@@ -119,17 +104,6 @@ async def check_stations(
             branch,
             f"stations {', '.join(map(str, found[:10]))} are not under your branch",
             station_ids=found,
-        )
-
-
-def check_district(branch: str | None, district_code: str | None) -> None:
-    """Refuse a record (a new station, a station moved) whose district is not under ``branch``."""
-    if not covers(branch, district_code):
-        raise outside(
-            branch,
-            f"district code {district_code or '(none)'} is not under your branch; "
-            "give the station a district code of your branch",
-            district_code=district_code,
         )
 
 

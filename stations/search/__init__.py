@@ -9,6 +9,5 @@
 * :mod:`stations.search.render` — answers assembled from JSON rendered once per station;
 * :mod:`stations.search.route` — stations along a route;
 * :mod:`stations.search.lookup` — search, one station and its history, from PostGIS;
-* :mod:`stations.search.words` — opening hours in words for the coming days;
 * :mod:`stations.search.live` — rating summary and today's water (filled by the visit work).
 """

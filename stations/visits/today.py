@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 
 from stations.catalog import hours
+from stations.catalog.hours_words import week_in_words
 from stations.errors import StationNotFound
-from stations.search import words
 from stations.sql import load
 from stations.visits import ratings, stock
 
@@ -46,7 +46,7 @@ async def station_today(
             "hours_say_open": state.is_open,
             "next_change": state.next_change,
         },
-        "hours_next_7_days": words.week_in_words(
+        "hours_next_7_days": week_in_words(
             station["opening_hours"],
             time_zone=station["time_zone"],
             country=station["country_code"],

@@ -164,7 +164,7 @@ async def test_station_shows_its_hours_in_words_for_seven_days(settings, hours_c
 
 
 def test_week_in_words_covers_lunch_breaks_and_public_holidays():
-    from stations.search.words import week_in_words
+    from stations.catalog.hours_words import week_in_words
 
     days = week_in_words(
         "Mo-Fr 08:30-12:00,13:30-18:00; PH off",
@@ -180,7 +180,7 @@ def test_week_in_words_covers_lunch_breaks_and_public_holidays():
 
 
 def test_week_in_words_shows_the_night_already_running_on_the_first_day():
-    from stations.search.words import week_in_words
+    from stations.catalog.hours_words import week_in_words
 
     days = week_in_words(
         "22:00-06:00",
