@@ -9,12 +9,12 @@ import { NetworkError, request, withRetries } from "../common/net.js";
 import { load, save } from "../common/storage.js";
 import { claimQr } from "./claimqr.js";
 import { clock } from "./format.js";
+import { redrawStation } from "./page.js";
 import { freshPosition } from "./position.js";
 import { loadRating } from "./rating.js";
 import { refusalText } from "./refusals.js";
 import { showSignIn, signedOut } from "./signin.js";
 import { KEYS, state, status } from "./state.js";
-import { renderStation } from "./station.js";
 
 const KEEP_RESULT_MS = 12 * 3600 * 1000;
 
@@ -135,7 +135,7 @@ export async function sendPending(pending) {
   save(sessionStorage, KEYS.results, results);
   if (answer.ok && pending.kind === "claim") showWaterLeft(pending.station_id, answer.data);
   if (state.station && state.station.id === pending.station_id) {
-    renderStation(); // with the water left, and the stored result
+    redrawStation(); // with the water left, and the stored result
     if (answer.ok) loadRating(pending.station_id);
   }
 }

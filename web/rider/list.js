@@ -12,8 +12,8 @@ import {
   stationName,
 } from "./format.js";
 import { drawMap } from "./map.js";
+import { openStation } from "./page.js";
 import { config, state } from "./state.js";
-import { openStation } from "./station.js";
 
 const LIST_FIRST = 5; // the rest behind "show more": the page stays short
 

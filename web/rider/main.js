@@ -13,25 +13,35 @@
 // filters and the last nearest answer (for when the network drops). Tokens and phone
 // numbers are never logged.
 //
-// Modules: state.js holds what they share; each other module is one part of the page.
-// The views call each other (a station shows its rating, rating asks for sign-in,
-// sign-in returns to the station), so some modules import each other; that is safe
-// because none uses an import before start() runs.
+// Modules: state.js holds what they share; each other module is one part of the page
+// and imports only parts below it. What a lower part asks of a higher one (open a
+// station, draw it again, a new session) goes through page.js, answered here.
 
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
 import { load, save } from "../common/storage.js";
 import { applyLanguage } from "./language.js";
 import { initMap } from "./map.js";
-import { searchNearby } from "./nearest.js";
+import { searchNearby, showCachedIfAny } from "./nearest.js";
+import { answerRequests } from "./page.js";
 import { freshPosition, watchPosition } from "./position.js";
+import { loadRating } from "./rating.js";
 import { openScanned } from "./scan.js";
 import { clearSearch, submitSearch } from "./search.js";
 import { cancelSignIn, showSignIn, signOut, submitSignIn } from "./signin.js";
 import { KEYS, state } from "./state.js";
+import { openStation, renderStation } from "./station.js";
 import { WORDS } from "./words.js";
 
 function start() {
+  answerRequests({
+    openStation,
+    redrawStation: renderStation,
+    sessionChanged() {
+      if (state.view === "station") renderStation();
+      if (state.station) loadRating(state.station.id);
+    },
+  });
   useWords(WORDS);
   applyLanguage(load(localStorage, KEYS.lang, "zh"));
   for (const chip of document.querySelectorAll("[data-filter]")) {
@@ -62,7 +72,7 @@ function start() {
   $("signin-cancel").addEventListener("click", cancelSignIn);
   initMap();
   if (/^\/s\/[^/]+\/?$/.test(location.pathname)) openScanned();
-  watchPosition();
+  watchPosition({ onMoved: () => searchNearby(), onLost: () => showCachedIfAny() });
 }
 
 start();

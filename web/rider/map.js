@@ -3,8 +3,8 @@
 
 import { lang } from "../common/i18n.js";
 import { stationName } from "./format.js";
+import { openStation } from "./page.js";
 import { config, state } from "./state.js";
-import { openStation } from "./station.js";
 
 let map = null;
 let layer = null;

@@ -1,11 +1,15 @@
 // The rider's position: watched from the start, and asked afresh for a claim.
 
 import { t } from "../common/i18n.js";
-import { searchNearby, showCachedIfAny } from "./nearest.js";
 import { state, status } from "./state.js";
 
 const RESEARCH_AFTER_M = 150; // search again when the rider moved this far
 const FRESH_FIX_MS = 60000; // a claim asks for a new fix when the last one is older
+
+// What the page does when the rider moved far enough, and when there is no position
+// (watchPosition's caller says: search again; show the last answer kept).
+let moved = () => {};
+let lost = () => {};
 
 function metresBetween(a, b) {
   // Only to decide whether the rider moved enough to search again; every distance shown
@@ -32,7 +36,7 @@ function onFix(fix) {
   const waiters = state.waiters.splice(0);
   for (const resolve of waiters) resolve(state.position);
   if (!state.searchedAt || metresBetween(state.searchedAt, state.position) > RESEARCH_AFTER_M) {
-    searchNearby();
+    moved();
   }
 }
 
@@ -41,11 +45,13 @@ function onFixError(error) {
   for (const resolve of waiters) resolve(null);
   if (!state.position) {
     status(t("no_position", { why: geoReason(error) }));
-    showCachedIfAny();
+    lost();
   }
 }
 
-export function watchPosition() {
+export function watchPosition({ onMoved, onLost }) {
+  moved = onMoved;
+  lost = onLost;
   if (!("geolocation" in navigator)) {
     status(t("no_position", { why: t("geo_unavailable") }));
     return;

@@ -8,9 +8,9 @@ import { t } from "../common/i18n.js";
 import { NetworkError, request } from "../common/net.js";
 import { capitalised, kindLabel, liveText, stationName } from "./format.js";
 import { refreshMapSize } from "./map.js";
+import { openStation } from "./page.js";
 import { refusalText } from "./refusals.js";
 import { state, status, TILES_GCJ02 } from "./state.js";
-import { openStation } from "./station.js";
 
 const SEARCH_LIMIT = 20;
 const NEAR_DEG = 0.3; // latitude degrees either side of the rider (~33 km)

@@ -5,10 +5,9 @@ import { $ } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { NetworkError, request } from "../common/net.js";
 import { save } from "../common/storage.js";
-import { loadRating } from "./rating.js";
+import { redrawStation, sessionChanged } from "./page.js";
 import { refusalText } from "./refusals.js";
 import { KEYS, state, status } from "./state.js";
-import { renderStation } from "./station.js";
 import { show } from "./views.js";
 
 let afterSignIn = null;
@@ -25,7 +24,7 @@ export function showSignIn(then) {
 function leaveSignIn() {
   $("phone").value = "";
   show(beforeSignIn);
-  if (beforeSignIn === "station") renderStation();
+  if (beforeSignIn === "station") redrawStation();
 }
 
 export function cancelSignIn() {
@@ -72,7 +71,7 @@ export async function submitSignIn(event) {
   leaveSignIn();
   const then = afterSignIn;
   afterSignIn = null;
-  if (state.view === "station" && state.station) loadRating(state.station.id);
+  sessionChanged();
   if (then) then();
 }
 
@@ -87,8 +86,7 @@ export async function signOut() {
   signedOut();
   save(sessionStorage, KEYS.pending, null);
   save(sessionStorage, KEYS.results, null);
-  if (state.view === "station") renderStation();
-  if (state.station) loadRating(state.station.id);
+  sessionChanged();
   if (token) {
     try {
       await request("/v1/auth/logout", { method: "POST", token });
