@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
 from api.errors import CODES
 from stations.catalog import fields
@@ -26,8 +26,12 @@ AccessName = Literal["open_to_all", "members_only", "customers_only", "key_or_ap
 StatusName = Literal["active", "temporarily_closed", "closed"]
 CrsName = Literal["wgs84", "gcj02", "bd09"]
 
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, examples=[33.9556])]
-Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, examples=[116.7983])]
+# Numbers in JSON bodies are JSON numbers: ``true`` is not 1 and ``"5"`` is not 5 (a
+# silent coercion would answer a malformed request as if it were another one).
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, Strict()]
+Lat = Annotated[Number, Field(ge=-90, le=90, allow_inf_nan=False, examples=[33.9556])]
+Lng = Annotated[Number, Field(ge=-180, le=180, allow_inf_nan=False, examples=[116.7983])]
 
 
 class Problem(BaseModel):
@@ -170,7 +174,7 @@ class SearchFilters(BaseModel):
         description="only stations open at this ISO 8601 instant (with its UTC offset)",
         examples=["2026-07-15T04:00:00+08:00"],
     )
-    min_rating: float | None = Field(
+    min_rating: Number | None = Field(
         default=None,
         ge=filters.MIN_RATING,
         le=filters.MAX_RATING,
@@ -198,8 +202,10 @@ class BatchRequest(SearchFilters):
     )
 
     points: list[PointIn] = Field(min_length=1, max_length=10_000)
-    k: int = Field(default=filters.DEFAULT_K, ge=1, le=20)
-    radius_m: float | None = Field(default=None, ge=0, le=filters.MAX_RADIUS_M, allow_inf_nan=False)
+    k: Whole = Field(default=filters.DEFAULT_K, ge=1, le=20)
+    radius_m: Number | None = Field(
+        default=None, ge=0, le=filters.MAX_RADIUS_M, allow_inf_nan=False
+    )
 
 
 class BatchAnswer(BaseModel):
@@ -213,7 +219,7 @@ class LineString(BaseModel):
     """A GeoJSON LineString: [lng, lat] positions (RFC 7946 order), in the request's CRS."""
 
     type: Literal["LineString"]
-    coordinates: list[list[float]] = Field(
+    coordinates: list[list[Number]] = Field(
         min_length=2,
         max_length=corridor.MAX_VERTICES,
         examples=[[[116.780, 33.950], [116.800, 33.956], [116.820, 33.970]]],
@@ -237,8 +243,8 @@ class RouteRequest(SearchFilters):
     )
 
     route: LineString
-    max_detour_m: float = Field(default=300.0, gt=0, le=corridor.MAX_DETOUR_M, allow_inf_nan=False)
-    limit: int = Field(default=100, ge=1, le=1000)
+    max_detour_m: Number = Field(default=300.0, gt=0, le=corridor.MAX_DETOUR_M, allow_inf_nan=False)
+    limit: Whole = Field(default=100, ge=1, le=1000)
 
 
 class RouteHit(StationHit):
@@ -427,8 +433,8 @@ class StationFields(_StationInFields):
         },
     )
 
-    lat: float | None = None
-    lng: float | None = None
+    lat: Number | None = None
+    lng: Number | None = None
     crs: str | None = None
     reason: str | None = Field(
         default=None, max_length=500, description="why: kept in the station's history"

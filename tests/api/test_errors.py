@@ -193,6 +193,29 @@ async def test_validation_errors_name_the_first_field_or_the_body(client, conn):
     check_problem(gone, "station_not_found", station_id=station["id"] + 1)
 
 
+async def test_json_numbers_are_not_booleans_or_strings(client, conn):
+    """``true`` is not 1 and ``"5"`` is not 5: such a body is refused, never coerced."""
+    await create_station(conn)
+    point = {"lat": 33.95, "lng": 116.8}
+    for body, field in (
+        ({"points": [{"lat": True, "lng": 116.8}]}, "points.0.lat"),
+        ({"points": [{"lat": 33.95, "lng": "116.8"}]}, "points.0.lng"),
+        ({"points": [point], "k": True}, "k"),
+        ({"points": [point], "radius_m": "500"}, "radius_m"),
+        ({"points": [point], "min_rating": False}, "min_rating"),
+    ):
+        answer = await client.post("/v1/stations/nearest:batch", json=body)
+        check_problem(answer, "invalid_parameter", field=field)
+    route = {"type": "LineString", "coordinates": [[116.78, 33.95], [116.8, True]]}
+    answer = await client.post("/v1/stations/along-route", json={"route": route})
+    check_problem(answer, "invalid_parameter", field="route.coordinates.1.1")
+    route["coordinates"][1][1] = 33.96
+    answer = await client.post("/v1/stations/along-route", json={"route": route, "limit": True})
+    check_problem(answer, "invalid_parameter", field="limit")
+    fine = await client.post("/v1/stations/nearest:batch", json={"points": [point], "k": 2})
+    assert fine.status_code == 200
+
+
 async def test_unknown_paths_and_methods_have_codes(client):
     check_problem(await client.get("/v1/nothing-here"), "not_found")
     check_problem(await client.get("/web/nothing.js"), "not_found")
