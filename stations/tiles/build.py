@@ -10,7 +10,9 @@ never cut silently.
 
 What is live comes from the search index (:class:`Live`): which opening-hours
 expressions are open now, and the water left today, which the claims keep current
-within seconds. The catalog itself is read at the moment the tile is built.
+within seconds. A street tile reads the catalog when it is built; national and city
+tiles read the per-cell summary of :mod:`stations.tiles.cells`, read again after each
+catalog change.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from stations.errors import StationsError
+from stations.search.openness import Spec
 from stations.sql import load
+from stations.tiles.cells import CellSummary, cells_tile, water_by_cell
 from stations.tiles.grid import EXTENT, Layout, Tile
 
 SQL = load("tiles", expand=lambda body: body)
-CELL_TILE = {res: SQL.cell_tile.replace("{{res}}", str(res)) for res in (7, 9, 11)}
+CELL_TILE = {11: SQL.cell_tile.replace("{{res}}", "11")}
 
 EQUATOR_M = 40_075_016.686
 CELL_SPAN_M = {7: 3_000.0, 9: 450.0, 11: 70.0}
@@ -39,29 +43,21 @@ class TileTooLarge(StationsError):
 
 @dataclass(frozen=True)
 class Live:
-    """What changes by the minute: hours open now, water left today."""
+    """What changes by the minute: the hours triples open now, the water left today."""
 
-    open_hours: tuple[list[str | None], list[str], list[str | None]]
-    water_ids: list[int]
-    water_left: list[int]
-
-    @classmethod
-    def of(
-        cls, open_specs: list[tuple[str | None, str, str | None]], water: dict[int, int]
-    ) -> Live:
-        open_specs = [spec for spec in open_specs if spec[0] is not None]
-        return cls(
-            (
-                [spec[0] for spec in open_specs],
-                [spec[1] for spec in open_specs],
-                [spec[2] for spec in open_specs],
-            ),
-            list(water),
-            list(water.values()),
-        )
+    open_specs: frozenset[Spec]
+    water: dict[int, int]  # station id -> bottles left today
 
     def arguments(self) -> tuple[object, ...]:
-        return (*self.open_hours, self.water_ids, self.water_left)
+        """As the street and dense-tile queries take them: three arrays, then two."""
+        specs = [spec for spec in self.open_specs if spec[0] is not None]
+        return (
+            [spec[0] for spec in specs],
+            [spec[1] for spec in specs],
+            [spec[2] for spec in specs],
+            list(self.water),
+            list(self.water.values()),
+        )
 
 
 def cell_margin(tile: Tile, res: int) -> float:
@@ -75,23 +71,37 @@ def cell_margin(tile: Tile, res: int) -> float:
     return min(1.0, 2.0 * CELL_SPAN_M[res] / tile_width_m)
 
 
-async def station_tile(
+async def street_tile(
     conn: asyncpg.Connection, tile: Tile, live: Live, *, layout: Layout, max_bytes: int
 ) -> bytes:
-    """The tile's bytes (an empty tile is zero bytes, as MVT allows)."""
-    res = layout.resolution(tile.z)
-    if res is None:
-        data, drawn = await conn.fetchrow(
-            SQL.station_tile, tile.z, tile.x, tile.y, *live.arguments(), layout.max_stations + 1
+    """A tile at street zoom: its stations, or res-11 cells where they are too dense.
+
+    An empty tile is zero bytes, as MVT allows.
+    """
+    limit = layout.max_stations
+    if await conn.fetchval(SQL.stations_in_tile, tile.z, tile.x, tile.y, limit + 1) <= limit:
+        data, _ = await conn.fetchrow(
+            SQL.station_tile, tile.z, tile.x, tile.y, *live.arguments(), limit
         )
         data = bytes(data or b"")
-        if drawn <= layout.max_stations and len(data) <= max_bytes:
+        if len(data) <= max_bytes:
             return data
-        res = 11
     data, _ = await conn.fetchrow(
-        CELL_TILE[res], tile.z, tile.x, tile.y, *live.arguments(), cell_margin(tile, res)
+        CELL_TILE[11], tile.z, tile.x, tile.y, *live.arguments(), cell_margin(tile, 11)
     )
-    data = bytes(data or b"")
+    return within(tile, bytes(data or b""), max_bytes)
+
+
+async def summary_tile(
+    conn: asyncpg.Connection, tile: Tile, live: Live, summary: CellSummary, *, max_bytes: int
+) -> bytes:
+    """A tile at national or city zoom: the summary's cells whose centre is in it."""
+    water = await water_by_cell(conn, live.water, summary.res)
+    cells = summary.in_tile(tile, live.open_specs, water)
+    return within(tile, await cells_tile(conn, tile, cells, summary.res), max_bytes)
+
+
+def within(tile: Tile, data: bytes, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise TileTooLarge(
             f"tile {tile.z}/{tile.y}/{tile.x} would be {len(data):,} bytes, over the "
@@ -102,4 +112,4 @@ async def station_tile(
     return data
 
 
-__all__ = ["EXTENT", "Live", "TileTooLarge", "cell_margin", "station_tile"]
+__all__ = ["EXTENT", "Live", "TileTooLarge", "cell_margin", "street_tile", "summary_tile"]

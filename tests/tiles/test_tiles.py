@@ -72,6 +72,8 @@ async def tiles_app(settings: Settings, conn) -> AsyncIterator:
             opening_hours="24/7",
         )
     )
+    # closed for good: on no map
+    await create_station(conn, name="已撤驿站", lat=HUAIBEI[0], lng=HUAIBEI[1], status="closed")
     await set_stock(conn, stations[0]["id"], 7)
     await set_stock(conn, stations[3]["id"], 5)
     app = create_app(settings)
@@ -102,8 +104,8 @@ async def test_street_tile_has_the_stations_with_popup_fields(http, conn) -> Non
     layer = decode(answer.content)["stations"]
     west, south, east, north = Tile(z, y, x).bounds()
     expected = await conn.fetch(
-        "SELECT id FROM stations"
-        " WHERE ST_Intersects(geom::geometry, ST_MakeEnvelope($1, $2, $3, $4, 4326))",
+        "SELECT id FROM stations WHERE status <> 'closed'"
+        " AND ST_Intersects(geom::geometry, ST_MakeEnvelope($1, $2, $3, $4, 4326))",
         west,
         south,
         east,
@@ -128,6 +130,7 @@ async def test_cells_count_every_station_once_across_tiles(http, conn, z) -> Non
         (r["lat"], r["lng"])
         for r in await conn.fetch(
             "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng FROM stations"
+            " WHERE status <> 'closed'"
         )
     ]
     tiles = {tile_of(lat, lng, z) for lat, lng in points}
@@ -153,7 +156,8 @@ async def test_cells_count_every_station_once_across_tiles(http, conn, z) -> Non
             water_points += p["water_points"]
             open_now += p["open_now"]
             water_left += p["water_left"]
-    assert total == await conn.fetchval("SELECT count(*) FROM stations") == 14
+    shown = "SELECT count(*) FROM stations WHERE status <> 'closed'"
+    assert total == await conn.fetchval(shown) == 14
     assert water_points == await conn.fetchval(
         "SELECT count(*) FROM stations WHERE kind = 'water_point'"
     )
