@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 import asyncpg
 from fastapi import Depends, Query, Request
 
-from stations.errors import DatabaseUnavailable, InvalidInput
+from stations.db import connection as dbconn
+from stations.errors import InvalidInput
 from stations.geo.crs import Crs, parse_crs, parse_named_crs
 from stations.search.service import IndexService
 from stations.settings import Settings
@@ -21,18 +22,9 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    pool: asyncpg.Pool = request.app.state.pool
     timeout = request.app.state.settings.db.pool_acquire_timeout_s
-    try:
-        conn = await pool.acquire(timeout=timeout)
-    except TimeoutError:
-        raise DatabaseUnavailable(
-            f"no database connection was free within {timeout:g} s; retry in a moment"
-        ) from None
-    try:
+    async with dbconn.pooled(request.app.state.pool, timeout) as conn:
         yield conn
-    finally:
-        await pool.release(conn)
 
 
 async def get_index(request: Request) -> IndexService:

@@ -114,6 +114,10 @@ CODES: dict[str, Code] = {
     "member_not_found": Code(404, "no member has this number"),
     "account_not_found": Code(404, "no staff account has this name"),
     "branch_not_found": Code(404, "no union branch has this code", ("branch",)),
+    "tile_not_found": Code(404, "no such tile in the tile matrix set", ("tile",)),
+    "tile_too_large": Code(
+        422, "the tile would pass the size limit: ask a deeper zoom", ("bytes", "limit")
+    ),
     "quota_used": Code(409, "the member has claimed today's bottles", ("daily_quota",)),
     "out_of_stock": Code(
         409, "no bottle left today; `stock_set` false: the station set no stock", ("stock_set",)

@@ -29,10 +29,12 @@ from api.routes import (
     staff,
     stations,
     stock,
+    tiles,
 )
 from stations.db import connection as dbconn
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
+from stations.tiles.service import TileService
 from stations.visits.claims import ClaimDesk
 
 
@@ -53,6 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.search = IndexService(settings.db, app.state.pool)
         app.state.search.on_change.append(app.state.claims.hours.forget)
         await app.state.search.start()
+        app.state.tiles = TileService(
+            app.state.pool,
+            app.state.search,
+            settings.vector_tiles,
+            acquire_timeout_s=settings.db.pool_acquire_timeout_s,
+        )
         try:
             yield
         finally:
@@ -81,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
+    app.include_router(tiles.router)
     rider.install(app)
     maps.mount_static(app)
     hotpath.install(app)

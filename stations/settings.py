@@ -213,6 +213,27 @@ class TileSettings(BaseSettings):
     max_zoom: int = Field(default=18, ge=1, le=22)
 
 
+class VectorTileSettings(BaseSettings):
+    """The catalog's own vector tiles (``/ogc/collections/stations/tiles``)."""
+
+    model_config = _config("STATIONS_VECTOR_TILES_")
+
+    stations_from_zoom: int = Field(
+        default=12, ge=0, le=22, description="from this zoom, stations; below it, H3 cells"
+    )
+    city_cells_from_zoom: int = Field(
+        default=9, ge=0, le=22, description="cells of res 9 from this zoom, res 7 below it"
+    )
+    max_stations: int = Field(
+        default=5000, ge=1, description="a tile with more stations draws res-11 cells"
+    )
+    max_tile_bytes: int = Field(default=500_000, ge=10_000, description="no tile is larger")
+    cache_tiles: int = Field(default=4096, ge=0, description="tiles kept built in memory")
+    cache_max_age_s: float = Field(
+        default=30.0, ge=0, description="how old a kept tile's open-now and water may be"
+    )
+
+
 class Settings(BaseModel):
     """All settings, grouped by concern."""
 
@@ -225,6 +246,7 @@ class Settings(BaseModel):
     staff: StaffSettings = Field(default_factory=StaffSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    vector_tiles: VectorTileSettings = Field(default_factory=VectorTileSettings)
 
 
 @cache

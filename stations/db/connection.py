@@ -119,6 +119,21 @@ async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> a
     return pool
 
 
+@asynccontextmanager
+async def pooled(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of ``pool``, or DatabaseUnavailable when none is free in time."""
+    try:
+        conn = await pool.acquire(timeout=timeout_s)
+    except TimeoutError:
+        raise DatabaseUnavailable(
+            f"no database connection was free within {timeout_s:g} s; retry in a moment"
+        ) from None
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 def _unavailable_advice(db: DatabaseSettings, exc: BaseException) -> str:
     if db.url is None:
         return (

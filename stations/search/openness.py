@@ -114,6 +114,11 @@ class OpeningStates:
         self.refresh(now)
         return self._state
 
+    def open_specs_now(self, now: float) -> list[Spec]:
+        """The (expression, time zone, country) triples that are open at ``now``."""
+        states = self.states_now(now)
+        return [spec for key, spec in enumerate(self.specs) if states[key] == OPEN]
+
     def fragment_now(self, key: int) -> bytes:
         """``{"is_open": …, "next_change": …}`` for ``key`` as of the last refresh."""
         return self._fragments[key]

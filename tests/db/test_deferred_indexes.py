@@ -37,7 +37,7 @@ async def test_a_background_import_commits_with_the_indexes_left_to_build(conn, 
     )
     assert report.created == 12
     names = sorted(report.deferred_indexes)
-    assert len(names) == 9 and "stations_search_grams" in names
+    assert len(names) == 7 and "stations_search_grams" in names
     assert await indexes.pending(conn) == names
     assert not any(t.startswith("build index") for t in report.timings)
     # the unique constraints came back before the commit: all or nothing holds
@@ -57,7 +57,7 @@ async def test_the_db_indexes_command_builds_what_a_stopped_builder_left(conn, b
     # a builder that died half-way: one index built, its row gone; the others still listed
     assert await indexes.build_next(conn) is not None
     left = await indexes.pending(conn)
-    assert len(left) == 8
+    assert len(left) == 6
     code, out, err = await run_cli(settings, "db", "indexes")
     assert code == 0, err
     assert sorted(line.split()[3] for line in out.strip().splitlines()) == left
