@@ -51,9 +51,23 @@ CODES: dict[str, Code] = {
         "(the first one when several are)",
         ("field",),
     ),
+    "control_character": Code(
+        422,
+        "a text holds NUL or another control character (`character`, as U+XXXX); only "
+        "multi-line texts such as comments may hold tab and line breaks",
+        ("field", "character"),
+    ),
     "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
     "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
     "bad_request": Code(400, "the HTTP request itself could not be read"),
+    "body_too_large": Code(
+        413, "the body is larger than this endpoint takes (`limit_bytes`)", ("limit_bytes",)
+    ),
+    "headers_too_large": Code(
+        431,
+        "too many header fields or too many bytes of them",
+        ("max_headers", "max_header_bytes"),
+    ),
     "not_found": Code(404, "no such path, page file or record"),
     "method_not_allowed": Code(405, "the path exists, not with this method (see `Allow`)"),
     "http_error": Code(400, "another HTTP-level refusal; the status says which"),
@@ -202,6 +216,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"body: not valid JSON{near}; send a JSON object with the fields documented"
     if error.get("type") == "missing" and loc == ("body",):
         return "body: missing; send a JSON object with the fields documented"
+    if error.get("type") == "control_character" and not _field_name(loc):
+        return str(error.get("msg"))  # a key the model does not know: the message names it
     name = _field_name(loc) or "request"
     message = error.get("msg", "is invalid")
     context = error.get("ctx") or {}
@@ -224,6 +240,10 @@ def _validation_code(problems: list[dict[str, Any]]) -> tuple[str, dict[str, Any
     first = problems[0]
     loc = tuple(first.get("loc", ()))
     name = "" if first.get("type") == "json_invalid" else _field_name(loc)
+    if first.get("type") == "control_character":
+        context = first.get("ctx") or {}
+        field = name or context.get("field") or "body"
+        return "control_character", {"field": field, "character": context.get("character")}
     if name:
         return "invalid_parameter", {"field": name}
     return ("invalid_body", {}) if loc[:1] == ("body",) else ("invalid_input", {})
@@ -256,8 +276,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (204, 304):  # no body, as Starlette's own handler answers them
         return Response(status_code=exc.status_code, headers=exc.headers)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return problem(request, code, exc.detail, status=exc.status_code, headers=exc.headers)
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
+    facts = getattr(exc, "facts", None)
+    return problem(request, code, exc.detail, facts, status=exc.status_code, headers=exc.headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

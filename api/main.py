@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, hotpath
+from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
 from api.routes import (
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    # The edge rules (header and body limits, control characters in the path and query)
+    # wrap every route, the lean ones included.
+    app.add_middleware(Guard, settings=settings.api)
     # Routes are matched in the order they are included, router by router: the hot
     # paths (probes, claims, station search) come first so they do not pay for walking
     # the others; hotpath.install puts the lean routes in front of all.

@@ -7,11 +7,21 @@ and the schema-driven fuzz test checks that answers conform.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from api.errors import CODES
+from stations import plaintext
 from stations.catalog import fields
 from stations.catalog.vocab import AMENITIES
 from stations.search import filters
@@ -60,6 +70,54 @@ class Problem(BaseModel):
         json_schema_extra={"enum": [*sorted(CODES)]},
         examples=["invalid_parameter"],
     )
+
+
+class Input(BaseModel):
+    """Base of every request body: no field may carry NUL or another control character.
+
+    Each field's value, as sent (text, lists, objects, their keys), is checked before
+    its own validation; a refused character answers 422 ``control_character`` naming
+    the field (``attributes.note``) and the character. Fields named in
+    ``multiline_fields`` may also hold tab and line breaks (a comment, a note).
+    ``tests/api/test_input_rules.py`` fails when a route's body model does not derive
+    from this class, so every endpoint gets the rule by construction.
+    """
+
+    multiline_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_extra_keys(cls, data: Any) -> Any:
+        # Keys the model does not know are ignored, but not stored bytes of any kind:
+        # the same rule holds for them (a field's own value is checked below, by name).
+        if isinstance(data, dict):
+            extra = {key: value for key, value in data.items() if key not in cls.model_fields}
+            found = plaintext.find_control(extra) if extra else None
+            if found is not None:
+                path, char = found
+                raise PydanticCustomError(
+                    plaintext.CODE,
+                    "{field}: contains the control character {character}; send plain text "
+                    "without NUL or other control characters",
+                    {"character": char, "field": path if path else "body"},
+                )
+        return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, (str, list, dict)):
+            field = info.field_name or ""
+            found = plaintext.find_control(value, multiline=field in cls.multiline_fields)
+            if found is not None:
+                path, char = found
+                raise PydanticCustomError(
+                    plaintext.CODE,
+                    "contains the control character {character}{at}; send plain text without "
+                    "NUL or other control characters",
+                    {"character": char, "at": f" at {path}" if path else ""},
+                )
+        return value
 
 
 # Error answers as the OpenAPI document lists them (every body is a Problem).
@@ -148,12 +206,12 @@ class NearestAnswer(BaseModel):
     results: list[NearestHit]
 
 
-class PointIn(BaseModel):
+class PointIn(Input):
     lat: Lat
     lng: Lng
 
 
-class SearchFilters(BaseModel):
+class SearchFilters(Input):
     """The filters shared by nearest, batch and along-route (all optional)."""
 
     kind: list[KindName] | None = Field(default=None, description="any of these kinds")
@@ -209,7 +267,7 @@ class BatchAnswer(BaseModel):
     answers: list[list[NearestHit]] = Field(description="one list per point, in input order")
 
 
-class LineString(BaseModel):
+class LineString(Input):
     """A GeoJSON LineString: [lng, lat] positions (RFC 7946 order), in the request's CRS."""
 
     type: Literal["LineString"]
@@ -278,7 +336,7 @@ def _in_type(spec: fields.Field) -> Any:
 # (stations/catalog/fields.py), so a new field appears in the OpenAPI document by itself.
 if TYPE_CHECKING:
     _StationOutFields = BaseModel
-    _StationInFields = BaseModel
+    _StationInFields = Input
 else:
     _StationOutFields = create_model(
         "_StationOutFields",
@@ -290,6 +348,7 @@ else:
     )
     _StationInFields = create_model(
         "_StationInFields",
+        __base__=Input,
         **{
             f.name: (_in_type(f), Field(default=None, description=f.description))
             for f in fields.FIELDS
@@ -435,7 +494,7 @@ class StationFields(_StationInFields):
     )
 
 
-class StatusChange(BaseModel):
+class StatusChange(Input):
     """Why a station closes or reopens (kept in its history)."""
 
     model_config = ConfigDict(extra="forbid")

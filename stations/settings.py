@@ -94,6 +94,18 @@ class ApiSettings(BaseSettings):
     # serve` passes them as forwarded_allow_ips): a staff cookie is marked Secure when the
     # request came over TLS, and sign-in attempts are throttled by the client's address.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    # The edge (api/guard.py): larger bodies are refused with 413 while they stream in,
+    # larger header sets with 431, before any route runs.
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="request body cap")
+    batch_body_bytes: int = Field(
+        default=4_000_000, ge=1_000, description="body cap of nearest:batch (10,000 points)"
+    )
+    max_headers: int = Field(default=100, ge=10, le=10_000)
+    max_header_bytes: int = Field(default=65_536, ge=4_096)
+
+    def body_limits(self) -> dict[str, int]:
+        """Paths whose body may be larger than ``max_body_bytes``, with their caps."""
+        return {"/v1/stations/nearest:batch": self.batch_body_bytes}
 
 
 class SecuritySettings(BaseSettings):

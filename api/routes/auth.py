@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import SESSION_COOKIE, PrincipalDep, principal_cache
 from api.deps import ConnDep, SettingsDep
+from api.schemas import Input
 from stations.errors import Unauthorized
 from stations.people import branches, members, passwords, sessions, tokens
 from stations.settings import Settings
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 SQL = load("staff")
 
 
-class MemberSignIn(BaseModel):
+class MemberSignIn(Input):
     member_no: str = Field(max_length=64, description="union member number (会员号)")
     phone: str = Field(max_length=32, description="the mobile number registered with the union")
 
@@ -80,17 +81,17 @@ async def logout(principal: PrincipalDep, conn: ConnDep, request: Request) -> Re
 # --- staff in a browser ------------------------------------------------------------------
 
 
-class StaffSignIn(BaseModel):
+class StaffSignIn(Input):
     name: str = Field(min_length=1, max_length=100, description="the staff account's name")
     password: str = Field(min_length=1, max_length=passwords.MAX_LENGTH)
 
 
-class PasswordLinkIn(BaseModel):
+class PasswordLinkIn(Input):
     token: str = Field(max_length=100, description="from the one-time link's `token`")
     password: str = Field(max_length=passwords.MAX_LENGTH)
 
 
-class PasswordChangeIn(BaseModel):
+class PasswordChangeIn(Input):
     current_password: str = Field(max_length=passwords.MAX_LENGTH)
     new_password: str = Field(max_length=passwords.MAX_LENGTH)
 

@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import Principal, branch_of, require_roles
 from api.deps import ConnDep, GeographicCrsDep, SettingsDep
 from api.responses import GeoJSONResponse
+from api.schemas import Input
 from stations.coverage.analysis import (
     CoverageRequest,
     CoverageResult,
@@ -162,14 +163,14 @@ async def coverage_suggestions(
     return _suggestions_body(result, suggestions, query)
 
 
-class CandidateSite(BaseModel):
+class CandidateSite(Input):
     id: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     lat: float
     lng: float
 
 
-class CandidateList(BaseModel):
+class CandidateList(Input):
     candidates: list[CandidateSite] = Field(min_length=1, max_length=MAX_CANDIDATES)
     crs: str | None = Field(default=None, description="of the candidates: wgs84, gcj02, bd09")
 

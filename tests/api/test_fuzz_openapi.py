@@ -6,6 +6,10 @@ valid ones, whose answers must also match the documented schemas, and invalid on
 which must be refused with a documented 4xx. The station operations get 2,000+ requests
 and every check; the app's other operations a few each, for "no 500" only. Generation
 is derandomized, so a failure reproduces.
+
+A third round takes valid requests and puts NUL or another control character into
+every text of their path, query and body: each must be refused with a 4xx (422
+``control_character`` where the text is the problem), never a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections import Counter
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -43,6 +48,8 @@ STATION_OPERATIONS = frozenset(
 )
 EXAMPLES = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 150}
 OTHER_EXAMPLES = 10
+CONTROL_EXAMPLES = 100
+CONTROL_CHARACTERS = ("\x00", "\x1b", "\x07", "\x7f", "\x85", "\x0b")
 POSITIVE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -121,6 +128,55 @@ def _fuzz_operation(
         assert mode is GenerationMode.NEGATIVE
 
 
+def _spoiled(value, char: str) -> tuple[object, bool]:
+    """``value`` with ``char`` put into the middle of each of its texts; whether any was."""
+    if isinstance(value, str):
+        return value[: len(value) // 2] + char + value[len(value) // 2 :], True
+    if isinstance(value, dict):
+        items = [(key, _spoiled(item, char)) for key, item in value.items()]
+        return {key: item for key, (item, _) in items}, any(hit for _, (_, hit) in items)
+    if isinstance(value, list):
+        items = [_spoiled(item, char) for item in value]
+        return [item for item, _ in items], any(hit for _, hit in items)
+    return value, False
+
+
+def _fuzz_control_characters(base_url: str, operation, calls: Counter, failures: list[str]) -> None:
+    examples = CONTROL_EXAMPLES if operation.label in STATION_OPERATIONS else OTHER_EXAMPLES
+    strategy = st.tuples(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        st.sampled_from(CONTROL_CHARACTERS),
+    )
+
+    @given(pair=strategy)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(pair) -> None:
+        case, char = pair
+        spoiled = False
+        for part in ("path_parameters", "query", "body"):
+            value = getattr(case, part, None)
+            if value:
+                value, hit = _spoiled(value, char)
+                setattr(case, part, value)
+                spoiled = spoiled or hit
+        response = case.call(base_url=base_url, timeout=60)
+        calls[f"control {operation.label}"] += 1
+        if response.status_code >= 500 or (spoiled and response.status_code < 400):
+            failures.append(
+                f"control {char!r} {case.as_curl_command()} -> {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+
+    run()
+
+
 def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     calls: Counter = Counter()
@@ -128,6 +184,7 @@ def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
     for result in schema.get_all_operations():
         for mode in EXAMPLES:
             _fuzz_operation(base_url, result.ok(), mode, calls, failures)
+        _fuzz_control_characters(base_url, result.ok(), calls, failures)
     return calls, failures
 
 
@@ -138,3 +195,4 @@ async def test_generated_requests_never_get_a_server_error(settings, conn):
     assert not failures, "\n\n".join(failures[:10])
     assert sum(calls[label] for label in STATION_OPERATIONS) >= MIN_REQUESTS, calls
     assert calls["GET /v1/stations/nearest"] >= 200
+    assert calls["control GET /v1/stations/nearest"] >= CONTROL_EXAMPLES // 2
