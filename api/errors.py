@@ -57,6 +57,12 @@ CODES: dict[str, Code] = {
         "multi-line texts such as comments may hold tab and line breaks",
         ("field", "character"),
     ),
+    "over_budget": Code(
+        422,
+        "the request asks for more work than one request may (`asked` of `parameter`, "
+        "at most `limit`): split it",
+        ("parameter", "limit", "asked"),
+    ),
     "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
     "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
     "bad_request": Code(400, "the HTTP request itself could not be read"),

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, hotpath
+from api import errors, heavy, hotpath
 from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    heavy.install(app, settings)
     # The edge rules (header and body limits, control characters in the path and query)
     # wrap every route, the lean ones included.
     app.add_middleware(Guard, settings=settings.api)

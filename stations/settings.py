@@ -103,6 +103,16 @@ class ApiSettings(BaseSettings):
     max_headers: int = Field(default=100, ge=10, le=10_000)
     max_header_bytes: int = Field(default=65_536, ge=4_096)
 
+    # Expensive requests (nearest:batch, coverage): a token's average rate and burst,
+    # shared by every worker (the throttles table), the work they may ask for, and how
+    # many of them a worker computes at once (in threads, off the event loop).
+    heavy_per_minute: float = Field(default=30, gt=0, le=100_000)
+    heavy_burst: int = Field(default=10, ge=1, le=100_000)
+    heavy_threads: int = Field(default=2, ge=1, le=64)
+    batch_max_results: int = Field(
+        default=50_000, ge=100, description="nearest:batch points × k (10,000 points at k=5)"
+    )
+
     def body_limits(self) -> dict[str, int]:
         """Paths whose body may be larger than ``max_body_bytes``, with their caps."""
         return {"/v1/stations/nearest:batch": self.batch_body_bytes}
@@ -204,6 +214,11 @@ class CoverageSettings(BaseSettings):
     target: str = "walk_15min"
     max_cells: int = Field(
         default=2_000_000, ge=1, description="largest region one request may ask"
+    )
+    api_max_cells: int = Field(
+        default=200_000,
+        ge=1,
+        description="largest region one API request may ask (the CLI takes up to max_cells)",
     )
 
 

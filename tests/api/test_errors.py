@@ -30,6 +30,7 @@ from stations import errors
 from stations.visits import ratings
 from tests.factories import (
     HUAIBEI_CENTRE,
+    admin_headers,
     bearer,
     code_for,
     create_campaign,
@@ -177,14 +178,18 @@ async def test_nearest_out_of_range_names_the_parameter(settings, conn, route):
     assert body["detail"] == "lat: must be a latitude in degrees from -90 to 90 (got '100')"
 
 
-async def test_validation_errors_name_the_first_field_or_the_body(client, conn):
+async def test_validation_errors_name_the_first_field_or_the_body(client, conn, settings):
     station = await create_station(conn)
-    batch = await client.post("/v1/stations/nearest:batch", json={"points": [{"lat": 95}]})
+    batch = await client.post(
+        "/v1/stations/nearest:batch",
+        json={"points": [{"lat": 95}]},
+        headers=admin_headers(settings),
+    )
     check_problem(batch, "invalid_parameter", field="points.0.lat")
     not_json = await client.post(
         "/v1/stations/nearest:batch",
         content=b"{",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **admin_headers(settings)},
     )
     check_problem(not_json, "invalid_body")
     huge_id = await client.get("/v1/stations/99999999999999999999")

@@ -180,9 +180,10 @@ def test_station_rules_refuse_control_characters_for_the_cli_and_importer():
     assert "attributes.note" in str(caught.value.detail)
 
 
-async def test_unknown_body_keys_are_held_to_the_rule_too(client):
+async def test_unknown_body_keys_are_held_to_the_rule_too(client, settings):
     response = await client.post(
         "/v1/stations/nearest:batch",
+        headers=_admin(settings),
         json={"points": [{"lat": LAT, "lng": LNG}], "extra": {"n\x00": ["\x00"]}},
     )
     check_refused(response, "extra.n\x00")
