@@ -17,16 +17,21 @@ and ``application/json`` otherwise (what every client of this API asked for befo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from api.responses import JSONResponse
 from stations import errors
+from stations.db.connection import is_unavailable
+
+log = logging.getLogger("stations.api")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -287,6 +292,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem(request, code, exc.detail, facts, status=exc.status_code, headers=exc.headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, restarting or out of connections: 503 with ``Retry-After``.
+
+    Any other database or OS error is a fault of the service: re-raised, it reaches
+    :func:`_internal_error` (500) and is logged with its traceback.
+    """
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return problem(
+        request,
+        "database_unavailable",
+        "the database cannot be reached just now; retry in a few seconds",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette logs the exception and re-raises it after this answer is sent.
     return problem(request, "internal_error", "the service failed; it is logged, try again later")
@@ -296,4 +318,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.StationsError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    for database_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _internal_error)

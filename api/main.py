@@ -6,9 +6,14 @@ at import time, so tests build apps with their own settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+import asyncpg
 from fastapi import FastAPI
 
 from api import errors, heavy, hotpath
@@ -32,9 +37,41 @@ from api.routes import (
     stock,
 )
 from stations.db import connection as dbconn
+from stations.errors import DatabaseUnavailable
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 from stations.visits.claims import ClaimDesk
+
+T = TypeVar("T")
+
+
+log = logging.getLogger("stations.api")
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
+"""Waits between attempts to reach the database at start (the last one repeats)."""
+
+
+async def wait_for_database(settings: Settings) -> asyncpg.Pool:
+    """The pool, once the database answers: a server started before it waits for it.
+
+    A process manager starting the service and the database together, or a database
+    restarting, must not leave the service exited: every failed attempt says why and
+    when the next one comes, and the attempts go on until the database answers.
+    """
+    return await _retrying("connecting to the database", dbconn.create_pool, settings.db)
+
+
+async def _retrying(what: str, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
+    for n in itertools.count():
+        try:
+            return await attempt(*args)
+        except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if not isinstance(exc, DatabaseUnavailable) and not dbconn.is_unavailable(exc):
+                raise
+            delay = RETRY_DELAYS_S[min(n, len(RETRY_DELAYS_S) - 1)]
+            detail = exc.detail if isinstance(exc, DatabaseUnavailable) else f"{exc}"
+            log.warning("%s failed (%s); trying again in %g s", what, detail, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await dbconn.create_pool(settings.db)
+        app.state.pool = await wait_for_database(settings)
         app.state.claims = ClaimDesk(
             app.state.pool,
             max_batch=settings.api.claim_batch_max,
@@ -53,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # stations change, claims read their opening hours again.
         app.state.search = IndexService(settings.db, app.state.pool)
         app.state.search.on_change.append(app.state.claims.hours.forget)
-        await app.state.search.start()
+        await _retrying("loading the station index", app.state.search.start)
         try:
             yield
         finally:

@@ -126,7 +126,13 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not JSON"},
+    413: {"model": Problem, "description": "The body is larger than this endpoint takes"},
     **PROBLEMS,
+}
+HEAVY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **BODY_PROBLEMS,
+    401: {"model": Problem, "description": "No token: this needs one (any role)"},
+    429: {"model": Problem, "description": "The token's rate of such requests is used up"},
 }
 
 
@@ -206,7 +212,9 @@ class NearestAnswer(BaseModel):
     results: list[NearestHit]
 
 
-class PointIn(Input):
+class PointIn(BaseModel):
+    # Checked as part of the body that holds it (no text in it anyway).
+
     lat: Lat
     lng: Lng
 
@@ -267,7 +275,7 @@ class BatchAnswer(BaseModel):
     answers: list[list[NearestHit]] = Field(description="one list per point, in input order")
 
 
-class LineString(Input):
+class LineString(BaseModel):
     """A GeoJSON LineString: [lng, lat] positions (RFC 7946 order), in the request's CRS."""
 
     type: Literal["LineString"]

@@ -336,7 +336,7 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
     description="For planners and for riders' apps filling an offline cache: the same "
     "answer as `GET /v1/stations/nearest` for each point, in input order.",
     response_class=Response,
-    responses={200: {"model": schemas.BatchAnswer}, **schemas.BODY_PROBLEMS},
+    responses={200: {"model": schemas.BatchAnswer}, **schemas.HEAVY_PROBLEMS},
 )
 async def nearest_batch(
     request: Request,
