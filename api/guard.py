@@ -8,6 +8,9 @@ lean (:mod:`api.hotpath`) or added later — gets the same rules by construction
 * **text in the path and query**: NUL or another control character (after
   percent-decoding) is ``422 control_character`` naming the parameter (``path`` for
   the path); bodies are checked by :class:`api.schemas.Input`;
+* **headers of every HTML page** (rider, console, maps, docs): a Content-Security-Policy
+  (the page's own when it sets one, else :data:`DEFAULT_CSP`), ``X-Frame-Options``,
+  ``Referrer-Policy``; ``X-Content-Type-Options: nosniff`` on every answer;
 * **body size**: a body larger than the path's limit is ``413 body_too_large`` with
   the limit in bytes. A declared ``Content-Length`` over the limit is refused before a
   byte of the body is read; a body that arrives chunked, or longer than it declared,
@@ -31,6 +34,15 @@ from stations.settings import ApiSettings
 
 Scope = dict[str, Any]
 
+# Pages that set no policy of their own (folium maps: inline scripts and styles) get
+# this one; same-origin framing stays possible (a console page may show a map).
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{tiles}; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
+    "form-action 'self'"
+)
+
 
 class BodyTooLarge(HTTPException):
     """The body passed its path's limit while it streamed in (413)."""
@@ -52,10 +64,11 @@ def body_too_large_detail(limit: int) -> str:
 class Guard:
     """The ASGI middleware applying the edge rules (see the module's docstring)."""
 
-    def __init__(self, app: Any, *, settings: ApiSettings) -> None:
+    def __init__(self, app: Any, *, settings: ApiSettings, tiles_source: str = "") -> None:
         self.app = app
         self.settings = settings
         self.body_limits: Mapping[str, int] = settings.body_limits()
+        self.html_headers = html_headers(tiles_source)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -75,7 +88,7 @@ class Guard:
         if refusal is not None:
             await _answer(send, *refusal)
             return
-        await self.app(scope, _capped(receive, limit), send)
+        await self.app(scope, _capped(receive, limit), _headed(send, self.html_headers))
 
     def _refuse_headers(self, scope: Scope) -> tuple[int, str, str, dict[str, Any]] | None:
         headers = scope["headers"]
@@ -114,6 +127,40 @@ def _refuse_text(scope: Scope) -> tuple[int, str, str, dict[str, Any]] | None:
                 {"field": field, "character": char},
             )
     return None
+
+
+def html_headers(tiles_source: str) -> list[tuple[bytes, bytes]]:
+    """The headers every HTML page gets unless it set them itself."""
+    csp = DEFAULT_CSP.format(tiles=f" {tiles_source}" if tiles_source else "")
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-frame-options", b"SAMEORIGIN"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def _headed(send: Any, for_html: list[tuple[bytes, bytes]]) -> Any:
+    """``send`` adding the security headers to the start of the response."""
+
+    async def headed(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            names = {name.lower() for name, _ in headers}
+            extra = [] if _NOSNIFF[0] in names else [_NOSNIFF]
+            html = any(
+                name.lower() == b"content-type" and value.startswith(b"text/html")
+                for name, value in headers
+            )
+            if html:
+                extra += [(name, value) for name, value in for_html if name not in names]
+            if extra:
+                message = {**message, "headers": headers + extra}
+        await send(message)
+
+    return headed
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import asyncpg
 from fastapi import FastAPI
 
-from api import errors, heavy, hotpath
+from api import docs, errors, heavy, hotpath
 from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
@@ -105,13 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN: api/docs.py serves /docs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
     heavy.install(app, settings)
     # The edge rules (header and body limits, control characters in the path and query)
     # wrap every route, the lean ones included.
-    app.add_middleware(Guard, settings=settings.api)
+    app.add_middleware(
+        Guard, settings=settings.api, tiles_source=rider.tiles_source(settings.tiles.url)
+    )
     # Routes are matched in the order they are included, router by router: the hot
     # paths (probes, claims, station search) come first so they do not pay for walking
     # the others; hotpath.install puts the lean routes in front of all.
@@ -125,5 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps.router)
     rider.install(app)
     maps.mount_static(app)
+    docs.install(app, settings)
     hotpath.install(app)
     return app

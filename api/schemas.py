@@ -7,6 +7,8 @@ and the schema-driven fuzz test checks that answers conform.
 
 from __future__ import annotations
 
+import functools
+import typing
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -106,6 +108,11 @@ class Input(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            # Lax validation would read true/false as 1/0 for a number: refuse instead.
+            spec = cls.model_fields.get(info.field_name or "")
+            if spec is not None and not _takes_bool(typing.cast(Any, spec.annotation)):
+                raise PydanticCustomError("bool_not_allowed", "true or false is not a value here")
         if isinstance(value, (str, list, dict)):
             field = info.field_name or ""
             found = plaintext.find_control(value, multiline=field in cls.multiline_fields)
@@ -118,6 +125,14 @@ class Input(BaseModel):
                     {"character": char, "at": f" at {path}" if path else ""},
                 )
         return value
+
+
+@functools.cache
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type accepts true/false (``bool``, ``bool | None``, ``Any`` …)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_takes_bool(arg) for arg in typing.get_args(annotation))
 
 
 # Error answers as the OpenAPI document lists them (every body is a Problem).
@@ -213,7 +228,9 @@ class NearestAnswer(BaseModel):
 
 
 class PointIn(BaseModel):
-    # Checked as part of the body that holds it (no text in it anyway).
+    # Checked for control characters as part of the body that holds it; strict, so a
+    # true/false is not read as 1/0.
+    model_config = ConfigDict(strict=True)
 
     lat: Lat
     lng: Lng

@@ -17,6 +17,12 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PLACEHOLDER = "change-me-in-production"
+MIN_SECRET_BYTES = 32
+
+
+def strong_enough(secret: str) -> bool:
+    """At least 32 bytes, and not a few characters repeated (``aaaa…``, ``abab…``)."""
+    return len(secret.encode()) >= MIN_SECRET_BYTES and len(set(secret)) >= 10
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -113,6 +119,10 @@ class ApiSettings(BaseSettings):
         default=50_000, ge=100, description="nearest:batch points × k (10,000 points at k=5)"
     )
 
+    # /docs (Swagger UI from the service's own files): "auto" is on in development and
+    # off in production.
+    docs: Literal["auto", "on", "off"] = "auto"
+
     def body_limits(self) -> dict[str, int]:
         """Paths whose body may be larger than ``max_body_bytes``, with their caps."""
         return {"/v1/stations/nearest:batch": self.batch_body_bytes}
@@ -155,6 +165,15 @@ class SecuritySettings(BaseSettings):
                         raise ValueError(
                             f"{which} still has the development placeholder; "
                             "set a real secret (e.g. `python -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))'`)"
+                        )
+                    if isinstance(secret, SecretStr) and not strong_enough(
+                        secret.get_secret_value()
+                    ):
+                        which = f"STATIONS_{name.upper()}" + (f" (key {key!r})" if key else "")
+                        raise ValueError(
+                            f"{which} is too weak for production: use at least "
+                            f"{MIN_SECRET_BYTES} random bytes (e.g. `python -c 'import secrets; "
                             "print(secrets.token_urlsafe(32))'`)"
                         )
         return self
