@@ -217,6 +217,25 @@ class StaffSettings(BaseSettings):
     lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
 
 
+class MemberSignInSettings(BaseSettings):
+    """Member sign-in (member number + phone), throttled like staff sign-in.
+
+    Failures count against the member number and against the client's address, shared
+    by every worker (PostgreSQL). After ``attempts_free`` failures of a number each next
+    attempt waits twice as long (1 s, 2 s … at most a minute); ``attempts_lockout``
+    failures lock the number for ``lockout_minutes``, from whichever addresses they came.
+    Attempts while waiting are refused unchecked (429 with ``Retry-After``).
+    """
+
+    model_config = _config("STATIONS_MEMBER_SIGN_IN_")
+
+    attempts_free: int = Field(default=5, ge=0, le=1000)
+    attempts_lockout: int = Field(default=15, ge=1, le=10000)
+    address_attempts_free: int = Field(default=20, ge=0, le=10000)
+    address_attempts_lockout: int = Field(default=100, ge=1, le=100000)
+    lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
 class CoverageSettings(BaseSettings):
     """Defaults of the coverage analysis: distance bands, speeds, the target band.
 
@@ -269,6 +288,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     staff: StaffSettings = Field(default_factory=StaffSettings)
+    member_sign_in: MemberSignInSettings = Field(default_factory=MemberSignInSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
 

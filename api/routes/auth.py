@@ -45,6 +45,10 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
     expires_at: datetime
     member: MemberInfo
+    failed_attempts: int = Field(
+        0, description="wrong sign-ins with this member number since its last sign-in"
+    )
+    last_failed_at: datetime | None = Field(None, description="when the last of them was")
 
 
 class WhoAmI(BaseModel):
@@ -53,13 +57,33 @@ class WhoAmI(BaseModel):
     station_ids: list[int]
 
 
-@router.post("/member", status_code=201, response_model=TokenOut, summary="Member sign-in")
-async def member_sign_in(body: MemberSignIn, conn: ConnDep, settings: SettingsDep) -> TokenOut:
+@router.post(
+    "/member",
+    status_code=201,
+    response_model=TokenOut,
+    summary="Member sign-in",
+    description="Failed attempts are counted by member number and by client address; after "
+    "a few, each next attempt waits longer (429 `too_many_attempts` with `Retry-After`), and "
+    "many lock the number for a while. The answer says how many wrong attempts were made "
+    "with the number since its last sign-in (`failed_attempts`, `last_failed_at`).",
+)
+async def member_sign_in(
+    body: MemberSignIn, request: Request, conn: ConnDep, settings: SettingsDep
+) -> TokenOut:
     session = await members.sign_in(
-        conn, member_no=body.member_no, phone=body.phone, security=settings.security
+        conn,
+        member_no=body.member_no,
+        phone=body.phone,
+        security=settings.security,
+        address=_client_address(request),
+        limits=settings.member_sign_in,
     )
     return TokenOut(
-        token=session.token, expires_at=session.expires_at, member=MemberInfo(**session.member)
+        token=session.token,
+        expires_at=session.expires_at,
+        member=MemberInfo(**session.member),
+        failed_attempts=session.failed_attempts,
+        last_failed_at=session.last_failed_at,
     )
 
 

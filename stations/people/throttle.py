@@ -28,6 +28,7 @@ import hmac
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -103,9 +104,20 @@ async def failed(conn: asyncpg.Connection, keys: Sequence[Key]) -> float:
     return longest
 
 
-async def forget(conn: asyncpg.Connection, k: Key) -> None:
-    """End a key's streak (its name signed in)."""
-    await conn.execute(SQL.throttle_forget, k.kind, k.digest)
+@dataclass(frozen=True)
+class Streak:
+    """Failures of a key since its last success (within ``forget_after_s`` of each other)."""
+
+    failures: int
+    last_failure_at: datetime | None
+
+
+async def forget(conn: asyncpg.Connection, k: Key) -> Streak:
+    """End a key's streak (its name signed in); answers the streak it ended."""
+    row = await conn.fetchrow(SQL.throttle_forget, k.kind, k.digest)
+    if row is None:
+        return Streak(0, None)
+    return Streak(row["failures"], row["last_failure_at"])
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ UPDATE throttles SET blocked_until = now() + make_interval(secs => $3)
 WHERE kind = $1 AND key_hash = $2
 
 -- name: throttle_forget
+-- Ends a key's streak; answers what it was (failures, the last one's time), if any.
 DELETE FROM throttles WHERE kind = $1 AND key_hash = $2
+RETURNING failures, last_failure_at
 
 -- name: throttle_prune
 -- Streaks nobody has added to for $1 seconds and that no longer block.
