@@ -42,6 +42,8 @@ RATE_KIND = "heavy_requests"
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.heavy_slots = asyncio.Semaphore(settings.api.heavy_threads)
+    app.state.heavy_running = 0
+    tune_malloc()
 
 
 async def take_share(conn: asyncpg.Connection, settings: Settings, principal: Principal) -> None:
@@ -63,12 +65,16 @@ HeavyCallerDep = Annotated[Principal, Depends(heavy_caller)]
 
 @asynccontextmanager
 async def heavy_slot(app: Any) -> AsyncIterator[None]:
-    """Hold one of the worker's slots for expensive work; memory is trimmed after."""
+    """Hold one of the worker's slots for expensive work; memory is trimmed after the
+    last one running ends (trimming takes the allocator's locks: not while others work)."""
     async with app.state.heavy_slots:
+        app.state.heavy_running += 1
         try:
             yield
         finally:
-            await asyncio.to_thread(trim_memory)
+            app.state.heavy_running -= 1
+            if app.state.heavy_running == 0:
+                await asyncio.to_thread(trim_memory)
 
 
 async def run_heavy(request: Request, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -85,6 +91,26 @@ def _libc() -> Any:
     except OSError:
         return None
     return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+# mallopt parameters (glibc malloc.h).
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD = 1 << 20
+
+
+def tune_malloc() -> None:
+    """Make freed memory go back to the system (glibc only; elsewhere nothing).
+
+    glibc raises its mmap threshold each time a large block is freed, so after one big
+    answer every later one comes from the heap and stays there; a fixed threshold keeps
+    blocks of 1 MiB and more (answers, arrays) in their own mappings, returned on free.
+    Two arenas instead of eight per core keep threads from holding freed memory apart.
+    """
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(_M_ARENA_MAX, 2)
 
 
 def trim_memory() -> None:

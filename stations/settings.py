@@ -114,7 +114,7 @@ class ApiSettings(BaseSettings):
     # many of them a worker computes at once (in threads, off the event loop).
     heavy_per_minute: float = Field(default=30, gt=0, le=100_000)
     heavy_burst: int = Field(default=10, ge=1, le=100_000)
-    heavy_threads: int = Field(default=2, ge=1, le=64)
+    heavy_threads: int = Field(default=1, ge=1, le=64)
     batch_max_results: int = Field(
         default=50_000, ge=100, description="nearest:batch points × k (10,000 points at k=5)"
     )

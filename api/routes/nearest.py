@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from api import schemas
-from api.deps import IndexDep, SettingsDep
+from api.deps import IndexDep, SettingsDep, json_body, parse_body
 from api.heavy import HeavyCallerDep, run_heavy
 from api.schemas import AmenityName
 from stations.errors import InvalidInput
@@ -337,15 +337,21 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
     "answer as `GET /v1/stations/nearest` for each point, in input order.",
     response_class=Response,
     responses={200: {"model": schemas.BatchAnswer}, **schemas.HEAVY_PROBLEMS},
+    openapi_extra=json_body(schemas.BatchRequest),
 )
 async def nearest_batch(
-    request: Request,
-    service: IndexDep,
-    body: schemas.BatchRequest,
-    _caller: HeavyCallerDep,
-    settings: SettingsDep,
+    request: Request, service: IndexDep, _caller: HeavyCallerDep, settings: SettingsDep
 ) -> Response:
+    # The body (up to 10,000 points) is parsed and checked in the worker thread too: on
+    # the event loop, that alone would hold up every other request.
+    raw = await request.body()
     budget = settings.api.batch_max_results
+    content = await run_heavy(request, _batch_answer, service.index, raw, budget)
+    return Response(content, media_type="application/json")
+
+
+def _batch_answer(index: Any, raw: bytes, budget: int) -> bytes:
+    body = parse_body(schemas.BatchRequest, raw)
     asked = len(body.points) * body.k
     if asked > budget:
         raise InvalidInput(
@@ -356,8 +362,7 @@ async def nearest_batch(
             limit=budget,
             asked=asked,
         )
-    content = await run_heavy(request, _batch_body, service.index, body)
-    return Response(content, media_type="application/json")
+    return _batch_body(index, body)
 
 
 def _batch_body(index: Any, body: schemas.BatchRequest) -> bytes:
@@ -393,14 +398,17 @@ def _batch_body(index: Any, body: schemas.BatchRequest) -> bytes:
     "route and its distance along it. The same filters as nearest.",
     response_class=Response,
     responses={200: {"model": schemas.RouteAnswer}, **schemas.BODY_PROBLEMS},
+    openapi_extra=json_body(schemas.RouteRequest),
 )
-async def along_route(request: Request, service: IndexDep, body: schemas.RouteRequest) -> Response:
-    content = await run_heavy(request, _route_body, service.index, body)
+async def along_route(request: Request, service: IndexDep) -> Response:
+    raw = await request.body()  # parsed in the worker thread (10,000 vertices)
+    content = await run_heavy(request, _route_body, service.index, raw)
     return Response(content, media_type="application/json")
 
 
-def _route_body(index: Any, body: schemas.RouteRequest) -> bytes:
+def _route_body(index: Any, raw: bytes) -> bytes:
     """The along-route answer (CPU work: run in a thread, see api/heavy.py)."""
+    body = parse_body(schemas.RouteRequest, raw)
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     search = _body_filters(body, now_dt)
