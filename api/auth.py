@@ -25,6 +25,7 @@ never claim, whatever a cache holds.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.deps import ConnDep
 from stations.errors import Forbidden, Unauthorized
 from stations.people import branches, sessions, tokens
+from stations.settings import DEV_PLACEHOLDER
 
 Role = Literal["member", "operator", "planner", "admin"]
 SESSION_COOKIE = "ls_staff"
@@ -94,6 +96,23 @@ class PrincipalCache:
         self._entries.pop(digest, None)
 
 
+def over_loopback(request: Request) -> bool:
+    """Whether the request reached the server on a loopback address.
+
+    ``scope["server"]`` is the address the connection was accepted on: a server bound
+    to every interface sees a LAN or public address for requests from elsewhere. A
+    name rather than an address (an in-process test client's ``testserver``) or no
+    address at all (a Unix socket) is local too.
+    """
+    server = request.scope.get("server")
+    if not server:
+        return True
+    try:
+        return ipaddress.ip_address(str(server[0])).is_loopback
+    except ValueError:
+        return True
+
+
 def principal_cache(request: Request) -> PrincipalCache:
     state = request.app.state
     cache = getattr(state, "principal_cache", None)
@@ -112,6 +131,11 @@ async def resolve_principal(
     """
     admin_token = request.app.state.settings.security.admin_token.get_secret_value()
     if hmac.compare_digest(token.encode(), admin_token.encode()):
+        if admin_token == DEV_PLACEHOLDER and not over_loopback(request):
+            raise Unauthorized(
+                "the development placeholder admin token is accepted over loopback only "
+                "(a request to 127.0.0.1 or ::1); set STATIONS_ADMIN_TOKEN to a real secret"
+            )
         return Principal(role="admin", subject="admin")
     if not token.startswith(tokens.PREFIX) or len(token) > 100:
         return None

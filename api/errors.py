@@ -17,16 +17,21 @@ and ``application/json`` otherwise (what every client of this API asked for befo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from api.responses import JSONResponse
 from stations import errors
+from stations.db.connection import is_unavailable
+
+log = logging.getLogger("stations.api")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -51,9 +56,29 @@ CODES: dict[str, Code] = {
         "(the first one when several are)",
         ("field",),
     ),
+    "control_character": Code(
+        422,
+        "a text holds NUL or another control character (`character`, as U+XXXX); only "
+        "multi-line texts such as comments may hold tab and line breaks",
+        ("field", "character"),
+    ),
+    "over_budget": Code(
+        422,
+        "the request asks for more work than one request may (`asked` of `parameter`, "
+        "at most `limit`): split it",
+        ("parameter", "limit", "asked"),
+    ),
     "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
     "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
     "bad_request": Code(400, "the HTTP request itself could not be read"),
+    "body_too_large": Code(
+        413, "the body is larger than this endpoint takes (`limit_bytes`)", ("limit_bytes",)
+    ),
+    "headers_too_large": Code(
+        431,
+        "too many header fields or too many bytes of them",
+        ("max_headers", "max_header_bytes"),
+    ),
     "not_found": Code(404, "no such path, page file or record"),
     "method_not_allowed": Code(405, "the path exists, not with this method (see `Allow`)"),
     "http_error": Code(400, "another HTTP-level refusal; the status says which"),
@@ -206,6 +231,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"body: not valid JSON{near}; send a JSON object with the fields documented"
     if error.get("type") == "missing" and loc == ("body",):
         return "body: missing; send a JSON object with the fields documented"
+    if error.get("type") == "control_character" and not _field_name(loc):
+        return str(error.get("msg"))  # a key the model does not know: the message names it
     name = _field_name(loc) or "request"
     message = error.get("msg", "is invalid")
     context = error.get("ctx") or {}
@@ -228,6 +255,10 @@ def _validation_code(problems: list[dict[str, Any]]) -> tuple[str, dict[str, Any
     first = problems[0]
     loc = tuple(first.get("loc", ()))
     name = "" if first.get("type") == "json_invalid" else _field_name(loc)
+    if first.get("type") == "control_character":
+        context = first.get("ctx") or {}
+        field = name or context.get("field") or "body"
+        return "control_character", {"field": field, "character": context.get("character")}
     if name:
         return "invalid_parameter", {"field": name}
     return ("invalid_body", {}) if loc[:1] == ("body",) else ("invalid_input", {})
@@ -260,8 +291,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (204, 304):  # no body, as Starlette's own handler answers them
         return Response(status_code=exc.status_code, headers=exc.headers)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return problem(request, code, exc.detail, status=exc.status_code, headers=exc.headers)
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
+    facts = getattr(exc, "facts", None)
+    return problem(request, code, exc.detail, facts, status=exc.status_code, headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, restarting or out of connections: 503 with ``Retry-After``.
+
+    Any other database or OS error is a fault of the service: re-raised, it reaches
+    :func:`_internal_error` (500) and is logged with its traceback.
+    """
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return problem(
+        request,
+        "database_unavailable",
+        "the database cannot be reached just now; retry in a few seconds",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -273,4 +322,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.StationsError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    for database_error in (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _internal_error)

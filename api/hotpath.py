@@ -12,20 +12,16 @@ raise the same exceptions, so the app's handlers shape them exactly as for any r
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth import bearer_token, claimant_digest
+from api.deps import parse_body
 from api.routes import claims, nearest
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def install(app: FastAPI) -> None:
@@ -72,23 +68,3 @@ async def _claim_water(request: Request) -> Response:
     headers = request.headers
     token_digest = claimant_digest(request, bearer_token(headers.get("authorization")))
     return await claims.answer_claim(request, body, token_digest, headers.get("idempotency-key"))
-
-
-def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
-    """Validate a JSON body as FastAPI would, raising the same errors it raises."""
-    if not raw.strip():
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
-        )
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}],
-            body=raw,
-        ) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        raise RequestValidationError(errors, body=raw) from None

@@ -6,12 +6,18 @@ at import time, so tests build apps with their own settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+import asyncpg
 from fastapi import FastAPI
 
-from api import errors, hotpath
+from api import docs, errors, heavy, hotpath
+from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import auth as auth_routes
 from api.routes import (
@@ -32,10 +38,42 @@ from api.routes import (
     tiles,
 )
 from stations.db import connection as dbconn
+from stations.errors import DatabaseUnavailable
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 from stations.tiles.service import TileService
 from stations.visits.claims import ClaimDesk
+
+T = TypeVar("T")
+
+
+log = logging.getLogger("stations.api")
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
+"""Waits between attempts to reach the database at start (the last one repeats)."""
+
+
+async def wait_for_database(settings: Settings) -> asyncpg.Pool:
+    """The pool, once the database answers: a server started before it waits for it.
+
+    A process manager starting the service and the database together, or a database
+    restarting, must not leave the service exited: every failed attempt says why and
+    when the next one comes, and the attempts go on until the database answers.
+    """
+    return await _retrying("connecting to the database", dbconn.create_pool, settings.db)
+
+
+async def _retrying(what: str, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
+    for n in itertools.count():
+        try:
+            return await attempt(*args)
+        except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if not isinstance(exc, DatabaseUnavailable) and not dbconn.is_unavailable(exc):
+                raise
+            delay = RETRY_DELAYS_S[min(n, len(RETRY_DELAYS_S) - 1)]
+            detail = exc.detail if isinstance(exc, DatabaseUnavailable) else f"{exc}"
+            log.warning("%s failed (%s); trying again in %g s", what, detail, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await dbconn.create_pool(settings.db)
+        app.state.pool = await wait_for_database(settings)
         app.state.claims = ClaimDesk(
             app.state.pool,
             max_batch=settings.api.claim_batch_max,
@@ -54,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # stations change, claims read their opening hours again.
         app.state.search = IndexService(settings.db, app.state.pool)
         app.state.search.on_change.append(app.state.claims.hours.forget)
-        await app.state.search.start()
+        await _retrying("loading the station index", app.state.search.start)
         app.state.tiles = TileService(
             app.state.pool,
             app.state.search,
@@ -75,9 +113,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN: api/docs.py serves /docs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
+    heavy.install(app, settings)
+    # The edge rules (header and body limits, control characters in the path and query)
+    # wrap every route, the lean ones included.
+    app.add_middleware(
+        Guard, settings=settings.api, tiles_source=rider.tiles_source(settings.tiles.url)
+    )
     # Routes are matched in the order they are included, router by router: the hot
     # paths (probes, claims, station search) come first so they do not pay for walking
     # the others; hotpath.install puts the lean routes in front of all.
@@ -92,5 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     rider.install(app)
     maps.mount_static(app)
+    docs.install(app, settings)
     hotpath.install(app)
     return app

@@ -7,11 +7,24 @@ and the schema-driven fuzz test checks that answers conform.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+import functools
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from api.errors import CODES
+from stations import plaintext
 from stations.catalog import fields
 from stations.catalog.vocab import AMENITIES
 from stations.search import filters
@@ -66,13 +79,80 @@ class Problem(BaseModel):
     )
 
 
+class Input(BaseModel):
+    """Base of every request body: no field may carry NUL or another control character.
+
+    Each field's value, as sent (text, lists, objects, their keys), is checked before
+    its own validation; a refused character answers 422 ``control_character`` naming
+    the field (``attributes.note``) and the character. Fields named in
+    ``multiline_fields`` may also hold tab and line breaks (a comment, a note).
+    ``tests/api/test_input_rules.py`` fails when a route's body model does not derive
+    from this class, so every endpoint gets the rule by construction.
+    """
+
+    multiline_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_extra_keys(cls, data: Any) -> Any:
+        # Keys the model does not know are ignored, but not stored bytes of any kind:
+        # the same rule holds for them (a field's own value is checked below, by name).
+        if isinstance(data, dict):
+            extra = {key: value for key, value in data.items() if key not in cls.model_fields}
+            found = plaintext.find_control(extra) if extra else None
+            if found is not None:
+                path, char = found
+                raise PydanticCustomError(
+                    plaintext.CODE,
+                    "{field}: contains the control character {character}; send plain text "
+                    "without NUL or other control characters",
+                    {"character": char, "field": path if path else "body"},
+                )
+        return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            # Lax validation would read true/false as 1/0 for a number: refuse instead.
+            spec = cls.model_fields.get(info.field_name or "")
+            if spec is not None and not _takes_bool(typing.cast(Any, spec.annotation)):
+                raise PydanticCustomError("bool_not_allowed", "true or false is not a value here")
+        if isinstance(value, (str, list, dict)):
+            field = info.field_name or ""
+            found = plaintext.find_control(value, multiline=field in cls.multiline_fields)
+            if found is not None:
+                path, char = found
+                raise PydanticCustomError(
+                    plaintext.CODE,
+                    "contains the control character {character}{at}; send plain text without "
+                    "NUL or other control characters",
+                    {"character": char, "at": f" at {path}" if path else ""},
+                )
+        return value
+
+
+@functools.cache
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type accepts true/false (``bool``, ``bool | None``, ``Any`` …)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_takes_bool(arg) for arg in typing.get_args(annotation))
+
+
 # Error answers as the OpenAPI document lists them (every body is a Problem).
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "A parameter is malformed or out of range"},
 }
 BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not JSON"},
+    413: {"model": Problem, "description": "The body is larger than this endpoint takes"},
     **PROBLEMS,
+}
+HEAVY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **BODY_PROBLEMS,
+    401: {"model": Problem, "description": "No token: this needs one (any role)"},
+    429: {"model": Problem, "description": "The token's rate of such requests is used up"},
 }
 
 
@@ -153,11 +233,15 @@ class NearestAnswer(BaseModel):
 
 
 class PointIn(BaseModel):
+    # Checked for control characters as part of the body that holds it; strict, so a
+    # true/false is not read as 1/0.
+    model_config = ConfigDict(strict=True)
+
     lat: Lat
     lng: Lng
 
 
-class SearchFilters(BaseModel):
+class SearchFilters(Input):
     """The filters shared by nearest, batch and along-route (all optional)."""
 
     kind: list[KindName] | None = Field(default=None, description="any of these kinds")
@@ -284,7 +368,7 @@ def _in_type(spec: fields.Field) -> Any:
 # (stations/catalog/fields.py), so a new field appears in the OpenAPI document by itself.
 if TYPE_CHECKING:
     _StationOutFields = BaseModel
-    _StationInFields = BaseModel
+    _StationInFields = Input
 else:
     _StationOutFields = create_model(
         "_StationOutFields",
@@ -296,6 +380,7 @@ else:
     )
     _StationInFields = create_model(
         "_StationInFields",
+        __base__=Input,
         **{
             f.name: (_in_type(f), Field(default=None, description=f.description))
             for f in fields.FIELDS
@@ -441,7 +526,7 @@ class StationFields(_StationInFields):
     )
 
 
-class StatusChange(BaseModel):
+class StatusChange(Input):
     """Why a station closes or reopens (kept in its history)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -51,6 +51,17 @@ class InvalidInput(StationsError):
         self.field = field
 
 
+class ControlCharacter(InvalidInput):
+    """A text holds NUL or another control character (422, see :mod:`stations.plaintext`)."""
+
+    code = "control_character"
+
+    def __init__(self, detail: Any, *, field: str, character: str) -> None:
+        super().__init__(detail, code=self.code)
+        self.field = field
+        self.facts = {"field": field, "character": character}
+
+
 class NotFound(StationsError):
     """The thing asked for does not exist (404)."""
 

@@ -17,6 +17,12 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PLACEHOLDER = "change-me-in-production"
+MIN_SECRET_BYTES = 32
+
+
+def strong_enough(secret: str) -> bool:
+    """At least 32 bytes, and not a few characters repeated (``aaaa…``, ``abab…``)."""
+    return len(secret.encode()) >= MIN_SECRET_BYTES and len(set(secret)) >= 10
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -94,6 +100,32 @@ class ApiSettings(BaseSettings):
     # serve` passes them as forwarded_allow_ips): a staff cookie is marked Secure when the
     # request came over TLS, and sign-in attempts are throttled by the client's address.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    # The edge (api/guard.py): larger bodies are refused with 413 while they stream in,
+    # larger header sets with 431, before any route runs.
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="request body cap")
+    batch_body_bytes: int = Field(
+        default=4_000_000, ge=1_000, description="body cap of nearest:batch (10,000 points)"
+    )
+    max_headers: int = Field(default=100, ge=10, le=10_000)
+    max_header_bytes: int = Field(default=65_536, ge=4_096)
+
+    # Expensive requests (nearest:batch, coverage): a token's average rate and burst,
+    # shared by every worker (the throttles table), the work they may ask for, and how
+    # many of them a worker computes at once (in threads, off the event loop).
+    heavy_per_minute: float = Field(default=30, gt=0, le=100_000)
+    heavy_burst: int = Field(default=10, ge=1, le=100_000)
+    heavy_threads: int = Field(default=1, ge=1, le=64)
+    batch_max_results: int = Field(
+        default=50_000, ge=100, description="nearest:batch points × k (10,000 points at k=5)"
+    )
+
+    # /docs (Swagger UI from the service's own files): "auto" is on in development and
+    # off in production.
+    docs: Literal["auto", "on", "off"] = "auto"
+
+    def body_limits(self) -> dict[str, int]:
+        """Paths whose body may be larger than ``max_body_bytes``, with their caps."""
+        return {"/v1/stations/nearest:batch": self.batch_body_bytes}
 
 
 class SecuritySettings(BaseSettings):
@@ -133,6 +165,15 @@ class SecuritySettings(BaseSettings):
                         raise ValueError(
                             f"{which} still has the development placeholder; "
                             "set a real secret (e.g. `python -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))'`)"
+                        )
+                    if isinstance(secret, SecretStr) and not strong_enough(
+                        secret.get_secret_value()
+                    ):
+                        which = f"STATIONS_{name.upper()}" + (f" (key {key!r})" if key else "")
+                        raise ValueError(
+                            f"{which} is too weak for production: use at least "
+                            f"{MIN_SECRET_BYTES} random bytes (e.g. `python -c 'import secrets; "
                             "print(secrets.token_urlsafe(32))'`)"
                         )
         return self
@@ -176,6 +217,25 @@ class StaffSettings(BaseSettings):
     lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
 
 
+class MemberSignInSettings(BaseSettings):
+    """Member sign-in (member number + phone), throttled like staff sign-in.
+
+    Failures count against the member number and against the client's address, shared
+    by every worker (PostgreSQL). After ``attempts_free`` failures of a number each next
+    attempt waits twice as long (1 s, 2 s … at most a minute); ``attempts_lockout``
+    failures lock the number for ``lockout_minutes``, from whichever addresses they came.
+    Attempts while waiting are refused unchecked (429 with ``Retry-After``).
+    """
+
+    model_config = _config("STATIONS_MEMBER_SIGN_IN_")
+
+    attempts_free: int = Field(default=5, ge=0, le=1000)
+    attempts_lockout: int = Field(default=15, ge=1, le=10000)
+    address_attempts_free: int = Field(default=20, ge=0, le=10000)
+    address_attempts_lockout: int = Field(default=100, ge=1, le=100000)
+    lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
 class CoverageSettings(BaseSettings):
     """Defaults of the coverage analysis: distance bands, speeds, the target band.
 
@@ -192,6 +252,11 @@ class CoverageSettings(BaseSettings):
     target: str = "walk_15min"
     max_cells: int = Field(
         default=2_000_000, ge=1, description="largest region one request may ask"
+    )
+    api_max_cells: int = Field(
+        default=200_000,
+        ge=1,
+        description="largest region one API request may ask (the CLI takes up to max_cells)",
     )
 
 
@@ -244,6 +309,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     staff: StaffSettings = Field(default_factory=StaffSettings)
+    member_sign_in: MemberSignInSettings = Field(default_factory=MemberSignInSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     vector_tiles: VectorTileSettings = Field(default_factory=VectorTileSettings)

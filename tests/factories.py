@@ -241,6 +241,11 @@ def code_for(station: asyncpg.Record | dict[str, Any], settings: Settings) -> st
     )
 
 
+def admin_headers(settings: Settings) -> dict[str, str]:
+    """The settings' administrator token as a bearer header (any role opens nearest:batch)."""
+    return bearer(settings.security.admin_token.get_secret_value())
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

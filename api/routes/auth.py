@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import SESSION_COOKIE, PrincipalDep, principal_cache
 from api.deps import ConnDep, SettingsDep
+from api.schemas import Input
 from stations.errors import Unauthorized
 from stations.people import branches, members, passwords, sessions, tokens
 from stations.settings import Settings
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 SQL = load("staff")
 
 
-class MemberSignIn(BaseModel):
+class MemberSignIn(Input):
     member_no: str = Field(max_length=64, description="union member number (会员号)")
     phone: str = Field(max_length=32, description="the mobile number registered with the union")
 
@@ -44,6 +45,10 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
     expires_at: datetime
     member: MemberInfo
+    failed_attempts: int = Field(
+        0, description="wrong sign-ins with this member number since its last sign-in"
+    )
+    last_failed_at: datetime | None = Field(None, description="when the last of them was")
 
 
 class WhoAmI(BaseModel):
@@ -52,13 +57,33 @@ class WhoAmI(BaseModel):
     station_ids: list[int]
 
 
-@router.post("/member", status_code=201, response_model=TokenOut, summary="Member sign-in")
-async def member_sign_in(body: MemberSignIn, conn: ConnDep, settings: SettingsDep) -> TokenOut:
+@router.post(
+    "/member",
+    status_code=201,
+    response_model=TokenOut,
+    summary="Member sign-in",
+    description="Failed attempts are counted by member number and by client address; after "
+    "a few, each next attempt waits longer (429 `too_many_attempts` with `Retry-After`), and "
+    "many lock the number for a while. The answer says how many wrong attempts were made "
+    "with the number since its last sign-in (`failed_attempts`, `last_failed_at`).",
+)
+async def member_sign_in(
+    body: MemberSignIn, request: Request, conn: ConnDep, settings: SettingsDep
+) -> TokenOut:
     session = await members.sign_in(
-        conn, member_no=body.member_no, phone=body.phone, security=settings.security
+        conn,
+        member_no=body.member_no,
+        phone=body.phone,
+        security=settings.security,
+        address=_client_address(request),
+        limits=settings.member_sign_in,
     )
     return TokenOut(
-        token=session.token, expires_at=session.expires_at, member=MemberInfo(**session.member)
+        token=session.token,
+        expires_at=session.expires_at,
+        member=MemberInfo(**session.member),
+        failed_attempts=session.failed_attempts,
+        last_failed_at=session.last_failed_at,
     )
 
 
@@ -80,17 +105,17 @@ async def logout(principal: PrincipalDep, conn: ConnDep, request: Request) -> Re
 # --- staff in a browser ------------------------------------------------------------------
 
 
-class StaffSignIn(BaseModel):
+class StaffSignIn(Input):
     name: str = Field(min_length=1, max_length=100, description="the staff account's name")
     password: str = Field(min_length=1, max_length=passwords.MAX_LENGTH)
 
 
-class PasswordLinkIn(BaseModel):
+class PasswordLinkIn(Input):
     token: str = Field(max_length=100, description="from the one-time link's `token`")
     password: str = Field(max_length=passwords.MAX_LENGTH)
 
 
-class PasswordChangeIn(BaseModel):
+class PasswordChangeIn(Input):
     current_password: str = Field(max_length=passwords.MAX_LENGTH)
     new_password: str = Field(max_length=passwords.MAX_LENGTH)
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from api.auth import AdminDep, Principal, branch_of, operated_stations, require_roles
 from api.deps import ConnDep
 from api.routes.ids import CampaignId, Id
+from api.schemas import Input
 from stations.errors import Forbidden
 from stations.visits import campaigns
 
@@ -23,13 +24,13 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 _readers = Depends(require_roles("admin", "operator", "planner"))
 
 
-class PrizeIn(BaseModel):
+class PrizeIn(Input):
     name: str = Field(min_length=1, max_length=100, examples=["夏日清凉礼包"])
     total: int = Field(ge=1, le=10_000_000)
     probability: float = Field(gt=0, le=1, description="chance per granted claim")
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Input):
     name: str = Field(min_length=1, max_length=200, examples=["2025 夏季送清凉"])
     starts_on: date
     ends_on: date
@@ -50,7 +51,7 @@ class CampaignIn(BaseModel):
     )
 
 
-class CampaignPatch(BaseModel):
+class CampaignPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -64,7 +65,7 @@ class CampaignPatch(BaseModel):
     )
 
 
-class StationsChange(BaseModel):
+class StationsChange(Input):
     add: list[Id] = Field(default_factory=list, max_length=100_000)
     remove: list[Id] = Field(default_factory=list, max_length=100_000)
 

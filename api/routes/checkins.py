@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 from api.auth import MemberDep
 from api.deps import ConnDep
 from api.routes.claims import StationRef
+from api.schemas import Input
 from stations.settings import Settings
 from stations.visits import checkins
 
 router = APIRouter(prefix="/v1/checkins", tags=["checkins"])
 
 
-class CheckinIn(BaseModel):
+class CheckinIn(Input):
     code: str = Field(max_length=500, description="the text of the scanned QR code (a URL)")
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)

@@ -19,6 +19,7 @@ from api.auth import (
 from api.deps import ConnDep
 from api.responses import JSONResponse
 from api.routes.ids import StationQuery
+from api.schemas import Input
 from stations.errors import Forbidden, InvalidInput
 from stations.settings import Settings
 from stations.visits import claims, qr
@@ -26,7 +27,7 @@ from stations.visits import claims, qr
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Input):
     code: str = Field(max_length=500, description="the text of the scanned QR code (a URL)")
     lat: float = Field(ge=-90, le=90, description="the member's latitude")
     lng: float = Field(ge=-180, le=180, description="the member's longitude")

@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from api.auth import Principal, branch_of, require_roles
 from api.deps import ConnDep, GeographicCrsDep, SettingsDep
+from api.heavy import heavy_slot, take_share
 from api.responses import GeoJSONResponse
+from api.schemas import Input
 from stations.coverage.analysis import (
     CoverageRequest,
     CoverageResult,
@@ -25,14 +27,15 @@ from stations.coverage.analysis import (
 )
 from stations.coverage.bands import band_set
 from stations.coverage.export import cells_geojson, shift_points
+from stations.coverage.regions import estimated_cells
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
+from stations.errors import InvalidInput
 from stations.geo.crs import WGS84
 from stations.people import branches
 from stations.settings import Settings
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 PlannerDep = Annotated[Principal, Depends(require_roles("planner", "admin"))]
-API_MAX_CELLS = 500_000  # one request's region; national runs go through the CLI on dask
 
 
 class CoverageQuery:
@@ -103,22 +106,40 @@ MinGainQuery = Annotated[
 
 
 async def run_query(
-    query: CoverageQuery, conn: Any, settings: Settings, principal: Principal
+    request: Request, query: CoverageQuery, conn: Any, settings: Settings, principal: Principal
 ) -> CoverageResult:
     """Resolve the request and analyse it (shared with the map route).
 
     A region must lie within the caller's union branch (no station of another in it).
     """
-    request = await query.request(conn, settings=settings)
-    await branches.check_region(conn, branch=branch_of(principal), region=request.region)
-    return await analyse_coverage(conn, request=request, max_cells=API_MAX_CELLS)
+    await take_share(conn, settings, principal)
+    asked = await query.request(conn, settings=settings)
+    await branches.check_region(conn, branch=branch_of(principal), region=asked.region)
+    budget = settings.coverage.api_max_cells
+    cells = estimated_cells(asked.region, asked.res)
+    if cells > budget:
+        raise InvalidInput(
+            f"res: the region has about {cells:,} cells at resolution {asked.res}, more than "
+            f"the {budget:,} one request may ask; use a coarser res, a smaller region, or the "
+            "CLI with --engine dask",
+            code="over_budget",
+            parameter="res",
+            limit=budget,
+            asked=cells,
+        )
+    async with heavy_slot(request.app):
+        return await analyse_coverage(conn, request=asked, max_cells=budget)
 
 
 @router.get("/summary", summary="Share of demand within each band, worst cells, districts")
 async def coverage_summary(
-    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, principal: PlannerDep
+    request: Request,
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PlannerDep,
 ) -> dict[str, Any]:
-    result = await run_query(query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal)
     summary = result.summary(query.lang)
     summary["worst_cells"] = shift_points(summary["worst_cells"], query.crs)
     summary["crs"] = str(query.crs)
@@ -131,9 +152,13 @@ async def coverage_summary(
     response_class=GeoJSONResponse,
 )
 async def coverage_cells(
-    query: CoverageQueryDep, conn: ConnDep, settings: SettingsDep, principal: PlannerDep
+    request: Request,
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PlannerDep,
 ) -> GeoJSONResponse:
-    result = await run_query(query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal)
     body = await asyncio.to_thread(cells_geojson, result, crs=query.crs, lang=query.lang)
     return GeoJSONResponse(body)
 
@@ -150,6 +175,7 @@ def _suggestions_body(
 
 @router.get("/suggestions", summary="Ranked new sites covering the most uncovered demand")
 async def coverage_suggestions(
+    request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
@@ -157,19 +183,19 @@ async def coverage_suggestions(
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
     min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
-    result = await run_query(query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal)
     suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)
     return _suggestions_body(result, suggestions, query)
 
 
-class CandidateSite(BaseModel):
+class CandidateSite(Input):
     id: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     lat: float
     lng: float
 
 
-class CandidateList(BaseModel):
+class CandidateList(Input):
     candidates: list[CandidateSite] = Field(min_length=1, max_length=MAX_CANDIDATES)
     crs: str | None = Field(default=None, description="of the candidates: wgs84, gcj02, bd09")
 
@@ -179,6 +205,7 @@ class CandidateList(BaseModel):
     summary="Rank a planner's own candidate sites (e.g. shops willing to host a station)",
 )
 async def coverage_suggestions_from_candidates(
+    request: Request,
     body: CandidateList,
     query: CoverageQueryDep,
     conn: ConnDep,
@@ -194,7 +221,7 @@ async def coverage_suggestions_from_candidates(
         ]
     )
     candidates = candidates_from_frame(frame, crs=body.crs)
-    result = await run_query(query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal)
     suggestions = await asyncio.to_thread(
         suggest_sites, result, n=suggest, candidates=candidates, min_gain=min_gain
     )

@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -35,6 +35,7 @@ def mount_static(app: FastAPI) -> None:
 
 @router.get("/coverage", response_class=HTMLResponse, summary="The coverage map (HTML)")
 async def coverage_map(
+    request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
     settings: SettingsDep,
@@ -46,7 +47,7 @@ async def coverage_map(
     ] = "static",
     download: Annotated[bool, Query(description="send as a file to keep")] = False,
 ) -> HTMLResponse:
-    result = await run_query(query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal)
     now = datetime.now(UTC)
     stations = await load_map_stations(
         conn, region=result.request.region, at=now, margin_m=result.bands.reach_m

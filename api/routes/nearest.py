@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import (
@@ -32,7 +32,8 @@ from pydantic import (
 )
 
 from api import schemas
-from api.deps import IndexDep
+from api.deps import IndexDep, SettingsDep, json_body, parse_body
+from api.heavy import HeavyCallerDep, run_heavy
 from api.schemas import AmenityName
 from stations.errors import InvalidInput
 from stations.geo.crs import (
@@ -335,9 +336,37 @@ def _body_filters(body: schemas.SearchFilters, now: datetime) -> params.Filters:
     description="For planners and for riders' apps filling an offline cache: the same "
     "answer as `GET /v1/stations/nearest` for each point, in input order.",
     response_class=Response,
-    responses={200: {"model": schemas.BatchAnswer}, **schemas.BODY_PROBLEMS},
+    responses={200: {"model": schemas.BatchAnswer}, **schemas.HEAVY_PROBLEMS},
+    openapi_extra=json_body(schemas.BatchRequest),
 )
-async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Response:
+async def nearest_batch(
+    request: Request, service: IndexDep, _caller: HeavyCallerDep, settings: SettingsDep
+) -> Response:
+    # The body (up to 10,000 points) is parsed and checked in the worker thread too: on
+    # the event loop, that alone would hold up every other request.
+    raw = await request.body()
+    budget = settings.api.batch_max_results
+    content = await run_heavy(request, _batch_answer, service.index, raw, budget)
+    return Response(content, media_type="application/json")
+
+
+def _batch_answer(index: Any, raw: bytes, budget: int) -> bytes:
+    body = parse_body(schemas.BatchRequest, raw)
+    asked = len(body.points) * body.k
+    if asked > budget:
+        raise InvalidInput(
+            f"points: {len(body.points):,} points × k={body.k} is {asked:,} results, more "
+            f"than the {budget:,} one request may ask; send fewer points or a smaller k",
+            code="over_budget",
+            parameter="points",
+            limit=budget,
+            asked=asked,
+        )
+    return _batch_body(index, body)
+
+
+def _batch_body(index: Any, body: schemas.BatchRequest) -> bytes:
+    """The batch's answer (CPU work: run in a thread, see api/heavy.py)."""
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     search = _body_filters(body, now_dt)
@@ -346,7 +375,6 @@ async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Respon
     lats = np.fromiter((p.lat for p in body.points), float, count)
     lngs = np.fromiter((p.lng for p in body.points), float, count)
     lats, lngs = positions_to_wgs84(lats, lngs, crs, field="points")
-    index = service.index
     answers = batch.nearest_many(
         index, lats, lngs, k=body.k, filters=search, now=now, radius_m=body.radius_m
     )
@@ -359,7 +387,7 @@ async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Respon
         crs.name.encode(),
         count,
     )
-    return Response(head + b",".join(parts) + b"]}", media_type="application/json")
+    return head + b",".join(parts) + b"]}"
 
 
 @router.post(
@@ -370,14 +398,22 @@ async def nearest_batch(service: IndexDep, body: schemas.BatchRequest) -> Respon
     "route and its distance along it. The same filters as nearest.",
     response_class=Response,
     responses={200: {"model": schemas.RouteAnswer}, **schemas.BODY_PROBLEMS},
+    openapi_extra=json_body(schemas.RouteRequest),
 )
-async def along_route(service: IndexDep, body: schemas.RouteRequest) -> Response:
+async def along_route(request: Request, service: IndexDep) -> Response:
+    raw = await request.body()  # parsed in the worker thread (10,000 vertices)
+    content = await run_heavy(request, _route_body, service.index, raw)
+    return Response(content, media_type="application/json")
+
+
+def _route_body(index: Any, raw: bytes) -> bytes:
+    """The along-route answer (CPU work: run in a thread, see api/heavy.py)."""
+    body = parse_body(schemas.RouteRequest, raw)
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     search = _body_filters(body, now_dt)
     crs = parse_named_crs(body.crs)
     lats, lngs = _route_vertices(body.route.coordinates, crs)
-    index = service.index
     answer = stations_along_route(
         index,
         lat=lats,
@@ -410,7 +446,7 @@ async def along_route(service: IndexDep, body: schemas.RouteRequest) -> Response
             b",".join(results),
         )
     )
-    return Response(body_bytes, media_type="application/json")
+    return body_bytes
 
 
 def _route_vertices(coordinates: list[list[float]], crs: Crs) -> tuple[np.ndarray, np.ndarray]:

@@ -11,13 +11,16 @@ from pydantic import BaseModel, Field
 from api.auth import MemberDep
 from api.deps import ConnDep
 from api.routes.ids import StationId
+from api.schemas import Input
 from stations.errors import StationNotFound
 from stations.visits import ratings
 
 router = APIRouter(prefix="/v1/stations", tags=["ratings"])
 
 
-class RatingIn(BaseModel):
+class RatingIn(Input):
+    multiline_fields = frozenset({"comment"})
+
     stars: int = Field(ge=1, le=5)
     tags: list[str] = Field(default_factory=list, max_length=20)
     comment: str | None = Field(None, max_length=2000, description="at most 280 characters")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import StationWriterDep, branch_of, ensure_station_access, operated_stations
 from api.deps import ConnDep, IndexDep
 from api.routes.ids import StationId
+from api.schemas import Input
 from stations.visits import ratings
 
 router = APIRouter(prefix="/v1/review-queue", tags=["review"])
@@ -28,7 +29,9 @@ class ReviewItem(BaseModel):
     freshness: float
 
 
-class ReviewedIn(BaseModel):
+class ReviewedIn(Input):
+    multiline_fields = frozenset({"note"})
+
     note: str | None = Field(None, max_length=500)
 
 

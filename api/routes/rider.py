@@ -75,7 +75,7 @@ def _file(body: bytes, media_type: str) -> _File:
     return _File(body, gzip.compress(body, 9, mtime=0), media_type, f'"{digest}"')
 
 
-def _tiles_source(url: str | None) -> str:
+def tiles_source(url: str | None) -> str:
     """The tile server's origin for the page's CSP ('' for none or this service)."""
     if not url or url.startswith("/"):
         return ""
@@ -163,7 +163,7 @@ class WebPages:
             name: _file(self._fill(web_dir, name, config).encode(), "text/html; charset=utf-8")
             for name, config in configs.items()
         }
-        tiles = _tiles_source(next(iter(configs.values()))["tiles"]["url"])
+        tiles = tiles_source(next(iter(configs.values()))["tiles"]["url"])
         self.csp = (
             "default-src 'self'; script-src 'self'; style-src 'self'; "
             f"img-src 'self' data:{' ' + tiles if tiles else ''}; connect-src 'self'; "

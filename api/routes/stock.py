@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import StationWriterDep, ensure_station_access
 from api.deps import ConnDep
 from api.routes.ids import StationId
+from api.schemas import Input
 from stations.visits import stock
 
 router = APIRouter(prefix="/v1/stations", tags=["stock"])
@@ -40,12 +41,12 @@ class StockOut(BaseModel):
     campaign: CampaignDefault | None = Field(description="the campaign running that day")
 
 
-class AllocationIn(BaseModel):
+class AllocationIn(Input):
     allocated: int = Field(ge=0, le=1_000_000, description="bottles for the day")
     day: date | None = Field(None, description="the station's local date; default today")
 
 
-class DefaultIn(BaseModel):
+class DefaultIn(Input):
     daily_allocation: int | None = Field(
         ge=0,
         le=1_000_000,
@@ -53,7 +54,7 @@ class DefaultIn(BaseModel):
     )
 
 
-class TopUpIn(BaseModel):
+class TopUpIn(Input):
     count: int = Field(ge=1, le=1_000_000, description="bottles to add")
     day: date | None = None
 

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from stations import plaintext
 from stations.catalog import fields, hours
 from stations.catalog.problems import Problems, RuleBroken, check_distinct, shown, verdict
 from stations.catalog.text import as_text, collapse_whitespace, parse_numbers
@@ -141,15 +142,18 @@ def timestamp_rule(value: Any) -> datetime:
 
 
 def attributes_rule(value: Any) -> dict:
-    if isinstance(value, dict):
-        return value
     if isinstance(value, str):
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             parsed = None
         if isinstance(parsed, dict):
-            return parsed
+            value = parsed
+    if isinstance(value, dict):
+        found = plaintext.find_control(value)
+        if found is not None:
+            raise RuleBroken(plaintext.message(f"attributes.{found[0]}", found[1]), plaintext.CODE)
+        return value
     raise RuleBroken(
         f"{shown(value)!r} is not a JSON object; write attributes like "
         '{"note": "next to the bus stop"}',
@@ -171,6 +175,11 @@ _MISSING_HINTS = {
 }
 
 
+# The control characters of stations.plaintext without surrogates (Arrow's RE2 takes
+# no lone surrogate in a pattern, and none can reach text decoded from a file).
+_CONTROL = "[\x00-\x1f\x7f-\x9f]"
+
+
 def check_text(
     values: pd.Series, field: str, problems: Problems, *, collapse: bool = True
 ) -> pd.Series:
@@ -179,6 +188,18 @@ def check_text(
     text = as_text(values)
     if collapse:
         text = collapse_whitespace(text)
+    # NUL cannot be stored, and other control characters have no place in a catalog
+    # field (tab and line breaks were made spaces above, or kept in an id as written).
+    control = text.str.contains(_CONTROL, regex=True, na=False).to_numpy(dtype=bool)
+    if control.any():
+        problems.add(
+            text.index[control],
+            field,
+            plaintext.CODE,
+            "contains a control character (NUL or another); send plain text",
+            text[control],
+        )
+        text = text.where(~control)
     limit = TEXT_LIMITS[field]
     too_long = (text.str.len() > limit).to_numpy(dtype=bool)
     if too_long.any():

@@ -7,6 +7,7 @@ and shapely WKB for geometry/geography, so domain code sees dicts and shapely sh
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -132,6 +133,39 @@ async def pooled(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.
         yield conn
     finally:
         await pool.release(conn)
+
+
+# What a lost or unreachable database raises, as opposed to a fault in a query: the
+# server is down, restarting or refusing connections, or a connection died under us.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (retry later: 503).
+
+    Connection refusals and resets, timeouts (connecting, waiting for a pooled
+    connection, a statement past ``command_timeout``), connection-class SQLSTATEs (08…),
+    the server shutting down or starting (57P01–57P03), too many connections (53300),
+    and asyncpg's "connection is closed". Constraint violations, syntax errors and the
+    like are faults of the service and stay 500s.
+    """
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(exc, asyncpg.InterfaceError):
+        return isinstance(exc, asyncpg.ConnectionDoesNotExistError) or "closed" in str(exc)
+    if isinstance(exc, OSError):  # socket errors other than ConnectionError (unreachable)
+        return exc.errno is not None and exc.errno in _NETWORK_ERRNOS
+    return False
+
+
+_NETWORK_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ECONNREFUSED", "ENOENT")
+    if hasattr(errno, name)
+)
 
 
 def _unavailable_advice(db: DatabaseSettings, exc: BaseException) -> str:

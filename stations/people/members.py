@@ -22,9 +22,9 @@ import asyncpg
 
 from stations.catalog.problems import ROW_NUMBERING
 from stations.catalog.vocab import OCCUPATIONS, MemberStatus
-from stations.errors import Ineligible, InvalidInput, NotFound, Unauthorized
-from stations.people import tokens
-from stations.settings import SecuritySettings
+from stations.errors import InvalidInput, NotFound, Unauthorized
+from stations.people import throttle, tokens
+from stations.settings import MemberSignInSettings, SecuritySettings
 from stations.sql import load
 
 SQL = load("members")
@@ -124,30 +124,77 @@ class MemberSession:
     token: str
     expires_at: datetime
     member: dict[str, Any]
+    failed_attempts: int = 0
+    """Wrong sign-ins with this member number since its last sign-in (shown to the member)."""
+    last_failed_at: datetime | None = None
+
+
+NUMBER_KIND = "member_no"
+ADDRESS_KIND = "member_address"
+
+
+def sign_in_keys(
+    member_no: str, address: str, *, limits: MemberSignInSettings, secret: bytes
+) -> tuple[throttle.Key, throttle.Key]:
+    """The throttle keys of a sign-in: its member number and the client's address."""
+    lockout_s = limits.lockout_minutes * 60
+    by_number = throttle.Policy(
+        free=limits.attempts_free, lockout_after=limits.attempts_lockout, lockout_s=lockout_s
+    )
+    by_address = throttle.Policy(
+        free=limits.address_attempts_free,
+        lockout_after=limits.address_attempts_lockout,
+        lockout_s=lockout_s,
+    )
+    return (
+        throttle.key(NUMBER_KIND, member_no, by_number, secret=secret),
+        throttle.key(ADDRESS_KIND, address, by_address, secret=secret),
+    )
 
 
 async def sign_in(
-    conn: asyncpg.Connection, *, member_no: str, phone: str, security: SecuritySettings
+    conn: asyncpg.Connection,
+    *,
+    member_no: str,
+    phone: str,
+    security: SecuritySettings,
+    address: str = "unknown",
+    limits: MemberSignInSettings | None = None,
 ) -> MemberSession:
-    """Exchange member number + phone for a bearer token."""
+    """Exchange member number + phone for a bearer token (throttled).
+
+    Failures count against the member number and the client's address
+    (:mod:`stations.people.throttle`); while either must wait, an attempt is refused
+    with ``too_many_attempts`` before the phone is compared. A suspended member gets
+    the same refusal as a wrong phone, so the refusal never tells whether the phone
+    was right. A success ends the number's streak and reports it in the session.
+    """
     refused = Unauthorized(
         "member number and phone do not match a union member; check both, "
         "or ask your union branch to check your registration",
         code="sign_in_failed",
     )
+    secret = security.pii_hash_key.get_secret_value().encode()
+    number_key, address_key = sign_in_keys(
+        member_no, address, limits=limits or MemberSignInSettings(), secret=secret
+    )
+    keys = [number_key, address_key]
+    await throttle.guard(conn, keys)
     try:
         number = validate_member_no(member_no)
         digest = phone_hash(phone, security)
     except InvalidInput:
+        await throttle.failed(conn, keys)
         raise refused from None
     row = await conn.fetchrow(SQL.member_for_login, number)
-    if row is None or not hmac.compare_digest(bytes(row["phone_hash"]), digest):
+    if (
+        row is None
+        or not hmac.compare_digest(bytes(row["phone_hash"]), digest)
+        or row["status"] != MemberStatus.ACTIVE
+    ):
+        await throttle.failed(conn, keys)
         raise refused
-    if row["status"] != MemberStatus.ACTIVE:
-        raise Ineligible(
-            "member_suspended",
-            "your union membership is suspended; ask your union branch to reinstate it",
-        )
+    streak = await throttle.forget(conn, number_key)
     issued = await tokens.issue(
         conn, days=security.member_token_days, member_id=row["id"], label="member sign-in"
     )
@@ -160,6 +207,8 @@ async def sign_in(
             "occupation": row["occupation"],
             "employer": row["employer"],
         },
+        failed_attempts=streak.failures,
+        last_failed_at=streak.last_failure_at,
     )
 
 

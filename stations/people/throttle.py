@@ -15,6 +15,10 @@ its address's: one good account must not reset the count of guesses at others).
 
 An attempt while a key waits is refused before it is checked and does not count:
 :func:`guard` raises :class:`~stations.errors.TooManyAttempts` with the seconds left.
+
+The same table also limits the rate of expensive requests (:class:`Rate`, :func:`take`):
+every request, not only a failure, takes its share, so one caller cannot keep the
+service's CPU for itself, whichever worker it reaches.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hmac
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -64,8 +69,13 @@ class Key:
 
 def key(kind: str, value: str, policy: Policy, *, secret: bytes) -> Key:
     """The key of ``value`` (an account name, an address) for attempts of ``kind``."""
+    return Key(kind, digest(kind, value, secret=secret), policy)
+
+
+def digest(kind: str, value: str, *, secret: bytes) -> bytes:
+    """The keyed hash a key of ``kind`` is stored as (names and addresses are personal)."""
     message = f"{kind}\0{value.strip().casefold()}".encode("utf-8", "surrogatepass")
-    return Key(kind, hmac.new(secret, message, hashlib.sha256).digest(), policy)
+    return hmac.new(secret, message, hashlib.sha256).digest()
 
 
 async def guard(conn: asyncpg.Connection, keys: Sequence[Key]) -> None:
@@ -94,6 +104,52 @@ async def failed(conn: asyncpg.Connection, keys: Sequence[Key]) -> float:
     return longest
 
 
-async def forget(conn: asyncpg.Connection, k: Key) -> None:
-    """End a key's streak (its name signed in)."""
-    await conn.execute(SQL.throttle_forget, k.kind, k.digest)
+@dataclass(frozen=True)
+class Streak:
+    """Failures of a key since its last success (within ``forget_after_s`` of each other)."""
+
+    failures: int
+    last_failure_at: datetime | None
+
+
+async def forget(conn: asyncpg.Connection, k: Key) -> Streak:
+    """End a key's streak (its name signed in); answers the streak it ended."""
+    row = await conn.fetchrow(SQL.throttle_forget, k.kind, k.digest)
+    if row is None:
+        return Streak(0, None)
+    return Streak(row["failures"], row["last_failure_at"])
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Requests a key may make: ``per_minute`` on average, ``burst`` of them at once."""
+
+    per_minute: float
+    burst: int
+
+    @property
+    def interval_s(self) -> float:
+        return 60.0 / self.per_minute
+
+    @property
+    def tolerance_s(self) -> float:
+        return self.interval_s * max(0, self.burst - 1)
+
+
+async def take(conn: asyncpg.Connection, kind: str, digest: bytes, rate: Rate) -> None:
+    """Count one request of the key; raise TooManyAttempts when it must wait first.
+
+    GCRA (generic cell rate algorithm) in one statement: the key's next free instant is
+    kept in ``blocked_until``; a request is taken when that instant is at most the burst
+    tolerance ahead of now, and moves it on by one interval. A refused request does not
+    count.
+    """
+    taken = await conn.fetchval(SQL.rate_take, kind, digest, rate.interval_s, rate.tolerance_s)
+    if taken is None:
+        wait = await conn.fetchval(SQL.rate_wait, kind, digest, rate.tolerance_s)
+        seconds = max(1, math.ceil(float(wait or 1)))
+        raise TooManyAttempts(
+            f"too many requests of this kind from your token ({rate.per_minute:g} a minute, "
+            f"{rate.burst} at once); try again in {seconds} s",
+            retry_after_s=seconds,
+        )

@@ -25,7 +25,9 @@ UPDATE throttles SET blocked_until = now() + make_interval(secs => $3)
 WHERE kind = $1 AND key_hash = $2
 
 -- name: throttle_forget
+-- Ends a key's streak; answers what it was (failures, the last one's time), if any.
 DELETE FROM throttles WHERE kind = $1 AND key_hash = $2
+RETURNING failures, last_failure_at
 
 -- name: throttle_prune
 -- Streaks nobody has added to for $1 seconds and that no longer block.
@@ -135,3 +137,21 @@ WHERE s.district = $1 AND s.status <> 'closed'
 
 -- name: stations_brief
 SELECT id, code, name, kind, status FROM stations WHERE id = ANY($1::bigint[]) ORDER BY code
+
+-- name: rate_take
+-- One request of a rate-limited key (GCRA): the key's next free instant moves on by $3
+-- seconds per request and may run at most $4 seconds (the burst) ahead of now. A row
+-- answers when the request is taken; none when the key must wait.
+INSERT INTO throttles AS t (kind, key_hash, failures, last_failure_at, blocked_until)
+VALUES ($1, $2, 1, now(), now() + make_interval(secs => $3))
+ON CONFLICT (kind, key_hash) DO UPDATE
+    SET failures = t.failures + 1,
+        last_failure_at = now(),
+        blocked_until = greatest(t.blocked_until, now()) + make_interval(secs => $3)
+    WHERE greatest(t.blocked_until, now()) <= now() + make_interval(secs => $4)
+RETURNING 1
+
+-- name: rate_wait
+-- Seconds until the key ($1 kind, $2 hash) may make its next request under a $3 s burst.
+SELECT extract(epoch FROM blocked_until - now()) - $3
+FROM throttles WHERE kind = $1 AND key_hash = $2

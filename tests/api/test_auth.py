@@ -83,9 +83,9 @@ def test_placeholder_secret_is_refused_in_production(monkeypatch):
     monkeypatch.delenv("STATIONS_ADMIN_TOKEN", raising=False)
     with pytest.raises(ValueError, match="STATIONS_ADMIN_TOKEN still has the development"):
         SecuritySettings()
-    monkeypatch.setenv("STATIONS_ADMIN_TOKEN", "a-real-secret-value")
-    monkeypatch.setenv("STATIONS_PII_HASH_KEY", "another-real-secret")
-    monkeypatch.setenv("STATIONS_QR_KEYS", '{"k1": "a-real-qr-key"}')
+    monkeypatch.setenv("STATIONS_ADMIN_TOKEN", "Zq7-a-real-secret-value-of-32-bytes-x9")
+    monkeypatch.setenv("STATIONS_PII_HASH_KEY", "Kp3-another-real-secret-of-32-bytes-m4")
+    monkeypatch.setenv("STATIONS_QR_KEYS", '{"k1": "Wd5-a-real-qr-key-of-32-bytes-or-more-h2"}')
     assert SecuritySettings().environment == "production"
 
 
@@ -95,16 +95,16 @@ def test_placeholder_secret_is_refused_in_production(monkeypatch):
         ("STATIONS_PII_HASH_KEY", None, "STATIONS_PII_HASH_KEY still has the development"),
         (
             "STATIONS_QR_KEYS",
-            '{"k1": "a-real-qr-key", "k2": "change-me-in-production"}',
+            '{"k1": "Wd5-a-real-qr-key-of-32-bytes-or-more-h2", "k2": "change-me-in-production"}',
             "STATIONS_QR_KEYS (key 'k2') still has the development",
         ),
     ],
 )
 def test_placeholder_visit_secrets_are_refused_in_production(monkeypatch, variable, value, message):
     monkeypatch.setenv("STATIONS_ENVIRONMENT", "production")
-    monkeypatch.setenv("STATIONS_ADMIN_TOKEN", "a-real-secret-value")
-    monkeypatch.setenv("STATIONS_PII_HASH_KEY", "another-real-secret")
-    monkeypatch.setenv("STATIONS_QR_KEYS", '{"k1": "a-real-qr-key"}')
+    monkeypatch.setenv("STATIONS_ADMIN_TOKEN", "Zq7-a-real-secret-value-of-32-bytes-x9")
+    monkeypatch.setenv("STATIONS_PII_HASH_KEY", "Kp3-another-real-secret-of-32-bytes-m4")
+    monkeypatch.setenv("STATIONS_QR_KEYS", '{"k1": "Wd5-a-real-qr-key-of-32-bytes-or-more-h2"}')
     if value is None:
         monkeypatch.delenv(variable)
     else:

@@ -30,6 +30,7 @@ from stations import errors
 from stations.visits import ratings
 from tests.factories import (
     HUAIBEI_CENTRE,
+    admin_headers,
     bearer,
     code_for,
     create_campaign,
@@ -177,14 +178,18 @@ async def test_nearest_out_of_range_names_the_parameter(settings, conn, route):
     assert body["detail"] == "lat: must be a latitude in degrees from -90 to 90 (got '100')"
 
 
-async def test_validation_errors_name_the_first_field_or_the_body(client, conn):
+async def test_validation_errors_name_the_first_field_or_the_body(client, conn, settings):
     station = await create_station(conn)
-    batch = await client.post("/v1/stations/nearest:batch", json={"points": [{"lat": 95}]})
+    batch = await client.post(
+        "/v1/stations/nearest:batch",
+        json={"points": [{"lat": 95}]},
+        headers=admin_headers(settings),
+    )
     check_problem(batch, "invalid_parameter", field="points.0.lat")
     not_json = await client.post(
         "/v1/stations/nearest:batch",
         content=b"{",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **admin_headers(settings)},
     )
     check_problem(not_json, "invalid_body")
     huge_id = await client.get("/v1/stations/99999999999999999999")
@@ -193,9 +198,10 @@ async def test_validation_errors_name_the_first_field_or_the_body(client, conn):
     check_problem(gone, "station_not_found", station_id=station["id"] + 1)
 
 
-async def test_json_numbers_are_not_booleans_or_strings(client, conn):
+async def test_json_numbers_are_not_booleans_or_strings(client, conn, settings):
     """``true`` is not 1 and ``"5"`` is not 5: such a body is refused, never coerced."""
     await create_station(conn)
+    admin = admin_headers(settings)
     point = {"lat": 33.95, "lng": 116.8}
     for body, field in (
         ({"points": [{"lat": True, "lng": 116.8}]}, "points.0.lat"),
@@ -204,7 +210,7 @@ async def test_json_numbers_are_not_booleans_or_strings(client, conn):
         ({"points": [point], "radius_m": "500"}, "radius_m"),
         ({"points": [point], "min_rating": False}, "min_rating"),
     ):
-        answer = await client.post("/v1/stations/nearest:batch", json=body)
+        answer = await client.post("/v1/stations/nearest:batch", json=body, headers=admin)
         check_problem(answer, "invalid_parameter", field=field)
     route = {"type": "LineString", "coordinates": [[116.78, 33.95], [116.8, True]]}
     answer = await client.post("/v1/stations/along-route", json={"route": route})
@@ -212,7 +218,9 @@ async def test_json_numbers_are_not_booleans_or_strings(client, conn):
     route["coordinates"][1][1] = 33.96
     answer = await client.post("/v1/stations/along-route", json={"route": route, "limit": True})
     check_problem(answer, "invalid_parameter", field="limit")
-    fine = await client.post("/v1/stations/nearest:batch", json={"points": [point], "k": 2})
+    fine = await client.post(
+        "/v1/stations/nearest:batch", json={"points": [point], "k": 2}, headers=admin
+    )
     assert fine.status_code == 200
 
 

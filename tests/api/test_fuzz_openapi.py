@@ -6,18 +6,20 @@ valid ones, whose answers must also match the documented schemas, and invalid on
 which must be refused with a documented 4xx. The station operations get 2,000+ requests
 and every check; the app's other operations a few each, for "no 500" only. Generation
 is derandomized, so a failure reproduces.
+
+A third round takes valid requests and puts NUL or another control character into
+every text of their path, query and body: each must be refused with a 4xx (422
+``control_character`` where the text is the problem), never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections import Counter
 
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -28,7 +30,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.factories import admin_headers
 from tests.fixtures.search.stations import demo_city, insert_stations
+from tests.fixtures.server import LiveServer
 
 MIN_REQUESTS = 2_000
 STATION_OPERATIONS = frozenset(
@@ -43,6 +47,10 @@ STATION_OPERATIONS = frozenset(
 )
 EXAMPLES = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 150}
 OTHER_EXAMPLES = 10
+CONTROL_EXAMPLES = 100
+# Requests carry the administrator's token: nearest:batch and coverage need one.
+AUTH: dict[str, str] = {}
+CONTROL_CHARACTERS = ("\x00", "\x1b", "\x07", "\x7f", "\x85", "\x0b")
 POSITIVE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -50,38 +58,6 @@ POSITIVE_CHECKS = [
     response_schema_conformance,
 ]
 NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, negative_data_rejection]
-
-
-class _Server:
-    """uvicorn serving the app factory's app in a background thread."""
-
-    def __init__(self, app_settings) -> None:
-        from api.main import create_app
-
-        config = uvicorn.Config(
-            create_app(app_settings),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 def _fuzz_operation(
@@ -105,7 +81,7 @@ def _fuzz_operation(
         suppress_health_check=list(HealthCheck),
     )
     def run(case) -> None:
-        response = case.call(base_url=base_url, timeout=60)
+        response = case.call(base_url=base_url, timeout=60, headers=AUTH)
         calls[operation.label] += 1
         try:
             case.validate_response(response, checks=checks)
@@ -121,6 +97,55 @@ def _fuzz_operation(
         assert mode is GenerationMode.NEGATIVE
 
 
+def _spoiled(value, char: str) -> tuple[object, bool]:
+    """``value`` with ``char`` put into the middle of each of its texts; whether any was."""
+    if isinstance(value, str):
+        return value[: len(value) // 2] + char + value[len(value) // 2 :], True
+    if isinstance(value, dict):
+        items = [(key, _spoiled(item, char)) for key, item in value.items()]
+        return {key: item for key, (item, _) in items}, any(hit for _, (_, hit) in items)
+    if isinstance(value, list):
+        items = [_spoiled(item, char) for item in value]
+        return [item for item, _ in items], any(hit for _, hit in items)
+    return value, False
+
+
+def _fuzz_control_characters(base_url: str, operation, calls: Counter, failures: list[str]) -> None:
+    examples = CONTROL_EXAMPLES if operation.label in STATION_OPERATIONS else OTHER_EXAMPLES
+    strategy = st.tuples(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        st.sampled_from(CONTROL_CHARACTERS),
+    )
+
+    @given(pair=strategy)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(pair) -> None:
+        case, char = pair
+        spoiled = False
+        for part in ("path_parameters", "query", "body"):
+            value = getattr(case, part, None)
+            if value:
+                value, hit = _spoiled(value, char)
+                setattr(case, part, value)
+                spoiled = spoiled or hit
+        response = case.call(base_url=base_url, timeout=60, headers=AUTH)
+        calls[f"control {operation.label}"] += 1
+        if response.status_code >= 500 or (spoiled and response.status_code < 400):
+            failures.append(
+                f"control {char!r} {case.as_curl_command()} -> {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+
+    run()
+
+
 def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     calls: Counter = Counter()
@@ -128,13 +153,18 @@ def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
     for result in schema.get_all_operations():
         for mode in EXAMPLES:
             _fuzz_operation(base_url, result.ok(), mode, calls, failures)
+        _fuzz_control_characters(base_url, result.ok(), calls, failures)
     return calls, failures
 
 
 async def test_generated_requests_never_get_a_server_error(settings, conn):
     await insert_stations(conn, demo_city(400, seed=99))
-    with _Server(settings) as base_url:
+    AUTH.update(admin_headers(settings))
+    # Thousands of batch requests from one token: lift its rate for this run only.
+    api = settings.api.model_copy(update={"heavy_per_minute": 100_000, "heavy_burst": 100_000})
+    with LiveServer(settings.model_copy(update={"api": api})) as base_url:
         calls, failures = await asyncio.to_thread(_fuzz, base_url)
     assert not failures, "\n\n".join(failures[:10])
     assert sum(calls[label] for label in STATION_OPERATIONS) >= MIN_REQUESTS, calls
     assert calls["GET /v1/stations/nearest"] >= 200
+    assert calls["control GET /v1/stations/nearest"] >= CONTROL_EXAMPLES // 2

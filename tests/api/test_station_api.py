@@ -12,7 +12,7 @@ from pyproj import Geod
 from api.schemas import NearestAnswer, RouteAnswer, SearchPage, StationDetail
 from stations.catalog.vocab import AMENITIES
 from stations.db import connection as dbconn
-from tests.factories import create_station, set_stock
+from tests.factories import admin_headers, create_station, set_stock
 from tests.fixtures.search.app import running_app
 from tests.fixtures.search.stations import demo_city, insert_stations
 
@@ -267,7 +267,7 @@ async def test_search_filters_by_box_amenity_status_and_district(settings, conn)
         ("kind=shop", "kind: unknown kind 'shop'; allowed values: love_station, water_point"),
         ("cursor=bm90LWEtY3Vyc29y", "cursor: not a cursor from this API"),
         ("limit=501", "limit: Input should be less than or equal to 500"),
-        ("q=%00", "q: send at most 100 characters of plain text"),
+        ("q=%00", "q: contains the control character U+0000"),
     ],
 )
 async def test_search_refuses_bad_parameters_naming_them(settings, conn, query, detail_start):
@@ -422,16 +422,23 @@ async def test_batch_limits_are_enforced(settings, conn):
     async with running_app(settings) as (_, client):
         too_many = await client.post(
             "/v1/stations/nearest:batch",
+            headers=admin_headers(settings),
             json={"points": [{"lat": 33.9, "lng": 116.8}] * 10_001},
         )
         big_k = await client.post(
-            "/v1/stations/nearest:batch", json={"points": [{"lat": 33.9, "lng": 116.8}], "k": 21}
+            "/v1/stations/nearest:batch",
+            headers=admin_headers(settings),
+            json={"points": [{"lat": 33.9, "lng": 116.8}], "k": 21},
         )
         bad_point = await client.post(
-            "/v1/stations/nearest:batch", json={"points": [{"lat": 95, "lng": 116.8}]}
+            "/v1/stations/nearest:batch",
+            headers=admin_headers(settings),
+            json={"points": [{"lat": 95, "lng": 116.8}]},
         )
         empty = await client.post(
-            "/v1/stations/nearest:batch", json={"points": [{"lat": 1, "lng": 2}]}
+            "/v1/stations/nearest:batch",
+            headers=admin_headers(settings),
+            json={"points": [{"lat": 1, "lng": 2}]},
         )
     assert too_many.status_code == 422
     assert too_many.json()["detail"].startswith("points: List should have at most 10000 items")

@@ -278,3 +278,24 @@ async def test_station_reports_state_how_rows_are_numbered(conn):
     assert ROW_NUMBERING == (
         "rows are numbered from 1 at the first record; a CSV header line is not counted"
     )
+
+
+# --- control characters (issue 16) ------------------------------------------------------------
+
+
+async def test_control_characters_in_cells_are_reported_per_row_not_a_crash(conn, tmp_path):
+    rows = [
+        station(source_id="ok", name="相山公园爱心驿站"),
+        station(source_id="nul", name="人民路\x00驿站", lat=33.96),
+        station(source_id="esc", name="东站驿站", address="\x1b[2J东站", lat=33.97),
+        station(source_id="attr", name="北站驿站", attributes='{"note": "a\\u0000b"}', lat=33.98),
+    ]
+    report = await import_frame(conn, pd.DataFrame(rows), source="t", actor="t")
+    assert (report.created, report.rejected) == (1, 3)
+    found = sorted((p.row, p.field, p.code) for p in report.problems)
+    assert found == [
+        (2, "name", "control_character"),
+        (3, "address", "control_character"),
+        (4, "attributes", "bad_attributes"),
+    ]
+    assert [r["source_id"] for r in await stations_of(conn, "t")] == ["ok"]

@@ -141,15 +141,16 @@ async def test_sign_in_with_wrong_phone_or_unknown_number_is_401(client, conn, s
     }
 
 
-async def test_suspended_member_cannot_sign_in(client, conn, settings):
+async def test_suspended_member_cannot_sign_in_and_the_refusal_hides_the_phone(
+    client, conn, settings
+):
     _, number, phone = await create_member(conn, settings, status="suspended")
-    response = await client.post("/v1/auth/member", json={"member_no": number, "phone": phone})
-    assert response.status_code == 403
-    assert response.json() == {
-        "detail": "member_suspended: your union membership is suspended; "
-        "ask your union branch to reinstate it",
-        "code": "member_suspended",
-    }
+    right = await client.post("/v1/auth/member", json={"member_no": number, "phone": phone})
+    wrong = await client.post("/v1/auth/member", json={"member_no": number, "phone": "13900000999"})
+    # The same answer whether the phone was right or not: it must not confirm a guess.
+    assert right.status_code == wrong.status_code == 401
+    assert right.json() == wrong.json()
+    assert right.json()["code"] == "sign_in_failed"
     assert await conn.fetchval("SELECT count(*) FROM api_tokens") == 0
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from stations.catalog.vocab import AMENITY_BITS
+from tests.factories import admin_headers
 from tests.fixtures.search.app import running_app
 from tests.fixtures.search.stations import (
     demo_city,
@@ -200,6 +201,7 @@ async def test_batch_answers_equal_single_answers_in_order(settings, conn):
         ]:
             response = await client.post(
                 "/v1/stations/nearest:batch",
+                headers=admin_headers(settings),
                 json={"points": [{"lat": a, "lng": b} for a, b in points], "k": 4, **body_filters},
             )
             assert response.status_code == 200, response.text

@@ -7,6 +7,7 @@ import pytest
 from pyproj import Geod
 
 from stations.geo import crs
+from tests.factories import admin_headers
 from tests.fixtures.search.app import running_app
 from tests.fixtures.search.stations import demo_city, insert_stations
 
@@ -76,6 +77,7 @@ async def test_search_detail_batch_and_route_speak_gcj02_too(settings, conn):
         batch = (
             await client.post(
                 "/v1/stations/nearest:batch",
+                headers=admin_headers(settings),
                 json={"points": [{"lat": g_lat, "lng": g_lng}], "k": 1, "crs": "gcj02"},
             )
         ).json()

@@ -9,6 +9,7 @@ from stations.db import connection as dbconn
 from stations.visits import ratings as ratings_domain
 from tests.factories import (
     HUAIBEI_CENTRE,
+    admin_headers,
     bearer,
     claim_at,
     code_for,
@@ -162,6 +163,7 @@ async def test_water_now_keeps_stations_with_bottles_left_in_their_local_day(con
         assert [s["id"] for s in one] == [stocked["id"]]
         batch = await client.post(
             "/v1/stations/nearest:batch",
+            headers=admin_headers(settings),
             json={"points": [{"lat": LAT, "lng": LNG}], "k": 10, "water_now": True},
         )
         assert batch.status_code == 200, batch.text
