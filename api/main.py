@@ -22,6 +22,7 @@ from api.routes import (
     health,
     maps,
     nearest,
+    ogc,
     qr,
     ratings,
     review,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
+    app.include_router(ogc.router)
     rider.install(app)
     maps.mount_static(app)
     hotpath.install(app)

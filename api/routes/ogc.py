@@ -1,0 +1,106 @@
+"""OGC API – Features at ``/ogc``: the catalog for GIS clients (QGIS, GDAL, OWSLib).
+
+Read-only. The routes acquire a connection, call :mod:`stations.ogc` and pick the
+media type; every query parameter is parsed there (unknown or malformed: 400 with
+``bad_query_parameter``, as the standard asks). The OGC endpoints are described by
+their own OpenAPI 3.0 document, ``/ogc/api`` (what GIS clients read), and left out of
+the service's ``/openapi.json``; ``tests/ogc`` fuzzes them from ``/ogc/api``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from api.deps import ConnDep
+from api.responses import JSONResponse
+from stations.ogc import collections, documents, features, params
+from stations.ogc.openapi import openapi_document
+from stations.search import lookup
+
+router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
+
+
+def _base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}/ogc"
+
+
+def _pairs(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+def _only_format(request: Request) -> None:
+    """Documents other than items take ``f`` and nothing else."""
+    pairs = _pairs(request)
+    params.check_known(pairs, ("f",))
+    params.parse_format(request.query_params.get("f"))
+
+
+def _json(body: object, media_type: str = documents.JSON) -> JSONResponse:
+    return JSONResponse(body, media_type=media_type)
+
+
+@router.get("", summary="OGC API landing page")
+async def landing(request: Request) -> JSONResponse:
+    _only_format(request)
+    return _json(documents.landing_page(_base(request)))
+
+
+@router.get("/conformance", summary="OGC API conformance classes")
+async def conformance(request: Request) -> JSONResponse:
+    _only_format(request)
+    return _json(documents.conformance())
+
+
+@router.get("/api", summary="OpenAPI 3.0 description of the OGC API")
+async def api_definition(request: Request) -> JSONResponse:
+    _only_format(request)
+    return _json(openapi_document(_base(request)), documents.OPENAPI_JSON)
+
+
+@router.get("/collections", summary="OGC API collections")
+async def collection_list(request: Request, conn: ConnDep) -> JSONResponse:
+    _only_format(request)
+    extents = {}
+    for collection in collections.COLLECTIONS.values():
+        extents[collection.id] = await features.collection_extent(conn, collection)
+    return _json(documents.collections_doc(_base(request), extents))
+
+
+@router.get("/collections/{collection_id}", summary="One OGC API collection")
+async def collection_detail(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
+    collection = collections.collection(collection_id)
+    _only_format(request)
+    extent = await features.collection_extent(conn, collection)
+    return _json(documents.collection_doc(_base(request), collection, extent))
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryables (JSON Schema)")
+async def queryables(collection_id: str, request: Request) -> JSONResponse:
+    collection = collections.collection(collection_id)
+    _only_format(request)
+    return _json(documents.queryables(_base(request), collection), documents.SCHEMA_JSON)
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection (GeoJSON)")
+async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
+    collection = collections.collection(collection_id)
+    pairs = _pairs(request)
+    query = params.parse_feature_query(pairs, collection)
+    page = await features.feature_page(conn, query)
+    cursor = lookup.encode_cursor(page.next_after) if page.next_after is not None else None
+    body = await asyncio.to_thread(
+        documents.feature_collection, page, _base(request), collection, pairs, next_cursor=cursor
+    )
+    return _json(body, documents.GEOJSON)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)")
+async def item(
+    collection_id: str, feature_id: str, request: Request, conn: ConnDep
+) -> JSONResponse:
+    collection = collections.collection(collection_id)
+    _only_format(request)
+    row = await features.one_feature(conn, collection, feature_id)
+    return _json(documents.feature(row, _base(request), collection), documents.GEOJSON)

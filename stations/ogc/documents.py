@@ -1,0 +1,208 @@
+"""The JSON documents of ``/ogc``: landing page, conformance, collections, queryables,
+features. Every link is absolute, built from ``base`` (the service's ``…/ogc`` URL).
+
+A feature's properties are the station's public fields from the field table
+(:data:`stations.catalog.fields.PUBLIC_FIELDS`) plus its code, version and
+``updated_at``, so a new field appears here without an edit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+
+from stations.catalog.fields import BY_NAME, PUBLIC_FIELDS
+from stations.ogc.collections import COLLECTIONS, Collection
+from stations.ogc.features import Extent, Page
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+)
+
+TITLE = "爱心驿站 OGC API – Features"
+DESCRIPTION = (
+    "工会爱心驿站与派水点目录，供 GIS 软件（QGIS、GDAL、OWSLib）读取。"
+    " The catalog of trade-union rest stations and free-water points for GIS clients."
+)
+
+
+def link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
+    return {"href": href, "rel": rel, "type": media_type, "title": title}
+
+
+def landing_page(base: str) -> dict[str, Any]:
+    return {
+        "title": TITLE,
+        "description": DESCRIPTION,
+        "links": [
+            link(base, "self", JSON, "本页 / this document"),
+            link(f"{base}/api", "service-desc", OPENAPI_JSON, "API 定义 / API definition"),
+            link(f"{base}/conformance", "conformance", JSON, "符合的标准 / conformance"),
+            link(f"{base}/collections", "data", JSON, "数据集 / collections"),
+        ],
+    }
+
+
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": list(CONFORMANCE)}
+
+
+def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[str, Any]:
+    url = f"{base}/collections/{collection.id}"
+    temporal = [
+        _iso(extent.first_update) if extent.first_update else None,
+        _iso(extent.last_update) if extent.last_update else None,
+    ]
+    return {
+        "id": collection.id,
+        "title": collection.title_zh,
+        "description": f"{collection.description_zh} {collection.description_en}",
+        "itemType": "feature",
+        "extent": {
+            "spatial": {
+                "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
+                "crs": CRS84,
+            },
+            "temporal": {
+                "interval": [temporal],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            },
+        },
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            link(url, "self", JSON, collection.title_zh),
+            link(f"{url}/items", "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),
+            link(
+                f"{url}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+                "可查询字段 / queryables",
+            ),
+            *({**extra, "href": f"{url}/{extra['href']}"} for extra in collection.extra_links),
+        ],
+    }
+
+
+def collections_doc(base: str, extents: dict[str, Extent]) -> dict[str, Any]:
+    return {
+        "links": [link(f"{base}/collections", "self", JSON, "数据集 / collections")],
+        "collections": [collection_doc(base, c, extents[c.id]) for c in COLLECTIONS.values()],
+    }
+
+
+_QUERYABLE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "kind": {
+        "title": "类型 / kind",
+        "type": "string",
+        "enum": list(BY_NAME["kind"].vocabulary or ()),
+    },
+    "amenity": {
+        "title": "设施 / amenity (a station offers all those named)",
+        "type": "string",
+        "enum": list(BY_NAME["amenities"].vocabulary or ()),
+    },
+    "status": {
+        "title": "状态 / status",
+        "type": "string",
+        "enum": list(BY_NAME["status"].vocabulary or ()),
+    },
+    "district": {
+        "title": "区县名称或代码 / district name or code",
+        "type": "string",
+        "maxLength": BY_NAME["district"].limit,
+    },
+}
+
+
+def queryables(base: str, collection: Collection) -> dict[str, Any]:
+    """The queryables as a JSON Schema (OGC API – Features Part 3)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/collections/{collection.id}/queryables",
+        "type": "object",
+        "title": collection.title_zh,
+        "properties": {name: _QUERYABLE_SCHEMAS[name] for name in collection.queryables},
+        "additionalProperties": False,
+    }
+
+
+def properties(row: asyncpg.Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": row["code"]}
+    for name in PUBLIC_FIELDS:
+        value = row[name]
+        if isinstance(value, datetime):
+            value = _iso(value)
+        elif BY_NAME[name].sql_type == "text[]":
+            value = list(value)
+        out[name] = value
+    out["version"] = row["version"]
+    out["updated_at"] = _iso(row["updated_at"])
+    return out
+
+
+def feature(row: asyncpg.Record, base: str, collection: Collection) -> dict[str, Any]:
+    url = f"{base}/collections/{collection.id}/items/{row['id']}"
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [row["lng"], row["lat"]]},
+        "properties": properties(row),
+        "links": [
+            link(url, "self", GEOJSON, row["name"]),
+            link(f"{base}/collections/{collection.id}", "collection", JSON, collection.title_zh),
+        ],
+    }
+
+
+def feature_collection(
+    page: Page,
+    base: str,
+    collection: Collection,
+    query_pairs: list[tuple[str, str]],
+    *,
+    next_cursor: str | None,
+) -> dict[str, Any]:
+    """A page of features with ``self`` and, unless it is the last page, ``next``."""
+    items = f"{base}/collections/{collection.id}/items"
+    kept = [(k, v) for k, v in query_pairs if k != "cursor"]
+    self_query = urlencode(query_pairs)
+    links = [link(f"{items}?{self_query}" if self_query else items, "self", GEOJSON, "本页")]
+    if next_cursor is not None:
+        links.append(
+            link(
+                f"{items}?{urlencode([*kept, ('cursor', next_cursor)])}",
+                "next",
+                GEOJSON,
+                "下一页 / next page",
+            )
+        )
+    links.append(
+        link(f"{base}/collections/{collection.id}", "collection", JSON, collection.title_zh)
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [feature(row, base, collection) for row in page.rows],
+        "numberMatched": page.matched,
+        "numberReturned": len(page.rows),
+        "timeStamp": _iso(datetime.now(UTC)),
+        "links": links,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
