@@ -83,6 +83,13 @@ async def queryables(collection_id: str, request: Request) -> JSONResponse:
     return _json(documents.queryables(_base(request), collection), documents.SCHEMA_JSON)
 
 
+@router.get("/collections/{collection_id}/schema", summary="Feature schema (JSON Schema)")
+async def schema(collection_id: str, request: Request) -> JSONResponse:
+    collection = collections.collection(collection_id)
+    _only_format(request)
+    return _json(documents.feature_schema(_base(request), collection), documents.SCHEMA_JSON)
+
+
 @router.get("/collections/{collection_id}/items", summary="Features of a collection (GeoJSON)")
 async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
     collection = collections.collection(collection_id)

@@ -93,6 +93,9 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
                 SCHEMA_JSON,
                 "可查询字段 / queryables",
             ),
+            # GIS clients (GDAL, QGIS) type their fields from it instead of guessing from
+            # the first page (where a date-time may be null on every feature).
+            link(f"{url}/schema", "describedby", SCHEMA_JSON, "要素结构 / feature schema"),
             *({**extra, "href": f"{url}/{extra['href']}"} for extra in collection.extra_links),
         ],
     }
@@ -138,6 +141,44 @@ def queryables(base: str, collection: Collection) -> dict[str, Any]:
         "title": collection.title_zh,
         "properties": {name: _QUERYABLE_SCHEMAS[name] for name in collection.queryables},
         "additionalProperties": False,
+    }
+
+
+def _field_schema(name: str) -> dict[str, Any]:
+    field = BY_NAME[name]
+    out: dict[str, Any] = {"title": field.description}
+    if field.sql_type == "timestamptz":
+        out.update(type="string", format="date-time")
+    elif field.sql_type == "text[]":
+        items: dict[str, Any] = {"type": "string"}
+        if field.vocabulary:
+            items["enum"] = list(field.vocabulary)
+        out.update(type="array", items=items)
+    else:
+        out["type"] = "string"
+        if field.vocabulary:
+            out["enum"] = list(field.vocabulary)
+        if field.limit:
+            out["maxLength"] = field.limit
+    return out
+
+
+def feature_schema(base: str, collection: Collection) -> dict[str, Any]:
+    """The properties of every feature of ``collection`` as a JSON Schema (OGC API –
+    Features Part 5 ``schema``), from the field table."""
+    props: dict[str, Any] = {
+        "geometry": {"format": "geometry-point", "x-ogc-role": "primary-geometry"},
+        "code": {"title": "public code printed on posters", "type": "string"},
+    }
+    props.update({name: _field_schema(name) for name in PUBLIC_FIELDS})
+    props["version"] = {"title": "version, one more at every change", "type": "integer"}
+    props["updated_at"] = {"title": "last change", "type": "string", "format": "date-time"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/collections/{collection.id}/schema",
+        "type": "object",
+        "title": collection.title_zh,
+        "properties": props,
     }
 
 

@@ -125,6 +125,13 @@ def openapi_document(base: str) -> dict[str, Any]:
                 "responses": _ok(documents.SCHEMA_JSON, "a JSON Schema"),
             }
         }
+        paths[f"{path}/schema"] = {
+            "get": {
+                "summary": f"{collection.title_en}: feature schema",
+                "operationId": f"schema_{collection.id}",
+                "responses": _ok(documents.SCHEMA_JSON, "a JSON Schema"),
+            }
+        }
         paths[f"{path}/items"] = {
             "get": {
                 "summary": f"{collection.title_en}: features",

@@ -246,3 +246,22 @@ async def test_the_api_document_is_openapi_3_0_with_each_collections_parameters(
     assert "kind" not in {
         p["name"] for p in doc["paths"]["/collections/water_points/items"]["get"]["parameters"]
     }
+
+
+async def test_the_feature_schema_types_every_property_from_the_field_table(client):
+    collection = (await client.get("/ogc/collections/stations")).json()
+    described = next(link for link in collection["links"] if link["rel"] == "describedby")
+    assert described["type"] == "application/schema+json"
+    response = await client.get(urlsplit(described["href"]).path)
+    assert response.headers["content-type"].startswith("application/schema+json")
+    props = response.json()["properties"]
+    assert set(props) == {"geometry", "code", *PUBLIC_FIELDS, "version", "updated_at"}
+    assert props["verified_at"] == {
+        "title": "when someone last checked the listing on site",
+        "type": "string",
+        "format": "date-time",
+    }
+    assert props["amenities"]["type"] == "array"
+    assert "shade" in props["amenities"]["items"]["enum"]
+    assert props["name"]["maxLength"] == 200
+    assert props["geometry"]["x-ogc-role"] == "primary-geometry"
