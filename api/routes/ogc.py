@@ -15,7 +15,9 @@ from fastapi import APIRouter, Request
 
 from api.deps import ConnDep
 from api.responses import JSONResponse
+from stations.errors import BadQuery, NotFound
 from stations.ogc import collections, documents, features, params
+from stations.ogc import crs as ogc_crs
 from stations.ogc.openapi import openapi_document
 from stations.search import lookup
 
@@ -31,14 +33,24 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def _only_format(request: Request) -> None:
-    """Documents other than items take ``f`` and nothing else."""
-    pairs = _pairs(request)
-    params.check_known(pairs, ("f",))
-    params.parse_format(request.query_params.get("f"))
+    """Documents other than features read ``f`` only. Other parameters are ignored
+    there, not refused: GDAL repeats the query of an ``OAPIF:`` URL (``?crs=…``) on
+    every request, and a metadata document filters nothing a typo could change."""
+    params.parse_format(_single(request, "f"))
 
 
-def _json(body: object, media_type: str = documents.JSON) -> JSONResponse:
-    return JSONResponse(body, media_type=media_type)
+def _single(request: Request, name: str) -> str | None:
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise BadQuery(name, f"{name}: given {len(values)} times; send it once")
+    return values[0] if values else None
+
+
+def _json(
+    body: object, media_type: str = documents.JSON, *, crs_uri: str | None = None
+) -> JSONResponse:
+    headers = {"Content-Crs": f"<{crs_uri}>"} if crs_uri else None
+    return JSONResponse(body, media_type=media_type, headers=headers)
 
 
 @router.get("", summary="OGC API landing page")
@@ -94,13 +106,20 @@ async def schema(collection_id: str, request: Request) -> JSONResponse:
 async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
     collection = collections.collection(collection_id)
     pairs = _pairs(request)
-    query = params.parse_feature_query(pairs, collection)
+    base = _base(request)
+    query = params.parse_feature_query(pairs, collection, base)
     page = await features.feature_page(conn, query)
     cursor = lookup.encode_cursor(page.next_after) if page.next_after is not None else None
     body = await asyncio.to_thread(
-        documents.feature_collection, page, _base(request), collection, pairs, next_cursor=cursor
+        documents.feature_collection,
+        page,
+        base,
+        collection,
+        pairs,
+        next_cursor=cursor,
+        target=query.crs,
     )
-    return _json(body, documents.GEOJSON)
+    return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)")
@@ -108,6 +127,24 @@ async def item(
     collection_id: str, feature_id: str, request: Request, conn: ConnDep
 ) -> JSONResponse:
     collection = collections.collection(collection_id)
-    _only_format(request)
+    base = _base(request)
+    params.check_known(_pairs(request), ("f", "crs"))
+    params.parse_format(_single(request, "f"))
+    target = ogc_crs.parse_ogc_crs(_single(request, "crs"), base)
     row = await features.one_feature(conn, collection, feature_id)
-    return _json(documents.feature(row, _base(request), collection), documents.GEOJSON)
+    [position] = documents.coordinates([row], target)
+    body = documents.feature(row, base, collection, position)
+    return _json(body, documents.GEOJSON, crs_uri=target.uri(base))
+
+
+@router.get("/crs/{key}", summary="One of this service's own (non-EPSG) CRSs")
+async def own_crs(key: str, request: Request) -> JSONResponse:
+    _only_format(request)
+    found = ogc_crs.own_crs(key)
+    if found is None:
+        own = [c.key for c in ogc_crs.OFFERED if not c.is_registered]
+        raise NotFound(
+            f"this service defines no CRS {key!r}; its own are {', '.join(own)}",
+            code="not_found",
+        )
+    return _json(found.describe(_base(request)))

@@ -13,8 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
+import numpy as np
 
 from stations.catalog.fields import BY_NAME, PUBLIC_FIELDS
+from stations.ogc import crs as ogc_crs
 from stations.ogc.collections import COLLECTIONS, Collection
 from stations.ogc.features import Extent, Page
 
@@ -23,12 +25,13 @@ JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = ogc_crs.CRS84
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
 )
@@ -82,8 +85,10 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
             },
         },
-        "crs": [CRS84],
+        "crs": ogc_crs.uris(base),
         "storageCrs": CRS84,
+        # What each CRS is: GCJ-02 and BD-09 are this service's own URIs, not EPSG ones.
+        "crsDetails": [c.describe(base) for c in ogc_crs.OFFERED],
         "links": [
             link(url, "self", JSON, collection.title_zh),
             link(f"{url}/items", "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),
@@ -196,12 +201,33 @@ def properties(row: asyncpg.Record) -> dict[str, Any]:
     return out
 
 
-def feature(row: asyncpg.Record, base: str, collection: Collection) -> dict[str, Any]:
+def coordinates(rows: list[asyncpg.Record], target: ogc_crs.OgcCrs) -> list[list[float]]:
+    """The rows' positions in ``target``, in its axis order (converted in one go)."""
+    if not rows:
+        return []
+    if target is ogc_crs.DEFAULT:
+        return [[row["lng"], row["lat"]] for row in rows]
+    lats = np.array([row["lat"] for row in rows], dtype=float)
+    lngs = np.array([row["lng"] for row in rows], dtype=float)
+    first, second = ogc_crs.to_crs(lats, lngs, target)
+    return [[float(a), float(b)] for a, b in zip(first, second, strict=True)]
+
+
+def feature(
+    row: asyncpg.Record,
+    base: str,
+    collection: Collection,
+    position: list[float] | None = None,
+) -> dict[str, Any]:
+    """One station as a GeoJSON feature; ``position`` in the answer's CRS (default CRS84)."""
     url = f"{base}/collections/{collection.id}/items/{row['id']}"
     return {
         "type": "Feature",
         "id": row["id"],
-        "geometry": {"type": "Point", "coordinates": [row["lng"], row["lat"]]},
+        "geometry": {
+            "type": "Point",
+            "coordinates": position if position is not None else [row["lng"], row["lat"]],
+        },
         "properties": properties(row),
         "links": [
             link(url, "self", GEOJSON, row["name"]),
@@ -217,6 +243,7 @@ def feature_collection(
     query_pairs: list[tuple[str, str]],
     *,
     next_cursor: str | None,
+    target: ogc_crs.OgcCrs = ogc_crs.DEFAULT,
 ) -> dict[str, Any]:
     """A page of features with ``self`` and, unless it is the last page, ``next``."""
     items = f"{base}/collections/{collection.id}/items"
@@ -237,7 +264,10 @@ def feature_collection(
     )
     return {
         "type": "FeatureCollection",
-        "features": [feature(row, base, collection) for row in page.rows],
+        "features": [
+            feature(row, base, collection, position)
+            for row, position in zip(page.rows, coordinates(page.rows, target), strict=True)
+        ],
         "numberMatched": page.matched,
         "numberReturned": len(page.rows),
         "timeStamp": _iso(datetime.now(UTC)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stations.ogc import crs as ogc_crs
 from stations.ogc import documents
 from stations.ogc.collections import COLLECTIONS
 from stations.ogc.params import DEFAULT_LIMIT, FORMATS, MAX_LIMIT
@@ -43,6 +44,20 @@ _INTERVAL = (
 )
 _DATETIME = _query("datetime", f"updated_at: {_INTERVAL}", {"type": "string"})
 _VERIFIED = _query("verified_at", f"verified_at: {_INTERVAL}", {"type": "string"})
+
+
+def _crs_parameters(base: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    offered = {"type": "string", "format": "uri", "enum": ogc_crs.uris(base)}
+    return (
+        _query("crs", "CRS of the answer's coordinates (default CRS84)", offered),
+        _query(
+            "bbox-crs",
+            "CRS of `bbox` (default CRS84; EPSG:4326 and EPSG:4490 are latitude first)",
+            offered,
+        ),
+    )
+
+
 _CURSOR = _query("cursor", "where a page starts: from a `next` link", {"type": "string"})
 
 
@@ -66,6 +81,7 @@ def _ok(media_type: str, description: str) -> dict[str, Any]:
 
 
 def openapi_document(base: str) -> dict[str, Any]:
+    crs, bbox_crs = _crs_parameters(base)
     paths: dict[str, Any] = {
         "/": {
             "get": {
@@ -136,7 +152,17 @@ def openapi_document(base: str) -> dict[str, Any]:
             "get": {
                 "summary": f"{collection.title_en}: features",
                 "operationId": f"items_{collection.id}",
-                "parameters": [_F, _LIMIT, _BBOX, _DATETIME, _VERIFIED, _CURSOR, *queryables],
+                "parameters": [
+                    _F,
+                    _LIMIT,
+                    _BBOX,
+                    bbox_crs,
+                    crs,
+                    _DATETIME,
+                    _VERIFIED,
+                    _CURSOR,
+                    *queryables,
+                ],
                 "responses": {**_ok(documents.GEOJSON, "a page of features"), "404": not_found},
             }
         }
@@ -152,10 +178,30 @@ def openapi_document(base: str) -> dict[str, Any]:
                         "schema": {"type": "string"},
                     },
                     _F,
+                    crs,
                 ],
                 "responses": {**_ok(documents.GEOJSON, "a feature"), "404": not_found},
             }
         }
+    paths["/crs/{key}"] = {
+        "get": {
+            "summary": "one of this service's own CRSs (GCJ-02, BD-09: not EPSG)",
+            "operationId": "ownCrs",
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["gcj02", "bd09"]},
+                },
+                _F,
+            ],
+            "responses": {
+                **_ok(documents.JSON, "what the CRS is"),
+                "404": _problem("no such CRS"),
+            },
+        }
+    }
     return {
         "openapi": "3.0.3",
         "info": {

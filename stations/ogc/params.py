@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from stations.errors import BadQuery, InvalidInput
-from stations.geo import region
+from stations.ogc import crs as ogc_crs
 from stations.ogc.collections import Collection
 from stations.search import lookup
 from stations.search.filters import parse_amenities, parse_kinds
@@ -26,7 +26,16 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
 FORMATS = ("json",)
 
-COMMON_PARAMETERS = ("f", "limit", "bbox", "datetime", "verified_at", "cursor")
+COMMON_PARAMETERS = (
+    "f",
+    "limit",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "verified_at",
+    "cursor",
+)
 """What every items request may carry besides the collection's queryables."""
 REPEATABLE = frozenset({"kind", "amenity", "status"})
 """Lists, given comma-separated or repeated."""
@@ -55,6 +64,8 @@ class FeatureQuery:
     verified: Interval | None = None
     after: int = 0
     limit: int = DEFAULT_LIMIT
+    crs: ogc_crs.OgcCrs = ogc_crs.DEFAULT
+    """The CRS of the coordinates in the answer."""
 
 
 @contextmanager
@@ -88,16 +99,6 @@ def parse_limit(value: str | None) -> int:
             "limit", f"limit: send a whole number from 1 to {MAX_LIMIT:,}, got {value!r}"
         )
     return int(value)
-
-
-def parse_bbox(value: str) -> list[float]:
-    """``west,south,east,north`` in WGS84 degrees (CRS84); a 3D bbox's heights are ignored
-    (stations have none)."""
-    parts = value.split(",")
-    if len(parts) == 6:  # minLon,minLat,minHeight,maxLon,maxLat,maxHeight
-        value = ",".join(parts[i] for i in (0, 1, 3, 4))
-    with as_bad_query("bbox"):
-        return region.parse_bbox(value, field="bbox", antimeridian=True).as_list()
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -175,8 +176,11 @@ def check_known(pairs: Iterable[tuple[str, str]], allowed: Iterable[str]) -> Non
             )
 
 
-def parse_feature_query(pairs: list[tuple[str, str]], collection: Collection) -> FeatureQuery:
-    """Every items parameter checked, or the first mistake as a 400."""
+def parse_feature_query(
+    pairs: list[tuple[str, str]], collection: Collection, base: str
+) -> FeatureQuery:
+    """Every items parameter checked, or the first mistake as a 400 (``base``: the
+    service's ``…/ogc`` URL, which the service's own CRS URIs start with)."""
     check_known(pairs, allowed_parameters(collection))
     parse_format(_single(pairs, "f"))
     kinds = collection.kind_filter
@@ -194,6 +198,7 @@ def parse_feature_query(pairs: list[tuple[str, str]], collection: Collection) ->
     district_text = _single(pairs, "district")
     district = _parse("district", lambda: lookup.parse_district(district_text))
     bbox_text = _single(pairs, "bbox")
+    bbox_crs = ogc_crs.parse_ogc_crs(_single(pairs, "bbox-crs"), base, field="bbox-crs")
     when = _single(pairs, "datetime")
     verified = _single(pairs, "verified_at")
     cursor = _single(pairs, "cursor")
@@ -202,9 +207,10 @@ def parse_feature_query(pairs: list[tuple[str, str]], collection: Collection) ->
         amenities=amenities or None,
         statuses=statuses,
         district=district,
-        bbox=parse_bbox(bbox_text) if bbox_text is not None else None,
+        bbox=ogc_crs.bbox_to_wgs84(bbox_text, bbox_crs) if bbox_text is not None else None,
         updated=parse_interval(when, "datetime") if when is not None else None,
         verified=parse_interval(verified, "verified_at") if verified is not None else None,
         after=_parse("cursor", lambda: lookup.decode_cursor(cursor)),
         limit=parse_limit(_single(pairs, "limit")),
+        crs=ogc_crs.parse_ogc_crs(_single(pairs, "crs"), base),
     )
