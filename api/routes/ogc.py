@@ -19,7 +19,6 @@ from stations.errors import BadQuery, NotFound
 from stations.ogc import collections, documents, features, params
 from stations.ogc import crs as ogc_crs
 from stations.ogc.openapi import openapi_document
-from stations.search import lookup
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
 
@@ -109,7 +108,7 @@ async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResp
     base = _base(request)
     query = params.parse_feature_query(pairs, collection, base)
     page = await features.feature_page(conn, query)
-    cursor = lookup.encode_cursor(page.next_after) if page.next_after is not None else None
+    cursor = params.encode_cursor(query.sort, page.rows[-1]) if page.more else None
     body = await asyncio.to_thread(
         documents.feature_collection,
         page,
@@ -118,6 +117,7 @@ async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResp
         pairs,
         next_cursor=cursor,
         target=query.crs,
+        chosen=query.properties,
     )
     return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
 
@@ -128,12 +128,13 @@ async def item(
 ) -> JSONResponse:
     collection = collections.collection(collection_id)
     base = _base(request)
-    params.check_known(_pairs(request), ("f", "crs"))
+    params.check_known(_pairs(request), ("f", "crs", "properties"))
     params.parse_format(_single(request, "f"))
     target = ogc_crs.parse_ogc_crs(_single(request, "crs"), base)
     row = await features.one_feature(conn, collection, feature_id)
     [position] = documents.coordinates([row], target)
-    body = documents.feature(row, base, collection, position)
+    chosen = params.parse_properties(_single(request, "properties"))
+    body = documents.feature(row, base, collection, position, chosen)
     return _json(body, documents.GEOJSON, crs_uri=target.uri(base))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from stations.catalog.fields import BY_NAME, PUBLIC_FIELDS
 from stations.ogc import crs as ogc_crs
+from stations.ogc import filter as cql2
 from stations.ogc.collections import COLLECTIONS, Collection
 from stations.ogc.features import Extent, Page
 
@@ -33,7 +34,12 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
 )
 
 TITLE = "爱心驿站 OGC API – Features"
@@ -113,7 +119,7 @@ def collections_doc(base: str, extents: dict[str, Extent]) -> dict[str, Any]:
     }
 
 
-_QUERYABLE_SCHEMAS: dict[str, dict[str, Any]] = {
+_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "kind": {
         "title": "类型 / kind",
         "type": "string",
@@ -137,14 +143,39 @@ _QUERYABLE_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def parameter_schemas(collection: Collection) -> dict[str, dict[str, Any]]:
+    """The queryables a collection takes as plain query parameters (``kind=…``)."""
+    return {name: _PARAMETER_SCHEMAS[name] for name in collection.queryables}
+
+
+def _queryable_schema(name: str, queryable: cql2.Queryable) -> dict[str, Any]:
+    if queryable.type == "geometry":
+        return {
+            "title": "位置 / position",
+            "format": "geometry-point",
+            "x-ogc-role": "primary-geometry",
+        }
+    if name == "amenity":
+        return {
+            "title": "设施 / amenity (one of the station's amenities)",
+            "type": "string",
+            "enum": list(queryable.vocabulary or ()),
+        }
+    if name == "updated_at":
+        return {"title": "last change", "type": "string", "format": "date-time"}
+    return _field_schema(name)
+
+
 def queryables(base: str, collection: Collection) -> dict[str, Any]:
-    """The queryables as a JSON Schema (OGC API – Features Part 3)."""
+    """What a CQL2 ``filter`` may name, as a JSON Schema (OGC API – Features Part 3)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base}/collections/{collection.id}/queryables",
         "type": "object",
         "title": collection.title_zh,
-        "properties": {name: _QUERYABLE_SCHEMAS[name] for name in collection.queryables},
+        "properties": {
+            name: _queryable_schema(name, queryable) for name, queryable in cql2.QUERYABLES.items()
+        },
         "additionalProperties": False,
     }
 
@@ -218,6 +249,7 @@ def feature(
     base: str,
     collection: Collection,
     position: list[float] | None = None,
+    chosen: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """One station as a GeoJSON feature; ``position`` in the answer's CRS (default CRS84)."""
     url = f"{base}/collections/{collection.id}/items/{row['id']}"
@@ -228,7 +260,7 @@ def feature(
             "type": "Point",
             "coordinates": position if position is not None else [row["lng"], row["lat"]],
         },
-        "properties": properties(row),
+        "properties": _chosen(properties(row), chosen),
         "links": [
             link(url, "self", GEOJSON, row["name"]),
             link(f"{base}/collections/{collection.id}", "collection", JSON, collection.title_zh),
@@ -244,6 +276,7 @@ def feature_collection(
     *,
     next_cursor: str | None,
     target: ogc_crs.OgcCrs = ogc_crs.DEFAULT,
+    chosen: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """A page of features with ``self`` and, unless it is the last page, ``next``."""
     items = f"{base}/collections/{collection.id}/items"
@@ -265,7 +298,7 @@ def feature_collection(
     return {
         "type": "FeatureCollection",
         "features": [
-            feature(row, base, collection, position)
+            feature(row, base, collection, position, chosen)
             for row, position in zip(page.rows, coordinates(page.rows, target), strict=True)
         ],
         "numberMatched": page.matched,
@@ -273,6 +306,13 @@ def feature_collection(
         "timeStamp": _iso(datetime.now(UTC)),
         "links": links,
     }
+
+
+def _chosen(props: dict[str, Any], chosen: tuple[str, ...] | None) -> dict[str, Any]:
+    """Only the properties asked for (``properties=``), in the order of the schema."""
+    if chosen is None:
+        return props
+    return {name: value for name, value in props.items() if name in chosen}
 
 
 def _iso(value: datetime) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from stations.ogc import crs as ogc_crs
 from stations.ogc import documents
 from stations.ogc.collections import COLLECTIONS
-from stations.ogc.params import DEFAULT_LIMIT, FORMATS, MAX_LIMIT
+from stations.ogc.params import DEFAULT_LIMIT, FORMATS, MAX_LIMIT, PROPERTY_NAMES
 
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -46,10 +46,11 @@ _DATETIME = _query("datetime", f"updated_at: {_INTERVAL}", {"type": "string"})
 _VERIFIED = _query("verified_at", f"verified_at: {_INTERVAL}", {"type": "string"})
 
 
-def _crs_parameters(base: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _crs_parameters(base: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     offered = {"type": "string", "format": "uri", "enum": ogc_crs.uris(base)}
     return (
         _query("crs", "CRS of the answer's coordinates (default CRS84)", offered),
+        _query("filter-crs", "CRS of the filter's geometries (default CRS84)", offered),
         _query(
             "bbox-crs",
             "CRS of `bbox` (default CRS84; EPSG:4326 and EPSG:4490 are latitude first)",
@@ -58,6 +59,29 @@ def _crs_parameters(base: str) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
+_FILTER = _query(
+    "filter",
+    "a Basic CQL2 condition on the queryables, e.g. kind = 'water_point' AND "
+    "district LIKE '相山%'; S_INTERSECTS(geometry, BBOX(…) or a geometry) too",
+    {"type": "string"},
+)
+_FILTER_LANG = _query(
+    "filter-lang",
+    "cql2-text (default) or cql2-json",
+    {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"},
+)
+_SORTBY = _query(
+    "sortby",
+    "one of id, name, kind, status, updated_at; `-` before it for descending",
+    {"type": "string"},
+)
+_PROPERTIES = _query(
+    "properties",
+    "only these properties (comma-separated)",
+    {"type": "array", "items": {"type": "string", "enum": list(PROPERTY_NAMES)}},
+    style="form",
+    explode=False,
+)
 _CURSOR = _query("cursor", "where a page starts: from a `next` link", {"type": "string"})
 
 
@@ -81,7 +105,7 @@ def _ok(media_type: str, description: str) -> dict[str, Any]:
 
 
 def openapi_document(base: str) -> dict[str, Any]:
-    crs, bbox_crs = _crs_parameters(base)
+    crs, filter_crs, bbox_crs = _crs_parameters(base)
     paths: dict[str, Any] = {
         "/": {
             "get": {
@@ -123,7 +147,7 @@ def openapi_document(base: str) -> dict[str, Any]:
                 str(schema["title"]),
                 {"type": "string", **({"enum": schema["enum"]} if "enum" in schema else {})},
             )
-            for name, schema in documents.queryables(base, collection)["properties"].items()
+            for name, schema in documents.parameter_schemas(collection).items()
         ]
         not_found = _problem("no such collection or feature")
         paths[path] = {
@@ -161,6 +185,11 @@ def openapi_document(base: str) -> dict[str, Any]:
                     _DATETIME,
                     _VERIFIED,
                     _CURSOR,
+                    _FILTER,
+                    _FILTER_LANG,
+                    filter_crs,
+                    _SORTBY,
+                    _PROPERTIES,
                     *queryables,
                 ],
                 "responses": {**_ok(documents.GEOJSON, "a page of features"), "404": not_found},
@@ -179,6 +208,7 @@ def openapi_document(base: str) -> dict[str, Any]:
                     },
                     _F,
                     crs,
+                    _PROPERTIES,
                 ],
                 "responses": {**_ok(documents.GEOJSON, "a feature"), "404": not_found},
             }

@@ -9,15 +9,22 @@ re-labelled, so one concept keeps one wording.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
+from pygeofilter import ast
+
+from stations.catalog.fields import PUBLIC_FIELDS
 from stations.errors import BadQuery, InvalidInput
 from stations.ogc import crs as ogc_crs
+from stations.ogc import filter as cql2
 from stations.ogc.collections import Collection
 from stations.search import lookup
 from stations.search.filters import parse_amenities, parse_kinds
@@ -35,6 +42,11 @@ COMMON_PARAMETERS = (
     "datetime",
     "verified_at",
     "cursor",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
 )
 """What every items request may carry besides the collection's queryables."""
 REPEATABLE = frozenset({"kind", "amenity", "status"})
@@ -51,6 +63,40 @@ class Interval:
     end: datetime | None
 
 
+SORTABLE: dict[str, str] = {
+    "id": "s.id",
+    "name": "s.name",
+    "kind": "s.kind",
+    "status": "s.status",
+    "updated_at": "s.updated_at",
+}
+"""What `sortby` takes: properties that are never null, so a page boundary is exact."""
+
+PROPERTY_NAMES: tuple[str, ...] = ("code", *PUBLIC_FIELDS, "version", "updated_at")
+"""Every property of a feature, in order (what `properties` chooses from)."""
+
+
+@dataclass(frozen=True)
+class SortKey:
+    name: str
+    descending: bool = False
+
+    @property
+    def sql(self) -> str:
+        return SORTABLE[self.name]
+
+
+BY_ID = SortKey("id")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after the station ``after_id`` whose sort key was ``value``."""
+
+    after_id: int = 0
+    value: Any = None
+
+
 @dataclass(frozen=True)
 class FeatureQuery:
     """What one items request asks for, every value checked."""
@@ -62,10 +108,15 @@ class FeatureQuery:
     bbox: list[float] | None = None  # WGS84 west, south, east, north
     updated: Interval | None = None
     verified: Interval | None = None
-    after: int = 0
     limit: int = DEFAULT_LIMIT
     crs: ogc_crs.OgcCrs = ogc_crs.DEFAULT
     """The CRS of the coordinates in the answer."""
+    filter: ast.Node | None = None
+    filter_crs: ogc_crs.OgcCrs = ogc_crs.DEFAULT
+    sort: SortKey = BY_ID
+    cursor: Cursor = Cursor()
+    properties: tuple[str, ...] | None = None
+    """The properties to include (None: all)."""
 
 
 @contextmanager
@@ -148,6 +199,90 @@ def parse_interval(value: str, field: str) -> Interval:
     return Interval(start, end)
 
 
+def parse_sortby(value: str | None) -> SortKey:
+    """``sortby``: one sortable property, ``+`` (or nothing) ascending, ``-`` descending;
+    ties and pages go by id."""
+    if value is None or not value.strip():
+        return BY_ID
+    keys = [k.strip() for k in value.split(",")]
+    if len(keys) > 1:
+        raise BadQuery("sortby", "sortby: one property at a time (ties are ordered by id)")
+    key = keys[0]
+    descending = key.startswith("-")
+    name = key.lstrip("+-").strip()
+    if name not in SORTABLE:
+        raise BadQuery(
+            "sortby", f"sortby: cannot sort by {name!r}; sortable: {', '.join(SORTABLE)}"
+        )
+    return SortKey(name, descending)
+
+
+def parse_properties(value: str | None) -> tuple[str, ...] | None:
+    """``properties``: a comma-separated subset of the feature properties (empty: none)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for name in names:
+        if name not in PROPERTY_NAMES:
+            raise BadQuery(
+                "properties",
+                f"properties: unknown property {name!r}; allowed: {', '.join(PROPERTY_NAMES)}",
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def encode_cursor(sort: SortKey, last: Any) -> str:
+    """The ``cursor`` of the page after the row ``last`` under ``sort``."""
+    body: dict[str, Any] = {"after": last["id"]}
+    if sort != BY_ID:
+        value = last[sort.name]
+        body.update(
+            by=("-" if sort.descending else "+") + sort.name,
+            value=value.isoformat() if isinstance(value, datetime) else value,
+        )
+    return base64.urlsafe_b64encode(orjson.dumps(body)).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None, sort: SortKey) -> Cursor:
+    if text is None or not text.strip():
+        return Cursor()
+    wrong = BadQuery(
+        "cursor", "cursor: not a cursor of this request; follow the `next` link of the last page"
+    )
+    try:
+        padded = text.strip() + "=" * (-len(text.strip()) % 4)
+        body = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        after = body["after"]
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+            raise wrong
+        if sort == BY_ID:
+            if set(body) != {"after"}:
+                raise wrong
+            return Cursor(after)
+        if body.get("by") != ("-" if sort.descending else "+") + sort.name:
+            raise wrong
+        value = body.get("value")
+        if sort.name == "id":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise wrong
+            return Cursor(after, value)
+        if not isinstance(value, str):
+            raise wrong
+        if sort.name == "updated_at":
+            return Cursor(after, datetime.fromisoformat(value))
+        return Cursor(after, value)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        UnicodeEncodeError,
+        binascii.Error,
+        orjson.JSONDecodeError,
+    ):
+        raise wrong from None
+
+
 def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
     values = [v for k, v in pairs if k == name]
     if len(values) > 1:
@@ -202,6 +337,14 @@ def parse_feature_query(
     when = _single(pairs, "datetime")
     verified = _single(pairs, "verified_at")
     cursor = _single(pairs, "cursor")
+    filter_text = _single(pairs, "filter")
+    filter_lang = _single(pairs, "filter-lang")
+    if filter_lang is not None and filter_lang not in cql2.LANGS:
+        raise BadQuery(
+            "filter-lang",
+            f"filter-lang: unknown {filter_lang!r}; allowed values: {', '.join(cql2.LANGS)}",
+        )
+    sort = parse_sortby(_single(pairs, "sortby"))
     return FeatureQuery(
         kinds=kinds,
         amenities=amenities or None,
@@ -210,7 +353,11 @@ def parse_feature_query(
         bbox=ogc_crs.bbox_to_wgs84(bbox_text, bbox_crs) if bbox_text is not None else None,
         updated=parse_interval(when, "datetime") if when is not None else None,
         verified=parse_interval(verified, "verified_at") if verified is not None else None,
-        after=_parse("cursor", lambda: lookup.decode_cursor(cursor)),
         limit=parse_limit(_single(pairs, "limit")),
         crs=ogc_crs.parse_ogc_crs(_single(pairs, "crs"), base),
+        filter=cql2.parse_filter(filter_text, filter_lang) if filter_text is not None else None,
+        filter_crs=ogc_crs.parse_ogc_crs(_single(pairs, "filter-crs"), base, field="filter-crs"),
+        sort=sort,
+        cursor=decode_cursor(cursor, sort),
+        properties=parse_properties(_single(pairs, "properties")),
     )

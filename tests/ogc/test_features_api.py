@@ -9,6 +9,7 @@ import pytest
 
 from stations.catalog.fields import PUBLIC_FIELDS
 from stations.ogc import params
+from stations.ogc.filter import QUERYABLES
 from tests.factories import HUAIBEI_CENTRE, create_station
 
 LAT, LNG = HUAIBEI_CENTRE
@@ -205,8 +206,9 @@ async def test_a_bad_parameter_is_a_400_naming_it(client, query, field):
 async def test_water_points_offer_no_kind_queryable(client):
     response = await client.get("/ogc/collections/water_points/items?kind=love_station")
     assert response.status_code == 400 and response.json()["field"] == "kind"
-    schema = (await client.get("/ogc/collections/water_points/queryables")).json()
-    assert set(schema["properties"]) == {"amenity", "status", "district"}
+    doc = (await client.get("/ogc/api")).json()
+    parameters = doc["paths"]["/collections/water_points/items"]["get"]["parameters"]
+    assert {"amenity", "status", "district"} <= {p["name"] for p in parameters}
 
 
 async def test_unknown_collection_and_feature_are_404(client, conn):
@@ -230,8 +232,11 @@ async def test_queryables_are_a_json_schema(client):
     schema = response.json()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == "http://testserver/ogc/collections/stations/queryables"
-    assert set(schema["properties"]) == {"kind", "amenity", "status", "district"}
+    assert set(schema["properties"]) == set(QUERYABLES)
+    assert {"kind", "amenity", "status", "district", "verified_at"} <= set(schema["properties"])
     assert schema["properties"]["kind"]["enum"] == ["love_station", "water_point"]
+    assert schema["properties"]["verified_at"]["format"] == "date-time"
+    assert schema["properties"]["geometry"]["x-ogc-role"] == "primary-geometry"
 
 
 async def test_the_api_document_is_openapi_3_0_with_each_collections_parameters(client):
