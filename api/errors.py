@@ -70,6 +70,13 @@ CODES: dict[str, Code] = {
     ),
     "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
     "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
+    "bad_query_parameter": Code(
+        400,
+        "OGC API (`/ogc`): a query parameter is unknown, malformed or out of range; `field` "
+        "names it (OGC API – Features answers these with 400 where the rest of the API "
+        "answers 422)",
+        ("field",),
+    ),
     "bad_request": Code(400, "the HTTP request itself could not be read"),
     "body_too_large": Code(
         413, "the body is larger than this endpoint takes (`limit_bytes`)", ("limit_bytes",)
@@ -123,6 +130,12 @@ CODES: dict[str, Code] = {
     ),
     # --- the catalog ---------------------------------------------------------------------
     "station_not_found": Code(404, "no station has this id", ("station_id",)),
+    "collection_not_found": Code(
+        404, "OGC API: no feature collection has this id", ("collection",)
+    ),
+    "feature_not_found": Code(
+        404, "OGC API: the collection holds no feature with this id", ("collection", "feature_id")
+    ),
     "conflict": Code(409, "the request collides with what is stored (a duplicate)"),
     "version_conflict": Code(
         409,

@@ -28,6 +28,7 @@ from api.routes import (
     health,
     maps,
     nearest,
+    ogc,
     qr,
     ratings,
     review,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(maps.router)
     app.include_router(tiles.router)
+    app.include_router(ogc.router)
     rider.install(app)
     maps.mount_static(app)
     docs.install(app, settings)

@@ -68,6 +68,17 @@ class NotFound(StationsError):
     code = "not_found"
 
 
+class BadQuery(StationsError):
+    """A query parameter of the OGC API is unknown, malformed or out of range (400, as
+    OGC API – Features asks, where the rest of the API answers 422); ``field`` names it."""
+
+    code = "bad_query_parameter"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, field=field)
+        self.field = field
+
+
 class StationNotFound(NotFound):
     """No station has this id (404); one wording wherever a station is looked up."""
 
