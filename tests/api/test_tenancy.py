@@ -105,6 +105,8 @@ def campaign_requests(w) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/v1/campaigns/{cid}", None),
         ("PATCH", f"/v1/campaigns/{cid}", {"daily_allocation": 40}),
         ("POST", f"/v1/campaigns/{cid}/stations", {"add": [w.huaibei["id"]]}),
+        ("GET", f"/v1/campaigns/{cid}/report?group=day,occupation", None),
+        ("GET", f"/v1/campaigns/{cid}/report?format=xlsx", None),
     ]
 
 
