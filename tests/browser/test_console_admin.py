@@ -1,0 +1,186 @@
+"""The union administrator's console pages in headless Chromium, with no internet.
+
+An administrator of 淮北 signs in, opens the campaigns from the home's tile, reads a
+campaign's dashboard (figures equal to an independent count of the claims, the by-day
+chart, trades, districts, stations, prizes, stock-outs) and downloads the report as
+.xlsx, read back with openpyxl; at 360×740 and 1366×768. Screenshots go to
+``artifacts/console-admin-*.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from types import SimpleNamespace
+
+import httpx
+import openpyxl
+import pytest
+
+from api.main import create_app
+from stations.settings import TileSettings
+from stations.visits.campaigns import PrizeSpec
+from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
+from tests.factories import (
+    HUAIBEI_CENTRE,
+    claim_at,
+    create_branches,
+    create_campaign,
+    create_member_with_token,
+    create_staff,
+    create_station,
+    set_stock,
+)
+
+LAT, LNG = HUAIBEI_CENTRE
+VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
+ADMIN, PASSWORD = "淮北管理员", "correct horse battery"
+EXPECTED = r"Failed to load resource: the server responded with a status of 401"
+TRADES = ["courier", "food_delivery", "sanitation", "ride_hailing", "truck_driver"]
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+async def world(conn, settings):
+    await create_branches(conn, ("3406", "淮北市总工会"))
+    park = await create_station(
+        conn, name="相山公园派水点", kind="water_point", district_code="340603"
+    )
+    lake = await create_station(
+        conn,
+        name="南湖派水点",
+        kind="water_point",
+        district="杜集区",
+        district_code="340602",
+        lat=LAT + 0.001,
+    )
+    campaign = await create_campaign(
+        conn,
+        [park["id"], lake["id"]],
+        branch="3406",
+        name="2026 淮北夏季送清凉",
+        prizes=[PrizeSpec("夏日清凉礼包", 20, 0.3)],
+    )
+    await set_stock(conn, park["id"], 50)
+    await set_stock(conn, lake["id"], 4)
+    await create_staff(conn, role="admin", branch="3406", name=ADMIN, password=PASSWORD)
+    tokens = [
+        (await create_member_with_token(conn, settings, occupation=TRADES[n % 5]))[1]
+        for n in range(12)
+    ]
+    return SimpleNamespace(park=park, lake=lake, campaign=campaign, tokens=tokens)
+
+
+@pytest.fixture
+async def service(world, settings):
+    no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
+    async with serve(create_app(no_tiles)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            answers = await asyncio.gather(
+                *(
+                    claim_at(http, world.park if n % 2 else world.lake, token, settings)
+                    for n, token in enumerate(world.tokens)
+                )
+            )
+        assert sum(a.status_code == 201 for a in answers) >= 8
+        yield url
+
+
+async def open_page(browser, base, watch, viewport):
+    context = await browser.new_context(
+        viewport=VIEWPORTS[viewport],
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        service_workers="block",
+        accept_downloads=True,
+    )
+    page = watch_page(await context.new_page(), watch)
+    await gate(page, base + "/", watch)
+    return context, page
+
+
+async def screen_ok(page) -> None:
+    await check_screen(page)
+    text = await page.locator("body").inner_text()
+    assert not re.search(r"\b(null|undefined|NaN|\[object Object\])\b", text), text
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_an_administrator_reads_the_campaign_dashboard_and_downloads_it(
+    browser, service, world, conn, artifacts_dir, viewport
+):
+    shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
+    watch = Watch()
+    context, page = await open_page(browser, service, watch, viewport)
+    await page.goto(service + "/staff/")
+    await page.get_by_label("账号名").fill(ADMIN)
+    await page.get_by_label("密码", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.get_by_role("link", name=re.compile("送水活动与报表")).click()
+    await page.get_by_role("heading", name="送水活动与报表").wait_for()
+    await screen_ok(page)
+    await page.screenshot(path=shot("1-campaigns"), full_page=True)
+
+    await page.get_by_role("link", name="查看报表").click()
+    await page.locator(".report-figures").wait_for()
+    assert await page.locator("h2").inner_text() == "2026 淮北夏季送清凉"
+    cid = world.campaign["id"]
+    expected = await conn.fetchrow(
+        "SELECT count(*) AS claims, count(DISTINCT member_id) AS members "
+        "FROM claims WHERE campaign_id = $1",
+        cid,
+    )
+    figures = dict(
+        await page.evaluate(
+            """() => [...document.querySelectorAll(".report-figures .figure")]
+                     .map((f) => [f.querySelector("dt").innerText,
+                                  f.querySelector("dd").innerText])"""
+        )
+    )
+    assert figures["累计领取（瓶）"] == str(expected["claims"])
+    assert figures["累计惠及会员"] == str(expected["members"])
+    assert figures["今日领取（瓶）"] == str(expected["claims"])
+    assert figures["有领取的站点"] == "2 / 2"
+    # The chart has a bar per day of the campaign so far, its title says what it shows.
+    bars = page.locator("svg.chart rect.bar")
+    assert await bars.count() >= 2
+    assert "每日领取瓶数柱状图" in await page.locator("svg.chart title").first.text_content()
+    trades = page.locator("#r-by-trade + div table tbody tr")
+    assert await trades.count() == 9  # every trade of the member list's vocabulary
+    courier = await trades.filter(has_text="快递员").locator("td").all_inner_texts()
+    couriers = await conn.fetchval(
+        "SELECT count(*) FROM claims c JOIN members m ON m.id = c.member_id "
+        "WHERE c.campaign_id = $1 AND m.occupation = 'courier'",
+        cid,
+    )
+    assert courier[0] == str(couriers)
+    assert "南湖派水点" in await page.locator("#r-stock-out + *").inner_text()
+    assert "今天已领完" in await page.locator("#r-stock-out + *").inner_text()
+    await screen_ok(page)
+    await page.screenshot(path=shot("2-dashboard"), full_page=True)
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="下载 Excel（.xlsx）").click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO((await download.path()).read_bytes()))
+    summary = {r[0]: r[1] for r in book["汇总"].iter_rows(min_row=2, values_only=True)}
+    assert summary["领取(瓶)"] == expected["claims"]
+    assert summary["惠及会员(人)"] == expected["members"]
+    assert {"按日", "按职业", "按区县", "按站点", "奖品", "断水站点"} <= set(book.sheetnames)
+
+    # In English, the same dashboard.
+    await page.get_by_role("button", name="Switch to English").click()
+    await page.get_by_role("heading", name="2026 淮北夏季送清凉").wait_for()
+    await page.get_by_text("Members reached").first.wait_for()
+    await screen_ok(page)
+    await page.screenshot(path=shot("3-dashboard-en"), full_page=True)
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED) == []
