@@ -54,6 +54,15 @@ CODES: dict[str, Code] = {
     "invalid_body": Code(422, "the body is missing, is not JSON or is not a JSON object"),
     "invalid_input": Code(422, "the request breaks a rule that is not one field's"),
     "bad_request": Code(400, "the HTTP request itself could not be read"),
+    "payload_too_large": Code(
+        413, "the uploaded file is larger than the service accepts", ("max_bytes",)
+    ),
+    "upload_not_found": Code(404, "no upload has this id (or it expired)", ("upload_id",)),
+    "upload_confirmed": Code(
+        409,
+        "this upload was imported already; upload the file again to import it again",
+        ("upload_id",),
+    ),
     "not_found": Code(404, "no such path, page file or record"),
     "method_not_allowed": Code(405, "the path exists, not with this method (see `Allow`)"),
     "http_error": Code(400, "another HTTP-level refusal; the status says which"),

@@ -29,6 +29,7 @@ from api.routes import (
     staff,
     stations,
     stock,
+    uploads,
 )
 from stations.db import connection as dbconn
 from stations.search.service import IndexService
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stations.router)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
+    app.include_router(uploads.router)  # the administrator's imports
     app.include_router(coverage.router)
     app.include_router(maps.router)
     rider.install(app)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -108,3 +108,93 @@ def xlsx_bytes(tables: Sequence[Table]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --- reading Excel files -----------------------------------------------------------------
+
+XLSX_MAGIC = b"PK\x03\x04"  # an .xlsx is a zip archive
+
+
+@dataclass
+class SheetRows:
+    """The rows of one sheet: its header and, lazily, each record with its row number.
+
+    Records count from 1 at the row under the header (the importers' row numbering: a
+    header is never counted), so row ``n`` is the spreadsheet's row ``header_row + n``.
+    Rows with no value at all are skipped (their numbers stay unused). Cells keep the
+    type Excel stored: whole numbers are ``int`` (never ``1939.0``), other numbers
+    ``float``, dates ``datetime``, text ``str``; an empty cell is ``None``.
+    """
+
+    sheet: str
+    header: list[str]
+    header_row: int
+    records: Iterator[tuple[int, list[Any]]]
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, str):
+        return value if value.strip() else None
+    return value
+
+
+def read_xlsx(source: Any, *, sheet: str | None = None, name: str = "the file") -> SheetRows:
+    """Open the first sheet of an .xlsx workbook (or the sheet named ``sheet``).
+
+    ``source`` is a path or the file's bytes. The header is the first row with any
+    value. Formulas are read as the values Excel last computed. Refused with
+    :class:`~stations.errors.InvalidInput` (``field="file"`` or ``"sheet"``): a file that
+    is not an .xlsx workbook (an old binary .xls among them), a sheet that does not
+    exist, a sheet with no header.
+    """
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    from stations.errors import InvalidInput
+
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    try:
+        book = load_workbook(stream, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"{name}: cannot be read as an Excel .xlsx workbook ({type(exc).__name__}); an "
+            "old .xls file must first be saved as .xlsx (or CSV)",
+            field="file",
+        ) from None
+    names = book.sheetnames
+    if sheet is not None and sheet not in names:
+        raise InvalidInput(
+            f"sheet: {name} has no sheet {sheet!r}; its sheets are {', '.join(names)}",
+            field="sheet",
+        )
+    chosen = book[sheet or names[0]]
+    rows = chosen.iter_rows(values_only=True)
+    header: list[str] | None = None
+    header_row = 0
+    for number, values in enumerate(rows, start=1):
+        if any(_whole(v) is not None for v in values):
+            header = ["" if v is None else str(_whole(v)).strip() for v in values]
+            header_row = number
+            break
+    if header is None:
+        raise InvalidInput(
+            f"{name}: the sheet {chosen.title!r} is empty (no header row)", field="file"
+        )
+    while header and not header[-1]:
+        header.pop()
+    width = len(header)
+
+    def records() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for offset, values in enumerate(rows, start=1):
+                cells = [_whole(v) for v in values[:width]]
+                if any(v is not None for v in cells):
+                    cells += [None] * (width - len(cells))
+                    yield offset, cells
+        finally:
+            book.close()
+
+    return SheetRows(sheet=chosen.title, header=header, header_row=header_row, records=records())

@@ -135,3 +135,7 @@ WHERE s.district = $1 AND s.status <> 'closed'
 
 -- name: stations_brief
 SELECT id, code, name, kind, status FROM stations WHERE id = ANY($1::bigint[]) ORDER BY code
+
+-- name: source_outside_branch
+-- Stations of an import source ($1) that are not under union branch $2.
+SELECT count(*) FROM stations WHERE source = $1 AND NOT in_branch(district_code, $2)
