@@ -120,8 +120,9 @@ class SheetRows:
     """The rows of one sheet: its header and, lazily, each record with its row number.
 
     Records count from 1 at the row under the header (the importers' row numbering: a
-    header is never counted), so row ``n`` is the spreadsheet's row ``header_row + n``.
-    Rows with no value at all are skipped (their numbers stay unused). Cells keep the
+    header, and any title line above it, is never counted), so row ``n`` is the
+    spreadsheet's row ``header_row + n``. Rows with no value at all are skipped (their
+    numbers stay unused). Cells keep the
     type Excel stored: whole numbers are ``int`` (never ``1939.0``), other numbers
     ``float``, dates ``datetime``, text ``str``; an empty cell is ``None``.
     """
@@ -143,8 +144,9 @@ def _whole(value: Any) -> Any:
 def read_xlsx(source: Any, *, sheet: str | None = None, name: str = "the file") -> SheetRows:
     """Open the first sheet of an .xlsx workbook (or the sheet named ``sheet``).
 
-    ``source`` is a path or the file's bytes. The header is the first row with any
-    value. Formulas are read as the values Excel last computed. Refused with
+    ``source`` is a path or the file's bytes. The header is the first row with two
+    values or more (a one-cell title line above it is skipped; a one-column sheet's
+    header is its first value). Formulas are read as the values Excel last computed. Refused with
     :class:`~stations.errors.InvalidInput` (``field="file"`` or ``"sheet"``): a file that
     is not an .xlsx workbook (an old binary .xls among them), a sheet that does not
     exist, a sheet with no header.
@@ -175,13 +177,17 @@ def read_xlsx(source: Any, *, sheet: str | None = None, name: str = "the file") 
     header: list[str] | None = None
     header_row = 0
     for number, values in enumerate(rows, start=1):
-        if any(_whole(v) is not None for v in values):
+        filled = sum(_whole(v) is not None for v in values)
+        # A title line above the table ("淮北市服务站点（2026 年 6 月）") is one cell;
+        # the header is the first row naming two columns or more.
+        if filled >= 2 or (filled == 1 and chosen.max_column == 1):
             header = ["" if v is None else str(_whole(v)).strip() for v in values]
             header_row = number
             break
     if header is None:
         raise InvalidInput(
-            f"{name}: the sheet {chosen.title!r} is empty (no header row)", field="file"
+            f"{name}: the sheet {chosen.title!r} has no header row (a row naming the columns)",
+            field="file",
         )
     while header and not header[-1]:
         header.pop()

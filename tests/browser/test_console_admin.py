@@ -184,3 +184,85 @@ async def test_an_administrator_reads_the_campaign_dashboard_and_downloads_it(
     await context.close()
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED) == []
+
+
+def station_workbook(path) -> None:
+    """A union office's .xlsx: a title row, the header, two good rows and three bad ones."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "驿站名单"
+    sheet.append(["淮北市户外劳动者服务站点（2026 年 6 月）"])
+    sheet.append(["source_id", "name", "kind", "lat", "lng", "district_code", "opening_hours"])
+    sheet.append([1939, "人民路爱心驿站", "love_station", LAT + 0.002, LNG, 340603, "24/7"])
+    sheet.append([1940, "", "water_point", LAT + 0.003, LNG, 340603, "24/7"])
+    sheet.append([1941, "淮海路派水点", "water_point", 95.5, LNG, 340603, "24/7"])
+    sheet.append([1942, "雁塔驿站", "love_station", LAT + 0.004, LNG, 610113, "24/7"])
+    sheet.append(
+        [1943, "古城路派水点", "water_point", LAT + 0.005, LNG, 340602, "Mo-Su 07:00-19:00"]
+    )
+    book.save(path)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_an_administrator_uploads_an_xlsx_station_file_and_confirms_it(
+    browser, service, conn, artifacts_dir, tmp_path, viewport
+):
+    shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
+    path = tmp_path / "淮北驿站.xlsx"
+    station_workbook(path)
+    before = await conn.fetchval("SELECT count(*) FROM stations")
+    watch = Watch()
+    context, page = await open_page(browser, service, watch, viewport)
+    await page.goto(service + "/staff/#/admin")
+    await page.get_by_label("账号名").fill(ADMIN)
+    await page.get_by_label("密码", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.get_by_role("link", name=re.compile("导入站点与会员")).click()
+    await page.get_by_label("导入内容").select_option("stations")
+    await page.set_input_files("#upload-file", str(path))
+    await page.get_by_label("数据来源名称（站点，可不填）").fill("hb-union-2026")
+    await screen_ok(page)
+    await page.screenshot(path=shot("4-import-form"), full_page=True)
+    await page.get_by_role("button", name="上传并检查").click()
+
+    table = page.locator("#upload-problems")
+    await table.wait_for()
+    rows = await table.locator("tbody tr").all()
+    cells = [await r.locator("th, td").all_inner_texts() for r in rows]
+    assert sorted({c[0] for c in cells}) == ["2", "3", "4"]  # rows under the header
+    assert any(c[0] == "4" and c[1] == "district_code" and c[3] == "610113" for c in cells)
+    figures = dict(
+        await page.evaluate(
+            """() => [...document.querySelectorAll("#upload-result .figure")]
+                     .map((f) => [f.querySelector("dt").innerText,
+                                  f.querySelector("dd").innerText])"""
+        )
+    )
+    assert figures["读取行数"] == "5" and figures["新增"] == "2"
+    assert figures["有问题（不导入）"] == "3"
+    assert await conn.fetchval("SELECT count(*) FROM stations") == before  # a dry run
+    await screen_ok(page)
+    await page.screenshot(path=shot("5-import-report"), full_page=True)
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="下载问题清单（CSV）").click()
+    text = (await (await download_info.value).path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "row,field,code,reason,value,severity"
+    assert len(text.splitlines()) >= 4
+
+    await page.get_by_role("button", name="确认导入 2 行").click()
+    await page.get_by_text("已导入 2 行。").wait_for()
+    names = {
+        r["name"]
+        for r in await conn.fetch("SELECT name FROM stations WHERE source = 'hb-union-2026'")
+    }
+    assert names == {"人民路爱心驿站", "古城路派水点"}
+    assert (
+        await conn.fetchval("SELECT source_id FROM stations WHERE name = '人民路爱心驿站'")
+        == "1939"
+    )
+    await screen_ok(page)
+    await page.screenshot(path=shot("6-import-done"), full_page=True)
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED) == []

@@ -18,6 +18,7 @@ export const HOME_TILES = {
     ["#/admin/review", "tile_review", "tile_review_why"],
     // the administrator's pages (campaigns.js and the pages after it)
     ["#/admin/campaigns", "tile_campaigns", "tile_campaigns_why"],
+    ["#/admin/import", "tile_import", "tile_import_why"],
   ],
   planner: [],
 };

@@ -10,6 +10,7 @@
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
 import "./campaigns.js"; // the administrator's pages
+import "./uploads.js";
 import "./handover.js";
 import "./home.js";
 import "./hours.js";
