@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
     app.include_router(uploads.router)  # the administrator's imports
+    app.include_router(campaigns.choices_router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     rider.install(app)

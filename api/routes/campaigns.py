@@ -21,6 +21,7 @@ from stations.errors import Forbidden
 from stations.visits import campaigns, reports
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+choices_router = APIRouter(tags=["campaigns"])
 
 _readers = Depends(require_roles("admin", "operator", "planner"))
 
@@ -149,6 +150,15 @@ async def update_campaign(
         branch=branch_of(principal),
         **body.model_dump(exclude_unset=True),
     )
+
+
+@router.get(
+    "/{campaign_id}/stations",
+    response_model=list[int],
+    summary="The stations taking part (administrators of its branch)",
+)
+async def list_stations(campaign_id: CampaignId, principal: AdminDep, conn: ConnDep) -> list[int]:
+    return await campaigns.station_ids(conn, campaign_id=campaign_id, branch=branch_of(principal))
 
 
 @router.post(
@@ -315,3 +325,36 @@ async def campaign_report(
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+# --- choosing stations -------------------------------------------------------------------
+
+
+class StationChoice(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    status: str
+
+
+class DistrictChoice(BaseModel):
+    district_code: str | None
+    district: str | None
+    stations: list[StationChoice]
+
+
+class StationChoices(BaseModel):
+    districts: list[DistrictChoice]
+    truncated: bool = Field(
+        description=f"more than {campaigns.CHOICES_MAX} stations: use all_water_stations"
+    )
+
+
+@choices_router.get(
+    "/v1/campaign-stations",
+    response_model=StationChoices,
+    summary="Stations a campaign of your union branch can take part with, by district",
+)
+async def station_choices(principal: AdminDep, conn: ConnDep) -> dict[str, Any]:
+    return await campaigns.station_choices(conn, branch=branch_of(principal))

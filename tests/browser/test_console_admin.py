@@ -266,3 +266,86 @@ async def test_an_administrator_uploads_an_xlsx_station_file_and_confirms_it(
     await context.close()
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED) == []
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_an_administrator_creates_and_edits_a_campaign(
+    browser, service, world, conn, artifacts_dir, viewport
+):
+    shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
+    watch = Watch()
+    context, page = await open_page(browser, service, watch, viewport)
+    await page.goto(service + "/staff/#/admin/campaigns")
+    await page.get_by_label("账号名").fill(ADMIN)
+    await page.get_by_label("密码", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.get_by_role("link", name="新建活动").click()
+    await page.get_by_label("活动名称").fill("2026 杜集区送清凉")
+    await page.get_by_label("开始日期").fill("2026-07-01")
+    await page.get_by_label("结束日期").fill("2026-08-31")
+    await page.get_by_label("每日开始发放").fill("07:30")
+    await page.get_by_label("每日结束发放").fill("19:00")
+    await page.get_by_label("每日开始发放").dispatch_event("change")
+    await page.locator("#campaign-hours").get_by_text("07:30–19:00").wait_for()
+    await page.get_by_label("每人每日可领（瓶）").fill("2")
+    await page.get_by_label("每站每日默认水量（瓶，可不填）").fill("60")
+    district = page.get_by_role("button", name="杜集区：已选 0 / 1 站")
+    await district.click()
+    await page.get_by_role("button", name="杜集区：已选 1 / 1 站").wait_for()
+    await page.get_by_role("button", name="添加奖品").click()
+    await page.get_by_label("奖品 1 名称").fill("清凉礼包")
+    await page.get_by_label("数量（份）").fill("100")
+    await page.get_by_label("每次领水中奖概率（%）").fill("5")
+    await screen_ok(page)
+    await page.screenshot(path=shot("7-campaign-new"), full_page=True)
+    # Focused first: clicking the button where it sits half under the window's edge
+    # scrolls it into view between mouse-down and mouse-up, and the click goes astray.
+    create = page.get_by_role("button", name="创建活动")
+    await create.focus()
+    await create.click()
+    await page.locator(".report-figures").wait_for()
+    row = await conn.fetchrow(
+        "SELECT id, starts_on, ends_on, to_char(daily_start, 'HH24:MI') AS s, "
+        "to_char(daily_end, 'HH24:MI') AS e, daily_quota, daily_allocation, branch "
+        "FROM campaigns WHERE name = '2026 杜集区送清凉'"
+    )
+    assert (row["s"], row["e"], row["daily_quota"], row["daily_allocation"]) == (
+        "07:30",
+        "19:00",
+        2,
+        60,
+    )
+    assert row["branch"] == "3406" and str(row["starts_on"]) == "2026-07-01"
+    stations = await conn.fetch(
+        "SELECT station_id FROM campaign_stations WHERE campaign_id = $1", row["id"]
+    )
+    assert [r["station_id"] for r in stations] == [world.lake["id"]]
+    prize = await conn.fetchrow(
+        "SELECT name, total, probability FROM prize_pools WHERE campaign_id = $1", row["id"]
+    )
+    assert (prize["name"], prize["total"], prize["probability"]) == ("清凉礼包", 100, 0.05)
+
+    # Edit: no default allocation any more, and 相山区 instead of 杜集区.
+    await page.get_by_role("link", name="修改活动").click()
+    allocation = page.get_by_label("每站每日默认水量（瓶，可不填）")
+    await allocation.wait_for()
+    assert await allocation.input_value() == "60"
+    await allocation.fill("")
+    await page.get_by_role("button", name="杜集区：已选 1 / 1 站").click()
+    await page.get_by_role("button", name="相山区：已选 0 / 1 站").click()
+    await screen_ok(page)
+    await page.screenshot(path=shot("8-campaign-edit"), full_page=True)
+    await page.get_by_role("button", name="保存修改").focus()
+    await page.get_by_role("button", name="保存修改").click()
+    await page.locator(".report-figures").wait_for()
+    assert (
+        await conn.fetchval("SELECT daily_allocation FROM campaigns WHERE id = $1", row["id"])
+        is None
+    )
+    stations = await conn.fetch(
+        "SELECT station_id FROM campaign_stations WHERE campaign_id = $1", row["id"]
+    )
+    assert [r["station_id"] for r in stations] == [world.park["id"]]
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED) == []
