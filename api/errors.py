@@ -86,6 +86,12 @@ CODES: dict[str, Code] = {
         "too many header fields or too many bytes of them",
         ("max_headers", "max_header_bytes"),
     ),
+    "upload_not_found": Code(404, "no upload has this id (or it expired)", ("upload_id",)),
+    "upload_confirmed": Code(
+        409,
+        "this upload was imported already; upload the file again to import it again",
+        ("upload_id",),
+    ),
     "not_found": Code(404, "no such path, page file or record"),
     "method_not_allowed": Code(405, "the path exists, not with this method (see `Allow`)"),
     "http_error": Code(400, "another HTTP-level refusal; the status says which"),

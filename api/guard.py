@@ -64,10 +64,18 @@ def body_too_large_detail(limit: int) -> str:
 class Guard:
     """The ASGI middleware applying the edge rules (see the module's docstring)."""
 
-    def __init__(self, app: Any, *, settings: ApiSettings, tiles_source: str = "") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        settings: ApiSettings,
+        tiles_source: str = "",
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
-        self.body_limits: Mapping[str, int] = settings.body_limits()
+        # paths whose bodies may be larger (nearest:batch, the console's uploads)
+        self.body_limits: Mapping[str, int] = {**settings.body_limits(), **(body_limits or {})}
         self.html_headers = html_headers(tiles_source)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:

@@ -37,6 +37,7 @@ from api.routes import (
     stations,
     stock,
     tiles,
+    uploads,
 )
 from stations.db import connection as dbconn
 from stations.errors import DatabaseUnavailable
@@ -124,7 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The edge rules (header and body limits, control characters in the path and query)
     # wrap every route, the lean ones included.
     app.add_middleware(
-        Guard, settings=settings.api, tiles_source=rider.tiles_source(settings.tiles.url)
+        Guard,
+        settings=settings.api,
+        tiles_source=rider.tiles_source(settings.tiles.url),
+        body_limits={uploads.PATH: uploads.body_limit(settings)},
     )
     # Routes are matched in the order they are included, router by router: the hot
     # paths (probes, claims, station search) come first so they do not pay for walking
@@ -135,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stations.router)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
+    app.include_router(uploads.router)  # the administrator's imports
+    app.include_router(campaigns.choices_router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     app.include_router(tiles.router)

@@ -119,6 +119,12 @@ class TooManyAttempts(StationsError):
         self.retry_after_s = retry_after_s
 
 
+class TooLarge(StationsError):
+    """The request's body (an uploaded file) is larger than accepted (413)."""
+
+    code = "body_too_large"
+
+
 class DatabaseUnavailable(StationsError):
     """PostgreSQL cannot be reached or is not set up (503)."""
 

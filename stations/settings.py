@@ -215,6 +215,10 @@ class StaffSettings(BaseSettings):
     address_attempts_free: int = Field(default=20, ge=0, le=10000)
     address_attempts_lockout: int = Field(default=100, ge=1, le=100000)
     lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    # Files uploaded in the console for import: the largest accepted, and how long an
+    # upload waits for its confirmation.
+    upload_max_mb: float = Field(default=20, gt=0, le=1024)
+    upload_hours: float = Field(default=24, gt=0, le=24 * 30)
 
 
 class MemberSignInSettings(BaseSettings):

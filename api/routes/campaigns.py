@@ -6,20 +6,23 @@ under it; operators read the campaigns their stations take part in.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import AdminDep, Principal, branch_of, operated_stations, require_roles
 from api.deps import ConnDep
 from api.routes.ids import CampaignId, Id
 from api.schemas import Input
+from stations import tables
 from stations.errors import Forbidden
-from stations.visits import campaigns
+from stations.visits import campaigns, reports
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+choices_router = APIRouter(tags=["campaigns"])
 
 _readers = Depends(require_roles("admin", "operator", "planner"))
 
@@ -150,6 +153,15 @@ async def update_campaign(
     )
 
 
+@router.get(
+    "/{campaign_id}/stations",
+    response_model=list[int],
+    summary="The stations taking part (administrators of its branch)",
+)
+async def list_stations(campaign_id: CampaignId, principal: AdminDep, conn: ConnDep) -> list[int]:
+    return await campaigns.station_ids(conn, campaign_id=campaign_id, branch=branch_of(principal))
+
+
 @router.post(
     "/{campaign_id}/stations",
     response_model=list[int],
@@ -165,3 +177,185 @@ async def change_stations(
         remove=body.remove,
         branch=branch_of(principal),
     )
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+class ReportCampaign(BaseModel):
+    id: int
+    name: str
+    starts_on: date
+    ends_on: date
+    branch: str | None
+    status: str
+
+
+class ReportTotals(BaseModel):
+    claims: int = Field(description="granted claims in the range: one bottle each")
+    handed_over: int = Field(description="of those, bottles whose hand-over staff confirmed")
+    members: int = Field(description="distinct members who claimed in the range")
+    prizes: int = Field(description="prizes won in the range")
+    stations: int = Field(description="stations taking part now")
+    stations_with_claims: int
+    claims_today: int = Field(description="claims of each station's local today")
+    handed_over_today: int
+    members_today: int
+
+
+class ReportPrize(BaseModel):
+    id: int
+    name: str
+    total: int
+    remaining: int
+    awarded: int = Field(description="awarded since the campaign began")
+    awarded_in_range: int
+
+
+class ReportStockOut(BaseModel):
+    station_id: int
+    code: str
+    name: str
+    district: str | None
+    days_out: int
+    last_day_out: date
+    out_today: bool
+
+
+class ReportSilent(BaseModel):
+    station_id: int
+    code: str
+    name: str
+    district: str | None
+    last_claim_day: date | None = Field(description="null: no claim in the campaign yet")
+    days_silent: int
+
+
+class CampaignReport(BaseModel):
+    campaign: ReportCampaign
+    from_: date = Field(alias="from", serialization_alias="from")
+    to: date
+    silent_days: int
+    totals: ReportTotals
+    groups: dict[str, list[dict[str, Any]]] = Field(
+        description="each group asked for: its rows with claims, handed_over and members "
+        "(day: `day`; station: `station_id`, `code`, `name`, `district`, `district_code`, "
+        "`last_claim_day`; district: `district_code`, `district`, `stations`; occupation: "
+        "`occupation`, `label_zh`, `label_en`)"
+    )
+    prizes: list[ReportPrize]
+    stock_out: list[ReportStockOut]
+    silent: list[ReportSilent]
+
+
+_REPORT_FORMATS = {"json": "application/json", "csv": "text/csv", "xlsx": tables.XLSX_MEDIA_TYPE}
+
+
+def _report_format(request: Request, format: str | None) -> str:
+    if format is not None:
+        return format
+    accept = request.headers.get("accept", "")
+    for name in ("xlsx", "csv"):
+        if _REPORT_FORMATS[name] in accept:
+            return name
+    return "json"
+
+
+@router.get(
+    "/{campaign_id}/report",
+    response_model=CampaignReport,
+    response_model_by_alias=True,
+    summary="A campaign's report: bottles, hand-overs and members reached, per group",
+    description="Administrators of the branch running the campaign (or above it). Claims "
+    "are counted by their station's local day, `from` to `to` included (by default the "
+    "campaign's first day up to its last or today). `group`: one or more of day, station, "
+    "district, occupation, comma-separated. JSON by default; `format=csv` (or `Accept: "
+    "text/csv`) gives the group tables, `format=xlsx` (or the XLSX media type) a workbook "
+    "with the summary, the group tables, prizes, stations out of stock and silent "
+    "stations. Cells that a spreadsheet would take for a formula are written with a "
+    "leading apostrophe.",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                tables.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def campaign_report(
+    campaign_id: CampaignId,
+    request: Request,
+    principal: AdminDep,
+    conn: ConnDep,
+    group: Annotated[
+        str,
+        Query(
+            max_length=100,
+            description="day, station, district, occupation (comma-separated)",
+            examples=["day,occupation"],
+        ),
+    ] = "day",
+    from_: Annotated[date | None, Query(alias="from", description="first local day")] = None,
+    to: Annotated[date | None, Query(description="last local day")] = None,
+    silent_days: Annotated[
+        int, Query(ge=1, le=365, description="list stations without a claim this many days")
+    ] = reports.DEFAULT_SILENT_DAYS,
+    format: Annotated[Literal["json", "csv", "xlsx"] | None, Query()] = None,
+    lang: Annotated[Literal["zh", "en"], Query(description="headers of CSV and XLSX")] = "zh",
+) -> Any:
+    report = await reports.campaign_report(
+        conn,
+        campaign_id=campaign_id,
+        groups=reports.parse_groups(group),
+        from_day=from_,
+        to_day=to,
+        silent_days=silent_days,
+        branch=branch_of(principal),
+    )
+    kind = _report_format(request, format)
+    if kind == "json":
+        return report
+    name = f"campaign-{campaign_id}-report-{report['from']}-{report['to']}.{kind}"
+    if kind == "csv":
+        body = tables.csv_bytes(reports.report_tables(report, lang=lang, summary=False))
+        media = tables.CSV_MEDIA_TYPE
+    else:
+        body = await asyncio.to_thread(tables.xlsx_bytes, reports.report_tables(report, lang=lang))
+        media = tables.XLSX_MEDIA_TYPE
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+# --- choosing stations -------------------------------------------------------------------
+
+
+class StationChoice(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    status: str
+
+
+class DistrictChoice(BaseModel):
+    district_code: str | None
+    district: str | None
+    stations: list[StationChoice]
+
+
+class StationChoices(BaseModel):
+    districts: list[DistrictChoice]
+    truncated: bool = Field(
+        description=f"more than {campaigns.CHOICES_MAX} stations: use all_water_stations"
+    )
+
+
+@choices_router.get(
+    "/v1/campaign-stations",
+    response_model=StationChoices,
+    summary="Stations a campaign of your union branch can take part with, by district",
+)
+async def station_choices(principal: AdminDep, conn: ConnDep) -> dict[str, Any]:
+    return await campaigns.station_choices(conn, branch=branch_of(principal))

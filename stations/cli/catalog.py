@@ -32,11 +32,19 @@ _PROGRESS_FROM_ROWS = 20_000
 def import_command(
     file: Annotated[
         Path,
-        typer.Argument(help="CSV, JSON array, GeoJSON, GeoPackage, Shapefile or GeoParquet."),
+        typer.Argument(
+            help="CSV, Excel .xlsx, JSON array, GeoJSON, GeoPackage, Shapefile or GeoParquet."
+        ),
     ],
     format: Annotated[
         str | None,
-        typer.Option("--format", help="csv|json|geojson|gpkg|shp|parquet (default: extension)."),
+        typer.Option(
+            "--format", help="csv|xlsx|json|geojson|gpkg|shp|parquet (default: extension)."
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="The sheet of an Excel workbook (default: the first)."),
     ] = None,
     crs: Annotated[
         str | None, typer.Option("--crs", help="wgs84|gcj02|bd09|EPSG:n of the coordinates.")
@@ -122,6 +130,7 @@ def import_command(
             report_csv=report,
             actor=actor,
             index_builds="wait" if wait_for_indexes else "background",
+            sheet=sheet,
         )
     )
     if result.deferred_indexes:

@@ -20,19 +20,24 @@ app = typer.Typer(help="Union members: import the member list, suspend, reinstat
 @app.command("import")
 def import_(
     file: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="CSV export (UTF-8 or GBK)."
+        ..., exists=True, dir_okay=False, help="CSV export (UTF-8 or GBK) or Excel .xlsx."
+    ),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help="The sheet of an Excel workbook (default: the first)."
     ),
     report: Path | None = typer.Option(None, help="Write the per-row report to this CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Create or update members from a CSV export; importing twice changes nothing.
+    """Create or update members from a CSV or Excel export; importing twice changes nothing.
 
     Columns (English or Chinese names): member_no/会员号, phone/手机号, occupation/职业,
     and optionally name/姓名, employer/所属平台, status/状态. Phones are stored only as
     a keyed hash.
     """
     security = get_settings().security
-    result = run_connected(lambda conn: members.import_file(conn, path=file, security=security))
+    result = run_connected(
+        lambda conn: members.import_file(conn, path=file, security=security, sheet=sheet)
+    )
     rows = [
         {
             "row": r.row,

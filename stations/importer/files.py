@@ -20,6 +20,7 @@ from stations.importer.mapping import Mapping, identity_mapping, load_mapping
 from stations.importer.prepare import Options, Progress
 from stations.importer.report import ImportReport
 from stations.importer.run import ImportRun
+from stations.people import branches
 
 
 def source_from_path(path: Path) -> str:
@@ -47,6 +48,8 @@ async def import_file(
     actor: str = "cli",
     progress: Progress | None = None,
     index_builds: str = "wait",
+    sheet: str | None = None,
+    branch: str | None = None,
 ) -> ImportReport:
     """Import a station file (see :mod:`stations.importer`) and return its report.
 
@@ -54,7 +57,9 @@ async def import_file(
     ``[position] crs`` (both given and different: refused), the file's own (a ``crs``
     column of our exports, a GeoPackage's or GeoParquet's CRS, GeoJSON's ``crs``), WGS84.
     The source is ``source``, the mapping's, the file's ``source`` column (one value) or
-    the file name.
+    the file name. ``sheet`` names the sheet of an Excel workbook (default: the first).
+    ``branch``: a union branch's import: rows whose district code is not under it are
+    rejected (``outside_branch``), and the source may hold no station of another branch.
     """
     path = Path(path)
     parsed_region = region_from_text(region) if isinstance(region, str) else region
@@ -78,6 +83,8 @@ async def import_file(
         actor=actor,
         progress=progress,
         index_builds=index_builds,
+        sheet=sheet,
+        branch=branch,
     )
     try:
         return await run(slow_csv=False)
@@ -106,11 +113,18 @@ async def _import(
     progress: Progress | None,
     index_builds: str,
     slow_csv: bool,
+    sheet: str | None,
+    branch: str | None,
 ) -> ImportReport:
     table = readers.open_table(
-        path, format=format, encoding=encoding, delimiter=delimiter, slow_csv=slow_csv
+        path,
+        format=format,
+        encoding=encoding,
+        delimiter=delimiter,
+        slow_csv=slow_csv,
+        sheet=sheet,
     )
-    notes: list[str] = []
+    notes: list[str] = list(table.notes)
     identity = mapping is None
     if mapping is None:
         mapping, ignored = identity_mapping(table.columns, has_geometry=table.has_geometry)
@@ -142,6 +156,7 @@ async def _import(
     file_crs = _single_value(first, "crs") if first is not None and identity else None
     chosen_source = source or mapping.source or file_source or source_from_path(path)
     chosen_crs = _choose_crs(crs, mapping, file_crs or table.crs)
+    await branches.check_source(conn, branch=branch, source=chosen_source)
     if table.encoding and table.encoding not in ("utf-8", "utf_8", "utf-8-sig"):
         notes.append(f"read as {table.encoding} text")
     if not source and not mapping.source and not file_source:
@@ -157,6 +172,7 @@ async def _import(
         country=country,
         reason=f"import of {path.name} as source {chosen_source}",
         index_builds=index_builds,
+        branch=branch,
     )
     run = ImportRun(
         conn,

@@ -53,6 +53,8 @@ class Options:
     country: str | None = None
     reason: str | None = None
     index_builds: str = "wait"  # after a bulk insert: "wait" or "background"
+    # A union branch's import: only rows of districts under it (None: the national root).
+    branch: str | None = None
 
 
 def check_options(options: Options) -> Options:
@@ -119,6 +121,8 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
             else kinds.fillna(options.default_kind)
         )
     checked = rules.check_fields(frame, problems)
+    if options.branch is not None:
+        _check_branch(checked, index, options.branch, problems)
 
     derived = "source_id" not in frame.columns
     if derived:
@@ -176,6 +180,26 @@ def prepare(frame: pd.DataFrame, options: Options, problems: Problems | None = N
         staged=staged,
         derived_ids=derived,
     )
+
+
+def _check_branch(
+    checked: dict[str, pd.Series], index: pd.Index, branch: str, problems: Problems
+) -> None:
+    """Rows whose district code is not under ``branch`` (or missing) are refused."""
+    codes = checked.get("district_code")
+    if codes is None:
+        codes = pd.Series(None, index=index, dtype=object)
+    text = codes.astype(object).where(codes.notna(), None)
+    outside = np.array([c is None or not str(c).startswith(branch) for c in text.tolist()])
+    if outside.any():
+        problems.add(
+            index[outside],
+            "district_code",
+            "outside_branch",
+            f"is not a district of your union branch ({branch}); give each station a "
+            f"district code starting with {branch}",
+            [None if c is None else str(c) for c in text[outside].tolist()],
+        )
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:

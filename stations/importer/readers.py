@@ -1,10 +1,12 @@
-"""Reading station files into chunks of raw rows: CSV, JSON arrays, GeoJSON, GeoPackage,
-Shapefile and (Geo)Parquet.
+"""Reading station files into chunks of raw rows: CSV, Excel (.xlsx), JSON arrays,
+GeoJSON, GeoPackage, Shapefile and (Geo)Parquet.
 
 Every reader yields DataFrames whose index is the row number (1 = the first record; a
 CSV header is not counted) and, for formats with geometry, a ``geometry`` column of
 shapely objects. CSV is streamed with Arrow, so a large file never sits in memory whole;
 its encoding (UTF-8 with or without BOM, GBK/GB18030, …) and delimiter are detected.
+An Excel workbook is read from its first sheet (or the one named), header row first,
+with each cell as Excel typed it (:func:`stations.tables.read_xlsx`), like JSON values.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import shapely
 
 from stations.errors import InvalidInput
 
-FORMATS = ("csv", "json", "geojson", "gpkg", "shp", "parquet")
+FORMATS = ("csv", "xlsx", "json", "geojson", "gpkg", "shp", "parquet")
 CHUNK_ROWS = 200_000
 _SAMPLE_BYTES = 256 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
@@ -34,6 +36,8 @@ _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
     ".json": "json",
     ".geojson": "geojson",
     ".gpkg": "gpkg",
@@ -98,12 +102,23 @@ def open_table(
     delimiter: str | None = None,
     slow_csv: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    sheet: str | None = None,
 ) -> Table:
-    """Open a file for reading in chunks (nothing but the header is read yet)."""
+    """Open a file for reading in chunks (nothing but the header is read yet).
+
+    ``sheet``: the sheet of an Excel workbook to read (default: the first).
+    """
     path = Path(path)
     if not path.exists():
         raise InvalidInput(f"{path}: no such file", field="file")
     kind = detect_format(path, format)
+    if sheet is not None and kind != "xlsx":
+        raise InvalidInput(
+            f"sheet: only Excel workbooks have sheets; {path.name} is read as {kind}",
+            field="sheet",
+        )
+    if kind == "xlsx":
+        return _open_xlsx(path, sheet, chunk_rows)
     if kind == "csv":
         return _open_csv(path, encoding, delimiter, slow=slow_csv, chunk_rows=chunk_rows)
     if kind == "json":
@@ -315,6 +330,44 @@ def _csv_chunks_slow(
             frame.index = pd.RangeIndex(first, first + len(frame))
             first += len(frame)
             yield frame
+
+
+# --- Excel ------------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, sheet: str | None, chunk_rows: int) -> Table:
+    from stations.tables import read_xlsx
+
+    found = read_xlsx(path, sheet=sheet, name=path.name)
+    columns = _unique_names(found.header)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        block: list[list[Any]] = []
+        numbers: list[int] = []
+        for number, values in found.records:
+            block.append(values)
+            numbers.append(number)
+            if len(block) >= chunk_rows:
+                yield _xlsx_frame(block, numbers, columns)
+                block, numbers = [], []
+        if block:
+            yield _xlsx_frame(block, numbers, columns)
+
+    notes = [f"read the sheet {found.sheet!r}; its header is spreadsheet row {found.header_row}"]
+    return Table(path=path, format="xlsx", columns=columns, chunks=chunks(), notes=notes)
+
+
+def _xlsx_frame(block: list[list[Any]], numbers: list[int], columns: list[str]) -> pd.DataFrame:
+    """Cells as typed, in object columns (like JSON: a whole number stays an int)."""
+    frame = pd.DataFrame(
+        {
+            name: pd.Series([row[i] for row in block], dtype=object)
+            for i, name in enumerate(columns)
+        },
+        columns=columns,
+    )
+    frame.index = pd.Index(numbers, dtype=np.int64)
+    return frame
 
 
 # --- JSON and GeoJSON ---------------------------------------------------------------------

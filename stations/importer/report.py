@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from stations.catalog.problems import ROW_NUMBERING
+from stations.tables import safe_row
 
 __all__ = ["ROW_NUMBERING", "ImportReport", "Problem"]
 
@@ -83,13 +84,17 @@ class ImportReport:
 
     def write_problems_csv(self, path: Path | str) -> None:
         """All problems, then all warnings, as CSV (UTF-8 with BOM so spreadsheet programs
-        read Chinese); the ``severity`` column tells them apart."""
+        read Chinese, cells formula-safe: :mod:`stations.tables`); the ``severity``
+        column tells them apart."""
         with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["row", "field", "code", "reason", "value", "severity"])
             for severity, items in (("rejected", self.problems), ("warning", self.warnings)):
                 for p in items:
-                    writer.writerow([p.row, p.field, p.code, p.reason, p.value or "", severity])
+                    # The value is the file's own text: written formula-safe.
+                    writer.writerow(
+                        safe_row([p.row, p.field, p.code, p.reason, p.value or "", severity])
+                    )
 
 
 def _empty_frame() -> pd.DataFrame:

@@ -122,6 +122,21 @@ async def check_campaign(conn: asyncpg.Connection, *, branch: str | None, campai
         )
 
 
+async def check_source(conn: asyncpg.Connection, *, branch: str | None, source: str) -> None:
+    """Refuse a branch's import into a source that holds stations of another branch
+    (re-importing it would change them)."""
+    if branch is None:
+        return
+    count = await conn.fetchval(SQL.source_outside_branch, source, branch)
+    if count:
+        raise outside(
+            branch,
+            f"the source {source!r} holds {count} stations of other union branches; "
+            "import under a source name of your own",
+            stations_outside=count,
+        )
+
+
 async def check_region(conn: asyncpg.Connection, *, branch: str | None, region: Region) -> None:
     """Refuse a coverage region that holds stations of another branch.
 

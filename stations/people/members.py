@@ -23,9 +23,10 @@ import asyncpg
 from stations.catalog.problems import ROW_NUMBERING
 from stations.catalog.vocab import OCCUPATIONS, MemberStatus
 from stations.errors import InvalidInput, NotFound, Unauthorized
-from stations.people import throttle, tokens
+from stations.people import branches, throttle, tokens
 from stations.settings import MemberSignInSettings, SecuritySettings
 from stations.sql import load
+from stations.tables import XLSX_MAGIC, read_xlsx
 
 SQL = load("members")
 
@@ -245,6 +246,56 @@ class ImportReport:
         return {a: counts.get(a, 0) for a in ("created", "updated", "unchanged", "rejected")}
 
 
+def _field_names(header: list[str]) -> list[str | None]:
+    names: list[str | None] = []
+    for raw in header:
+        key = raw.strip().lower()
+        names.append(next((f for f, aliases in COLUMN_ALIASES.items() if key in aliases), None))
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        wanted = "; ".join(f"{c} (or {', '.join(COLUMN_ALIASES[c][1:4])})" for c in missing)
+        raise InvalidInput(f"the member file has no column for: {wanted}")
+    return names
+
+
+def _cell_text(value: Any) -> str:
+    """An Excel cell as the text a CSV export would hold: 13900000001, not 1.39e10."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return (
+            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        )
+    return str(value).strip()
+
+
+def read_xlsx_table(data: bytes, *, sheet: str | None = None) -> list[dict[str, str]]:
+    """The rows of an Excel workbook's first sheet (or ``sheet``) as :func:`read_table`
+    gives CSV rows; each keeps its record number under ``__row__`` (blank rows skipped,
+    numbering as the importers' reports state it)."""
+    found = read_xlsx(data, sheet=sheet, name="the member file")
+    names = _field_names(found.header)
+    rows = []
+    for number, values in found.records:
+        row = {
+            name: _cell_text(value)
+            for name, value in zip(names, values, strict=False)
+            if name is not None
+        }
+        row["__row__"] = str(number)
+        rows.append(row)
+    return rows
+
+
+def read_member_file(data: bytes, *, sheet: str | None = None) -> list[dict[str, str]]:
+    """A member list as CSV (UTF-8 or GB18030) or as an Excel .xlsx workbook."""
+    if data.startswith(XLSX_MAGIC):
+        return read_xlsx_table(data, sheet=sheet)
+    if sheet is not None:
+        raise InvalidInput("sheet: only Excel workbooks have sheets", field="sheet")
+    return read_table(data)
+
+
 def read_table(data: bytes) -> list[dict[str, str]]:
     """CSV rows as dicts keyed by field name; UTF-8 (with or without BOM) or GB18030."""
     try:
@@ -261,14 +312,7 @@ def read_table(data: bytes) -> list[dict[str, str]]:
         raise InvalidInput("the member file is empty") from None
     except csv.Error as exc:
         raise InvalidInput(f"the member file is not readable CSV ({exc})") from None
-    names: list[str | None] = []
-    for raw in header:
-        key = raw.strip().lower()
-        names.append(next((f for f, aliases in COLUMN_ALIASES.items() if key in aliases), None))
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        wanted = "; ".join(f"{c} (or {', '.join(COLUMN_ALIASES[c][1:4])})" for c in missing)
-        raise InvalidInput(f"the member file has no column for: {wanted}")
+    names = _field_names(header)
     rows = []
     try:
         for values in reader:
@@ -334,16 +378,24 @@ def _parse_row(raw: dict[str, str], security: SecuritySettings) -> tuple[dict[st
 
 
 async def import_members(
-    conn: asyncpg.Connection, *, rows: list[dict[str, str]], security: SecuritySettings
+    conn: asyncpg.Connection,
+    *,
+    rows: list[dict[str, str]],
+    security: SecuritySettings,
+    branch: str | None = None,
 ) -> ImportReport:
     """Create or update members by member number; unchanged rows write nothing.
+
+    ``branch``: a union branch's import. Each member must have (or keep) a district code
+    under it, and a member of another branch is never changed: such rows are rejected.
 
     Runs in the caller's transaction. A row that breaks a rule is rejected with its
     reasons and the others still go in; importing the same file twice changes nothing.
     """
     results: list[RowResult] = []
     parsed: dict[str, tuple[RowResult, dict[str, Any]]] = {}
-    for index, raw in enumerate(rows, start=1):
+    for position, raw in enumerate(rows, start=1):
+        index = int(raw.get("__row__", position))
         values, problems = _parse_row(raw, security)
         number = values.get("member_no") or raw.get("member_no", "")
         result = RowResult(row=index, member_no=number, action="rejected", problems=problems)
@@ -362,6 +414,21 @@ async def import_members(
     updates: list[dict[str, Any]] = []
     for number, (result, values) in parsed.items():
         old = existing.get(number)
+        if branch is not None:
+            district = values["district_code"]
+            if district is KEEP:
+                district = old["district_code"] if old is not None else None
+            if old is not None and not branches.covers(branch, old["district_code"]):
+                result.problems.append(
+                    f"member_no {number} belongs to another union branch than yours ({branch})"
+                )
+                continue
+            if not branches.covers(branch, district):
+                result.problems.append(
+                    f"district_code: {district or '(none)'} is not a district of your union "
+                    f"branch ({branch}); give each member a district code starting with {branch}"
+                )
+                continue
         if old is None:
             defaults = {
                 "name": None,
@@ -401,9 +468,10 @@ async def import_members(
 
 
 async def import_file(
-    conn: asyncpg.Connection, *, path: Path, security: SecuritySettings
+    conn: asyncpg.Connection, *, path: Path, security: SecuritySettings, sheet: str | None = None
 ) -> ImportReport:
-    """Import a CSV export of the member database in one transaction."""
-    rows = read_table(path.read_bytes())  # noqa: ASYNC240 - a local file read once by the CLI
+    """Import an export of the member database (CSV or .xlsx) in one transaction."""
+    data = path.read_bytes()  # noqa: ASYNC240 - a local file read once by the CLI
+    rows = read_member_file(data, sheet=sheet)
     async with conn.transaction():
         return await import_members(conn, rows=rows, security=security)

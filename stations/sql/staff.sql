@@ -155,3 +155,7 @@ RETURNING 1
 -- Seconds until the key ($1 kind, $2 hash) may make its next request under a $3 s burst.
 SELECT extract(epoch FROM blocked_until - now()) - $3
 FROM throttles WHERE kind = $1 AND key_hash = $2
+
+-- name: source_outside_branch
+-- Stations of an import source ($1) that are not under union branch $2.
+SELECT count(*) FROM stations WHERE source = $1 AND NOT in_branch(district_code, $2)

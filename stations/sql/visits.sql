@@ -353,3 +353,14 @@ SELECT count(*) AS granted,
 FROM stations s
 JOIN claims c ON c.station_id = s.id AND c.local_day = (now() AT TIME ZONE s.time_zone)::date
 WHERE s.id = $1
+
+-- name: campaign_station_choices
+-- The stations a campaign of union branch $1 (NULL: all) can take part with — water
+-- points and love stations with drinking water, not closed — by district, for choosing
+-- them by district in the console; at most $2.
+SELECT s.id, s.code, s.name, s.kind, s.district, s.district_code, s.status
+FROM stations s
+WHERE s.status <> 'closed' AND (s.kind = 'water_point' OR 'drinking_water' = ANY(s.amenities))
+  AND in_branch(s.district_code, $1)
+ORDER BY s.district_code NULLS LAST, s.district, s.name, s.id
+LIMIT $2

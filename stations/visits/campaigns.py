@@ -233,3 +233,39 @@ async def set_stations(
             return [
                 r["station_id"] for r in await conn.fetch(SQL.campaign_station_ids, campaign_id)
             ]
+
+
+CHOICES_MAX = 5000
+"""Most stations :func:`station_choices` lists (beyond: ``all_water_stations``)."""
+
+
+async def station_choices(conn: asyncpg.Connection, *, branch: str | None) -> dict[str, Any]:
+    """The stations a campaign of ``branch`` can take part with, grouped by district
+    (code and name), and whether the list was cut at :data:`CHOICES_MAX`."""
+    rows = await conn.fetch(SQL.campaign_station_choices, branch, CHOICES_MAX + 1)
+    districts: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+    for r in rows[:CHOICES_MAX]:
+        districts.setdefault((r["district_code"], r["district"]), []).append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "status": r["status"],
+            }
+        )
+    return {
+        "districts": [
+            {"district_code": code, "district": name, "stations": stations}
+            for (code, name), stations in districts.items()
+        ],
+        "truncated": len(rows) > CHOICES_MAX,
+    }
+
+
+async def station_ids(
+    conn: asyncpg.Connection, *, campaign_id: int, branch: str | None = None
+) -> list[int]:
+    """The stations taking part in the campaign (``branch`` must reach it)."""
+    await branches.check_campaign(conn, branch=branch, campaign_id=campaign_id)
+    return [r["station_id"] for r in await conn.fetch(SQL.campaign_station_ids, campaign_id)]

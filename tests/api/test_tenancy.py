@@ -105,6 +105,9 @@ def campaign_requests(w) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/v1/campaigns/{cid}", None),
         ("PATCH", f"/v1/campaigns/{cid}", {"daily_allocation": 40}),
         ("POST", f"/v1/campaigns/{cid}/stations", {"add": [w.huaibei["id"]]}),
+        ("GET", f"/v1/campaigns/{cid}/report?group=day,occupation", None),
+        ("GET", f"/v1/campaigns/{cid}/report?format=xlsx", None),
+        ("GET", f"/v1/campaigns/{cid}/stations", None),
     ]
 
 
@@ -327,3 +330,17 @@ async def test_members_belong_to_a_branch_by_their_district(conn, settings):
         await conn.fetchval("SELECT count(*) FROM members WHERE in_branch(district_code, NULL)")
         == 2
     )
+
+
+async def test_campaign_station_choices_hold_only_the_branchs_stations(client, world):
+    city = await send(client, world.tokens.city, "GET", "/v1/campaign-stations", None)
+    assert city.status_code == 200, city.text
+    ids = [s["id"] for d in city.json()["districts"] for s in d["stations"]]
+    assert ids == [world.huaibei["id"]]
+    assert city.json()["districts"][0]["district_code"] == "340603"
+    national = await send(client, world.tokens.national, "GET", "/v1/campaign-stations", None)
+    every = {s["id"] for d in national.json()["districts"] for s in d["stations"]}
+    assert every == {world.huaibei["id"], world.xian["id"]}
+    for token in (world.tokens.member, world.tokens.operator, world.tokens.planner):
+        refused = await send(client, token, "GET", "/v1/campaign-stations", None)
+        assert refused.status_code == 403 and refused.json()["code"] == "role_required"

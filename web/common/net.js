@@ -14,22 +14,32 @@ export class NetworkError extends Error {}
 // An answer: status, parsed JSON body (or null) and the response headers. The rider
 // page sends its token and no cookies ("omit"); the staff console its session cookie
 // ("same-origin") and the session's CSRF token in headers. read: "blob" gives a good
-// answer's body as a Blob (an image); errors are always read as JSON problems.
+// answer's body as a Blob (an image); errors are always read as JSON problems. A
+// FormData body (a file upload) is sent as multipart, as the browser encodes it.
 export async function request(
   path,
-  { method = "GET", body, token, headers = {}, credentials = "omit", read = "json" } = {},
+  {
+    method = "GET",
+    body,
+    token,
+    headers = {},
+    credentials = "omit",
+    read = "json",
+    timeoutMs = TIMEOUT_MS,
+  } = {},
 ) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   const sent = { Accept: "application/json", ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
-  if (body !== undefined) sent["Content-Type"] = "application/json";
+  const form = typeof FormData !== "undefined" && body instanceof FormData;
+  if (body !== undefined && !form) sent["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
       method,
       headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       signal: controller.signal,
       cache: "no-store",
       credentials,

@@ -22,12 +22,12 @@ export function onSessionEnded(handler) {
 }
 
 // An answer {status, ok, data, headers}; status 0 when the network gave none.
-export async function api(path, { method = "GET", body, headers = {} } = {}) {
+export async function api(path, { method = "GET", body, headers = {}, timeoutMs } = {}) {
   const send = async () => {
     const sent = { ...headers };
     if (CHANGES.has(method) && csrf) sent["X-CSRF-Token"] = csrf;
     try {
-      return await request(path, { method, body, headers: sent, credentials: "same-origin" });
+      return await request(path, { method, body, headers: sent, credentials: "same-origin", timeoutMs });
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
       return { status: 0, ok: false, data: null, headers: new Headers() };

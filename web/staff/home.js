@@ -14,7 +14,12 @@ const START = { operator: "/today", admin: "/admin", planner: "/planner" };
 // Tiles of the homes: [href, words key of the title, of the line under it]. The
 // planner's map page will add the planner's first.
 export const HOME_TILES = {
-  admin: [["#/admin/review", "tile_review", "tile_review_why"]],
+  admin: [
+    ["#/admin/review", "tile_review", "tile_review_why"],
+    // the administrator's pages (campaigns.js and the pages after it)
+    ["#/admin/campaigns", "tile_campaigns", "tile_campaigns_why"],
+    ["#/admin/import", "tile_import", "tile_import_why"],
+  ],
   planner: [],
 };
 

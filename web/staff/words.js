@@ -3,6 +3,7 @@
 // ({names} filled from its facts); p_invalid_<field> for invalid_parameter of a field.
 
 import { COMMON_WORDS } from "../common/words.js";
+import { ADMIN_WORDS } from "./admin_words.js";
 
 export const WORDS = {
   zh: {
@@ -150,6 +151,7 @@ export const WORDS = {
     p_forbidden: "你的账号没有这个权限。",
     p_station_not_found: "没有这个站点。",
     p_database_unavailable: "服务暂时不可用，请稍后再试。",
+    ...ADMIN_WORDS.zh,
   },
   en: {
     ...COMMON_WORDS.en,
@@ -296,5 +298,6 @@ export const WORDS = {
     p_forbidden: "Your account may not do this.",
     p_station_not_found: "There is no such station.",
     p_database_unavailable: "The service is unavailable for a moment. Please try again later.",
+    ...ADMIN_WORDS.en,
   },
 };
