@@ -11,11 +11,10 @@ import { config, problemText, state } from "./shell.js";
 
 const START = { operator: "/today", admin: "/admin", planner: "/planner" };
 
-// Tiles of the homes: [href, words key of the title, of the line under it]. The
-// planner's map page will add the planner's first.
+// Tiles of the homes: [href, words key of the title, of the line under it].
 export const HOME_TILES = {
   admin: [["#/admin/review", "tile_review", "tile_review_why"]],
-  planner: [],
+  planner: [["#/planner/map", "tile_planner_map", "tile_planner_map_why"]], // planner.js
 };
 
 route("/", () => go(START[state.session.role] || "/sign-in"));

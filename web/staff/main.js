@@ -12,6 +12,7 @@ import { lang, useWords } from "../common/i18n.js";
 import "./handover.js";
 import "./home.js";
 import "./hours.js";
+import "./planner.js";
 import { signOut } from "./session.js";
 import { applyLanguage, savedLanguage, show } from "./shell.js";
 import "./station.js";
