@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from api import errors, hotpath
 from api.responses import JSONResponse
-from api.routes import auth as auth_routes
 from api.routes import (
+    applications,
     campaigns,
     checkins,
     claims,
@@ -30,6 +30,7 @@ from api.routes import (
     stations,
     stock,
 )
+from api.routes import auth as auth_routes
 from stations.db import connection as dbconn
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stations.router)
     for router_module in (auth_routes, campaigns, stock, checkins, ratings, review, qr, staff):
         app.include_router(router_module.router)
+    app.include_router(applications.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     rider.install(app)

@@ -13,7 +13,10 @@ const START = { operator: "/today", admin: "/admin", planner: "/planner" };
 
 // Tiles of the homes: [href, words key of the title, of the line under it].
 export const HOME_TILES = {
-  admin: [["#/admin/review", "tile_review", "tile_review_why"]],
+  admin: [
+    ["#/admin/review", "tile_review", "tile_review_why"],
+    ["#/admin/applications", "tile_applications", "tile_applications_why"], // applications.js
+  ],
   planner: [["#/planner/map", "tile_planner_map", "tile_planner_map_why"]], // planner.js
 };
 

@@ -9,6 +9,7 @@
 
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
+import "./applications.js";
 import "./handover.js";
 import "./home.js";
 import "./hours.js";
