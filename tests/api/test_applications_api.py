@@ -245,3 +245,16 @@ async def test_riders_pick_districts_with_the_branch_that_owns_them(client, conn
         {"district": "杜集区", "district_code": "340602", "branch_name": "淮北市总工会"},
         {"district": "相山区", "district_code": "340603", "branch_name": "淮北市总工会"},
     ]
+
+
+async def test_wrong_lookups_are_counted_per_address(client, conn):
+    reference = (await apply(client)).json()["reference"]
+    for _ in range(6):
+        wrong = await client.post(
+            "/v1/applications/lookup", json={"reference": "ABCDEFGHJK", "phone": PHONE}
+        )
+        assert wrong.status_code == 404
+    refused = await client.post(
+        "/v1/applications/lookup", json={"reference": reference, "phone": PHONE}
+    )
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_attempts"

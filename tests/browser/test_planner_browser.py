@@ -132,3 +132,56 @@ async def test_a_planner_ranks_two_clicked_sites_on_the_coverage_map(
         assert f"{site['gain']:,.1f}".rstrip("0").rstrip(".") in row.replace(",", ",")
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED) == []
+
+
+async def test_a_drawn_area_from_the_keyboard_and_the_page_in_english(
+    browser, service, artifacts_dir
+):
+    """A rectangle drawn without a mouse: the map moved with the arrow keys, each corner
+    placed with the centre button; its coverage shown; a candidate placed the same way
+    and ranked; then the English switch."""
+    watch = Watch()
+    context = await browser.new_context(
+        viewport=VIEWPORTS["desk"], locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = watch_page(await context.new_page(), watch)
+    await gate(page, service + "/", watch)
+    await page.goto(service + "/staff/#/planner/map")
+    await page.get_by_label("账号名").fill(PLANNER)
+    await page.get_by_label("密码", exact=True).fill(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="覆盖地图与选址").wait_for()
+    await page.get_by_label("范围").select_option(label="在地图上画的范围")
+    await page.get_by_role("button", name="画矩形").press("Enter")
+    centre = page.get_by_role("button", name="在地图中心（十字处）放点")
+    await centre.press("Enter")
+    await page.locator("#planner-map").focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "ArrowDown"):
+        await page.keyboard.press(key)
+        await page.wait_for_timeout(400)  # Leaflet ignores keys while it pans
+    await centre.press("Enter")
+    await page.get_by_text("范围已画好").wait_for()
+    box = await page.locator("#planner-map path").first.bounding_box()
+    assert box["width"] > 100 and box["height"] > 100  # two keys each way: a real rectangle
+    await page.get_by_role("button", name="显示覆盖").press("Enter")
+    await page.locator("#planner-summary .figure-line").wait_for()
+    await page.locator("#planner-map").focus()
+    await page.keyboard.press("ArrowLeft")
+    await page.wait_for_timeout(400)
+    await centre.press("Enter")
+    assert await page.locator("#planner-candidates li").count() == 1
+    await page.get_by_role("button", name="给候选点排序").press("Enter")
+    await page.locator("#planner-ranking h4").wait_for()
+    await screen_ok(page)
+    await page.screenshot(path=str(artifacts_dir / "planner-desk-3-drawn.png"), full_page=True)
+
+    await page.get_by_role("button", name="Switch to English").click()
+    await page.get_by_role("heading", name="Coverage map and sites").wait_for()
+    await page.get_by_role("button", name="Show coverage").click()
+    await page.locator("#planner-summary .figure-line").wait_for()
+    assert "of workers' demand is within" in await page.locator("#planner-summary").inner_text()
+    await screen_ok(page)
+    await page.screenshot(path=str(artifacts_dir / "planner-desk-4-english.png"), full_page=True)
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED) == []

@@ -84,6 +84,7 @@ route(
     const drawTools = h("div", { class: "planner-draw", hidden: true }, drawRect, drawPoly, finish, drawHint);
 
     const mapBox = h("div", { id: "planner-map", class: "map planner-map", role: "region", "aria-label": t("planner_map_label") });
+    const centre = h("button", { type: "button", class: "secondary centre-button", id: "planner-centre" }, t("planner_centre"));
     const legend = h("ul", { class: "legend", "aria-label": t("planner_legend") });
     const summary = h("div", { id: "planner-summary", "aria-live": "polite" });
     const candidatesList = h("ol", { id: "planner-candidates", class: "candidates" });
@@ -111,6 +112,7 @@ route(
       form,
       drawTools,
       mapBox,
+      centre,
       legend,
       summary,
       h("div", { class: "columns" }, candidatesCard, downloadsCard),
@@ -126,9 +128,14 @@ route(
       L.tileLayer(config.tiles.url, { maxZoom: config.tiles.max_zoom, attribution: config.tiles.attribution }).addTo(map);
       map.attributionControl.setPrefix(false);
     }
+    // The first city until a region is shown; fitted once the view is on the page (a
+    // map not yet in the document has no size to fit into).
     const first = regions.cities[0];
-    if (first) map.fitBounds([[first.bbox[1], first.bbox[0]], [first.bbox[3], first.bbox[2]]]);
-    else map.setView([34.0, 116.8], 11);
+    const opening = () =>
+      first
+        ? map.fitBounds([[first.bbox[1], first.bbox[0]], [first.bbox[3], first.bbox[2]]])
+        : map.setView([34.0, 116.8], 11);
+    opening();
     const areasLayer = L.layerGroup().addTo(map);
     const drawLayer = L.layerGroup().addTo(map);
     const candidateLayer = L.layerGroup().addTo(map);
@@ -220,8 +227,9 @@ route(
       clearButton.disabled = !page.candidates.length;
     }
 
-    map.on("click", (event) => {
-      const { lat, lng } = event.latlng;
+    // A click on the map, or the button below it for the point under the map's centre
+    // mark (keyboard: focus the map, move it with the arrow keys, press the button).
+    function placeAt({ lat, lng }) {
       if (page.drawing === "rect") {
         page.corners.push([lat, lng]);
         L.circleMarker([lat, lng], { radius: 5, color: "#1d4ed8", interactive: false }).addTo(drawLayer);
@@ -243,7 +251,9 @@ route(
       page.ranks.clear();
       ranking.replaceChildren();
       drawCandidates();
-    });
+    }
+    map.on("click", (event) => placeAt(event.latlng));
+    centre.addEventListener("click", () => placeAt(map.getCenter()));
 
     form.addEventListener(
       "submit",
@@ -293,7 +303,8 @@ route(
         }
         page.ranks = new Map(answer.data.sites.map((s) => [s.id, s]));
         const unranked = page.candidates.filter((c) => !page.ranks.has(c.id));
-        const nothing = unranked.length
+        const nothing =
+          unranked.length && answer.data.sites.length
           ? [h("p", { class: "note" }, t("planner_adds_nothing", { names: unranked.map((c) => c.name).join("、") }))]
           : [];
         ranking.replaceChildren(
@@ -338,7 +349,10 @@ route(
     });
 
     showDrawTools();
-    setTimeout(() => map.invalidateSize(), 0);
+    setTimeout(() => {
+      map.invalidateSize();
+      if (!page.params) opening();
+    }, 0);
   },
   { roles: ["planner", "admin"] },
 );
