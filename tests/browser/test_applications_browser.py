@@ -108,6 +108,15 @@ async def test_a_rider_applies_is_approved_signs_in_and_claims_water(
     await fill_application(page, "王小明")
     await screen_ok(page)
     await page.screenshot(path=shot("1-form"), full_page=True)
+    # The English switch redraws the form in English and keeps what was typed.
+    await page.get_by_role("button", name="Switch to English").click()
+    await page.get_by_role("heading", name="Apply to join the union").wait_for()
+    assert await page.get_by_label("Name", exact=True).input_value() == "王小明"
+    assert await page.get_by_label("I have read and agree to the above").is_checked()
+    await screen_ok(page)
+    await page.screenshot(path=shot("1-form-en"), full_page=True)
+    await page.get_by_role("button", name="切换到中文").click()
+    await page.get_by_role("heading", name="申请加入工会").wait_for()
     await page.get_by_role("button", name="提交申请").click()
     reference = await page.locator("#apply-reference").inner_text()
     assert re.fullmatch(r"[0-9A-Z]{10}", reference)

@@ -70,6 +70,21 @@ export async function showApply() {
   $("apply-heading").focus();
 }
 
+// The language switched while the view is open: draw it again in the new words,
+// keeping what was typed and chosen.
+export function renderApply() {
+  if (state.view !== "apply") return;
+  const root = $("apply-view");
+  const kept = [...root.querySelectorAll("input, select")].map((el) => [el.id, el.type === "checkbox" ? el.checked : el.value]);
+  root.replaceChildren(h("h2", { id: "apply-heading", tabindex: "-1" }, t("apply_title")), applyForm(), lookupForm(), back());
+  for (const [id, value] of kept) {
+    const el = $(id);
+    if (!el) continue;
+    if (el.type === "checkbox") el.checked = value;
+    else el.value = value;
+  }
+}
+
 function back() {
   return h(
     "button",
