@@ -318,6 +318,20 @@ async def decline(
     return {"id": row["id"], "status": "declined", "decline_reason": text}
 
 
+EXPIRED_REASON = (
+    "超过 {days} 天没有处理，申请已自动关闭；如仍需入会，请重新申请。"
+    " (Not handled within {days} days, so it was closed; please apply again.)"
+)
+
+
+async def expire(conn: asyncpg.Connection, *, days: int) -> int:
+    """Close the open applications unchanged for ``days`` days (their phone erased), so
+    no applicant's number stays on file because nobody decided; returns how many."""
+    if days < 1:
+        raise InvalidInput("days: at least 1", field="days")
+    return int(await conn.fetchval(SQL.expire_applications, days, EXPIRED_REASON.format(days=days)))
+
+
 async def districts(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """The districts a rider may apply in, each with the branch that owns it."""
     return [dict(r) for r in await conn.fetch(SQL.application_districts)]

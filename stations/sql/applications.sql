@@ -77,3 +77,15 @@ FROM (
     GROUP BY district
 ) s
 ORDER BY s.district_code, s.district
+
+-- name: expire_applications
+-- Open applications unchanged for $1 days, closed as declined with reason $2 (their
+-- phone erased); returns how many.
+WITH closed AS (
+    UPDATE membership_applications
+    SET status = 'declined', decline_reason = $2, callback_phone = NULL,
+        decided_by = 'expiry', decided_at = now(), updated_at = now()
+    WHERE status = 'open' AND updated_at < now() - make_interval(days => $1)
+    RETURNING id
+)
+SELECT count(*) FROM closed
