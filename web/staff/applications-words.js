@@ -33,7 +33,7 @@ export const APPLICATION_WORDS = {
     app_approved_now: "已批准{name}入会，会员号 {no}。",
     app_declined_now: "已回复{name}：不批准。",
     p_application_not_found: "没有这个申请（可能已被删除）。",
-    p_application_decided: "这个申请已经处理过了（{status}）。",
+    p_application_decided: "这个申请已经处理过了（批准或不批准），请刷新列表。",
     p_already_member: "这个手机号已经是会员（会员号 {member_no}）。请选择不批准，并告诉申请人他的会员号。",
   },
   en: {
@@ -67,7 +67,7 @@ export const APPLICATION_WORDS = {
     app_approved_now: "{name} is a member now: number {no}.",
     app_declined_now: "{name}'s application declined.",
     p_application_not_found: "There is no such application.",
-    p_application_decided: "This application was handled already ({status}).",
+    p_application_decided: "This application was approved or declined already; reload the list.",
     p_already_member: "This phone belongs to a member already (number {member_no}). Decline it and tell the applicant their number.",
   },
 };
