@@ -129,7 +129,8 @@ async def test_a_planner_ranks_two_clicked_sites_on_the_coverage_map(
     assert [s["name"] for s in sites] == [r.split(" · ")[0] for r in rows]
     for site, row in zip(sites, rows, strict=True):
         assert site["gain"] > 0
-        assert f"{site['gain']:,.1f}".rstrip("0").rstrip(".") in row.replace(",", ",")
+        assert f"{site['gain']:,.1f}".rstrip("0").rstrip(".") in row
+        assert f"覆盖率升至 {site['covered_share_after'] * 100:.1f}%" in row
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED) == []
 

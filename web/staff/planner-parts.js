@@ -169,7 +169,11 @@ export function rankedList(body, named) {
         {},
         h("strong", {}, named(s)),
         " · ",
-        t("planner_gain", { gain: amount(s.gain), total: amount(s.cumulative_gain) }),
+        t("planner_gain", {
+          gain: amount(s.gain),
+          total: amount(s.cumulative_gain),
+          share: percent(s.covered_share_after),
+        }),
       ),
     ),
   );
