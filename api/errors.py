@@ -162,6 +162,21 @@ CODES: dict[str, Code] = {
     "tile_too_large": Code(
         422, "the tile would pass the size limit: ask a deeper zoom", ("bytes", "limit")
     ),
+    # --- membership applications (扫码入会) ------------------------------------------------
+    "application_not_found": Code(
+        404,
+        "no application has this id, or this reference and phone",
+        (),
+        ("application_id",),
+    ),
+    "application_decided": Code(
+        409, "the application was approved or declined already", ("application_id", "status")
+    ),
+    "already_member": Code(
+        409,
+        "a member has the applicant's phone already; `member_no` is theirs",
+        ("application_id", "member_no"),
+    ),
     "quota_used": Code(409, "the member has claimed today's bottles", ("daily_quota",)),
     "out_of_stock": Code(
         409, "no bottle left today; `stock_set` false: the station set no stock", ("stock_set",)

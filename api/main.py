@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from api import docs, errors, heavy, hotpath
 from api.guard import Guard
 from api.responses import JSONResponse
-from api.routes import auth as auth_routes
 from api.routes import (
+    applications,
     campaigns,
     checkins,
     claims,
@@ -39,6 +39,7 @@ from api.routes import (
     tiles,
     uploads,
 )
+from api.routes import auth as auth_routes
 from stations.db import connection as dbconn
 from stations.errors import DatabaseUnavailable
 from stations.search.service import IndexService
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(uploads.router)  # the administrator's imports
     app.include_router(campaigns.choices_router)
+    app.include_router(applications.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     app.include_router(tiles.router)

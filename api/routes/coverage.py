@@ -1,17 +1,25 @@
-"""Coverage for planners: summary, cells (GeoJSON) and site suggestions.
+"""Coverage for planners: summary, cells (GeoJSON, GeoParquet), band areas, gaps (JSON,
+CSV) and site suggestions.
 
 Every endpoint takes the same region and analysis parameters (:class:`CoverageQuery`);
-the planner role is required (admins may too).
+the planner role is required (admins may too), by bearer token or by the staff
+console's session cookie (:mod:`api.auth`), and the region must lie within the
+caller's union branch. ``GET /v1/coverage/regions`` lists the cities and districts a
+planner may pick.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
+import shapely
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import Field
 
 from api.auth import Principal, branch_of, require_roles
@@ -19,6 +27,7 @@ from api.deps import ConnDep, GeographicCrsDep, SettingsDep
 from api.heavy import heavy_slot, take_share
 from api.responses import GeoJSONResponse
 from api.schemas import Input
+from maps.coverage import band_geometries, gap_areas
 from stations.coverage.analysis import (
     CoverageRequest,
     CoverageResult,
@@ -26,11 +35,17 @@ from stations.coverage.analysis import (
     resolve_region,
 )
 from stations.coverage.bands import band_set
-from stations.coverage.export import cells_geojson, shift_points
-from stations.coverage.regions import estimated_cells
+from stations.coverage.export import (
+    cells_geojson,
+    gap_csv,
+    gap_rows,
+    shift_points,
+    write_cells_geoparquet,
+)
+from stations.coverage.regions import estimated_cells, planner_regions
 from stations.coverage.suggestions import MAX_CANDIDATES, candidates_from_frame, suggest_sites
 from stations.errors import InvalidInput
-from stations.geo.crs import WGS84
+from stations.geo.crs import WGS84, Crs, from_wgs84
 from stations.people import branches
 from stations.settings import Settings
 
@@ -146,9 +161,15 @@ async def coverage_summary(
     return summary
 
 
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
 @router.get(
     "/cells",
     summary="Every cell of the region as a GeoJSON hexagon with band, distance and demand",
+    description="`f=parquet` sends the same cells as GeoParquet (WGS84 always; QGIS, "
+    "GDAL and geopandas read it), as a file to keep.",
     response_class=GeoJSONResponse,
 )
 async def coverage_cells(
@@ -157,10 +178,153 @@ async def coverage_cells(
     conn: ConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
+    f: Annotated[Literal["geojson", "parquet"], Query(description="file format")] = "geojson",
+    download: Annotated[bool, Query(description="send as a file to keep")] = False,
+) -> Response:
+    result = await run_query(request, query, conn, settings, principal)
+    if f == "parquet":
+        data = await asyncio.to_thread(_parquet_bytes, result, query.lang)
+        return Response(
+            data,
+            media_type="application/vnd.apache.parquet",
+            headers=_attachment("coverage-cells.parquet"),
+        )
+    body = await asyncio.to_thread(cells_geojson, result, crs=query.crs, lang=query.lang)
+    headers = _attachment("coverage-cells.geojson") if download else None
+    return GeoJSONResponse(body, headers=headers)
+
+
+def _parquet_bytes(result: CoverageResult, lang: str) -> bytes:
+    out = io.BytesIO()
+    write_cells_geoparquet(result, out, lang=lang)
+    return out.getvalue()
+
+
+@router.get(
+    "/gaps",
+    summary="Cells with workers outside the service circle, most uncovered demand first",
+    description="JSON rows, or `f=csv` as a file to keep (the same columns as the "
+    "command line's `report-gaps.csv`).",
+)
+async def coverage_gaps(
+    request: Request,
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PlannerDep,
+    f: Annotated[Literal["json", "csv"], Query(description="format")] = "json",
+) -> Any:
+    result = await run_query(request, query, conn, settings, principal)
+    rows = await asyncio.to_thread(gap_rows, result, crs=query.crs)
+    if f == "csv":
+        return Response(
+            # A byte-order mark, so Excel on a Chinese Windows reads the file as UTF-8.
+            "\ufeff" + gap_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment("coverage-gaps.csv"),
+        )
+    return {"crs": str(query.crs), "target": result.bands.target, "gaps": rows}
+
+
+@router.get(
+    "/areas",
+    summary="The region's bands and gap areas as merged, simplified polygons (GeoJSON)",
+    description="What the coverage map draws, for a map of one's own (the staff console's "
+    "planner map): one feature per band (`layer: band`, with `inside` the service "
+    "circle or not) and one per connected gap area with its uncovered `demand` "
+    "(`layer: gap`). Much smaller than the cells.",
+    response_class=GeoJSONResponse,
+)
+async def coverage_areas(
+    request: Request,
+    query: CoverageQueryDep,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PlannerDep,
 ) -> GeoJSONResponse:
     result = await run_query(request, query, conn, settings, principal)
-    body = await asyncio.to_thread(cells_geojson, result, crs=query.crs, lang=query.lang)
+    body = await asyncio.to_thread(_areas_geojson, result, query.crs, query.lang)
     return GeoJSONResponse(body)
+
+
+def _in_crs(geometry: Any, crs: Crs) -> dict[str, Any]:
+    def move(coords: np.ndarray) -> np.ndarray:
+        if crs.is_wgs84:
+            return np.round(coords, 6)
+        lat, lng = from_wgs84(coords[:, 1], coords[:, 0], crs)
+        return np.round(np.column_stack([lng, lat]), 6)
+
+    return shapely.geometry.mapping(shapely.transform(geometry, move))  # type: ignore[no-any-return]
+
+
+def _areas_geojson(result: CoverageResult, crs: Crs, lang: str) -> dict[str, Any]:
+    bands = result.bands
+    features: list[dict[str, Any]] = []
+    for i, geometry in enumerate(band_geometries(result)):
+        if geometry.is_empty:
+            continue
+        band = bands.bands[i]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": _in_crs(geometry, crs),
+                "properties": {
+                    "layer": "band",
+                    "band": band.name,
+                    "index": i,
+                    "label": band.label(lang),
+                    "inside": bands.inside_target(i),
+                },
+            }
+        )
+    for polygon, demand in gap_areas(result):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": _in_crs(polygon, crs),
+                "properties": {"layer": "gap", "demand": round(float(demand), 1)},
+            }
+        )
+    min_lng, min_lat, max_lng, max_lat = result.request.region.bounds
+    corners = from_wgs84(np.array([min_lat, max_lat]), np.array([min_lng, max_lng]), crs)
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "crs": str(crs),
+            "resolution": result.request.res,
+            "target": bands.target,
+            "bbox": [
+                round(float(corners[1][0]), 6),
+                round(float(corners[0][0]), 6),
+                round(float(corners[1][1]), 6),
+                round(float(corners[0][1]), 6),
+            ],
+            "region": _in_crs(result.request.region.geometry, crs),
+        },
+    }
+
+
+@router.get(
+    "/regions",
+    summary="The cities and districts you may analyse, and the bands to aim at",
+)
+async def coverage_regions(
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PlannerDep,
+    lang: Annotated[Literal["zh", "en"], Query(description="labels")] = "zh",
+) -> dict[str, Any]:
+    regions = await planner_regions(conn, branch=branch_of(principal))
+    bands = band_set(settings=settings.coverage)
+    return {
+        **regions,
+        "bands": bands.describe(lang)[:-1],
+        "target": bands.target,
+        "resolutions": [7, 8, 9, 10],
+        "resolution": settings.h3.coverage_default,
+        "max_candidates": MAX_CANDIDATES,
+    }
 
 
 def _suggestions_body(

@@ -102,6 +102,7 @@ def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, An
             "kinds": labels(vocab.KIND_LABELS),
             "access": labels(vocab.ACCESS_LABELS),
             "tags": labels(vocab.RATING_TAGS),
+            "occupations": labels(vocab.OCCUPATIONS),
         },
     }
 

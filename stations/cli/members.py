@@ -1,4 +1,5 @@
-"""``stations members import | suspend | reinstate``: the union's member list."""
+"""``stations members import | suspend | reinstate | expire-applications``: the union's
+member list, and membership applications nobody decided."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 
 from stations.catalog.vocab import MemberStatus
 from stations.cli.runner import run_connected
-from stations.people import members
+from stations.people import applications, members
 from stations.settings import get_settings
 
 app = typer.Typer(help="Union members: import the member list, suspend, reinstate.")
@@ -86,3 +87,14 @@ def suspend(member_no: str) -> None:
 def reinstate(member_no: str) -> None:
     """Make a suspended member active again."""
     _set_status(member_no, MemberStatus.ACTIVE)
+
+
+@app.command("expire-applications")
+def expire_applications(
+    days: int = typer.Option(90, min=1, help="Close open applications unchanged this long."),
+) -> None:
+    """Close membership applications nobody decided in DAYS days (run it daily, e.g.
+    from cron): the applicant reads that it was closed and may apply again; the phone
+    kept for calling back is erased."""
+    closed = run_connected(lambda conn: applications.expire(conn, days=days))
+    print(f"closed {closed} open applications older than {days} days")

@@ -16,7 +16,9 @@ import threading
 from collections import OrderedDict
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Any
 
+import asyncpg
 import h3
 import numpy as np
 import orjson
@@ -24,9 +26,13 @@ import shapely
 from h3.api import basic_int, numpy_int
 from shapely.geometry import MultiPolygon, Polygon
 
-from stations.errors import InvalidInput
+from stations.errors import Forbidden, InvalidInput
 from stations.geo import h3cells
 from stations.geo.region import Region, parse_polygon
+from stations.people import branches
+from stations.sql import load
+
+SQL = load("coverage")
 
 # City outlines (GeoJSON), package data: found wherever the package is installed.
 REGIONS_DIR = files("stations.coverage") / "cities"
@@ -169,3 +175,33 @@ def _region_from_file(path: Traversable, key: str) -> Region:
     return Region(
         "city", key, region.geometry, props.get("name_zh", key), props.get("name_en", key)
     )
+
+
+# ---------------------------------------------------------------- a planner's choices
+
+
+async def planner_regions(conn: asyncpg.Connection, *, branch: str | None) -> dict[str, Any]:
+    """The cities and districts a planner of ``branch`` may analyse (None: all).
+
+    A city is listed when its outline holds no station of another branch (the rule
+    :func:`stations.people.branches.check_region` applies to every request); a
+    district when all its stations are under the branch. Each city carries its bbox
+    (lng/lat, WGS84) so a map can open on it before any analysis.
+    """
+    cities = []
+    for key in available_cities():
+        region = load_city(key)
+        try:
+            await branches.check_region(conn, branch=branch, region=region)
+        except Forbidden:
+            continue
+        cities.append(
+            {
+                "city": key,
+                "name_zh": region.label_zh,
+                "name_en": region.label_en,
+                "bbox": [round(v, 6) for v in region.bounds],
+            }
+        )
+    districts = [dict(r) for r in await conn.fetch(SQL.districts_in_branch, branch)]
+    return {"cities": cities, "districts": districts}

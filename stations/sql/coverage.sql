@@ -66,3 +66,14 @@ FROM (SELECT h3_cell FROM claims WHERE claimed_at > now() - $1::interval
       UNION ALL
       SELECT h3_cell FROM checkins WHERE checked_in_at > now() - $1::interval) v
 GROUP BY h3_cell
+
+-- name: districts_in_branch
+-- The districts named by open or paused stations whose stations all lie under branch
+-- $1 (NULL: every district), with their district code and station count: what a
+-- planner of the branch may analyse by district.
+SELECT district, min(district_code) AS district_code, count(*) AS stations
+FROM stations
+WHERE district IS NOT NULL AND status <> 'closed'
+GROUP BY district
+HAVING bool_and(in_branch(district_code, $1))
+ORDER BY min(district_code) NULLS LAST, district

@@ -3,6 +3,7 @@
 import { $ } from "../common/dom.js";
 import { lang, setLang, t, translateDocument } from "../common/i18n.js";
 import { save } from "../common/storage.js";
+import { renderApply } from "./apply.js";
 import { renderList } from "./list.js";
 import { localiseMap } from "./map.js";
 import { renderSearch } from "./search.js";
@@ -23,4 +24,5 @@ export function applyLanguage(next) {
   renderList();
   renderSearch();
   if (state.view === "station") renderStation();
+  renderApply();
 }

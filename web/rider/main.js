@@ -20,6 +20,7 @@
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
 import { load, save } from "../common/storage.js";
+import { showApply } from "./apply.js";
 import { applyLanguage } from "./language.js";
 import { initMap } from "./map.js";
 import { searchNearby, showCachedIfAny } from "./nearest.js";
@@ -70,6 +71,7 @@ function start() {
   $("account").addEventListener("click", () => (state.session ? signOut() : showSignIn(null)));
   $("signin").addEventListener("submit", submitSignIn);
   $("signin-cancel").addEventListener("click", cancelSignIn);
+  $("apply-open").addEventListener("click", showApply);
   initMap();
   if (/^\/s\/[^/]+\/?$/.test(location.pathname)) openScanned();
   watchPosition({ onMoved: () => searchNearby(), onLost: () => showCachedIfAny() });

@@ -59,20 +59,32 @@ export async function submitSignIn(event) {
     error.textContent = refusalText(answer.data);
     return;
   }
-  state.session = {
-    token: answer.data.token,
-    member_no: answer.data.member.member_no,
-    expires_at: answer.data.expires_at,
-  };
-  save(sessionStorage, KEYS.session, state.session);
+  startSession(answer.data);
   error.hidden = true;
-  renderAccount();
+  finishSignIn();
+}
+
+// Back to where the rider was before signing in, and on with what they were doing
+// (a claim, a rating); also after a membership application signed them in (apply.js).
+export function finishSignIn() {
   status("");
   leaveSignIn();
   const then = afterSignIn;
   afterSignIn = null;
   sessionChanged();
   if (then) then();
+}
+
+// A member's sign-in answer (POST /v1/auth/member) becomes this tab's session; also
+// used by the membership application once it is approved (apply.js).
+export function startSession(data) {
+  state.session = {
+    token: data.token,
+    member_no: data.member.member_no,
+    expires_at: data.expires_at,
+  };
+  save(sessionStorage, KEYS.session, state.session);
+  renderAccount();
 }
 
 export function signedOut() {

@@ -13,6 +13,7 @@ export const KEYS = {
   session: "ls.session",
   pending: "ls.pending",
   results: "ls.results",
+  application: "ls.application", // the reference of a membership application
 };
 
 export const state = {

@@ -1,4 +1,5 @@
-// Which view is on screen: the list (with the map), one station, or signing in.
+// Which view is on screen: the list (with the map), one station, signing in, or
+// applying to join the union.
 
 import { $ } from "../common/dom.js";
 import { renderList } from "./list.js";
@@ -11,6 +12,7 @@ export function show(view) {
   $("list-view").hidden = view !== "list";
   $("station-view").hidden = view !== "station";
   $("signin-view").hidden = view !== "signin";
+  $("apply-view").hidden = view !== "apply";
   if (view === "list") refreshMapSize();
   window.scrollTo(0, 0);
 }

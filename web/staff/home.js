@@ -11,16 +11,16 @@ import { config, problemText, state } from "./shell.js";
 
 const START = { operator: "/today", admin: "/admin", planner: "/planner" };
 
-// Tiles of the homes: [href, words key of the title, of the line under it]. The
-// planner's map page will add the planner's first.
+// Tiles of the homes: [href, words key of the title, of the line under it].
 export const HOME_TILES = {
   admin: [
     ["#/admin/review", "tile_review", "tile_review_why"],
     // the administrator's pages (campaigns.js and the pages after it)
     ["#/admin/campaigns", "tile_campaigns", "tile_campaigns_why"],
     ["#/admin/import", "tile_import", "tile_import_why"],
+    ["#/admin/applications", "tile_applications", "tile_applications_why"], // applications.js
   ],
-  planner: [],
+  planner: [["#/planner/map", "tile_planner_map", "tile_planner_map_why"]], // planner.js
 };
 
 route("/", () => go(START[state.session.role] || "/sign-in"));

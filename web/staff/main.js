@@ -12,9 +12,11 @@ import { lang, useWords } from "../common/i18n.js";
 import "./campaign_form.js"; // the administrator's pages (before campaigns.js: its routes first)
 import "./campaigns.js";
 import "./uploads.js";
+import "./applications.js";
 import "./handover.js";
 import "./home.js";
 import "./hours.js";
+import "./planner.js";
 import { signOut } from "./session.js";
 import { applyLanguage, savedLanguage, show } from "./shell.js";
 import "./station.js";

@@ -53,7 +53,10 @@ export async function loadSession() {
 const NAV = {
   operator: [["/today", "nav_today"]],
   admin: [["/admin", "nav_home"]],
-  planner: [["/planner", "nav_home"]],
+  planner: [
+    ["/planner", "nav_home"],
+    ["/planner/map", "nav_planner_map"],
+  ],
 };
 
 function renderFrame() {

@@ -4,10 +4,14 @@
 
 import { COMMON_WORDS } from "../common/words.js";
 import { ADMIN_WORDS } from "./admin_words.js";
+import { APPLICATION_WORDS } from "./applications-words.js";
+import { PLANNER_WORDS } from "./planner-words.js";
 
 export const WORDS = {
   zh: {
     ...COMMON_WORDS.zh,
+    ...PLANNER_WORDS.zh,
+    ...APPLICATION_WORDS.zh,
     page_title: "爱心驿站 · 工作台",
     console_title: "爱心驿站 · 工作台",
     skip: "跳到正文",
@@ -155,6 +159,8 @@ export const WORDS = {
   },
   en: {
     ...COMMON_WORDS.en,
+    ...PLANNER_WORDS.en,
+    ...APPLICATION_WORDS.en,
     page_title: "Love Stations · staff console",
     console_title: "Love Stations · staff",
     skip: "Skip to content",
