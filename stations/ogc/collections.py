@@ -42,6 +42,15 @@ STATIONS = Collection(
     description_en="Trade-union rest stations (爱心驿站) and free-water points, every kind.",
     kinds=KINDS,
     queryables=("kind", "amenity", "status", "district"),
+    # its vector tiles (stations/tiles, api/routes/tiles.py)
+    extra_links=(
+        {
+            "href": "tiles",
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+            "type": "application/json",
+            "title": "矢量瓦片 / vector tiles (MVT)",
+        },
+    ),
 )
 WATER_POINTS = Collection(
     id="water_points",

@@ -40,6 +40,12 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    # the stations' vector tiles (stations/tiles)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 )
 
 TITLE = "爱心驿站 OGC API – Features"
@@ -62,6 +68,12 @@ def landing_page(base: str) -> dict[str, Any]:
             link(f"{base}/api", "service-desc", OPENAPI_JSON, "API 定义 / API definition"),
             link(f"{base}/conformance", "conformance", JSON, "符合的标准 / conformance"),
             link(f"{base}/collections", "data", JSON, "数据集 / collections"),
+            link(
+                f"{base}/tileMatrixSets",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                JSON,
+                "瓦片矩阵集 / tile matrix sets",
+            ),
         ],
     }
 

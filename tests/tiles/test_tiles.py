@@ -251,6 +251,16 @@ async def test_documents_describe_the_tiles(http) -> None:
     tms = (await http.get("/ogc/tileMatrixSets/WebMercatorQuad")).json()
     assert len(tms["tileMatrices"]) == 23
     assert tms["tileMatrices"][0]["scaleDenominator"] == pytest.approx(559082264.028717)
+    # the OGC API's documents lead to them
+    landing = (await http.get("/ogc?f=json")).json()
+    assert any(link["href"].endswith("/ogc/tileMatrixSets") for link in landing["links"])
+    collection = (await http.get("/ogc/collections/stations?f=json")).json()
+    tiles_link = next(
+        link for link in collection["links"] if link["rel"].endswith("tilesets-vector")
+    )
+    assert (await http.get(tiles_link["href"].replace("http://testserver", ""))).status_code == 200
+    conformance = (await http.get("/ogc/conformance?f=json")).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conformance
     tilejson = (await http.get(f"{BASE}/tilejson.json")).json()
     assert tilejson["tilejson"] == "3.0.0"
     assert tilejson["tiles"][0].endswith("/{z}/{y}/{x}")
