@@ -19,6 +19,7 @@ from api.auth import AdminDep
 from api.deps import ConnDep, SettingsDep
 from api.routes.auth import _client_address
 from api.routes.ids import MAX_ID
+from api.schemas import Input
 from stations.errors import InvalidInput
 from stations.people import applications
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/applications", tags=["membership applications"])
 ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="the application's id")]
 
 
-class ApplicationIn(BaseModel):
+class ApplicationIn(Input):
     name: str = Field(max_length=200, description="as on the applicant's ID card")
     phone: str = Field(max_length=40, description="mainland mobile number")
     occupation: str = Field(max_length=40, description="courier, food_delivery, …")
@@ -77,7 +78,7 @@ async def submit_application(
     )
 
 
-class LookupIn(BaseModel):
+class LookupIn(Input):
     reference: str = Field(max_length=40)
     phone: str = Field(max_length=40)
 
@@ -181,7 +182,9 @@ async def approve_application(
     )
 
 
-class DeclineIn(BaseModel):
+class DeclineIn(Input):
+    multiline_fields = frozenset({"reason"})
+
     reason: str = Field(max_length=1000, description="the applicant sees it")
 
 
