@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from api import errors, hotpath
 from api.responses import JSONResponse
-from api.routes import auth as auth_routes
 from api.routes import (
+    accounts,
     campaigns,
     checkins,
     claims,
@@ -31,6 +31,7 @@ from api.routes import (
     stock,
     uploads,
 )
+from api.routes import auth as auth_routes
 from stations.db import connection as dbconn
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(uploads.router)  # the administrator's imports
     app.include_router(campaigns.choices_router)
+    app.include_router(accounts.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)
     rider.install(app)

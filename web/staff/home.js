@@ -19,6 +19,7 @@ export const HOME_TILES = {
     // the administrator's pages (campaigns.js and the pages after it)
     ["#/admin/campaigns", "tile_campaigns", "tile_campaigns_why"],
     ["#/admin/import", "tile_import", "tile_import_why"],
+    ["#/admin/accounts", "tile_accounts", "tile_accounts_why"],
   ],
   planner: [],
 };

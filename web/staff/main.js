@@ -9,7 +9,8 @@
 
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
-import "./campaign_form.js"; // the administrator's pages (before campaigns.js: its routes first)
+import "./accounts.js"; // the administrator's pages
+import "./campaign_form.js"; // before campaigns.js: its routes first
 import "./campaigns.js";
 import "./uploads.js";
 import "./handover.js";
