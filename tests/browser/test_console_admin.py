@@ -380,6 +380,7 @@ async def test_an_administrator_creates_an_account_with_a_password_link_and_disa
         "GROUP BY a.role"
     )
     assert account["role"] == "operator" and account["stations"] == [world.lake["id"]]
+    await page.locator("li.card", has_text="南湖派水点值班").wait_for()  # listed at once
     await screen_ok(page)
     await page.screenshot(path=shot("9-accounts-created"), full_page=True)
 

@@ -5,7 +5,7 @@
 // POST /v1/accounts/{id}/password-link, POST /v1/accounts/{id}/disable.
 
 import { h } from "../common/dom.js";
-import { t } from "../common/i18n.js";
+import { lang, t } from "../common/i18n.js";
 import { api } from "./api.js";
 import { go, route } from "./router.js";
 import { busy, field, problemText, state } from "./shell.js";
@@ -22,7 +22,16 @@ function linkBox(account, link) {
     { class: "link-box" },
     h("label", { for: id }, t("a_link_for", { name: account.name })),
     input,
-    h("p", { class: "hint" }, t("a_link_hint", { until: link.expires_at.slice(0, 16).replace("T", " ") })),
+    h(
+      "p",
+      { class: "hint" },
+      t("a_link_hint", {
+        until: new Date(link.expires_at).toLocaleString(lang() === "en" ? "en" : "zh-CN", {
+          dateStyle: "medium",
+          timeStyle: "short",
+        }),
+      }),
+    ),
   );
 }
 
@@ -71,7 +80,7 @@ function accountCard(account) {
   return card;
 }
 
-async function createForm(branches) {
+async function createForm(branches, onCreated) {
   const out = h("div", { "aria-live": "polite" });
   const [nameLabel, , name] = field("a-name", "a_name", { maxlength: 100, required: true, autocomplete: "off" });
   const role = h(
@@ -119,6 +128,7 @@ async function createForm(branches) {
         );
         name.value = "";
         codes.value = "";
+        onCreated(answer.data);
       }),
     },
     nameLabel,
@@ -146,12 +156,20 @@ route(
     const own = state.session.branch && state.session.branch.code;
     // The branch itself and those below it (the national root lists every branch).
     const choices = branches.ok ? branches.data.filter((b) => !own || b.code.startsWith(own)) : [];
+    const heading = h("h3", { id: "a-list" }, t("a_list", { n: list.data.length }));
+    const cards = h("ul", { class: "campaigns", "aria-labelledby": "a-list" }, list.data.map(accountCard));
+    const none = list.data.length ? null : h("p", { class: "note" }, t("a_none"));
+    let count = list.data.length;
+    const added = (account) => {
+      cards.prepend(accountCard(account));
+      heading.textContent = t("a_list", { n: ++count });
+      if (none) none.remove();
+    };
     root.append(
-      h("section", { class: "card", "aria-labelledby": "a-new" }, h("h3", { id: "a-new" }, t("a_new")), await createForm(choices)),
-      h("h3", { id: "a-list" }, t("a_list", { n: list.data.length })),
-      list.data.length
-        ? h("ul", { class: "campaigns", "aria-labelledby": "a-list" }, list.data.map(accountCard))
-        : h("p", { class: "note" }, t("a_none")),
+      h("section", { class: "card", "aria-labelledby": "a-new" }, h("h3", { id: "a-new" }, t("a_new")), await createForm(choices, added)),
+      heading,
+      ...(none ? [none] : []),
+      cards,
     );
   },
   { roles: ["admin"] },
