@@ -20,6 +20,7 @@ from api import docs, errors, heavy, hotpath
 from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import (
+    accounts,
     applications,
     campaigns,
     checkins,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router_module.router)
     app.include_router(uploads.router)  # the administrator's imports
     app.include_router(campaigns.choices_router)
+    app.include_router(accounts.router)
     app.include_router(applications.router)
     app.include_router(coverage.router)
     app.include_router(maps.router)

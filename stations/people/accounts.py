@@ -14,7 +14,7 @@ from typing import Any, Literal
 import asyncpg
 
 from stations.db.integrity import translating
-from stations.errors import InvalidInput, NotFound
+from stations.errors import Conflict, InvalidInput, NotFound
 from stations.people import branches, tokens
 from stations.sql import load
 
@@ -51,9 +51,10 @@ async def add_account(
     contact: str | None = None,
     station_ids: list[int] | None = None,
     branch: str | None = None,
-    token_days: int,
-) -> tuple[asyncpg.Record, tokens.IssuedToken]:
-    """Create an account (operators with their stations, others in a branch) and its token."""
+    token_days: int | None,
+) -> tuple[asyncpg.Record, tokens.IssuedToken | None]:
+    """Create an account (operators with their stations, others in a branch) and its
+    token (none with ``token_days`` None: the console's accounts sign in with a password)."""
     if role not in STAFF_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}")
     if station_ids and role != "operator":
@@ -69,8 +70,15 @@ async def add_account(
             account = await conn.fetchrow(SQL.insert_account, role, name.strip(), contact, branch)
             if station_ids:
                 await conn.execute(SQL.grant_stations, account["id"], station_ids)
-            issued = await tokens.issue(
-                conn, days=token_days, account_id=account["id"], label="created with the account"
+            issued = (
+                await tokens.issue(
+                    conn,
+                    days=token_days,
+                    account_id=account["id"],
+                    label="created with the account",
+                )
+                if token_days is not None
+                else None
             )
     return account, issued
 
@@ -109,3 +117,75 @@ async def list_accounts(
 ) -> list[dict[str, Any]]:
     """The accounts a branch sees (all for the national root, ``None``)."""
     return [dict(r) for r in await conn.fetch(SQL.list_accounts, branch)]
+
+
+# --- what an administrator of a union branch may do to accounts ----------------------------
+
+
+async def reachable_account(
+    conn: asyncpg.Connection, *, account_id: int, branch: str | None
+) -> asyncpg.Record:
+    """An account the administrators of ``branch`` manage, else 404 or ``outside_branch``.
+
+    Administrators and planners of the branch or below; operators whose stations are all
+    under it (an operator without stations: the national root's only).
+    """
+    row = await conn.fetchrow(SQL.account_by_id, account_id)
+    if row is None:
+        raise NotFound(f"no account has the id {account_id}", code="account_not_found")
+    if branch is None:
+        return row
+    if row["role"] == "operator":
+        districts = list(row["station_districts"])
+        ok = bool(districts) and all(branches.covers(branch, d) for d in districts)
+    else:
+        ok = branches.covers(branch, row["branch"])
+    if not ok:
+        raise branches.outside(
+            branch, f"account {row['name']} is not under your branch", account=row["name"]
+        )
+    return row
+
+
+async def add_branch_account(
+    conn: asyncpg.Connection,
+    *,
+    by_branch: str | None,
+    role: StaffRole,
+    name: str,
+    contact: str | None = None,
+    station_ids: list[int] | None = None,
+    branch: str | None = None,
+) -> asyncpg.Record:
+    """An administrator of ``by_branch`` creates an account under it (no bearer token:
+    its owner sets a password with a one-time link). Planners and administrators belong
+    to ``branch`` (default: ``by_branch``), which must be under ``by_branch``; an
+    operator's stations must all be under it."""
+    clean = " ".join((name or "").split())
+    if not clean or len(clean) > 100:
+        raise InvalidInput("name: 1-100 characters", field="name")
+    if role == "operator":
+        if not station_ids:
+            raise InvalidInput(
+                "station_ids: an operator runs one station or more", field="station_ids"
+            )
+        await branches.check_stations(conn, branch=by_branch, station_ids=station_ids)
+        branch = None
+    else:
+        branch = branch or by_branch
+        if not branches.covers(by_branch, branch):
+            raise branches.outside(by_branch, f"branch {branch} is not under your branch")
+    if await conn.fetchrow(SQL.account_by_name, clean) is not None:
+        raise Conflict(
+            f"an account is named {clean!r} already; choose another name", code="conflict"
+        )
+    account, _ = await add_account(
+        conn,
+        role=role,
+        name=clean,
+        contact=contact or None,
+        station_ids=station_ids,
+        branch=branch,
+        token_days=None,
+    )
+    return account

@@ -100,3 +100,13 @@ UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1
 
 -- name: station_ids_by_code
 SELECT s.code, s.id FROM stations s WHERE s.code = ANY($1::text[])
+
+-- name: account_by_id
+SELECT id, role, name, contact, branch, disabled_at, created_at,
+       password_hash IS NOT NULL AS has_password,
+       ARRAY(SELECT os.station_id FROM operator_stations os
+             WHERE os.account_id = a.id ORDER BY os.station_id) AS station_ids,
+       ARRAY(SELECT s.district_code FROM operator_stations os
+             JOIN stations s ON s.id = os.station_id
+             WHERE os.account_id = a.id) AS station_districts
+FROM accounts a WHERE id = $1

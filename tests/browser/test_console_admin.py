@@ -349,3 +349,58 @@ async def test_an_administrator_creates_and_edits_a_campaign(
     await context.close()
     assert watch.blocked == []
     assert watch.unexpected_errors(EXPECTED) == []
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_an_administrator_creates_an_account_with_a_password_link_and_disables_one(
+    browser, service, world, conn, artifacts_dir, viewport
+):
+    shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
+    await create_staff(conn, role="planner", branch="3406", name="淮北规划")
+    watch = Watch()
+    context, page = await open_page(browser, service, watch, viewport)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto(service + "/staff/#/admin")
+    await page.get_by_label("账号名").fill(ADMIN)
+    await page.get_by_label("密码", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.get_by_role("link", name=re.compile("工作人员账号")).click()
+    await page.get_by_label("账号名（登录用）").fill("南湖派水点值班")
+    await page.get_by_label("角色").select_option("operator")
+    await page.get_by_label("负责的站点编号").fill(world.lake["code"])
+    await page.get_by_role("button", name="创建账号并生成链接").focus()
+    await page.get_by_role("button", name="创建账号并生成链接").click()
+    link = page.get_by_label("南湖派水点值班 的设置密码链接")
+    await link.wait_for()
+    url = await link.input_value()
+    assert url.startswith(service + "/staff/#/set-password?token=")
+    account = await conn.fetchrow(
+        "SELECT a.role, array_agg(os.station_id) AS stations FROM accounts a "
+        "JOIN operator_stations os ON os.account_id = a.id WHERE a.name = '南湖派水点值班' "
+        "GROUP BY a.role"
+    )
+    assert account["role"] == "operator" and account["stations"] == [world.lake["id"]]
+    await page.locator("li.card", has_text="南湖派水点值班").wait_for()  # listed at once
+    await screen_ok(page)
+    await page.screenshot(path=shot("9-accounts-created"), full_page=True)
+
+    planner = page.locator("li.card", has_text="淮北规划")
+    await planner.get_by_role("button", name="停用账号").click()
+    await page.locator("li.card.disabled", has_text="淮北规划").wait_for()
+    assert await conn.fetchval(
+        "SELECT disabled_at IS NOT NULL FROM accounts WHERE name = '淮北规划'"
+    )
+    await screen_ok(page)
+    await page.screenshot(path=shot("10-accounts"), full_page=True)
+
+    # The link sets the new operator's password (in a fresh window: no session).
+    other, fresh = await open_page(browser, service, watch, viewport)
+    await fresh.goto(url)
+    await fresh.get_by_label("新密码", exact=True).fill("nanhu water 2026")
+    await fresh.get_by_label("再输入一次新密码").fill("nanhu water 2026")
+    await fresh.get_by_role("button", name="设置密码").click()
+    await fresh.get_by_text("账号 南湖派水点值班 的密码已设置").wait_for()
+    await other.close()
+    await context.close()
+    assert watch.blocked == []
+    assert watch.unexpected_errors(EXPECTED) == []

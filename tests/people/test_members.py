@@ -177,3 +177,32 @@ def test_unreadable_csv_is_refused_with_a_reason():
     huge_field = b'"' + b"x" * 200_000 + b'"'
     with pytest.raises(InvalidInput, match="the member file is not readable CSV at line 2"):
         members.read_table(b"member_no,phone,occupation\nHB1," + huge_field + b",courier\n")
+
+
+async def test_cli_imports_a_member_list_from_an_excel_sheet(conn, settings, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["2026 年会员名单"])
+    sheet = book.create_sheet("会员")
+    sheet.append(["会员号", "手机号", "职业", "姓名"])
+    sheet.append(["HB100001", 13900100001, "快递员", "张三"])
+    sheet.append([])
+    sheet.append(["HB100002", "13900100002", "货车司机", "李四"])
+    sheet.append(["HB100003", 13900100003, "飞行员", "王五"])
+    path = tmp_path / "members.xlsx"
+    book.save(path)
+    code, out, err = await run_cli(
+        settings, "members", "import", str(path), "--sheet", "会员", "--json"
+    )
+    assert code == 2, (out, err)  # some rows were rejected
+    import json
+
+    body = json.loads(out)
+    assert body["counts"]["created"] == 2 and body["counts"]["rejected"] == 1
+    rejected = [r for r in body["rows"] if r["action"] == "rejected"]
+    assert [r["row"] for r in rejected] == [4]  # the blank row keeps its number
+    assert await members.sign_in(
+        conn, member_no="HB100001", phone="13900100001", security=settings.security
+    )

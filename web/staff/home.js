@@ -18,6 +18,7 @@ export const HOME_TILES = {
     // the administrator's pages (campaigns.js and the pages after it)
     ["#/admin/campaigns", "tile_campaigns", "tile_campaigns_why"],
     ["#/admin/import", "tile_import", "tile_import_why"],
+    ["#/admin/accounts", "tile_accounts", "tile_accounts_why"],
     ["#/admin/applications", "tile_applications", "tile_applications_why"], // applications.js
   ],
   planner: [["#/planner/map", "tile_planner_map", "tile_planner_map_why"]], // planner.js

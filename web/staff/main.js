@@ -9,19 +9,33 @@
 
 import { $ } from "../common/dom.js";
 import { lang, useWords } from "../common/i18n.js";
-import "./campaign_form.js"; // the administrator's pages (before campaigns.js: its routes first)
-import "./campaigns.js";
-import "./uploads.js";
 import "./applications.js";
 import "./handover.js";
 import "./home.js";
 import "./hours.js";
+import { lazy } from "./router.js";
 import "./planner.js";
 import { signOut } from "./session.js";
 import { applyLanguage, savedLanguage, show } from "./shell.js";
 import "./station.js";
 import "./today.js";
 import { WORDS } from "./words.js";
+
+// The administrator's pages (admin.js) load when one is first opened, with this page's
+// version (dynamic imports are not rewritten by the page server).
+const VERSION = new URL(import.meta.url).search;
+lazy(
+  [
+    "/admin/campaigns",
+    "/admin/campaigns/new",
+    "/admin/campaigns/:id",
+    "/admin/campaigns/:id/edit",
+    "/admin/import",
+    "/admin/accounts",
+  ],
+  () => import(`./admin.js${VERSION}`),
+  { roles: ["admin"] },
+);
 
 function start() {
   useWords(WORDS);

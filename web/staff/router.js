@@ -4,9 +4,30 @@
 
 const routes = [];
 
-// pattern "/station/:id/handover"; view({root, params, query}) renders into root.
+// pattern "/station/:id/handover"; view({root, params, query}) renders into root. A
+// pattern registered again replaces the earlier view in its place (a page loaded later
+// takes over its placeholder: see lazy below).
 export function route(pattern, view, { roles = null, public: open = false } = {}) {
-  routes.push({ parts: pattern.split("/").filter(Boolean), view, roles, open });
+  const entry = { pattern, parts: pattern.split("/").filter(Boolean), view, roles, open };
+  const at = routes.findIndex((r) => r.pattern === pattern);
+  if (at >= 0) routes[at] = entry;
+  else routes.push(entry);
+}
+
+// Placeholders for pages in a module loaded on first use: load() imports it (its route
+// calls replace these), then the real view renders.
+export function lazy(patterns, load, options) {
+  for (const pattern of patterns) {
+    route(
+      pattern,
+      async (context) => {
+        await load();
+        const real = find(here().path);
+        if (real && real.view) await real.view({ ...context, params: real.params });
+      },
+      options,
+    );
+  }
 }
 
 export function here() {

@@ -159,7 +159,7 @@ route(
           if (!answer.ok) {
             // The importer's own sentence too: it names the column, sheet or line at fault.
             const detail = answer.data && answer.data.detail;
-            result.replaceChildren(failure(answer), detail ? h("p", { class: "note mono" }, detail) : null);
+            result.replaceChildren(failure(answer), ...(detail ? [h("p", { class: "note mono" }, detail)] : []));
             return;
           }
           show(answer.data);
