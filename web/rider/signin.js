@@ -5,6 +5,7 @@ import { $ } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { NetworkError, request } from "../common/net.js";
 import { save } from "../common/storage.js";
+import { localWhen } from "./format.js";
 import { loadRating } from "./rating.js";
 import { refusalText } from "./refusals.js";
 import { KEYS, state, status } from "./state.js";
@@ -68,7 +69,9 @@ export async function submitSignIn(event) {
   save(sessionStorage, KEYS.session, state.session);
   error.hidden = true;
   renderAccount();
-  status("");
+  // Wrong sign-ins with this number since the last one: the member should know.
+  const { failed_attempts: failed, last_failed_at: last } = answer.data;
+  status(failed > 0 ? t("failed_sign_ins", { count: failed, time: localWhen(last) }) : "");
   leaveSignIn();
   const then = afterSignIn;
   afterSignIn = null;
@@ -85,6 +88,7 @@ export function signedOut() {
 export async function signOut() {
   const token = state.session && state.session.token;
   signedOut();
+  status(""); // a notice about this member's sign-ins is not for whoever comes next
   save(sessionStorage, KEYS.pending, null);
   save(sessionStorage, KEYS.results, null);
   if (state.view === "station") renderStation();

@@ -109,6 +109,9 @@ export const WORDS = {
     r_idempotency_key_reused: "这次请求和之前的冲突了，请再点一次。",
     r_no_recent_visit: "在这个站点扫码签到或领水后，24 小时内才能评价。",
     r_sign_in_failed: "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",
+    r_too_many_attempts: "尝试次数太多，请 {seconds} 秒后再试。",
+    failed_sign_ins:
+      "自你上次登录以来，有人用你的会员号登录失败 {count} 次（最近一次 {time}）。如果不是你，请告诉所在工会。",
   },
   en: {
     ...COMMON_WORDS.en,
@@ -224,5 +227,8 @@ export const WORDS = {
       "You can rate a station within 24 hours of checking in or claiming water there.",
     r_sign_in_failed:
       "Member number and phone do not match. Check both, or ask your union branch to check your registration.",
+    r_too_many_attempts: "Too many attempts. Please try again in {seconds} s.",
+    failed_sign_ins:
+      "Since your last sign-in, someone failed to sign in with your member number {count} time(s) (last {time}). If it was not you, tell your union branch.",
   },
 };
