@@ -37,7 +37,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
 from stations.errors import Forbidden, Unauthorized
-from stations.people import branches, sessions, tokens
+from stations.people import branches, sessions, throttle, tokens
 from stations.settings import DEV_PLACEHOLDER
 
 Role = Literal["member", "operator", "planner", "admin"]
@@ -138,14 +138,18 @@ async def resolve_principal(
             )
         return Principal(role="admin", subject="admin")
     if not token.startswith(tokens.PREFIX) or len(token) > 100:
+        await _wrong_token(request, conn)
         return None
     digest = tokens.token_hash(token)
     cache = principal_cache(request)
     principal = cache.get(digest)
     if principal is not None:
         return principal
+    # Looked up in the database: not while this address must wait after wrong tokens.
+    await throttle.guard(conn, [_token_key(request)])
     identity = await tokens.resolve(conn, digest=digest)
     if identity is None:
+        await _wrong_token(request, conn)
         return None
     principal = Principal(
         role=identity.role,
@@ -158,6 +162,25 @@ async def resolve_principal(
     )
     cache.put(digest, principal)
     return principal
+
+
+TOKEN_ADDRESS_KIND = "token_address"
+
+
+def _token_key(request: Request) -> throttle.Key:
+    """Wrong bearer tokens count against the client's address, like staff sign-ins."""
+    settings = request.app.state.settings
+    _, by_address = sessions.policies(settings.staff)
+    address = request.client.host if request.client else "unknown"
+    secret = settings.security.pii_hash_key.get_secret_value().encode()
+    return throttle.key(TOKEN_ADDRESS_KIND, address, by_address, secret=secret)
+
+
+async def _wrong_token(request: Request, conn: asyncpg.Connection) -> None:
+    """Count a wrong token; when the address must now wait, say so (429) instead of 401."""
+    key = _token_key(request)
+    if await throttle.failed(conn, [key]) > 0:
+        await throttle.guard(conn, [key])
 
 
 async def session_principal(request: Request, token: str, conn: asyncpg.Connection) -> Principal:

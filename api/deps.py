@@ -85,6 +85,11 @@ def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
             [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}],
             body=raw,
         ) from None
+    return validate_body(model, data, raw)
+
+
+def validate_body(model: type[ModelT], data: Any, raw: bytes) -> ModelT:
+    """``data`` (a parsed body) as ``model``, refused as FastAPI refuses a body."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -271,6 +271,9 @@ class SearchFilters(Input):
     crs: CrsName = Field(default="wgs84", description="CRS of every coordinate in and out")
 
 
+MAX_BATCH_POINTS = 10_000
+
+
 class BatchRequest(SearchFilters):
     model_config = ConfigDict(
         json_schema_extra={
@@ -285,7 +288,7 @@ class BatchRequest(SearchFilters):
         }
     )
 
-    points: list[PointIn] = Field(min_length=1, max_length=10_000)
+    points: list[PointIn] = Field(min_length=1, max_length=MAX_BATCH_POINTS)
     k: Whole = Field(default=filters.DEFAULT_K, ge=1, le=20)
     radius_m: Number | None = Field(
         default=None, ge=0, le=filters.MAX_RADIUS_M, allow_inf_nan=False
@@ -301,6 +304,8 @@ class BatchAnswer(BaseModel):
 
 class LineString(BaseModel):
     """A GeoJSON LineString: [lng, lat] positions (RFC 7946 order), in the request's CRS."""
+
+    model_config = ConfigDict(strict=True)  # true/false is not a coordinate
 
     type: Literal["LineString"]
     coordinates: list[list[Number]] = Field(

@@ -109,9 +109,14 @@ def heavy_requests(token: str) -> list[tuple[str, str, dict]]:
 
 
 def client_loop(
-    base: str, token: str, start: int, stop: threading.Event, done: list[tuple[str, int]]
+    base: str,
+    token: str,
+    start: int,
+    stop: threading.Event,
+    done: list[tuple[str, int]],
+    only: str | None = None,
 ) -> None:
-    requests = heavy_requests(token)
+    requests = [r for r in heavy_requests(token) if only is None or only in r[1]]
     n = start
     with httpx.Client(
         base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}
@@ -173,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--only", help="only the requests whose path holds this (batch, …)")
     args = parser.parse_args()
     settings = get_settings()
     if settings.db.embedded:
@@ -216,7 +222,7 @@ def main() -> None:
         stop = threading.Event()
         done: list[tuple[str, int]] = []
         clients = [
-            threading.Thread(target=client_loop, args=(base, token, i, stop, done))
+            threading.Thread(target=client_loop, args=(base, token, i, stop, done, args.only))
             for i in range(args.clients)
         ]
         for thread in clients:

@@ -22,8 +22,9 @@ from stations.db import embedded, migrations
 from stations.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-# Tables that survive between tests: the migration ledger and PostGIS's own.
-_KEEP_TABLES = {"schema_migrations", "spatial_ref_sys"}
+# Tables that survive between tests: the migration ledger, PostGIS's own, and the key
+# claim codes are made with (drawn by its migration).
+_KEEP_TABLES = {"schema_migrations", "spatial_ref_sys", "claim_code_key"}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from api import schemas
-from api.deps import IndexDep, SettingsDep, json_body, parse_body
+from api.deps import IndexDep, SettingsDep, json_body, parse_body, validate_body
 from api.heavy import HeavyCallerDep, run_heavy
 from api.schemas import AmenityName
 from stations.errors import InvalidInput
@@ -43,8 +43,10 @@ from stations.geo.crs import (
     position_to_wgs84,
     positions_to_wgs84,
 )
+from stations.plaintext import find_control
 from stations.search import batch, render
 from stations.search import filters as params
+from stations.search import route as corridor
 from stations.search.route import stations_along_route
 from stations.search.service import IndexService
 
@@ -351,29 +353,78 @@ async def nearest_batch(
 
 
 def _batch_answer(index: Any, raw: bytes, budget: int) -> bytes:
-    body = parse_body(schemas.BatchRequest, raw)
-    asked = len(body.points) * body.k
+    body, lats, lngs = _batch_request(raw)
+    asked = len(lats) * body.k
     if asked > budget:
         raise InvalidInput(
-            f"points: {len(body.points):,} points × k={body.k} is {asked:,} results, more "
+            f"points: {len(lats):,} points × k={body.k} is {asked:,} results, more "
             f"than the {budget:,} one request may ask; send fewer points or a smaller k",
             code="over_budget",
             parameter="points",
             limit=budget,
             asked=asked,
         )
-    return _batch_body(index, body)
+    return _batch_body(index, body, lats, lngs)
 
 
-def _batch_body(index: Any, body: schemas.BatchRequest) -> bytes:
+# Validating 10,000 points as pydantic models holds the interpreter for 50–300 ms in one
+# call, and the event loop with it. A well-formed list of points is checked here in
+# plain Python and numpy (the loop gets its turns), and the rest of the body by the
+# model; anything irregular goes through the model whole, for its exact messages.
+
+
+def _batch_request(raw: bytes) -> tuple[schemas.BatchRequest, np.ndarray, np.ndarray]:
+    data = _json_object(raw)
+    points = data.get("points") if data is not None else None
+    found = _plain_numbers(points, ("lat", "lng"), max_items=schemas.MAX_BATCH_POINTS)
+    if data is None or found is None or find_control(points) is not None:
+        body = parse_body(schemas.BatchRequest, raw)
+        lats = np.fromiter((p.lat for p in body.points), float, len(body.points))
+        lngs = np.fromiter((p.lng for p in body.points), float, len(body.points))
+        return body, lats, lngs
+    lats, lngs = found
+    if not (np.all(np.abs(lats) <= 90) and np.all(np.abs(lngs) <= 180)):
+        body = parse_body(schemas.BatchRequest, raw)  # names the first point out of range
+    light = {**data, "points": [{"lat": 0.0, "lng": 0.0}]}
+    body = validate_body(schemas.BatchRequest, light, raw)
+    return body, lats, lngs
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _plain_numbers(
+    items: Any, keys: tuple[str, str], *, max_items: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two arrays from a list of ``{keys[0]: number, keys[1]: number}`` (floats or
+    ints, never true/false) with finite values; None when the list is anything else."""
+    if not isinstance(items, list) or not 1 <= len(items) <= max_items:
+        return None
+    first, second = keys
+    try:
+        pairs = [(item[first], item[second]) for item in items]
+    except (KeyError, TypeError, IndexError):
+        return None
+    if any(type(a) not in (float, int) or type(b) not in (float, int) for a, b in pairs):
+        return None
+    values = np.asarray(pairs, dtype=float)
+    if not np.all(np.isfinite(values)):
+        return None
+    return values[:, 0], values[:, 1]
+
+
+def _batch_body(index: Any, body: schemas.BatchRequest, lats: Any, lngs: Any) -> bytes:
     """The batch's answer (CPU work: run in a thread, see api/heavy.py)."""
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     search = _body_filters(body, now_dt)
     crs = parse_named_crs(body.crs)
-    count = len(body.points)
-    lats = np.fromiter((p.lat for p in body.points), float, count)
-    lngs = np.fromiter((p.lng for p in body.points), float, count)
+    count = len(lats)
     lats, lngs = positions_to_wgs84(lats, lngs, crs, field="points")
     answers = batch.nearest_many(
         index, lats, lngs, k=body.k, filters=search, now=now, radius_m=body.radius_m
@@ -408,7 +459,7 @@ async def along_route(request: Request, service: IndexDep) -> Response:
 
 def _route_body(index: Any, raw: bytes) -> bytes:
     """The along-route answer (CPU work: run in a thread, see api/heavy.py)."""
-    body = parse_body(schemas.RouteRequest, raw)
+    body = _route_request(raw)
     now = time.time()
     now_dt = datetime.fromtimestamp(now, UTC)
     search = _body_filters(body, now_dt)
@@ -447,6 +498,29 @@ def _route_body(index: Any, raw: bytes) -> bytes:
         )
     )
     return body_bytes
+
+
+def _route_request(raw: bytes) -> schemas.RouteRequest:
+    """The body, its vertices checked by _route_vertices rather than as 10,000 models
+    (see _batch_request); anything irregular goes through the model whole."""
+    data = _json_object(raw)
+    route = data.get("route") if data is not None else None
+    coordinates = route.get("coordinates") if isinstance(route, dict) else None
+    if (
+        data is None
+        or not isinstance(route, dict)
+        or not isinstance(coordinates, list)
+        or not 2 <= len(coordinates) <= corridor.MAX_VERTICES
+        or not all(
+            isinstance(p, list) and all(type(v) in (float, int) for v in p) for p in coordinates
+        )
+        or find_control(data) is not None
+    ):
+        return parse_body(schemas.RouteRequest, raw)
+    light = {**data, "route": {**route, "coordinates": [[0.0, 0.0], [0.0, 0.0]]}}
+    body = validate_body(schemas.RouteRequest, light, raw)
+    body.route.coordinates = coordinates
+    return body
 
 
 def _route_vertices(coordinates: list[list[float]], crs: Crs) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from fastapi import APIRouter
 
@@ -249,3 +250,24 @@ async def test_cli_adds_an_operator_and_prints_a_working_token(client, conn, set
     assert code == 0, err
     planner = out.split("token (shown once; store it safely): ")[1].split()[0]
     assert (await client.get("/v1/auth/me", headers=bearer(planner))).json()["role"] == "planner"
+
+
+async def test_wrong_bearer_tokens_are_throttled_per_address(app, conn, settings):
+    """Guessing tokens from one address: a few free, then 429 before any lookup; a good
+    token from another address is not affected."""
+    _, token = await create_member_with_token(conn, settings)
+    guesser = httpx.ASGITransport(app=app, client=("198.51.100.23", 40000))
+    statuses = []
+    async with httpx.AsyncClient(transport=guesser, base_url="http://127.0.0.1") as client:
+        for n in range(40):
+            guess = {"Authorization": f"Bearer ls_{n:043d}"}
+            statuses.append((await client.get("/v1/auth/me", headers=guess)).status_code)
+        refused = await client.get("/v1/auth/me", headers=bearer(token))
+    free = settings.staff.address_attempts_free
+    assert statuses[:free] == [401] * free
+    assert set(statuses[free:]) == {429}, statuses
+    assert refused.status_code == 429  # even a good token waits from that address
+    assert int(refused.headers["Retry-After"]) >= 1
+    other = httpx.ASGITransport(app=app, client=("198.51.100.24", 40000))
+    async with httpx.AsyncClient(transport=other, base_url="http://127.0.0.1") as client:
+        assert (await client.get("/v1/auth/me", headers=bearer(token))).status_code == 200

@@ -15,8 +15,10 @@ every text of their path, query and body: each must be refused with a 4xx (422
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -45,9 +47,11 @@ STATION_OPERATIONS = frozenset(
         "GET /v1/stations/{station_id}/history",
     )
 )
-EXAMPLES = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 150}
-OTHER_EXAMPLES = 10
-CONTROL_EXAMPLES = 100
+# STATIONS_FUZZ_SCALE=5 runs five times as many (a long run: about 20,000 requests).
+SCALE = int(os.environ.get("STATIONS_FUZZ_SCALE", "1"))
+EXAMPLES = {GenerationMode.POSITIVE: 200 * SCALE, GenerationMode.NEGATIVE: 150 * SCALE}
+OTHER_EXAMPLES = 10 * SCALE
+CONTROL_EXAMPLES = 100 * SCALE
 # Requests carry the administrator's token: nearest:batch and coverage need one.
 AUTH: dict[str, str] = {}
 CONTROL_CHARACTERS = ("\x00", "\x1b", "\x07", "\x7f", "\x85", "\x0b")
@@ -157,6 +161,8 @@ def _fuzz(base_url: str) -> tuple[Counter, list[str]]:
     return calls, failures
 
 
+# About 4,500 requests take 3–4 minutes on the shared 2-core machine.
+@pytest.mark.timeout(600 * SCALE)
 async def test_generated_requests_never_get_a_server_error(settings, conn):
     await insert_stations(conn, demo_city(400, seed=99))
     AUTH.update(admin_headers(settings))
@@ -164,6 +170,7 @@ async def test_generated_requests_never_get_a_server_error(settings, conn):
     api = settings.api.model_copy(update={"heavy_per_minute": 100_000, "heavy_burst": 100_000})
     with LiveServer(settings.model_copy(update={"api": api})) as base_url:
         calls, failures = await asyncio.to_thread(_fuzz, base_url)
+    print(f"fuzz: {sum(calls.values()):,} requests over {len(calls)} operation rounds")
     assert not failures, "\n\n".join(failures[:10])
     assert sum(calls[label] for label in STATION_OPERATIONS) >= MIN_REQUESTS, calls
     assert calls["GET /v1/stations/nearest"] >= 200

@@ -12,8 +12,14 @@ import asyncio
 import socket
 import time
 
+import numpy as np
 import orjson
+import pytest
+from fastapi.exceptions import RequestValidationError
 
+from api import schemas
+from api.deps import parse_body
+from api.routes.nearest import _batch_request, _route_request
 from tests.api.test_errors import check_problem
 from tests.factories import (
     HUAIBEI_CENTRE,
@@ -196,3 +202,49 @@ async def test_a_probe_stays_fast_while_a_large_batch_runs(settings, conn):
     assert response.status_code == 200, response.text[:300]
     assert len(probes_during_batch) >= 3, probes_during_batch
     assert max(probes_during_batch) < 0.25, probes_during_batch
+
+
+def test_the_bulk_body_checks_answer_as_the_models_do():
+    """Batch points and route vertices are checked without a model each (the event loop
+    must not wait for 10,000 of them): the same bodies pass and fail as through the model."""
+    batches = [
+        {"points": [{"lat": 33.9, "lng": 116}, {"lat": -90, "lng": 180, "note": "x"}], "k": 3},
+        {"points": [{"lat": True, "lng": 116.8}]},
+        {"points": [{"lat": 95, "lng": 116.8}]},
+        {"points": [{"lat": "33.9", "lng": 116.8}]},
+        {"points": [[33.9, 116.8]]},
+        {"points": []},
+        {"points": [{"lat": 33.9, "lng": 116.8}] * 10_001},
+        {"points": [{"lat": 33.9, "lng": 116.8}], "radius_m": False},
+        {"points": [{"lat": 33.9, "lng": 116.8, "n\x00": 1}]},
+    ]
+    for data in batches:
+        raw = orjson.dumps(data)
+        try:
+            expected = parse_body(schemas.BatchRequest, raw)
+        except RequestValidationError as exc:
+            with pytest.raises(RequestValidationError) as caught:
+                _batch_request(raw)
+            assert caught.value.errors()[0]["loc"] == exc.errors()[0]["loc"], data
+            continue
+        body, lats, lngs = _batch_request(raw)
+        assert body.k == expected.k
+        assert np.array_equal(lats, [p.lat for p in expected.points])
+        assert np.array_equal(lngs, [p.lng for p in expected.points])
+
+    routes = [
+        [[116.78, 33.95], [116.8, 33.956, 12]],
+        [[116.78, 33.95], [True, 33.9]],
+        [[116.78, 33.95]],
+        [[116.78, 33.95], "x"],
+    ]
+    for coordinates in routes:
+        raw = orjson.dumps({"route": {"type": "LineString", "coordinates": coordinates}})
+        try:
+            expected_route = parse_body(schemas.RouteRequest, raw)
+        except RequestValidationError as exc:
+            with pytest.raises(RequestValidationError) as caught:
+                _route_request(raw)
+            assert caught.value.errors()[0]["loc"] == exc.errors()[0]["loc"], coordinates
+            continue
+        assert _route_request(raw).route.coordinates == expected_route.route.coordinates

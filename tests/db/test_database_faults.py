@@ -9,7 +9,10 @@ one started while it was down (it waits, and serves once the database is back).
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import time
+import uuid
 
 import httpx
 import pytest
@@ -32,11 +35,14 @@ LAT, LNG = HUAIBEI_CENTRE
 
 
 @pytest.fixture
-async def own_cluster(settings, tmp_path_factory):
-    """Settings whose database lives in a cluster of this test's own, migrated."""
-    db = settings.db.model_copy(
-        update={"data_dir": tmp_path_factory.mktemp("faults") / "pg", "name": "stations"}
-    )
+async def own_cluster(settings):
+    """Settings whose database lives in a cluster of this test's own, migrated.
+
+    Beside the session's cluster (not under /tmp): when the server runs as the
+    ``postgres`` user it must reach the directory, as it reaches the session's.
+    """
+    where = settings.db.data_dir.parent / f"faults-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    db = settings.db.model_copy(update={"data_dir": where / "pg", "name": "stations"})
     await asyncio.to_thread(embedded.start, db)
     try:
         await dbadmin.create_database(db, db.name)
@@ -44,6 +50,7 @@ async def own_cluster(settings, tmp_path_factory):
         yield settings.model_copy(update={"db": db})
     finally:
         await asyncio.to_thread(embedded.stop, db)
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def check_unavailable(response: httpx.Response, what: str) -> None:

@@ -587,6 +587,31 @@ async def test_claim_refused_when_campaign_is_cancelled_or_not_started(client, c
     }
 
 
+async def test_claim_codes_come_from_a_key_drawn_per_database_not_a_formula(conn):
+    key = await conn.fetchval("SELECT k FROM claim_code_key")
+    assert len(key) == 32
+    codes = [await conn.fetchval("SELECT claim_code($1)", i) for i in (41, 42)]
+
+    def affine(n: int) -> str:  # the codes before: the next one could be computed
+        v, out = (n * 20408163265 + 7777777) % 32**7, ""
+        for _ in range(7):
+            out = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[v % 32] + out
+            v //= 32
+        return out
+
+    assert codes != [affine(41), affine(42)]
+    scratch = conn.transaction()
+    await scratch.start()
+    try:
+        await conn.execute("UPDATE claim_code_key SET k = sha256('another key'::bytea)")
+        other = [await conn.fetchval("SELECT claim_code($1)", i) for i in (41, 42)]
+        assert await conn.fetchval("SELECT claim_id($1)", codes[1]) != 42
+    finally:
+        await scratch.rollback()
+    assert other[0] != codes[0] and other[1] != codes[1]  # the key decides every code
+    assert await conn.fetchval("SELECT claim_id($1)", codes[1]) == 42
+
+
 async def test_claim_codes_are_the_ids_in_disguise_and_read_back(conn):
     ids = [1, 2, 3, 1000, 123456789, 34359738367]
     codes = [await conn.fetchval("SELECT claim_code($1)", i) for i in ids]

@@ -14,6 +14,9 @@ export function refusalText(problem, kind = "claim") {
     return t(key, { distance: problem.distance_m, radius: problem.radius_m });
   }
   if (code === "quota_used") return t("r_quota_used", { quota: problem.daily_quota });
+  if (code === "too_many_attempts") {
+    return t("r_too_many_attempts", { seconds: problem.retry_after_s });
+  }
   if (code === "out_of_stock" && problem.stock_set === false) return t("r_out_of_stock_unset");
   if (code === "campaign_closed" && problem.daily_start && problem.daily_end) {
     return t("r_campaign_closed_hours", { from: problem.daily_start, to: problem.daily_end });

@@ -5,6 +5,7 @@ import { $ } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { NetworkError, request } from "../common/net.js";
 import { save } from "../common/storage.js";
+import { localWhen } from "./format.js";
 import { redrawStation, sessionChanged } from "./page.js";
 import { refusalText } from "./refusals.js";
 import { KEYS, state, status } from "./state.js";
@@ -61,13 +62,15 @@ export async function submitSignIn(event) {
   }
   startSession(answer.data);
   error.hidden = true;
-  finishSignIn();
+  // Wrong sign-ins with this number since the last one: the member should know.
+  const { failed_attempts: failed, last_failed_at: last } = answer.data;
+  finishSignIn(failed > 0 ? t("failed_sign_ins", { count: failed, time: localWhen(last) }) : "");
 }
 
 // Back to where the rider was before signing in, and on with what they were doing
 // (a claim, a rating); also after a membership application signed them in (apply.js).
-export function finishSignIn() {
-  status("");
+export function finishSignIn(line = "") {
+  status(line);
   leaveSignIn();
   const then = afterSignIn;
   afterSignIn = null;
@@ -96,6 +99,7 @@ export function signedOut() {
 export async function signOut() {
   const token = state.session && state.session.token;
   signedOut();
+  status(""); // a notice about this member's sign-ins is not for whoever comes next
   save(sessionStorage, KEYS.pending, null);
   save(sessionStorage, KEYS.results, null);
   sessionChanged();

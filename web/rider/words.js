@@ -147,6 +147,9 @@ export const WORDS = {
     lookup_approved: "申请已批准！你的会员号：",
     lookup_signed_in: "已用这个会员号为你登录，现在就可以扫码领水了。",
     lookup_continue: "继续",
+    r_too_many_attempts: "尝试次数太多，请 {seconds} 秒后再试。",
+    failed_sign_ins:
+      "自你上次登录以来，有人用你的会员号登录失败 {count} 次（最近一次 {time}）。如果不是你，请告诉所在工会。",
   },
   en: {
     ...COMMON_WORDS.en,
@@ -300,5 +303,8 @@ export const WORDS = {
     lookup_approved: "Approved! Your member number:",
     lookup_signed_in: "You are signed in with it: you can scan a poster and claim water now.",
     lookup_continue: "Continue",
+    r_too_many_attempts: "Too many attempts. Please try again in {seconds} s.",
+    failed_sign_ins:
+      "Since your last sign-in, someone failed to sign in with your member number {count} time(s) (last {time}). If it was not you, tell your union branch.",
   },
 };
