@@ -26,7 +26,11 @@ def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) ->
     }
 
 
-_F = _query("f", "json (the only format)", {"type": "string", "enum": list(FORMATS)})
+_F = _query(
+    "f",
+    "json or html (a page for people; the default when the Accept header asks for HTML)",
+    {"type": "string", "enum": list(FORMATS)},
+)
 _LIMIT = _query(
     "limit",
     "features per page",

@@ -31,7 +31,7 @@ from stations.search.filters import parse_amenities, parse_kinds
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-FORMATS = ("json",)
+FORMATS = ("json", "html")
 
 COMMON_PARAMETERS = (
     "f",
