@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from api.deps import ConnDep
 from api.responses import JSONResponse
 from api.routes import rider
-from stations.errors import BadQuery, NotFound
+from stations.errors import NotFound
 from stations.ogc import collections, documents, features, params
 from stations.ogc import crs as ogc_crs
 from stations.ogc.openapi import openapi_document
@@ -58,10 +58,7 @@ def _page(request: Request) -> Response:
 
 
 def _single(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
-    if len(values) > 1:
-        raise BadQuery(name, f"{name}: given {len(values)} times; send it once")
-    return values[0] if values else None
+    return params.single(_pairs(request), name)
 
 
 def _json(
