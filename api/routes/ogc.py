@@ -64,7 +64,10 @@ def _single(request: Request, name: str) -> str | None:
 def _json(
     body: object, media_type: str = documents.JSON, *, crs_uri: str | None = None
 ) -> Response:
-    headers = {"Content-Crs": f"<{crs_uri}>"} if crs_uri else None
+    # The same URL answers a page to browsers: caches must keep the two apart.
+    headers = {"Vary": "Accept"}
+    if crs_uri:
+        headers["Content-Crs"] = f"<{crs_uri}>"
     return JSONResponse(body, media_type=media_type, headers=headers)
 
 

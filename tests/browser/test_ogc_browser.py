@@ -103,6 +103,7 @@ async def test_a_planner_browses_the_ogc_pages(browser, service, artifacts_dir, 
 async def test_programs_still_get_json_and_f_html_gets_the_page(client, conn):
     response = await client.get("/ogc/collections", headers={"Accept": "application/json"})
     assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["vary"] == "Accept"
     page = await client.get("/ogc/collections?f=html")
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -18,7 +18,9 @@ useWords(WORDS);
 function jsonUrl() {
   const url = new URL(window.location.href);
   url.searchParams.set("f", "json");
-  // The map draws in the tiles' CRS: GCJ-02 tiles need GCJ-02 positions.
+  // The map draws in the tiles' CRS (GCJ-02 tiles need GCJ-02 positions), longitude
+  // first, whatever crs the address names.
+  url.searchParams.delete("crs");
   if (config.tiles.url && config.tiles.crs === "gcj02" && url.pathname.includes("/items")) {
     url.searchParams.set("crs", `${url.origin}/ogc/crs/gcj02`);
   }
