@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from api.deps import ConnDep
 from api.responses import JSONResponse
-from stations.errors import BadQuery, NotFound
+from api.routes import rider
+from stations.errors import NotFound
 from stations.ogc import collections, documents, features, params
 from stations.ogc import crs as ogc_crs
 from stations.ogc.openapi import openapi_document
@@ -31,48 +33,68 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
     return list(request.query_params.multi_items())
 
 
-def _only_format(request: Request) -> None:
+def _only_format(request: Request) -> bool:
     """Documents other than features read ``f`` only. Other parameters are ignored
     there, not refused: GDAL repeats the query of an ``OAPIF:`` URL (``?crs=…``) on
-    every request, and a metadata document filters nothing a typo could change."""
-    params.parse_format(_single(request, "f"))
+    every request, and a metadata document filters nothing a typo could change.
+    True when the answer is the HTML page."""
+    return _wants_html(request)
+
+
+def _wants_html(request: Request) -> bool:
+    """``f=html``, or no ``f`` and a browser's Accept (HTML before any JSON)."""
+    chosen = params.parse_format(_single(request, "f"))
+    if chosen is not None:
+        return chosen == "html"
+    accept = request.headers.get("accept", "")
+    html_at = accept.find("text/html")
+    json_at = accept.find("json")
+    return html_at >= 0 and (json_at < 0 or html_at < json_at)
+
+
+def _page(request: Request) -> Response:
+    """The page that shows this document to people (it reads the JSON itself)."""
+    return rider.page_response(request, rider.OGC)
 
 
 def _single(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
-    if len(values) > 1:
-        raise BadQuery(name, f"{name}: given {len(values)} times; send it once")
-    return values[0] if values else None
+    return params.single(_pairs(request), name)
 
 
 def _json(
     body: object, media_type: str = documents.JSON, *, crs_uri: str | None = None
-) -> JSONResponse:
-    headers = {"Content-Crs": f"<{crs_uri}>"} if crs_uri else None
+) -> Response:
+    # The same URL answers a page to browsers: caches must keep the two apart.
+    headers = {"Vary": "Accept"}
+    if crs_uri:
+        headers["Content-Crs"] = f"<{crs_uri}>"
     return JSONResponse(body, media_type=media_type, headers=headers)
 
 
 @router.get("", summary="OGC API landing page")
-async def landing(request: Request) -> JSONResponse:
-    _only_format(request)
+async def landing(request: Request) -> Response:
+    if _only_format(request):
+        return _page(request)
     return _json(documents.landing_page(_base(request)))
 
 
 @router.get("/conformance", summary="OGC API conformance classes")
-async def conformance(request: Request) -> JSONResponse:
-    _only_format(request)
+async def conformance(request: Request) -> Response:
+    if _only_format(request):
+        return _page(request)
     return _json(documents.conformance())
 
 
 @router.get("/api", summary="OpenAPI 3.0 description of the OGC API")
-async def api_definition(request: Request) -> JSONResponse:
-    _only_format(request)
+async def api_definition(request: Request) -> Response:
+    params.parse_format(_single(request, "f"))  # JSON whatever is asked: GIS clients read it
     return _json(openapi_document(_base(request)), documents.OPENAPI_JSON)
 
 
 @router.get("/collections", summary="OGC API collections")
-async def collection_list(request: Request, conn: ConnDep) -> JSONResponse:
-    _only_format(request)
+async def collection_list(request: Request, conn: ConnDep) -> Response:
+    if _only_format(request):
+        return _page(request)
     extents = {}
     for collection in collections.COLLECTIONS.values():
         extents[collection.id] = await features.collection_extent(conn, collection)
@@ -80,33 +102,38 @@ async def collection_list(request: Request, conn: ConnDep) -> JSONResponse:
 
 
 @router.get("/collections/{collection_id}", summary="One OGC API collection")
-async def collection_detail(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
+async def collection_detail(collection_id: str, request: Request, conn: ConnDep) -> Response:
     collection = collections.collection(collection_id)
-    _only_format(request)
+    if _only_format(request):
+        return _page(request)
     extent = await features.collection_extent(conn, collection)
     return _json(documents.collection_doc(_base(request), collection, extent))
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryables (JSON Schema)")
-async def queryables(collection_id: str, request: Request) -> JSONResponse:
+async def queryables(collection_id: str, request: Request) -> Response:
     collection = collections.collection(collection_id)
-    _only_format(request)
+    if _only_format(request):
+        return _page(request)
     return _json(documents.queryables(_base(request), collection), documents.SCHEMA_JSON)
 
 
 @router.get("/collections/{collection_id}/schema", summary="Feature schema (JSON Schema)")
-async def schema(collection_id: str, request: Request) -> JSONResponse:
+async def schema(collection_id: str, request: Request) -> Response:
     collection = collections.collection(collection_id)
-    _only_format(request)
+    if _only_format(request):
+        return _page(request)
     return _json(documents.feature_schema(_base(request), collection), documents.SCHEMA_JSON)
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection (GeoJSON)")
-async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResponse:
+async def items(collection_id: str, request: Request, conn: ConnDep) -> Response:
     collection = collections.collection(collection_id)
     pairs = _pairs(request)
     base = _base(request)
     query = params.parse_feature_query(pairs, collection, base)
+    if _wants_html(request):
+        return _page(request)
     page = await features.feature_page(conn, query)
     cursor = params.encode_cursor(query.sort, page.rows[-1]) if page.more else None
     body = await asyncio.to_thread(
@@ -123,15 +150,14 @@ async def items(collection_id: str, request: Request, conn: ConnDep) -> JSONResp
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)")
-async def item(
-    collection_id: str, feature_id: str, request: Request, conn: ConnDep
-) -> JSONResponse:
+async def item(collection_id: str, feature_id: str, request: Request, conn: ConnDep) -> Response:
     collection = collections.collection(collection_id)
     base = _base(request)
     params.check_known(_pairs(request), ("f", "crs", "properties"))
-    params.parse_format(_single(request, "f"))
     target = ogc_crs.parse_ogc_crs(_single(request, "crs"), base)
     row = await features.one_feature(conn, collection, feature_id)
+    if _wants_html(request):
+        return _page(request)
     [position] = documents.coordinates([row], target)
     chosen = params.parse_properties(_single(request, "properties"))
     body = documents.feature(row, base, collection, position, chosen)
@@ -139,8 +165,8 @@ async def item(
 
 
 @router.get("/crs/{key}", summary="One of this service's own (non-EPSG) CRSs")
-async def own_crs(key: str, request: Request) -> JSONResponse:
-    _only_format(request)
+async def own_crs(key: str, request: Request) -> Response:
+    params.parse_format(_single(request, "f"))  # JSON: a definition for programs
     found = ogc_crs.own_crs(key)
     if found is None:
         own = [c.key for c in ogc_crs.OFFERED if not c.is_registered]

@@ -122,6 +122,7 @@ def console_config(
 
 RIDER = "index.html"
 CONSOLE = "staff.html"
+OGC = "ogc.html"
 
 
 def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -289,5 +290,10 @@ def install(app: FastAPI) -> None:
     app.state.page_configs = {
         RIDER: page_config(settings.coverage, settings.tiles),
         CONSOLE: console_config(settings.coverage, settings.tiles, settings.staff),
+        # /ogc in a browser (api/routes/ogc.py): the vocabularies and the status labels.
+        OGC: {
+            **page_config(settings.coverage, settings.tiles),
+            "statuses": {str(name): list(pair) for name, pair in vocab.STATUS_LABELS.items()},
+        },
     }
     app.include_router(router)

@@ -31,6 +31,7 @@ CRS84 = ogc_crs.CRS84
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
@@ -65,6 +66,7 @@ def landing_page(base: str) -> dict[str, Any]:
         "description": DESCRIPTION,
         "links": [
             link(base, "self", JSON, "本页 / this document"),
+            link(f"{base}?f=html", "alternate", HTML, "网页 / as a web page"),
             link(f"{base}/api", "service-desc", OPENAPI_JSON, "API 定义 / API definition"),
             link(f"{base}/conformance", "conformance", JSON, "符合的标准 / conformance"),
             link(f"{base}/collections", "data", JSON, "数据集 / collections"),

@@ -26,7 +26,11 @@ def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) ->
     }
 
 
-_F = _query("f", "json (the only format)", {"type": "string", "enum": list(FORMATS)})
+_F = _query(
+    "f",
+    "json or html (a page for people; the default when the Accept header asks for HTML)",
+    {"type": "string", "enum": list(FORMATS)},
+)
 _LIMIT = _query(
     "limit",
     "features per page",
@@ -101,6 +105,9 @@ def _ok(media_type: str, description: str) -> dict[str, Any]:
             "content": {media_type: {"schema": {"type": "object"}}},
         },
         "400": _problem("a query parameter is unknown or malformed"),
+        # the service's edge rule, before any OGC route (api/guard.py): NUL and other
+        # control characters in a path or parameter
+        "422": _problem("a path or parameter holds a control character (control_character)"),
     }
 
 

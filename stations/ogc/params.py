@@ -31,7 +31,7 @@ from stations.search.filters import parse_amenities, parse_kinds
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-FORMATS = ("json",)
+FORMATS = ("json", "html")
 
 COMMON_PARAMETERS = (
     "f",
@@ -283,10 +283,13 @@ def decode_cursor(text: str | None, sort: SortKey) -> Cursor:
         raise wrong from None
 
 
-def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
-    values = [v for k, v in pairs if k == name]
+def single(pairs: list[tuple[str, str]], name: str) -> str | None:
+    """The one value of ``name``. The same value twice is one value: GDAL appends the
+    query of its OAPIF URL to the `next` links, which carry it already (in another
+    percent-encoding); two different values are a 400."""
+    values = list(dict.fromkeys(v for k, v in pairs if k == name))
     if len(values) > 1:
-        raise BadQuery(name, f"{name}: given {len(values)} times; send it once")
+        raise BadQuery(name, f"{name}: given {len(values)} different values; send one")
     return values[0] if values else None
 
 
@@ -317,7 +320,7 @@ def parse_feature_query(
     """Every items parameter checked, or the first mistake as a 400 (``base``: the
     service's ``…/ogc`` URL, which the service's own CRS URIs start with)."""
     check_known(pairs, allowed_parameters(collection))
-    parse_format(_single(pairs, "f"))
+    parse_format(single(pairs, "f"))
     kinds = collection.kind_filter
     if "kind" in collection.queryables and (given := _many(pairs, "kind")):
         asked = _parse("kind", lambda: parse_kinds(given))
@@ -330,21 +333,21 @@ def parse_feature_query(
             "status", f"status: name a status; allowed values: {', '.join(lookup.STATUS_VALUES)}"
         )
     statuses = list(_parse("status", lambda: lookup.parse_statuses(status))) if status else None
-    district_text = _single(pairs, "district")
+    district_text = single(pairs, "district")
     district = _parse("district", lambda: lookup.parse_district(district_text))
-    bbox_text = _single(pairs, "bbox")
-    bbox_crs = ogc_crs.parse_ogc_crs(_single(pairs, "bbox-crs"), base, field="bbox-crs")
-    when = _single(pairs, "datetime")
-    verified = _single(pairs, "verified_at")
-    cursor = _single(pairs, "cursor")
-    filter_text = _single(pairs, "filter")
-    filter_lang = _single(pairs, "filter-lang")
+    bbox_text = single(pairs, "bbox")
+    bbox_crs = ogc_crs.parse_ogc_crs(single(pairs, "bbox-crs"), base, field="bbox-crs")
+    when = single(pairs, "datetime")
+    verified = single(pairs, "verified_at")
+    cursor = single(pairs, "cursor")
+    filter_text = single(pairs, "filter")
+    filter_lang = single(pairs, "filter-lang")
     if filter_lang is not None and filter_lang not in cql2.LANGS:
         raise BadQuery(
             "filter-lang",
             f"filter-lang: unknown {filter_lang!r}; allowed values: {', '.join(cql2.LANGS)}",
         )
-    sort = parse_sortby(_single(pairs, "sortby"))
+    sort = parse_sortby(single(pairs, "sortby"))
     return FeatureQuery(
         kinds=kinds,
         amenities=amenities or None,
@@ -353,11 +356,11 @@ def parse_feature_query(
         bbox=ogc_crs.bbox_to_wgs84(bbox_text, bbox_crs) if bbox_text is not None else None,
         updated=parse_interval(when, "datetime") if when is not None else None,
         verified=parse_interval(verified, "verified_at") if verified is not None else None,
-        limit=parse_limit(_single(pairs, "limit")),
-        crs=ogc_crs.parse_ogc_crs(_single(pairs, "crs"), base),
+        limit=parse_limit(single(pairs, "limit")),
+        crs=ogc_crs.parse_ogc_crs(single(pairs, "crs"), base),
         filter=cql2.parse_filter(filter_text, filter_lang) if filter_text is not None else None,
-        filter_crs=ogc_crs.parse_ogc_crs(_single(pairs, "filter-crs"), base, field="filter-crs"),
+        filter_crs=ogc_crs.parse_ogc_crs(single(pairs, "filter-crs"), base, field="filter-crs"),
         sort=sort,
         cursor=decode_cursor(cursor, sort),
-        properties=parse_properties(_single(pairs, "properties")),
+        properties=parse_properties(single(pairs, "properties")),
     )

@@ -93,6 +93,11 @@ def parse_bbox(text: str | None, crs: Crs, *, field: str = "bbox") -> list[float
 def parse_statuses(values: list[str] | None, *, field: str = "status") -> tuple[str, ...]:
     names = [p.strip() for v in values or () for p in v.split(",") if p.strip()]
     if not names:
+        if values:  # `status=` given empty: a mistake to report, not a filter to drop
+            raise InvalidInput(
+                f"{field}: empty; leave it out or name one of {', '.join(STATUS_VALUES)}",
+                field=field,
+            )
         return DEFAULT_STATUSES
     for name in names:
         if name not in STATUS_VALUES:
@@ -104,8 +109,13 @@ def parse_statuses(values: list[str] | None, *, field: str = "status") -> tuple[
 
 
 def parse_district(value: str | None, *, field: str = "district") -> str | None:
-    if value is None or not value.strip():
+    if value is None:
         return None
+    if not value.strip():  # given empty: a mistake to report, not a filter to drop
+        raise InvalidInput(
+            f"{field}: empty; leave it out or name a district (e.g. 相山区 or 340603)",
+            field=field,
+        )
     if len(value) > 100 or _CONTROL.search(value):
         raise InvalidInput(
             f"{field}: a district name or code (e.g. 相山区 or 340603), at most 100 characters",

@@ -469,3 +469,13 @@ async def test_openapi_documents_nearest_parameters_with_examples(settings, conn
     assert names["amenity"]["schema"]["items"]["enum"] == list(AMENITIES)
     assert "/v1/stations/nearest:batch" in spec["paths"]
     assert "/v1/stations/along-route" in spec["paths"]
+
+
+@pytest.mark.parametrize("query", ["district=", "district=%20", "status=", "status=,"])
+async def test_search_refuses_an_empty_district_or_status(client, query):
+    """Given empty, a filter is a mistake to report, never silently dropped."""
+    response = await client.get(f"/v1/stations?{query}")
+    assert response.status_code == 422
+    field = query.split("=")[0]
+    assert response.json()["field"] == field
+    assert response.json()["detail"].startswith(f"{field}: empty;")

@@ -13,13 +13,14 @@ import re
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pyogrio
 import pytest
 from owslib.ogcapi.features import Features
 
 from api.main import create_app
+from stations.geo.crs import from_wgs84, parse_crs
 from stations.geo.distance import GEOD
 from tests.browser.chromium import serve
 from tests.fixtures.search.stations import demo_city, insert_stations
@@ -162,3 +163,73 @@ async def test_owslib_lists_collections_and_pages_through_every_item(service, co
     assert [f["id"] for f in features] == [r["id"] for r in ids]
     assert matched == len(ids) == STATIONS
     assert pages == -(-STATIONS // PAGE)
+
+
+def _owslib_filtered(url: str, crs: str) -> tuple[list[dict], str]:
+    api = Features(url)
+    page = api.collection_items(
+        "stations",
+        limit=1000,
+        filter="kind = 'water_point' AND status <> 'closed'",
+        crs=crs,
+    )
+    return page["features"], api.response_headers.get("Content-Crs", "")
+
+
+async def test_owslib_filters_with_cql2_and_reads_cgcs2000(service, conn):
+    uri = "http://www.opengis.net/def/crs/EPSG/0/4490"
+    features, content_crs = await asyncio.to_thread(_owslib_filtered, service.url, uri)
+    rows = await conn.fetch(
+        "SELECT id, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng FROM stations "
+        "WHERE kind = 'water_point' AND status <> 'closed' ORDER BY id"
+    )
+    assert [f["id"] for f in features] == [r["id"] for r in rows] and len(rows) > PAGE
+    assert content_crs == f"<{uri}>"
+    cgcs2000 = parse_crs("EPSG:4490")
+    for feature, row in zip(features, rows, strict=True):
+        lat, lng = (float(v) for v in from_wgs84(row["lat"], row["lng"], cgcs2000))
+        assert feature["geometry"]["coordinates"] == pytest.approx([lat, lng], abs=1e-9)
+
+
+async def test_gdal_reads_a_cql2_filter_given_in_its_url_and_a_where_it_checks_itself(
+    service, conn
+):
+    """GDAL 3.6 writes no CQL2 of its own (a `-where` beyond the plain parameters it
+    evaluates itself, over every page); a filter in the OAPIF URL's query is repeated on
+    every request, so the server selects."""
+    cql = quote("name LIKE '%派水%' AND status <> 'closed'", safe="")
+    listing = await asyncio.to_thread(
+        _gdal,
+        "ogrinfo",
+        "-ro",
+        "-al",
+        "-q",
+        f"OAPIF:{service.url}/collections/stations?filter={cql}",
+        "-oo",
+        f"PAGE_SIZE={PAGE}",
+    )
+    ids = [int(i) for i in re.findall(r"^OGRFeature\(stations\):(\d+)$", listing, re.MULTILINE)]
+    expected = await conn.fetch(
+        "SELECT id FROM stations WHERE name LIKE '%派水%' AND status <> 'closed' ORDER BY id"
+    )
+    assert len(expected) > 0
+    pages = [r for r in service.requests if r.startswith("/ogc/collections/stations/items?")]
+    assert pages and all(f"filter={cql}" in r for r in pages), pages
+    assert len(ids) == len(expected) > PAGE  # every page, each selected by the server
+
+    service.requests.clear()
+    listing = await asyncio.to_thread(
+        _gdal,
+        "ogrinfo",
+        "-ro",
+        "-al",
+        "-q",
+        f"OAPIF:{service.url}",
+        "stations",
+        "-where",
+        "name LIKE '%派水%' AND status <> 'closed'",
+        "-oo",
+        f"PAGE_SIZE={PAGE}",
+    )
+    found = re.findall(r"^OGRFeature\(stations\):(\d+)$", listing, re.MULTILINE)
+    assert len(found) == len(expected)
