@@ -301,6 +301,11 @@ class VectorTileSettings(BaseSettings):
     cache_max_age_s: float = Field(
         default=30.0, ge=0, description="how old a kept tile's open-now and water may be"
     )
+    maps_from_stations: int = Field(
+        default=3000,
+        ge=0,
+        description="a catalog with more stations is drawn on the rider page from these tiles",
+    )
 
 
 class Settings(BaseModel):
