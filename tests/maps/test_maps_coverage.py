@@ -176,6 +176,7 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
         "leaflet.markercluster-1.1.0",
         "leaflet-heat-folium-0.20.0",
         "swagger-ui-dist-5.36.0",  # /docs (api/docs.py)
+        "leaflet.vectorgrid-1.3.0",  # the rider page's vector tiles (web/rider/tiles.js)
     }
     for folder, entry in manifest.items():
         for name, digest in entry["files"].items():
@@ -183,6 +184,10 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
             assert hashlib.sha256(data).hexdigest() == digest, f"{folder}/{name}"
     assert (VENDOR_DIR / "leaflet-1.9.3" / "LICENSE").is_file()
     assert (VENDOR_DIR / "leaflet.markercluster-1.1.0" / "MIT-LICENCE.txt").is_file()
+    assert (
+        "THE BEER-WARE LICENSE"
+        in (VENDOR_DIR / "leaflet.vectorgrid-1.3.0" / "README.md").read_text()
+    )
     assert (
         "Vladimir Agafonkin"
         in (VENDOR_DIR / "leaflet-heat-folium-0.20.0" / "leaflet_heat.min.js").read_text()
