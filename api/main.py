@@ -21,6 +21,7 @@ from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import (
     applications,
+    basemap,
     campaigns,
     checkins,
     claims,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(maps.router)
     app.include_router(tiles.router)
+    basemap.install(app)
     app.include_router(ogc.router)
     rider.install(app)
     maps.mount_static(app)

@@ -282,6 +282,20 @@ class TileSettings(BaseSettings):
     max_zoom: int = Field(default=18, ge=1, le=22)
 
 
+class BasemapSettings(BaseSettings):
+    """A local base map file, served at ``/basemap/{z}/{x}/{y}`` when no online tile
+    layer (``STATIONS_TILES_URL``) is set: streets for a network with no internet."""
+
+    model_config = _config("STATIONS_BASEMAP_")
+
+    file: Path | None = Field(
+        default=None, description="an MBTiles or PMTiles file (raster PNG/JPEG/WebP or vector pbf)"
+    )
+    crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="gcj02 for a tile set drawn in GCJ-02 (Chinese sources)"
+    )
+
+
 class VectorTileSettings(BaseSettings):
     """The catalog's own vector tiles (``/ogc/collections/stations/tiles``)."""
 
@@ -322,6 +336,7 @@ class Settings(BaseModel):
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     vector_tiles: VectorTileSettings = Field(default_factory=VectorTileSettings)
+    basemap: BasemapSettings = Field(default_factory=BasemapSettings)
 
 
 @cache

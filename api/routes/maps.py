@@ -21,6 +21,7 @@ from maps.assets import STATIC_URL, render_html
 from maps.coverage import build_coverage_map
 from stations.coverage.mapdata import load_map_stations
 from stations.coverage.suggestions import suggest_sites
+from stations.tiles.reference import reference_layer
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -64,7 +65,10 @@ async def coverage_map(
             stations=stations,
             suggestions=suggestions,
             lang=query.lang,
-            tiles=settings.tiles,
+            # The local base map is served by this service: a map kept as a file
+            # (inlined) cannot reach it and draws the reference layer instead.
+            tiles=settings.tiles if assets == "inline" else request.app.state.map_tiles,
+            reference=reference_layer(),
         )
         return render_html(m, assets=assets)
 

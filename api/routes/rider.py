@@ -39,7 +39,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from maps.assets import LEAFLET, STATIC_URL
+from maps.assets import LEAFLET, STATIC_URL, VECTOR_GRID
 from stations.catalog import vocab
 from stations.errors import NotFound
 from stations.geo.crs import Crs, point_from_wgs84
@@ -93,6 +93,7 @@ def page_config(
     coverage: CoverageSettings,
     tiles: TileSettings,
     vector_tiles: VectorTileSettings | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the page reads from ``<script id="config">`` (``vector_tiles`` is filled
     per request by :func:`with_vector_tiles`)."""
@@ -110,6 +111,9 @@ def page_config(
             "crs": tiles.crs,
             "attribution": tiles.attribution,
             "max_zoom": tiles.max_zoom,
+            # The local base map's own zooms and format, or the reference layer's URL
+            # when there are no tiles at all (api/routes/basemap.py).
+            **(layers or {"basemap": None, "reference": None}),
         },
         "vocab": {
             "amenities": labels(vocab.AMENITIES),
@@ -126,11 +130,12 @@ def console_config(
     tiles: TileSettings,
     staff: StaffSettings,
     vector_tiles: VectorTileSettings | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the staff console reads from ``<script id="config">``: the rider page's
     config and the session's idle time, the shortest password, the station statuses."""
     return {
-        **page_config(coverage, tiles, vector_tiles),
+        **page_config(coverage, tiles, vector_tiles, layers),
         "session": {"idle_minutes": staff.session_idle_minutes},
         "password": {"min_length": passwords.MIN_LENGTH},
         "statuses": {str(name): list(pair) for name, pair in vocab.STATUS_LABELS.items()},
@@ -138,7 +143,6 @@ def console_config(
 
 
 VECTOR_TILES_URL = "/ogc/collections/stations/tiles/WebMercatorQuad/{z}/{y}/{x}"
-VECTOR_GRID = "leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
 
 
 def with_vector_tiles(config: dict[str, Any], on: bool) -> dict[str, Any]:
@@ -348,10 +352,11 @@ async def rider_position(
 def install(app: FastAPI) -> None:
     """Serve the pages, configured from the app's settings; their files load on first use."""
     settings: Settings = app.state.settings
+    tiles, layers = app.state.map_tiles, app.state.map_layers  # basemap.install
     app.state.page_configs = {
-        RIDER: page_config(settings.coverage, settings.tiles, settings.vector_tiles),
+        RIDER: page_config(settings.coverage, tiles, settings.vector_tiles, layers),
         CONSOLE: console_config(
-            settings.coverage, settings.tiles, settings.staff, settings.vector_tiles
+            settings.coverage, tiles, settings.staff, settings.vector_tiles, layers
         ),
     }
     app.include_router(router)

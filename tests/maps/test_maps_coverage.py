@@ -192,3 +192,23 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
         "Vladimir Agafonkin"
         in (VENDOR_DIR / "leaflet-heat-folium-0.20.0" / "leaflet_heat.min.js").read_text()
     )
+
+
+async def test_without_tiles_the_reference_outlines_are_drawn_and_with_tiles_not(city):
+    import json
+
+    import folium
+
+    from stations.tiles.reference import reference_layer
+
+    result, stations, _ = city
+    reference = reference_layer()
+    bare = build_coverage_map(result, stations=stations, reference=reference)
+    [drawn] = _layers(bare, folium.GeoJson)
+    assert drawn.data["features"] == reference["features"]
+    html = render_html(bare)
+    # folium writes the layer as ASCII JSON: the names are there as \u escapes.
+    assert json.dumps("相山区") in html and json.dumps("淮北市（中心城区）") in html
+    tiles = TileSettings(url="http://tiles.example.local/{z}/{x}/{y}.png")
+    tiled = build_coverage_map(result, stations=stations, reference=reference, tiles=tiles)
+    assert _layers(tiled, folium.GeoJson) == []

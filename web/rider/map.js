@@ -1,8 +1,10 @@
-// The map: Leaflet from the service's own copy, tiles only when configured; the rider
+// The map: Leaflet from the service's own copy over the base layer (online tiles, the
+// service's local base map or the reference outlines: common/basemap.js); the rider
 // and the stations found, in the tiles' CRS. The list works without it. A large
 // catalog (the service says so in the config) is also drawn whole from its vector
 // tiles (tiles.js): counts per area when zoomed out, every station when zoomed in.
 
+import { addBaseLayer } from "../common/basemap.js";
 import { lang } from "../common/i18n.js";
 import { stationName } from "./format.js";
 import { openStation } from "./page.js";
@@ -20,13 +22,7 @@ let zoom = null;
 export function initMap() {
   if (typeof L === "undefined") return; // the list works without the map
   map = L.map("map", { zoomControl: false, attributionControl: Boolean(config.tiles.url) });
-  if (config.tiles.url) {
-    L.tileLayer(config.tiles.url, {
-      maxZoom: config.tiles.max_zoom,
-      attribution: config.tiles.attribution,
-    }).addTo(map);
-    map.attributionControl.setPrefix(false);
-  }
+  addBaseLayer(map, config.tiles);
   layer = L.layerGroup().addTo(map);
   localiseMap();
   if (config.vector_tiles) {

@@ -6,23 +6,9 @@
 // is loaded only here, so a small catalog's page never fetches it.
 
 import { t } from "../common/i18n.js";
+import { loadScript } from "../common/scripts.js";
 import { openStation } from "./page.js";
 import { config } from "./state.js";
-
-let loading = null;
-
-function loadPlugin(src) {
-  if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = src;
-      script.onload = () => resolve();
-      script.onerror = () => reject(new Error(`could not load ${src}`));
-      document.head.append(script);
-    });
-  }
-  return loading;
-}
 
 // Circles grow with the square root of the count, so their area tells the count.
 function cellRadius(count) {
@@ -106,7 +92,7 @@ function cellLabels(map, labels) {
 // are there in the right system).
 export async function addCatalogTiles(map, { stationsShown }) {
   const setup = config.vector_tiles;
-  await loadPlugin(setup.plugin);
+  await loadScript(setup.plugin);
   const labels = L.layerGroup().addTo(map);
   const byTile = new Map();
   const label = cellLabels(map, labels);
