@@ -182,7 +182,9 @@ route(
       coords.push(coords[0]);
       page.drawn = { type: "Polygon", coordinates: [coords] };
       setDrawing(null);
-      L.polygon(ring, { color: "#1d4ed8", weight: 3, fill: false, interactive: false }).addTo(drawLayer);
+      L.polygon(ring, { color: "#1d4ed8", weight: 3, fill: false, interactive: false, className: "ls-drawn-area" }).addTo(
+        drawLayer,
+      );
     }
     finish.addEventListener("click", () => {
       if (page.corners.length < 3) {
