@@ -13,7 +13,7 @@ from stations.settings import BasemapSettings, TileSettings
 from tests.browser.chromium import Watch, check_screen, serve
 from tests.browser.test_rider_browser import VIEWPORTS, new_page, open_context
 from tests.factories import HUAIBEI_CENTRE
-from tests.tiles.basemap_files import tiles_around, write_mbtiles
+from tests.tiles.basemap_files import tiles_around, vector_tiles_around, write_mbtiles
 
 LAT, LNG = HUAIBEI_CENTRE
 
@@ -71,4 +71,40 @@ async def test_with_no_tiles_the_reference_outlines_are_drawn(
     assert await page.locator("img.leaflet-tile").count() == 0
     await check_screen(page)
     await context.close()
+    assert watch.blocked == [] and watch.unexpected_errors() == []
+
+
+async def test_a_vector_base_map_is_drawn_with_plain_colours(
+    browser, world, settings, tmp_path, artifacts_dir
+):
+    path = write_mbtiles(
+        tmp_path / "huaibei-vector.mbtiles",
+        vector_tiles_around(LAT, LNG, range(12, 15)),
+        format="pbf",
+    )
+    local = settings.model_copy(
+        update={"tiles": TileSettings(url=None), "basemap": BasemapSettings(file=path)}
+    )
+    watch = Watch()
+    async with serve(create_app(local)) as base:
+        context = await open_context(browser, "phone")
+        page = await new_page(context, base, watch)
+        answered: list[tuple[str, int]] = []
+        page.on(
+            "response",
+            lambda r: answered.append((r.url, r.status)) if "/basemap/" in r.url else None,
+        )
+        await page.goto(base + "/")
+        await page.wait_for_selector(".station-item")
+        await page.wait_for_selector(".ls-basemap path")
+        await page.wait_for_load_state("networkidle")
+        await page.screenshot(path=str(artifacts_dir / "rider-basemap-vector-phone.png"))
+        fills = await page.locator(".ls-basemap path").evaluate_all(
+            "paths => paths.map(p => p.getAttribute('fill'))"
+        )
+        assert "#b9d3e6" in fills  # the water polygons, in the water colour
+        assert sum(status == 200 for _, status in answered) >= 1
+        assert {status for _, status in answered} <= {200, 204}
+        await check_screen(page)
+        await context.close()
     assert watch.blocked == [] and watch.unexpected_errors() == []

@@ -95,3 +95,38 @@ def write_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes]) -> Path:
             {"name": "test streets (pmtiles)", "attribution": "测试底图"},
         )
     return path
+
+
+def vector_tiles_around(lat: float, lng: float, zooms: range) -> dict[tuple[int, int, int], bytes]:
+    """Gzipped Mapbox Vector Tiles as base maps store them: in every tile a ``water``
+    polygon (its west half) and a ``transportation`` line (a road across it)."""
+    import gzip
+
+    import mapbox_vector_tile
+
+    tile = gzip.compress(
+        mapbox_vector_tile.encode(
+            [
+                {
+                    "name": "water",
+                    "features": [
+                        {
+                            "geometry": "POLYGON ((0 0, 2048 0, 2048 4096, 0 4096, 0 0))",
+                            "properties": {"class": "lake"},
+                        }
+                    ],
+                },
+                {
+                    "name": "transportation",
+                    "features": [
+                        {
+                            "geometry": "LINESTRING (0 1024, 4096 3072)",
+                            "properties": {"class": "primary"},
+                        }
+                    ],
+                },
+            ]
+        ),
+        mtime=0,
+    )
+    return {key: tile for key in tiles_around(lat, lng, zooms)}
