@@ -107,6 +107,22 @@ async def test_a_large_catalog_opens_on_the_country_with_counts_per_cell(
         kb = transferred / 1000
         print(f"\nrider page first load on the vector tiles ({viewport}): {kb:.1f} kB")
     assert transferred <= FIRST_LOAD_BUDGET
+
+    # In English the counts are named in English.
+    await page.locator("#lang").click()
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.ls-cell-count')]"
+        ".some(e => (e.getAttribute('aria-label') || '').startsWith('Stations: 1,'))"
+    )
+    await page.locator("#lang").click()
+
+    # A tap on a cell zooms in on it (three steps, at most to the stations' zoom).
+    await page.locator("path.ls-cell").first.click()
+    for _ in range(100):
+        if any(tile_zoom(url) == 7 for url, _ in answered):
+            break
+        await page.wait_for_timeout(100)
+    assert max(tile_zoom(url) for url, _ in answered) == 7
     await context.close()
     assert watch.blocked == [] and watch.unexpected_errors() == []
 

@@ -9,7 +9,7 @@ import { lang } from "../common/i18n.js";
 import { stationName } from "./format.js";
 import { openStation } from "./page.js";
 import { config, state, TILES_GCJ02 } from "./state.js";
-import { addCatalogTiles } from "./tiles.js";
+import { addCatalogTiles, relabelCatalogTiles } from "./tiles.js";
 
 // China at zoom 4, centred on its east (most stations), where a large catalog's map opens
 // before the rider's position is known.
@@ -42,6 +42,7 @@ export function localiseMap() {
       zoomOutTitle: lang() === "en" ? "Zoom out" : "缩小",
     })
     .addTo(map);
+  relabelCatalogTiles();
 }
 
 // After the map was hidden, Leaflet must measure its box again.

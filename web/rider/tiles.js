@@ -5,7 +5,7 @@
 // one dot per station, a tap opens its view. The plugin (Leaflet.VectorGrid, vendored)
 // is loaded only here, so a small catalog's page never fetches it.
 
-import { t } from "../common/i18n.js";
+import { lang, t } from "../common/i18n.js";
 import { loadScript } from "../common/scripts.js";
 import { openStation } from "./page.js";
 import { config } from "./state.js";
@@ -78,7 +78,7 @@ function cellLabels(map, labels) {
       // A name for assistive technology; the figure on the map is for the eye.
       marker.on("add", () => {
         const el = marker.getElement();
-        if (el) el.setAttribute("aria-label", text.join("，"));
+        if (el) el.setAttribute("aria-label", text.join(lang() === "en" ? ", " : "，"));
       });
       marker.addTo(labels);
       made.push(marker);
@@ -139,5 +139,13 @@ export async function addCatalogTiles(map, { stationsShown }) {
     }
   });
   grid.addTo(map);
+  shown = grid;
   return grid;
+}
+
+let shown = null;
+
+// After a change of language: the counts' spoken names are written again.
+export function relabelCatalogTiles() {
+  if (shown) shown.redraw();
 }

@@ -181,9 +181,9 @@ export const WORDS = {
     f_cooling: "Cooling",
     f_heating: "Heating",
     map: "Map of stations",
-    cell_label: "{n} stations",
-    cell_water: "{n} bottles of water left today",
-    cell_open: "{n} open now",
+    cell_label: "Stations: {n}",
+    cell_water: "water left today: {n} bottles",
+    cell_open: "open now: {n}",
     locating: "Finding your position…",
     searching: "Looking for stations nearby…",
     no_position:
