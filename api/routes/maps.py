@@ -59,6 +59,9 @@ async def coverage_map(
         else None
     )
 
+    basemap = request.app.state.map_layers["basemap"]
+    raster_basemap = assets == "static" and basemap is not None and basemap["format"] != "pbf"
+
     def render() -> str:
         m = build_coverage_map(
             result,
@@ -66,8 +69,9 @@ async def coverage_map(
             suggestions=suggestions,
             lang=query.lang,
             # The local base map is served by this service: a map kept as a file
-            # (inlined) cannot reach it and draws the reference layer instead.
-            tiles=settings.tiles if assets == "inline" else request.app.state.map_tiles,
+            # (inlined) cannot reach it, and folium draws raster tiles only; those
+            # draw the reference layer instead.
+            tiles=request.app.state.map_tiles if raster_basemap else settings.tiles,
             reference=reference_layer(),
         )
         return render_html(m, assets=assets)

@@ -9,6 +9,7 @@ that is not a tile set stops the app from starting with ``basemap_unreadable``.
 from __future__ import annotations
 
 import gzip
+import json
 
 import orjson
 import pytest
@@ -109,3 +110,31 @@ async def test_without_tiles_the_maps_get_the_reference_layer(client):
     )
     assert config["tiles"]["url"] is None
     assert config["tiles"]["reference"] == "/basemap/reference.geojson"
+
+
+@pytest.mark.parametrize("kind", ["png", "pbf"])
+async def test_the_coverage_map_draws_a_raster_file_and_else_the_reference(
+    settings, conn, tmp_path, kind
+):
+    from tests.fixtures.coverage.demo_city import build_demo_city
+    from tests.tiles.basemap_files import vector_tiles_around
+
+    await build_demo_city(conn, stations=10, demand=300)
+    made = tiles_around if kind == "png" else vector_tiles_around
+    path = write_mbtiles(tmp_path / f"{kind}.mbtiles", made(LAT, LNG, range(10, 12)), format=kind)
+    app, http = await _client(settings, path)
+    auth = {"Authorization": f"Bearer {settings.security.admin_token.get_secret_value()}"}
+    async with app.router.lifespan_context(app), http:
+        served = await http.get(
+            "/maps/coverage", params={"city": "huaibei", "res": 7}, headers=auth
+        )
+        kept = await http.get(
+            "/maps/coverage", params={"city": "huaibei", "res": 7, "assets": "inline"}, headers=auth
+        )
+    assert served.status_code == 200 and kept.status_code == 200
+    district = json.dumps("相山区")
+    # Served by the service, the map draws the raster file (folium draws no vector tiles);
+    # a map kept as a file cannot reach the service: the reference outlines are inside.
+    assert ("/basemap/{z}/{x}/{y}" in served.text) == (kind == "png")
+    assert (district in served.text) == (kind == "pbf")
+    assert "/basemap/" not in kept.text and district in kept.text
