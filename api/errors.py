@@ -159,6 +159,12 @@ CODES: dict[str, Code] = {
     "account_not_found": Code(404, "no staff account has this name"),
     "branch_not_found": Code(404, "no union branch has this code", ("branch",)),
     "tile_not_found": Code(404, "no such tile in the tile matrix set", ("tile",)),
+    "basemap_not_configured": Code(
+        404, "no local base map file is set (STATIONS_BASEMAP_FILE); maps draw the reference layer"
+    ),
+    "basemap_unreadable": Code(
+        503, "the configured base map file is missing or not MBTiles/PMTiles", ("path",)
+    ),
     "tile_too_large": Code(
         422, "the tile would pass the size limit: ask a deeper zoom", ("bytes", "limit")
     ),

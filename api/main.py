@@ -22,6 +22,7 @@ from api.responses import JSONResponse
 from api.routes import (
     accounts,
     applications,
+    basemap,
     campaigns,
     checkins,
     claims,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(maps.router)
     app.include_router(tiles.router)
+    basemap.install(app)
     app.include_router(ogc.router)
     rider.install(app)
     maps.mount_static(app)

@@ -29,6 +29,8 @@ STATIC_URL = "/static/maps"
 LEAFLET = "leaflet-1.9.3"
 MARKERCLUSTER = "leaflet.markercluster-1.1.0"
 HEAT = "leaflet-heat-folium-0.20.0"
+# Mapbox Vector Tiles in Leaflet: the pages' large-catalog maps and vector base maps.
+VECTOR_GRID = "leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
 
 # What each kind of element needs, in load order. Nothing else is loaded: the maps
 # use no jQuery, Bootstrap or icon fonts (markers are plain HTML).

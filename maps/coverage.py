@@ -371,6 +371,27 @@ def _station_layer(
     return cluster
 
 
+REFERENCE_STYLE = {
+    "city": {"color": "#6b7280", "weight": 2, "fill": False},
+    "district": {"color": "#9ca3af", "weight": 1, "dashArray": "4 4", "fill": False},
+    "road": {"color": "#b8bec7", "weight": 3},
+}
+
+
+def add_reference_layer(m: folium.Map, reference: dict[str, Any], *, lang: str) -> None:
+    """Outlines and main roads in light grey, not clickable, with their names on hover."""
+    folium.GeoJson(
+        reference,
+        name="参考底图" if lang == "zh" else "Reference outlines",
+        style_function=lambda feature: REFERENCE_STYLE.get(
+            feature["properties"].get("kind"), REFERENCE_STYLE["district"]
+        ),
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        control=False,
+        smooth_factor=1,
+    ).add_to(m)
+
+
 def build_coverage_map(
     result: CoverageResult,
     *,
@@ -379,8 +400,14 @@ def build_coverage_map(
     lang: str = "zh",
     tiles: TileSettings | None = None,
     made_at: datetime | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> folium.Map:
-    """A folium map of one coverage analysis (cells must have been kept)."""
+    """A folium map of one coverage analysis (cells must have been kept).
+
+    ``reference`` (:func:`stations.tiles.reference.reference_layer`) is drawn in light
+    grey under everything when the map has no tile layer, so a planner can tell where
+    the cells are.
+    """
     if lang not in TEXT:
         raise ValueError(f"lang must be zh or en, not {lang!r}")
     if result.cells is None:
@@ -409,6 +436,9 @@ def build_coverage_map(
             overlay=False,
             control=False,
         ).add_to(m)
+
+    elif reference is not None:
+        add_reference_layer(m, reference, lang=lang)
 
     min_lng, min_lat, max_lng, max_lat = region.bounds
     b_lat, b_lng = shift(np.array([min_lat, max_lat]), np.array([min_lng, max_lng]))

@@ -12,7 +12,7 @@ VENDOR=maps/static/vendor
 if [[ "${1:-}" != "--check" ]]; then
   command -v npm >/dev/null || { echo "npm is needed: apt-get install -y npm" >&2; exit 1; }
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-  (cd "$work" && npm pack --silent leaflet@1.9.3 leaflet.markercluster@1.1.0 jsqr@1.4.0 >/dev/null)
+  (cd "$work" && npm pack --silent leaflet@1.9.3 leaflet.markercluster@1.1.0 leaflet.vectorgrid@1.3.0 jsqr@1.4.0 >/dev/null)
   tar xzf "$work/leaflet-1.9.3.tgz" -C "$work" && mv "$work/package" "$work/leaflet"
   tar xzf "$work/leaflet.markercluster-1.1.0.tgz" -C "$work" && mv "$work/package" "$work/mc"
   L=$VENDOR/leaflet-1.9.3 M=$VENDOR/leaflet.markercluster-1.1.0 H=$VENDOR/leaflet-heat-folium-0.20.0
@@ -21,6 +21,10 @@ if [[ "${1:-}" != "--check" ]]; then
   cp "$work"/leaflet/dist/images/*.png "$L/images/"
   cp "$work/mc/dist/leaflet.markercluster.js" "$work/mc/dist/MarkerCluster.css" \
      "$work/mc/dist/MarkerCluster.Default.css" "$work/mc/MIT-LICENCE.txt" "$M/"
+  tar xzf "$work/leaflet.vectorgrid-1.3.0.tgz" -C "$work" && mv "$work/package" "$work/vg"
+  G=$VENDOR/leaflet.vectorgrid-1.3.0
+  mkdir -p "$G"
+  cp "$work/vg/dist/Leaflet.VectorGrid.bundled.min.js" "$work/vg/README.md" "$G/"
   folium_dir=$(.venv/bin/python -c 'import folium, os; print(os.path.dirname(folium.__file__))')
   cp "$folium_dir/templates/leaflet_heat.min.js" "$H/"
   tar xzf "$work/jsqr-1.4.0.tgz" -C "$work" && mv "$work/package" "$work/jsqr"

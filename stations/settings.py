@@ -282,6 +282,20 @@ class TileSettings(BaseSettings):
     max_zoom: int = Field(default=18, ge=1, le=22)
 
 
+class BasemapSettings(BaseSettings):
+    """A local base map file, served at ``/basemap/{z}/{x}/{y}`` when no online tile
+    layer (``STATIONS_TILES_URL``) is set: streets for a network with no internet."""
+
+    model_config = _config("STATIONS_BASEMAP_")
+
+    file: Path | None = Field(
+        default=None, description="an MBTiles or PMTiles file (raster PNG/JPEG/WebP or vector pbf)"
+    )
+    crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="gcj02 for a tile set drawn in GCJ-02 (Chinese sources)"
+    )
+
+
 class VectorTileSettings(BaseSettings):
     """The catalog's own vector tiles (``/ogc/collections/stations/tiles``)."""
 
@@ -301,6 +315,11 @@ class VectorTileSettings(BaseSettings):
     cache_max_age_s: float = Field(
         default=30.0, ge=0, description="how old a kept tile's open-now and water may be"
     )
+    maps_from_stations: int = Field(
+        default=3000,
+        ge=0,
+        description="a catalog with more stations is drawn on the rider page from these tiles",
+    )
 
 
 class Settings(BaseModel):
@@ -317,6 +336,7 @@ class Settings(BaseModel):
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     vector_tiles: VectorTileSettings = Field(default_factory=VectorTileSettings)
+    basemap: BasemapSettings = Field(default_factory=BasemapSettings)
 
 
 @cache

@@ -21,6 +21,7 @@ from maps.assets import STATIC_URL, render_html
 from maps.coverage import build_coverage_map
 from stations.coverage.mapdata import load_map_stations
 from stations.coverage.suggestions import suggest_sites
+from stations.tiles.reference import reference_layer
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -58,13 +59,20 @@ async def coverage_map(
         else None
     )
 
+    basemap = request.app.state.map_layers["basemap"]
+    raster_basemap = assets == "static" and basemap is not None and basemap["format"] != "pbf"
+
     def render() -> str:
         m = build_coverage_map(
             result,
             stations=stations,
             suggestions=suggestions,
             lang=query.lang,
-            tiles=settings.tiles,
+            # The local base map is served by this service: a map kept as a file
+            # (inlined) cannot reach it, and folium draws raster tiles only; those
+            # draw the reference layer instead.
+            tiles=request.app.state.map_tiles if raster_basemap else settings.tiles,
+            reference=reference_layer(),
         )
         return render_html(m, assets=assets)
 

@@ -39,12 +39,18 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from maps.assets import LEAFLET, STATIC_URL
+from maps.assets import LEAFLET, STATIC_URL, VECTOR_GRID
 from stations.catalog import vocab
 from stations.errors import NotFound
 from stations.geo.crs import Crs, point_from_wgs84
 from stations.people import passwords
-from stations.settings import CoverageSettings, Settings, StaffSettings, TileSettings
+from stations.settings import (
+    CoverageSettings,
+    Settings,
+    StaffSettings,
+    TileSettings,
+    VectorTileSettings,
+)
 
 router = APIRouter(tags=["rider"])
 
@@ -83,19 +89,31 @@ def tiles_source(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, Any]:
-    """What the page reads from ``<script id="config">``."""
+def page_config(
+    coverage: CoverageSettings,
+    tiles: TileSettings,
+    vector_tiles: VectorTileSettings | None = None,
+    layers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the page reads from ``<script id="config">`` (``vector_tiles`` is filled
+    per request by :func:`with_vector_tiles`)."""
 
     def labels(table: dict[Any, tuple[str, str]]) -> dict[str, list[str]]:
         return {str(name): list(pair) for name, pair in table.items()}
 
     return {
         "speeds": {"walk_kmh": coverage.walk_kmh, "ebike_kmh": coverage.ebike_kmh},
+        "vector_tiles_setup": {
+            "stations_from_zoom": (vector_tiles or VectorTileSettings()).stations_from_zoom
+        },
         "tiles": {
             "url": tiles.url or None,
             "crs": tiles.crs,
             "attribution": tiles.attribution,
             "max_zoom": tiles.max_zoom,
+            # The local base map's own zooms and format, or the reference layer's URL
+            # when there are no tiles at all (api/routes/basemap.py).
+            **(layers or {"basemap": None, "reference": None}),
         },
         "vocab": {
             "amenities": labels(vocab.AMENITIES),
@@ -108,16 +126,58 @@ def page_config(coverage: CoverageSettings, tiles: TileSettings) -> dict[str, An
 
 
 def console_config(
-    coverage: CoverageSettings, tiles: TileSettings, staff: StaffSettings
+    coverage: CoverageSettings,
+    tiles: TileSettings,
+    staff: StaffSettings,
+    vector_tiles: VectorTileSettings | None = None,
+    layers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the staff console reads from ``<script id="config">``: the rider page's
     config and the session's idle time, the shortest password, the station statuses."""
     return {
-        **page_config(coverage, tiles),
+        **page_config(coverage, tiles, vector_tiles, layers),
         "session": {"idle_minutes": staff.session_idle_minutes},
         "password": {"min_length": passwords.MIN_LENGTH},
         "statuses": {str(name): list(pair) for name, pair in vocab.STATUS_LABELS.items()},
     }
+
+
+VECTOR_TILES_URL = "/ogc/collections/stations/tiles/WebMercatorQuad/{z}/{y}/{x}"
+
+
+def with_vector_tiles(config: dict[str, Any], on: bool) -> dict[str, Any]:
+    """The page's config saying whether its map draws the catalog's vector tiles.
+
+    Off, the map draws the stations of the nearest answer as markers (a few thousand
+    stations at most are ever near). On, it loads the vector-tile plugin and draws the
+    ``cells`` layer (H3 aggregates) below ``stations_from_zoom`` and the stations from it.
+    """
+    tiles = config.get("vector_tiles_setup", {})
+    rest = {key: value for key, value in config.items() if key != "vector_tiles_setup"}
+    if not on:
+        return {**rest, "vector_tiles": None}
+    return {
+        **rest,
+        "vector_tiles": {
+            "url": VECTOR_TILES_URL,
+            "plugin": f"{STATIC_URL}/vendor/{VECTOR_GRID}",
+            "stations_from_zoom": tiles.get("stations_from_zoom", 12),
+        },
+    }
+
+
+def vector_tiles_on(request: Request) -> bool:
+    """Whether the catalog is large enough for the maps to draw it from vector tiles.
+
+    The station count is the in-process index's, so the answer follows the catalog's
+    changes without a query.
+    """
+    state = request.app.state
+    search = getattr(state, "search", None)
+    if search is None:
+        return False
+    threshold: int = state.settings.vector_tiles.maps_from_stations
+    return len(search.index) > threshold
 
 
 RIDER = "index.html"
@@ -161,9 +221,15 @@ class WebPages:
             )
             for name, body in sources.items()
         }
+        # Each page twice: drawn from the nearest answer's markers, and (a large catalog)
+        # from the catalog's vector tiles; the page server picks one per request.
         self.html = {
-            name: _file(self._fill(web_dir, name, config).encode(), "text/html; charset=utf-8")
+            (name, on): _file(
+                self._fill(web_dir, name, with_vector_tiles(config, on)).encode(),
+                "text/html; charset=utf-8",
+            )
             for name, config in configs.items()
+            for on in (False, True)
         }
         tiles = tiles_source(next(iter(configs.values()))["tiles"]["url"])
         self.csp = (
@@ -221,7 +287,7 @@ def page_response(request: Request, name: str = RIDER) -> Response:
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
-    response = _send(request, page.html[name], headers)
+    response = _send(request, page.html[name, vector_tiles_on(request)], headers)
     response.headers["Vary"] = "Accept, Accept-Encoding"
     return response
 
@@ -287,12 +353,15 @@ async def rider_position(
 def install(app: FastAPI) -> None:
     """Serve the pages, configured from the app's settings; their files load on first use."""
     settings: Settings = app.state.settings
+    tiles, layers = app.state.map_tiles, app.state.map_layers  # basemap.install
     app.state.page_configs = {
-        RIDER: page_config(settings.coverage, settings.tiles),
-        CONSOLE: console_config(settings.coverage, settings.tiles, settings.staff),
+        RIDER: page_config(settings.coverage, tiles, settings.vector_tiles, layers),
+        CONSOLE: console_config(
+            settings.coverage, tiles, settings.staff, settings.vector_tiles, layers
+        ),
         # /ogc in a browser (api/routes/ogc.py): the vocabularies and the status labels.
         OGC: {
-            **page_config(settings.coverage, settings.tiles),
+            **page_config(settings.coverage, tiles, settings.vector_tiles, layers),
             "statuses": {str(name): list(pair) for name, pair in vocab.STATUS_LABELS.items()},
         },
     }

@@ -115,11 +115,17 @@ def _report(**kw: Any) -> dict[str, Any]:
     from maps.coverage import build_coverage_map
     from stations.coverage.export import gap_csv, gap_rows
     from stations.geo.crs import WGS84
+    from stations.tiles.reference import reference_layer
 
     settings = get_settings()
     result, suggestions, stations = run_connected(lambda conn: _analyse(conn, settings, **kw))
     m = build_coverage_map(
-        result, stations=stations, suggestions=suggestions, lang=kw["lang"], tiles=settings.tiles
+        result,
+        stations=stations,
+        suggestions=suggestions,
+        lang=kw["lang"],
+        tiles=settings.tiles,
+        reference=reference_layer(),
     )
     _write_files(
         kw["output"],

@@ -76,6 +76,8 @@ async def test_a_planner_ranks_two_clicked_sites_on_the_coverage_map(
     assert "% 的劳动者需求在步行 15 分钟（≈1.1 公里）以内" in text, text
     gaps = page.locator("path.ls-gap")
     assert await gaps.count() > 0
+    # No tiles are configured: the reference outlines say where the map is.
+    assert "相山区" in await page.locator("#planner-map .ls-ref-label").all_inner_texts()
     await screen_ok(page)
     await page.screenshot(path=shot("1-map"), full_page=True)
 
@@ -162,7 +164,7 @@ async def test_a_drawn_area_from_the_keyboard_and_the_page_in_english(
         await page.wait_for_timeout(400)  # Leaflet ignores keys while it pans
     await centre.press("Enter")
     await page.get_by_text("范围已画好").wait_for()
-    box = await page.locator("#planner-map path").first.bounding_box()
+    box = await page.locator("#planner-map path.ls-drawn-area").bounding_box()
     assert box["width"] > 100 and box["height"] > 100  # two keys each way: a real rectangle
     await page.get_by_role("button", name="显示覆盖").press("Enter")
     await page.locator("#planner-summary .figure-line").wait_for()

@@ -176,6 +176,7 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
         "leaflet.markercluster-1.1.0",
         "leaflet-heat-folium-0.20.0",
         "swagger-ui-dist-5.36.0",  # /docs (api/docs.py)
+        "leaflet.vectorgrid-1.3.0",  # the rider page's vector tiles (web/rider/tiles.js)
     }
     for folder, entry in manifest.items():
         for name, digest in entry["files"].items():
@@ -184,6 +185,30 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
     assert (VENDOR_DIR / "leaflet-1.9.3" / "LICENSE").is_file()
     assert (VENDOR_DIR / "leaflet.markercluster-1.1.0" / "MIT-LICENCE.txt").is_file()
     assert (
+        "THE BEER-WARE LICENSE"
+        in (VENDOR_DIR / "leaflet.vectorgrid-1.3.0" / "README.md").read_text()
+    )
+    assert (
         "Vladimir Agafonkin"
         in (VENDOR_DIR / "leaflet-heat-folium-0.20.0" / "leaflet_heat.min.js").read_text()
     )
+
+
+async def test_without_tiles_the_reference_outlines_are_drawn_and_with_tiles_not(city):
+    import json
+
+    import folium
+
+    from stations.tiles.reference import reference_layer
+
+    result, stations, _ = city
+    reference = reference_layer()
+    bare = build_coverage_map(result, stations=stations, reference=reference)
+    [drawn] = _layers(bare, folium.GeoJson)
+    assert drawn.data["features"] == reference["features"]
+    html = render_html(bare)
+    # folium writes the layer as ASCII JSON: the names are there as \u escapes.
+    assert json.dumps("相山区") in html and json.dumps("淮北市（中心城区）") in html
+    tiles = TileSettings(url="http://tiles.example.local/{z}/{x}/{y}.png")
+    tiled = build_coverage_map(result, stations=stations, reference=reference, tiles=tiles)
+    assert _layers(tiled, folium.GeoJson) == []

@@ -7,6 +7,7 @@
 // for its own picks; download the gaps (CSV), the cells (GeoJSON, GeoParquet) and the
 // self-contained map for a meeting. Leaflet is the service's own copy, loaded only here.
 
+import { addBaseLayer } from "../common/basemap.js";
 import { h } from "../common/dom.js";
 import { label, lang, t } from "../common/i18n.js";
 import { api } from "./api.js";
@@ -124,10 +125,7 @@ route(
       attributionControl: Boolean(config.tiles.url),
     });
     L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
-    if (config.tiles.url) {
-      L.tileLayer(config.tiles.url, { maxZoom: config.tiles.max_zoom, attribution: config.tiles.attribution }).addTo(map);
-      map.attributionControl.setPrefix(false);
-    }
+    addBaseLayer(map, config.tiles); // online tiles, the local base map or the reference outlines
     // The first city until a region is shown; fitted once the view is on the page (a
     // map not yet in the document has no size to fit into).
     const first = regions.cities[0];
@@ -184,7 +182,9 @@ route(
       coords.push(coords[0]);
       page.drawn = { type: "Polygon", coordinates: [coords] };
       setDrawing(null);
-      L.polygon(ring, { color: "#1d4ed8", weight: 3, fill: false, interactive: false }).addTo(drawLayer);
+      L.polygon(ring, { color: "#1d4ed8", weight: 3, fill: false, interactive: false, className: "ls-drawn-area" }).addTo(
+        drawLayer,
+      );
     }
     finish.addEventListener("click", () => {
       if (page.corners.length < 3) {

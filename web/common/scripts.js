@@ -1,0 +1,23 @@
+// Classic scripts a page needs only sometimes (a Leaflet plugin), loaded from the
+// service on first use, once however many parts ask for them.
+
+const loading = new Map();
+
+export function loadScript(src) {
+  if (!loading.has(src)) {
+    loading.set(
+      src,
+      new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = src;
+        script.onload = () => resolve();
+        script.onerror = () => {
+          loading.delete(src);
+          reject(new Error(`could not load ${src}`));
+        };
+        document.head.append(script);
+      }),
+    );
+  }
+  return loading.get(src);
+}
