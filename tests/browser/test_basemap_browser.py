@@ -67,7 +67,7 @@ async def test_with_no_tiles_the_reference_outlines_are_drawn(
     await page.screenshot(path=str(artifacts_dir / f"rider-reference-{viewport}.png"))
     labels = await page.locator(".ls-ref-label").all_inner_texts()
     assert {"淮北市（中心城区）", "相山区", "杜集区"} <= set(labels)
-    assert await page.locator(".leaflet-overlay-pane path").count() > len(labels)  # + roads
+    assert await page.locator(".leaflet-lsReference-pane path").count() > len(labels)  # + roads
     assert await page.locator("img.leaflet-tile").count() == 0
     await check_screen(page)
     await context.close()

@@ -48,17 +48,24 @@ function addVectorBase(map, tiles) {
   });
 }
 
+const DISTRICT_NAMES_FROM = 9; // zoom
+
 function addReference(map, url) {
   return fetch(url, { credentials: "same-origin" })
     .then((response) => (response.ok ? response.json() : null))
     .then((layer) => {
       if (!layer) return;
+      // Under everything the page draws (the catalog's tiles are at 200, markers above):
+      // outlines and names must never cover a station or a count.
+      if (!map.getPane("lsReference")) map.createPane("lsReference").style.zIndex = "150";
       const reference = L.geoJSON(layer, {
+        pane: "lsReference",
         interactive: false,
         style: (feature) => REFERENCE_STYLE[feature.properties.kind] || REFERENCE_STYLE.district,
         onEachFeature(feature, drawn) {
           if (feature.properties.kind === "road") return;
           drawn.bindTooltip(feature.properties.name, {
+            pane: "lsReference",
             permanent: true,
             direction: "center",
             className: `ls-ref-label ls-ref-${feature.properties.kind}`,
@@ -68,6 +75,11 @@ function addReference(map, url) {
       reference.addTo(map);
       reference.bringToBack();
       map.getContainer().classList.add("ls-has-reference");
+      // District names from city zooms on (style.css hides them below).
+      const far = () =>
+        map.getContainer().classList.toggle("ls-ref-far", map.getZoom() < DISTRICT_NAMES_FROM);
+      map.on("zoomend", far);
+      far();
     });
 }
 
