@@ -231,6 +231,19 @@ class ReportSilent(BaseModel):
     days_silent: int
 
 
+class ReportRatings(BaseModel):
+    station_id: int
+    code: str
+    name: str
+    district: str | None
+    ratings: int = Field(description="members' ratings on days of the range")
+    mean_stars: float
+    no_water: int = Field(description="ratings reporting no water")
+    closed_when_listed_open: int = Field(
+        description="ratings reporting it closed while listed open"
+    )
+
+
 class CampaignReport(BaseModel):
     campaign: ReportCampaign
     from_: date = Field(alias="from", serialization_alias="from")
@@ -246,6 +259,9 @@ class CampaignReport(BaseModel):
     prizes: list[ReportPrize]
     stock_out: list[ReportStockOut]
     silent: list[ReportSilent]
+    ratings: list[ReportRatings] = Field(
+        description="ratings of the campaign's stations in the range, most reports first"
+    )
 
 
 _REPORT_FORMATS = {"json": "application/json", "csv": "text/csv", "xlsx": tables.XLSX_MEDIA_TYPE}

@@ -143,3 +143,21 @@ LEFT JOIN last l ON l.station_id = st.id
 WHERE st.as_of >= $2::date
   AND st.as_of - greatest(l.last_claim_day, $2::date - 1) >= $4
 ORDER BY days_silent DESC, st.code
+
+-- name: report_ratings
+-- Members' ratings of the campaign's stations on days of the range: how many, their mean
+-- and the reports that a listing is wrong (no water; closed although listed open).
+-- Stations with the most reports first, then the lowest marks.
+SELECT s.id AS station_id, s.code, s.name, s.district,
+       count(*)::integer AS ratings,
+       round(avg(r.stars), 2)::float8 AS mean_stars,
+       count(*) FILTER (WHERE 'no_water' = ANY (r.tags))::integer AS no_water,
+       count(*) FILTER (WHERE 'closed_when_listed_open' = ANY (r.tags))::integer
+           AS closed_when_listed_open
+FROM campaign_stations cs
+JOIN stations s ON s.id = cs.station_id
+JOIN ratings r ON r.station_id = s.id AND r.local_day BETWEEN $2 AND $3
+WHERE cs.campaign_id = $1
+GROUP BY s.id
+ORDER BY count(*) FILTER (WHERE r.tags && ARRAY['no_water', 'closed_when_listed_open']) DESC,
+         avg(r.stars), s.code

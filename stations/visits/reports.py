@@ -16,9 +16,11 @@ counts once in the total and once on each of those days, so the days do not add 
 the total (nor the stations, nor the districts). Claims and hand-overs do add up.
 
 Besides the groups: each prize pool (total, awarded, left), the stations whose stock
-ran out on days of the range, and the active stations without a claim for
-``silent_days`` days. :func:`report_tables` turns a report into the titled tables that
-the CSV and XLSX exports write (:mod:`stations.tables`), with zh or en headers.
+ran out on days of the range, the active stations without a claim for
+``silent_days`` days, and members' ratings of the stations in the range with their
+reports that a listing is wrong (no water, closed although listed open).
+:func:`report_tables` turns a report into the titled tables that the CSV and XLSX
+exports write (:mod:`stations.tables`), with zh or en headers.
 
 A report is branch-scoped like every administrator read: the caller's branch must run
 the campaign or be above the branch that does (:func:`stations.people.branches.check_campaign`).
@@ -128,6 +130,7 @@ async def campaign_report(
             dict(r)
             for r in await conn.fetch(SQL.report_silent, campaign_id, first, last, silent_days)
         ]
+        ratings = [dict(r) for r in await conn.fetch(SQL.report_ratings, campaign_id, first, last)]
     return {
         "campaign": dict(campaign),
         "from": first,
@@ -138,6 +141,7 @@ async def campaign_report(
         "prizes": prizes,
         "stock_out": stock_out,
         "silent": silent,
+        "ratings": ratings,
     }
 
 
@@ -173,6 +177,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "prizes": ("奖品", "Prizes"),
     "stock_out": ("断水站点", "Stock out"),
     "silent": ("无人领取站点", "No claims"),
+    "ratings": ("评价与反映", "Ratings and reports"),
+    "rating_count": ("评价数", "Ratings"),
+    "mean_stars": ("平均星级", "Mean stars"),
+    "no_water": ("反映没水", "Reported no water"),
+    "closed_when_listed_open": ("反映显示开放但关闭", "Reported closed while listed open"),
     "item": ("项目", "Item"),
     "value": ("数值", "Value"),
     "campaign": ("活动", "Campaign"),
@@ -332,6 +341,32 @@ def report_tables(
             [
                 [s["code"], s["name"], s["district"], s["last_claim_day"], s["days_silent"]]
                 for s in report["silent"]
+            ],
+        )
+    )
+    tables.append(
+        Table(
+            w("ratings"),
+            [
+                w("code"),
+                w("name"),
+                w("district_name"),
+                w("rating_count"),
+                w("mean_stars"),
+                w("no_water"),
+                w("closed_when_listed_open"),
+            ],
+            [
+                [
+                    r["code"],
+                    r["name"],
+                    r["district"],
+                    r["ratings"],
+                    r["mean_stars"],
+                    r["no_water"],
+                    r["closed_when_listed_open"],
+                ]
+                for r in report["ratings"]
             ],
         )
     )

@@ -116,6 +116,13 @@ async def test_an_administrator_reads_the_campaign_dashboard_and_downloads_it(
     browser, service, world, conn, artifacts_dir, viewport
 ):
     shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
+    # a member who claimed at the lake reports that it had no water
+    await conn.execute(
+        "INSERT INTO ratings (member_id, station_id, local_day, stars, tags, visit_kind,"
+        " visited_at) SELECT member_id, station_id, local_day, 2, '{no_water}', 'claim', now()"
+        " FROM claims WHERE station_id = $1 ORDER BY id LIMIT 1",
+        world.lake["id"],
+    )
     watch = Watch()
     context, page = await open_page(browser, service, watch, viewport)
     await page.goto(service + "/staff/")
@@ -162,6 +169,10 @@ async def test_an_administrator_reads_the_campaign_dashboard_and_downloads_it(
     assert courier[0] == str(couriers)
     assert "南湖派水点" in await page.locator("#r-stock-out + *").inner_text()
     assert "今天已领完" in await page.locator("#r-stock-out + *").inner_text()
+    reported = await page.locator("#r-ratings + div table tbody tr").all_inner_texts()
+    assert len(reported) == 1 and "南湖派水点" in reported[0], reported
+    cells = await page.locator("#r-ratings + div table tbody tr td").all_inner_texts()
+    assert cells[-4:] == ["1", "2.0", "1", "0"], cells  # ratings, mean, no water, closed
     await screen_ok(page)
     await page.screenshot(path=shot("2-dashboard"), full_page=True)
 

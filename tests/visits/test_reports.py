@@ -113,6 +113,26 @@ async def run(conn, settings, client):
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) >= 10 and set(statuses) <= {201, 409}, statuses
+    # Members' ratings: in the range, and one before the campaign (not counted).
+    for n, (station, stars, tags, days_ago) in enumerate(
+        [
+            (park, 5, [], 0),
+            (park, 4, ["clean"], 1),
+            (lake, 2, ["no_water"], 0),
+            (lake, 1, ["no_water", "closed_when_listed_open"], 1),
+            (quiet, 3, ["closed_when_listed_open"], 2),
+            (quiet, 1, ["no_water"], 10),
+        ]
+    ):
+        await conn.execute(
+            "INSERT INTO ratings (member_id, station_id, local_day, stars, tags, visit_kind,"
+            " visited_at) VALUES ($1, $2, $3, $4, $5, 'claim', now())",
+            members[n][0],
+            station["id"],
+            today - timedelta(days=days_ago),
+            stars,
+            tags,
+        )
     admin = await create_staff(conn, role="admin", branch="3406", name="淮北管理员")
     return SimpleNamespace(
         park=park, lake=lake, quiet=quiet, campaign=campaign, admin=admin, today=today
@@ -237,6 +257,7 @@ async def test_report_as_xlsx_reads_back_with_the_same_numbers(client, conn, run
         "奖品",
         "断水站点",
         "无人领取站点",
+        "评价与反映",
     ]
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=2, values_only=True)}
     totals = json_body["totals"]
@@ -257,6 +278,44 @@ async def test_report_as_xlsx_reads_back_with_the_same_numbers(client, conn, run
     assert '\'=HYPERLINK("http://x")南湖' in names
     out = list(book["断水站点"].iter_rows(min_row=2, values_only=True))
     assert out[0][3] == 1 and out[0][5] == "是"
+
+
+async def test_report_ratings_equal_an_independent_count(client, conn, run):
+    body = (await report(client, run)).json()
+    expected = await conn.fetch(
+        """
+        SELECT r.station_id, count(*) AS n, avg(r.stars) AS mean,
+               count(*) FILTER (WHERE 'no_water' = ANY (r.tags)) AS no_water,
+               count(*) FILTER (WHERE 'closed_when_listed_open' = ANY (r.tags)) AS closed
+        FROM ratings r JOIN campaign_stations cs ON cs.station_id = r.station_id
+        WHERE cs.campaign_id = $1 AND r.local_day BETWEEN $2 AND $3
+        GROUP BY r.station_id
+        """,
+        run.campaign["id"],
+        date.fromisoformat(body["from"]),
+        date.fromisoformat(body["to"]),
+    )
+    got = {r["station_id"]: r for r in body["ratings"]}
+    assert (
+        set(got)
+        == {r["station_id"] for r in expected}
+        == {
+            run.park["id"],
+            run.lake["id"],
+            run.quiet["id"],
+        }
+    )
+    for row in expected:
+        mine = got[row["station_id"]]
+        assert mine["ratings"] == row["n"]
+        assert mine["mean_stars"] == pytest.approx(float(row["mean"]), abs=0.005)
+        assert (mine["no_water"], mine["closed_when_listed_open"]) == (
+            row["no_water"],
+            row["closed"],
+        )
+    # the stations with the most reports that the listing is wrong come first
+    assert body["ratings"][0]["station_id"] == run.lake["id"]
+    assert got[run.quiet["id"]]["ratings"] == 1  # its rating before the campaign is left out
 
 
 async def test_report_as_csv_in_english_holds_the_group_tables(client, run):

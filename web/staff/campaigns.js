@@ -1,8 +1,8 @@
 // The administrator's campaigns: the list of the branch's campaigns, and each one's
 // dashboard — bottles and members reached today and to date, by day (a chart), by
 // trade, district and station, prizes awarded and left, stations out of water or silent
-// for days — with the same tables as .xlsx and .csv for the report to the higher
-// union. Everything comes from GET /v1/campaigns/{id}/report (one request for all four
+// for days, members' ratings and their reports that a listing is wrong — with the same
+// tables as .xlsx and .csv for the report to the higher union. Everything comes from GET /v1/campaigns/{id}/report (one request for all four
 // groups); the downloads are that URL with format=xlsx|csv.
 
 import { h } from "../common/dom.js";
@@ -250,6 +250,19 @@ function dashboard(report, campaignId, range, reload) {
         ),
       )
     : h("p", { class: "note" }, t("r_no_silent", { n: report.silent_days }));
+  const ratings = report.ratings.length
+    ? table(
+        t("r_ratings"),
+        [
+          ["r_station", station],
+          ["r_rating_count", (r) => number(r.ratings)],
+          ["r_mean_stars", (r) => r.mean_stars.toFixed(1)],
+          ["r_no_water", (r) => number(r.no_water)],
+          ["r_closed_listed_open", (r) => number(r.closed_when_listed_open)],
+        ],
+        report.ratings,
+      )
+    : h("p", { class: "note" }, t("r_no_ratings"));
   return [
     h("p", { class: "note" }, t("r_range", { from: report.from, to: report.to })),
     rangeForm(report, reload),
@@ -264,6 +277,7 @@ function dashboard(report, campaignId, range, reload) {
       section("r-prizes", "r_prizes", prizes),
       section("r-stock-out", "r_stock_out", stockOut),
       section("r-silent", "r_silent", silent),
+      section("r-ratings", "r_ratings", ratings),
     ),
     section("r-by-station", "r_by_station", table(t("r_by_station"), [["r_station", station], ...COUNTS, ["r_last_claim", (r) => r.last_claim_day || "—"]], g.station, { barOf: (r) => r.claims })),
   ];
