@@ -236,6 +236,22 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    conn: ConnDep,
+) -> Principal | None:
+    """The caller, or None for an anonymous request (a bad token is still a 401)."""
+    if (credentials is None or not credentials.credentials) and not request.cookies.get(
+        SESSION_COOKIE
+    ):
+        return None
+    return await current_principal(request, credentials, conn)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
     if not authorization:

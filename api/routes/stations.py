@@ -15,7 +15,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from api import schemas
-from api.auth import AdminDep, StationWriterDep, branch_of, ensure_station_access
+from api.auth import (
+    AdminDep,
+    OptionalPrincipalDep,
+    StationWriterDep,
+    branch_of,
+    ensure_station_access,
+)
 from api.deps import ConnDep, IndexDep, NamedCrsDep
 from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
@@ -195,12 +201,15 @@ async def get_station(
 @router.get(
     "/{station_id}/history",
     summary="Every change to a station: who, when, what changed (newest first)",
+    description="Staff (operators, planners, administrators) see who made each change "
+    "(`operator:黄山路驿站`); everyone else sees only the role (`operator`).",
     response_class=Response,
     responses={200: {"model": schemas.HistoryPage}, **_NOT_FOUND},
 )
 async def get_station_history(
     request: Request,
     conn: ConnDep,
+    principal: OptionalPrincipalDep,
     station_id: StationId,
     limit: Annotated[int, Query(ge=1, le=lookup.MAX_LIMIT)] = lookup.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="from a `next` link")] = None,
@@ -216,7 +225,8 @@ async def get_station_history(
         ]
         pairs.append(("cursor", lookup.encode_cursor(rows[-1]["id"])))
         next_link = str(request.url.replace(query=urlencode(pairs)))
-    items = [lookup.history_dict(r) for r in rows]
+    staff = principal is not None and principal.role in ("admin", "operator", "planner")
+    items = [lookup.history_dict(r, names=staff) for r in rows]
     return JSONResponse({"count": len(items), "items": items, "next": next_link})
 
 

@@ -229,11 +229,13 @@ def station_dict(row: asyncpg.Record | dict[str, Any], crs: Crs) -> dict[str, An
     return out
 
 
-def history_dict(row: asyncpg.Record) -> dict[str, Any]:
+def history_dict(row: asyncpg.Record, *, names: bool = True) -> dict[str, Any]:
+    """One change; without ``names`` the actor is only its role (``operator``, not
+    ``operator:黄山路驿站``; ``member``, not the member's number), as the public sees it."""
     return {
         "id": row["id"],
         "action": row["action"],
-        "actor": row["actor"],
+        "actor": row["actor"] if names else row["actor"].split(":", 1)[0],
         "reason": row["reason"],
         "changed_at": _iso(row["changed_at"]),
         "old_values": row["old_values"],
