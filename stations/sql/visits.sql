@@ -110,12 +110,13 @@ RETURNING station_id, local_day, allocated, remaining, allocated - remaining AS 
           updated_at
 
 -- name: top_up_stock
--- A day nobody set starts from its default allocation (as a claim would start it).
+-- A day nobody set starts from its default allocation (as a claim would start it); a day
+-- that has its row gets the $3 bottles only.
 INSERT INTO water_stock AS w (station_id, local_day, allocated, remaining)
 VALUES ($1, $2, coalesce(water_default($1, $2), 0) + $3, coalesce(water_default($1, $2), 0) + $3)
 ON CONFLICT (station_id, local_day) DO UPDATE
-    SET allocated = w.allocated + EXCLUDED.allocated,
-        remaining = w.remaining + EXCLUDED.allocated,
+    SET allocated = w.allocated + $3,
+        remaining = w.remaining + $3,
         updated_at = now()
 RETURNING station_id, local_day, allocated, remaining, allocated - remaining AS handed_out,
           updated_at

@@ -89,6 +89,9 @@ async def test_a_top_up_before_the_first_claim_adds_to_the_default(conn):
     view = await stock.top_up(conn, station_id=station["id"], count=20)
 
     assert (view["allocated"], view["remaining"], view["from_default"]) == (70, 70, False)
+    # a second top-up adds its own bottles only (the default started the day once)
+    view = await stock.top_up(conn, station_id=station["id"], count=5)
+    assert (view["allocated"], view["remaining"]) == (75, 75)
 
 
 async def test_a_default_of_zero_is_a_day_without_water(conn, settings):
