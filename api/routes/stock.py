@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
 from api.auth import StationWriterDep, ensure_station_access
@@ -13,6 +13,7 @@ from api.deps import ConnDep
 from api.routes.ids import StationId
 from api.schemas import Input
 from stations.visits import stock
+from stations.visits.claims import validate_idempotency_key
 
 router = APIRouter(prefix="/v1/stations", tags=["stock"])
 
@@ -39,6 +40,10 @@ class StockOut(BaseModel):
     )
     station_default: int | None = Field(description="the station's own default, if any")
     campaign: CampaignDefault | None = Field(description="the campaign running that day")
+    replayed: bool = Field(
+        default=False,
+        description="a top-up sent again with its Idempotency-Key: nothing was added",
+    )
 
 
 class AllocationIn(Input):
@@ -82,10 +87,29 @@ async def set_stock(
 
 @router.post("/{station_id}/stock/top-up", response_model=StockOut, summary="Add bottles")
 async def top_up(
-    station_id: StationId, body: TopUpIn, principal: StationWriterDep, conn: ConnDep
+    station_id: StationId,
+    body: TopUpIn,
+    principal: StationWriterDep,
+    conn: ConnDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="a new unique value (e.g. a UUID) per top-up, the same on a retry: "
+            "the retry adds nothing",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     await ensure_station_access(conn, principal, station_id)
-    return await stock.top_up(conn, station_id=station_id, count=body.count, day=body.day)
+    if idempotency_key is not None:
+        validate_idempotency_key(idempotency_key)
+    return await stock.top_up(
+        conn,
+        station_id=station_id,
+        count=body.count,
+        day=body.day,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.put(

@@ -365,3 +365,18 @@ WHERE s.status <> 'closed' AND (s.kind = 'water_point' OR 'drinking_water' = ANY
   AND in_branch(s.district_code, $1)
 ORDER BY s.district_code NULLS LAST, s.district, s.name, s.id
 LIMIT $2
+
+-- name: remember_top_up
+-- A top-up's Idempotency-Key ($2) for station $1: a row when it is new (the bottles are
+-- to be added), none when that key was used already (a concurrent twin waits for the
+-- first to commit, then finds it).
+INSERT INTO stock_top_ups (station_id, idem_key, local_day, count)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (station_id, idem_key) DO NOTHING
+RETURNING 1
+
+-- name: top_up_by_key
+SELECT local_day, count FROM stock_top_ups WHERE station_id = $1 AND idem_key = $2
+
+-- name: forget_old_top_ups
+DELETE FROM stock_top_ups WHERE station_id = $1 AND created_at < now() - interval '7 days'

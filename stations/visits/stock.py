@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from stations.db.integrity import translating
-from stations.errors import InvalidInput, StationNotFound
+from stations.errors import IdempotencyKeyReused, InvalidInput, StationNotFound
 from stations.sql import load
 
 SQL = load("visits")
@@ -70,16 +70,42 @@ async def set_allocation(
 
 
 async def top_up(
-    conn: asyncpg.Connection, *, station_id: int, count: int, day: date | None = None
+    conn: asyncpg.Connection,
+    *,
+    station_id: int,
+    count: int,
+    day: date | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Add bottles to the day's allocation and to what remains."""
+    """Add bottles to the day's allocation and to what remains.
+
+    With ``idempotency_key``, the same top-up sent again (a retry after a lost answer)
+    adds nothing and answers the day's stock with ``replayed``; the same key with another
+    count or day is refused (``idempotency_key_reused``).
+    """
     if count <= 0:
         raise InvalidInput("count: add at least one bottle", field="count")
+    replayed = False
     with translating():
         async with conn.transaction():
             local_day = await _station_day(conn, station_id, day)
-            await conn.execute(SQL.top_up_stock, station_id, local_day, count)
-    return await get_stock(conn, station_id=station_id, day=local_day)
+            if idempotency_key is not None:
+                await conn.execute(SQL.forget_old_top_ups, station_id)
+                fresh = await conn.fetchval(
+                    SQL.remember_top_up, station_id, idempotency_key, local_day, count
+                )
+                if fresh is None:
+                    first = await conn.fetchrow(SQL.top_up_by_key, station_id, idempotency_key)
+                    if (first["local_day"], first["count"]) != (local_day, count):
+                        raise IdempotencyKeyReused(
+                            "Idempotency-Key: this key was sent with another top-up "
+                            f"({first['count']} bottles for {first['local_day']}); use a new "
+                            "key for a new top-up"
+                        )
+                    replayed = True
+            if not replayed:
+                await conn.execute(SQL.top_up_stock, station_id, local_day, count)
+    return {**await get_stock(conn, station_id=station_id, day=local_day), "replayed": replayed}
 
 
 async def get_stock(

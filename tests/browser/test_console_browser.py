@@ -203,6 +203,13 @@ async def test_an_operator_runs_the_day_from_the_console(
     await page.wait_for_selector("#stock-heading ~ div .figures dd:has-text('30 瓶')")
     row = await conn.fetchrow("SELECT allocated, remaining FROM water_stock")
     assert (row["allocated"], row["remaining"]) == (30, 28)
+    # A top-up carries an Idempotency-Key (a lost answer sent again adds nothing).
+    async with page.expect_request(lambda r: r.url.endswith("/stock/top-up")) as sent:
+        await page.get_by_label("追加（瓶）").fill("5")
+        await page.get_by_role("button", name="追加", exact=True).click()
+    assert len((await sent.value).headers.get("idempotency-key", "")) == 36
+    await page.wait_for_selector("#stock-heading ~ div .figures dd:has-text('35 瓶')")
+    assert await conn.fetchval("SELECT allocated FROM water_stock") == 35
     await screen_ok(page)
     await page.screenshot(path=shot("3-station-stock"), full_page=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,35 @@ async def test_operator_sets_and_tops_up_todays_stock(client, conn, operated):
         f"/v1/stations/{sid}/stock/top-up", json={"count": 5}, headers=headers
     )
     assert (topped.json()["allocated"], topped.json()["remaining"]) == (25, 25)
+
+
+async def test_a_top_up_sent_again_with_its_key_adds_nothing(client, conn, operated, pool):
+    station, headers = operated
+    sid = station["id"]
+    await client.put(f"/v1/stations/{sid}/stock", json={"allocated": 10}, headers=headers)
+    url = f"/v1/stations/{sid}/stock/top-up"
+    key = {"Idempotency-Key": str(uuid.uuid4()), **headers}
+    first = await client.post(url, json={"count": 5}, headers=key)
+    again = await client.post(url, json={"count": 5}, headers=key)
+    assert (first.json()["allocated"], first.json()["replayed"]) == (15, False)
+    assert (again.json()["allocated"], again.json()["replayed"]) == (15, True)
+    # the same key for another top-up is refused, and adds nothing
+    other = await client.post(url, json={"count": 7}, headers=key)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    # twins sent at once (a retry racing its original): the bottles are added once
+    twin = str(uuid.uuid4())
+
+    async def send() -> dict:
+        async with pool.acquire() as own:
+            return await stock.top_up(own, station_id=sid, count=3, idempotency_key=twin)
+
+    answers = await asyncio.gather(*(send() for _ in range(4)))
+    assert sorted(a["replayed"] for a in answers) == [False, True, True, True]
+    assert await conn.fetchval("SELECT allocated FROM water_stock WHERE station_id = $1", sid) == 18
+    # without a key, each top-up adds (as before)
+    await client.post(url, json={"count": 1}, headers=headers)
+    await client.post(url, json={"count": 1}, headers=headers)
+    assert await conn.fetchval("SELECT allocated FROM water_stock WHERE station_id = $1", sid) == 20
 
 
 async def test_new_allocation_keeps_what_was_handed_out(client, conn, operated, settings):

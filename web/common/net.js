@@ -11,6 +11,17 @@ export const ATTEMPTS = 6;
 // when it carries an Idempotency-Key.
 export class NetworkError extends Error {}
 
+// A new Idempotency-Key (a UUID). crypto.randomUUID exists only on https and localhost;
+// a union office's plain-http intranet gets the same from getRandomValues.
+export function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 // An answer: status, parsed JSON body (or null) and the response headers. The rider
 // page sends its token and no cookies ("omit"); the staff console its session cookie
 // ("same-origin") and the session's CSRF token in headers. read: "blob" gives a good

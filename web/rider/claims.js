@@ -5,7 +5,7 @@
 
 import { $, h } from "../common/dom.js";
 import { t } from "../common/i18n.js";
-import { NetworkError, request, withRetries } from "../common/net.js";
+import { NetworkError, newIdempotencyKey, request, withRetries } from "../common/net.js";
 import { load, save } from "../common/storage.js";
 import { claimQr } from "./claimqr.js";
 import { clock } from "./format.js";
@@ -17,15 +17,6 @@ import { showSignIn, signedOut } from "./signin.js";
 import { KEYS, state, status } from "./state.js";
 
 const KEEP_RESULT_MS = 12 * 3600 * 1000;
-
-function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 function requireSignIn(then) {
   if (state.session) return then();
@@ -47,7 +38,7 @@ export async function act(kind) {
       }
       pending = {
         kind,
-        key: newKey(), // one per attempt; kept until an answer arrives
+        key: newIdempotencyKey(), // one per attempt; kept until an answer arrives
         station_id: stationId,
         body: { code: state.scan.code, lat: here.lat, lng: here.lng, crs: "wgs84" },
       };

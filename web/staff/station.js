@@ -5,6 +5,7 @@
 
 import { h } from "../common/dom.js";
 import { label, lang, t } from "../common/i18n.js";
+import { newIdempotencyKey } from "../common/net.js";
 import { api } from "./api.js";
 import { route } from "./router.js";
 import { busy, config, field, message, problemText, show } from "./shell.js";
@@ -46,6 +47,24 @@ function numberForm(id, labelKey, buttonKey, { min, value = "", hint = null, opt
   return form;
 }
 
+// A top-up keeps its Idempotency-Key until an answer arrives: sending the same count
+// again after a lost answer cannot add the bottles twice (the service answers the day's
+// stock and adds nothing).
+let unanswered = null; // { station, count, key }
+
+async function topUp(base, count) {
+  if (!unanswered || unanswered.station !== base || unanswered.count !== count) {
+    unanswered = { station: base, count, key: newIdempotencyKey() };
+  }
+  const answer = await api(`${base}/top-up`, {
+    method: "POST",
+    body: { count },
+    headers: { "Idempotency-Key": unanswered.key },
+  });
+  if (answer.status !== 0) unanswered = null;
+  return answer;
+}
+
 function stockSection(id, stock) {
   const figures = h("div", {});
   const note = h("p", { class: "note" });
@@ -66,9 +85,7 @@ function stockSection(id, stock) {
     numberForm("stock-set", "set_today", "save_today", { min: 0, value: stock.allocated }, async (n) =>
       refresh(await api(base, { method: "PUT", body: { allocated: n } })),
     ),
-    numberForm("stock-add", "top_up", "add_bottles", { min: 1 }, async (n) =>
-      refresh(await api(`${base}/top-up`, { method: "POST", body: { count: n } })),
-    ),
+    numberForm("stock-add", "top_up", "add_bottles", { min: 1 }, async (n) => refresh(await topUp(base, n))),
     note,
     numberForm(
       "stock-default",
