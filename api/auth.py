@@ -236,16 +236,18 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-async def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    conn: ConnDep,
-) -> Principal | None:
-    """The caller, or None for an anonymous request (a bad token is still a 401)."""
-    if (credentials is None or not credentials.credentials) and not request.cookies.get(
-        SESSION_COOKIE
-    ):
+async def optional_principal(request: Request, conn: ConnDep) -> Principal | None:
+    """The caller, or None for an anonymous request (a bad token is still a 401).
+
+    Reads the header itself rather than through the bearer scheme, so that the OpenAPI
+    document does not mark the route as needing a token (it does not).
+    """
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None and not request.cookies.get(SESSION_COOKIE):
         return None
+    credentials = (
+        HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
+    )
     return await current_principal(request, credentials, conn)
 
 
