@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from stations.tiles.grid import EXTENT, MAX_ZOOM, Tile
+from stations.tiles.grid import MAX_ZOOM, Tile
 from stations.tiles.service import TileService
 
 router = APIRouter(prefix="/ogc", tags=["tiles"])
@@ -221,6 +221,3 @@ async def tile(
     if not built.data:
         return Response(status_code=204, headers=headers)
     return Response(built.data, media_type=MVT, headers=headers)
-
-
-__all__ = ["EXTENT", "router"]

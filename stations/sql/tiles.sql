@@ -43,14 +43,13 @@ WITH env AS (
 )
 SELECT ST_AsMVT(hits, 'stations', 4096, 'geom', 'id'), count(*)::integer FROM hits
 
--- name: cell_tile
--- A street tile too dense for its stations: one feature per H3 cell (of the stored
--- column h3_r{{res}}, res 11) whose stations' centre lies in tile ($1, $2, $3): every
--- station of the cell is counted, also those
--- outside the tile, and a cell is drawn in exactly one tile (its centre's), so counts
--- never split or repeat at tile edges. The cells are found through the stations in the
--- tile (with a margin wide enough for a res-7 cell's stations), then counted by the
--- stored cell column and its index.
+-- name: dense_tile
+-- A street tile too dense for its stations: one feature per res-11 H3 cell (the stored
+-- column h3_r11) whose stations' centre lies in tile ($1, $2, $3). Every station of the
+-- cell is counted, also those outside the tile, and a cell is drawn in exactly one tile
+-- (its centre's), so counts never split or repeat at tile edges. The cells are found
+-- through the stations in the tile with a margin $9 wide enough for a cell's stations,
+-- then counted by h3_r11 and its index.
 WITH env AS (
     SELECT ST_TileEnvelope($1, $2, $3) AS tile,
            ST_Transform(ST_TileEnvelope($1, $2, $3, margin => $9), 4326) AS area
@@ -59,10 +58,10 @@ WITH env AS (
 ), water AS (
     SELECT * FROM unnest($7::bigint[], $8::integer[]) AS w(station_id, bottles)
 ), cells AS (
-    SELECT DISTINCT s.h3_r{{res}} AS cell FROM stations s CROSS JOIN env
+    SELECT DISTINCT s.h3_r11 AS cell FROM stations s CROSS JOIN env
     WHERE s.geom && env.area::geography AND s.status <> 'closed'
 ), counted AS (
-    SELECT s.h3_r{{res}} AS cell,
+    SELECT s.h3_r11 AS cell,
            count(*)::integer AS stations,
            count(*) FILTER (WHERE s.kind = 'water_point')::integer AS water_points,
            count(*) FILTER (WHERE s.status = 'active' AND EXISTS (
@@ -73,10 +72,10 @@ WITH env AS (
            ST_Centroid(ST_Collect(s.geom::geometry)) AS centre
     FROM stations s
     LEFT JOIN water w ON w.station_id = s.id
-    WHERE s.h3_r{{res}} IN (SELECT cell FROM cells) AND s.status <> 'closed'
-    GROUP BY s.h3_r{{res}}
+    WHERE s.h3_r11 IN (SELECT cell FROM cells) AND s.status <> 'closed'
+    GROUP BY s.h3_r11
 ), features AS (
-    SELECT lower(to_hex(c.cell)) AS h3, {{res}} AS resolution, c.stations, c.water_points,
+    SELECT lower(to_hex(c.cell)) AS h3, 11 AS resolution, c.stations, c.water_points,
            c.open_now, c.water_left,
            ST_AsMVTGeom(ST_Transform(c.centre, 3857), env.tile, 4096, 0, true) AS geom
     FROM counted c CROSS JOIN env

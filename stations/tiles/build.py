@@ -25,14 +25,14 @@ from stations.errors import StationsError
 from stations.search.openness import Spec
 from stations.sql import load
 from stations.tiles.cells import CellSummary, cells_tile, water_by_cell
-from stations.tiles.grid import EXTENT, Layout, Tile
+from stations.tiles.grid import Layout, Tile
 
 SQL = load("tiles", expand=lambda body: body)
-CELL_TILE = {11: SQL.cell_tile.replace("{{res}}", "11")}
+
 
 EQUATOR_M = 40_075_016.686
-CELL_SPAN_M = {7: 3_000.0, 9: 450.0, 11: 70.0}
-"""A little more than the widest H3 cell of each resolution, corner to corner."""
+RES11_SPAN_M = 70.0
+"""A little more than the widest res-11 cell, corner to corner."""
 
 
 class TileTooLarge(StationsError):
@@ -60,7 +60,7 @@ class Live:
         )
 
 
-def cell_margin(tile: Tile, res: int) -> float:
+def dense_margin(tile: Tile) -> float:
     """The share of a tile's width within which every station of a drawn cell lies.
 
     A cell is drawn in the tile holding the centre of its stations, and each of them is
@@ -68,7 +68,7 @@ def cell_margin(tile: Tile, res: int) -> float:
     1/cos(latitude), up to 2× at 60°, which the factor covers.
     """
     tile_width_m = EQUATOR_M / (1 << tile.z)
-    return min(1.0, 2.0 * CELL_SPAN_M[res] / tile_width_m)
+    return min(1.0, 2.0 * RES11_SPAN_M / tile_width_m)
 
 
 async def street_tile(
@@ -87,7 +87,7 @@ async def street_tile(
         if len(data) <= max_bytes:
             return data
     data, _ = await conn.fetchrow(
-        CELL_TILE[11], tile.z, tile.x, tile.y, *live.arguments(), cell_margin(tile, 11)
+        SQL.dense_tile, tile.z, tile.x, tile.y, *live.arguments(), dense_margin(tile)
     )
     return within(tile, bytes(data or b""), max_bytes)
 
@@ -112,4 +112,4 @@ def within(tile: Tile, data: bytes, max_bytes: int) -> bytes:
     return data
 
 
-__all__ = ["EXTENT", "Live", "TileTooLarge", "cell_margin", "street_tile", "summary_tile"]
+__all__ = ["Live", "TileTooLarge", "dense_margin", "street_tile", "summary_tile"]

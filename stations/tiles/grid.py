@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from stations.errors import NotFound
 
 MAX_ZOOM = 22
-EXTENT = 4096  # the tile's own integer grid (the MVT default)
-BUFFER = 64  # pixels of the neighbours' area kept, so symbols at a tile's edge are whole
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,16 @@ class TileService:
         self._summaries: dict[int, tuple[int, CellSummary]] = {}
         self._summary_lock = asyncio.Lock()
 
-    def live(self) -> tuple[Live, int]:
-        """Open-now expressions and water left, and the opening states' generation."""
+    def states_generation(self) -> int:
+        """The opening states' generation, after they are brought up to now (cheap)."""
         states = self._search.states
-        specs = frozenset(states.open_specs_now(time.time()))
-        return Live(specs, dict(self._search.live.water_left)), states.generation
+        states.refresh(time.time())
+        return states.generation
+
+    def live(self) -> Live:
+        """Open-now expressions and water left: read only to build a tile."""
+        specs = frozenset(self._search.states.open_specs_now(time.time()))
+        return Live(specs, dict(self._search.live.water_left))
 
     async def summary(self, conn: asyncpg.Connection, res: int) -> CellSummary:
         """The per-cell summary of ``res``, read again once the catalog changed."""
@@ -57,10 +62,11 @@ class TileService:
             return summary
 
     async def tile(self, tile: Tile) -> Built:
-        live, states = self.live()
+        states = self.states_generation()
         kept = self.cache.get(tile, states)
         if kept is not None:
             return kept
+        live = self.live()
         generation = self.cache.generation
         limit = self.settings.max_tile_bytes
         res = self.layout.resolution(tile.z)

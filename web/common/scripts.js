@@ -1,4 +1,5 @@
-// Classic scripts a page needs only sometimes (a Leaflet plugin), loaded from the
+// Classic scripts a page needs only sometimes (the map library, a Leaflet plugin, the
+// QR decoder), loaded from the
 // service on first use, once however many parts ask for them.
 
 const loading = new Map();

@@ -40,25 +40,3 @@ export async function api(path, { method = "GET", body, headers = {}, timeoutMs 
   }
   return answer;
 }
-
-// Load a classic script of this service once (a vendored library: the QR decoder, the
-// map library); resolves when it has run.
-const loading = new Map();
-export function loadScript(src) {
-  if (!loading.has(src)) {
-    loading.set(
-      src,
-      new Promise((resolve, reject) => {
-        const script = document.createElement("script");
-        script.src = src;
-        script.onload = resolve;
-        script.onerror = () => {
-          loading.delete(src);
-          reject(new NetworkError(`could not load ${src}`));
-        };
-        document.head.append(script);
-      }),
-    );
-  }
-  return loading.get(src);
-}

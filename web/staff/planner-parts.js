@@ -4,7 +4,7 @@
 
 import { h } from "../common/dom.js";
 import { lang, t } from "../common/i18n.js";
-import { loadScript } from "./api.js";
+import { loadScript } from "../common/scripts.js";
 import { config } from "./shell.js";
 
 const LEAFLET = "/static/maps/vendor/leaflet-1.9.3";

@@ -4,7 +4,7 @@
 // vendored jsQR decoder (web/vendor, Apache-2.0, loaded only when first needed) reads
 // the pixels. Nothing leaves the device but the decoded text.
 
-import { loadScript } from "./api.js";
+import { loadScript } from "../common/scripts.js";
 
 const VERSION = new URL(import.meta.url).search; // the page's version query
 const JSQR = new URL(`../vendor/jsqr-1.4.0/jsQR.js${VERSION}`, import.meta.url).href;
