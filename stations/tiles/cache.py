@@ -34,17 +34,13 @@ class TileCache:
         self.size = size
         self.max_age_s = max_age_s
         self._tiles: OrderedDict[Tile, Built] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
         self.generation = 0  # moves whenever the catalog changes
 
     def get(self, tile: Tile, states: int) -> Built | None:
         built = self._tiles.get(tile)
         if built is None or built.states != states or time.monotonic() - built.at > self.max_age_s:
-            self.misses += 1
             return None
         self._tiles.move_to_end(tile)
-        self.hits += 1
         return built
 
     def put(self, tile: Tile, data: bytes, states: int, generation: int) -> Built:
