@@ -36,7 +36,7 @@ TRANSFERRED = """() => [...performance.getEntriesByType("navigation"),
                       .reduce((sum, e) => sum + e.transferSize, 0)"""
 WITH_MAP = """async () => {
     const api = [...document.querySelectorAll("link[rel=modulepreload]")]
-        .find((l) => l.href.includes("/staff/api.js")).href;
+        .find((l) => l.href.includes("/common/scripts.js")).href;
     const { loadScript } = await import(api);
     await loadScript("/static/maps/vendor/leaflet-1.9.3/leaflet.js");
     await fetch("/static/maps/vendor/leaflet-1.9.3/leaflet.css");

@@ -163,7 +163,7 @@ async def test_an_operator_runs_the_day_from_the_console(
     with_map = await page.evaluate(
         """async () => {
             const api = [...document.querySelectorAll("link[rel=modulepreload]")]
-                .find((l) => l.href.includes("/staff/api.js")).href;
+                .find((l) => l.href.includes("/common/scripts.js")).href;
             const { loadScript } = await import(api);
             await loadScript("/static/maps/vendor/leaflet-1.9.3/leaflet.js");
             await fetch("/static/maps/vendor/leaflet-1.9.3/leaflet.css");
