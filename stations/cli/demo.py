@@ -15,9 +15,7 @@ from stations.demo.national import DemoNational, generate_national
 
 
 def demo(
-    city: str | None = typer.Option(
-        None, "--city", help=f"Which city: {' or '.join(CITIES)}."
-    ),
+    city: str | None = typer.Option(None, "--city", help=f"Which city: {' or '.join(CITIES)}."),
     national: bool = typer.Option(
         False,
         "--national",

@@ -273,7 +273,8 @@ def _positions(
     scale_m = np.array([SPREAD_M[u] for u in divisions.unit])[where] * spread
     r = np.minimum(rng.rayleigh(1.0, n), 3.0) * scale_m
     theta = rng.random(n) * 2 * np.pi
-    lat, lng = offset(divisions.lat[where], divisions.lng[where], r * np.cos(theta), r * np.sin(theta))
+    east, north = r * np.cos(theta), r * np.sin(theta)
+    lat, lng = offset(divisions.lat[where], divisions.lng[where], east, north)
     return where, lat, lng
 
 
