@@ -86,7 +86,7 @@ def test_the_same_seed_gives_the_same_catalog():
 def test_names_read_like_chinese_station_names(national):
     names = national.stations["name"]
     love = names[national.stations["kind"] == "love_station"]
-    assert love.str.contains("驿站|服务站|休息点|作息点|骑手之家").mean() > 0.95
+    assert love.str.contains("驿站|服务站|休息点|作息点|骑手之家|劳动者港湾|司机之家").all()
     assert (
         names[national.stations["kind"] == "water_point"]
         .str.startswith("一瓶水·传递爱 派水点（")
