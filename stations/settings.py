@@ -308,7 +308,7 @@ class VectorTileSettings(BaseSettings):
         default=9,
         ge=0,
         le=22,
-        description="cells of res 9 from this zoom, coarser ones (res 2-5) below it",
+        description="cells of res 9 from this zoom, coarser ones (res 1-5) below it",
     )
     max_stations: int = Field(
         default=5000, ge=1, description="a tile with more stations draws res-11 cells"

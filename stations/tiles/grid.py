@@ -19,13 +19,13 @@ from stations.errors import NotFound
 
 MAX_ZOOM = 22
 
-NATIONAL_RESOLUTION = {4: 2, 5: 3, 6: 3, 7: 4, 8: 5}
+NATIONAL_RESOLUTION = {4: 1, 5: 2, 6: 3, 7: 4, 8: 5}
 """H3 resolution by zoom below :attr:`Layout.city_cells_from` (lower zooms: that of 4).
 
-A cell is then 15–40 pixels wide, about the circle a map draws for it: with the
-stored res-7 cells a zoom-4 tile over eastern China held 16,700 cells of the national
-demo (756 kB, over the limit, and a blot on the map); with res-2 cells it holds about
-a hundred. The coarse cells are the stored ``h3_r7``'s parents."""
+A cell's edge is then 17–52 pixels long, about the circle a map draws for it: with
+the stored res-7 cells a zoom-4 tile over eastern China held 16,700 cells of the
+national demo (756 kB, over the limit, and a blot on the map); with res-1 cells China
+is about thirty circles. The coarse cells are the stored ``h3_r7``'s parents."""
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ async def test_cells_count_every_station_once_across_tiles(http, conn, z) -> Non
     open_now = 0
     water_left = 0
     res = Layout().resolution(z)
-    assert res == {4: 2, 7: 4, 10: 9}[z]
+    assert res == {4: 1, 7: 4, 10: 9}[z]
     cells = set()
     for tz, ty, tx in sorted(around):
         answer = await http.get(f"{BASE}/{tz}/{ty}/{tx}")
