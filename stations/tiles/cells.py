@@ -75,8 +75,8 @@ class CellSummary:
 
     @classmethod
     async def read(cls, conn: asyncpg.Connection, res: int) -> CellSummary:
-        rows = await conn.fetch(SUMMARY[stored_resolution(res)])
-        raw = cells_at(np.array([r["cell"] for r in rows], dtype=np.int64), res)
+        rows = await conn.fetch(SUMMARY[res])
+        raw = np.array([r["cell"] for r in rows], dtype=np.int64)
         cell, row_cell = np.unique(raw, return_inverse=True)
         size = len(cell)
 
@@ -100,6 +100,30 @@ class CellSummary:
             row_spec=row_spec,
             row_active=np.array([r["active"] for r in rows], dtype=np.int64),
             specs=list(keys),
+        )
+
+    def coarsened(self, res: int) -> CellSummary:
+        """The same catalog per parent cell of ``res`` (coarser than this summary's)."""
+        parents = cells_at(self.cell, res)
+        cell, old_to_new = np.unique(parents, return_inverse=True)
+        size = len(cell)
+        stations = np.bincount(old_to_new, weights=self.stations, minlength=size)
+        weight = np.maximum(stations, 1)
+
+        def summed(values: np.ndarray) -> np.ndarray:
+            return np.bincount(old_to_new, weights=values, minlength=size)
+
+        return CellSummary(
+            res=res,
+            cell=cell,
+            lat=summed(self.lat * self.stations) / weight,
+            lng=summed(self.lng * self.stations) / weight,
+            stations=stations.astype(np.int64),
+            water_points=summed(self.water_points).astype(np.int64),
+            row_cell=old_to_new[self.row_cell],
+            row_spec=self.row_spec,
+            row_active=self.row_active,
+            specs=self.specs,
         )
 
     def in_tile(
