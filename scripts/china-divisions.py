@@ -12,9 +12,10 @@ file comes from and to refresh it:
 
 Kept: provinces, prefecture-level divisions and county-level divisions of the mainland
 (not Taiwan, Hong Kong or Macao: the union's national network does not reach them).
-Dropped: the "市辖区"/"县" placeholder rows (and any row without a centre), 三沙市 and island or sea-area entries (no
-street to put a station on). Centres are as cpca lists them (Amap's district centres,
-GCJ-02); codes are six digits (province 2, city 4, county 6).
+Dropped: the "市辖区"/"县" placeholder rows (and any row without a centre), 三沙市 and
+island or sea-area entries (no street to put a station on). Centres are as cpca lists
+them (Amap's district centres, GCJ-02); codes are six digits (province 2, city 4,
+county 6).
 """
 
 from __future__ import annotations
