@@ -321,7 +321,7 @@ class VectorTileSettings(BaseSettings):
     maps_from_stations: int = Field(
         default=3000,
         ge=0,
-        description="a catalog with more stations is drawn on the rider page from these tiles",
+        description="a catalog with more stations is drawn on the maps from these tiles",
     )
 
 

@@ -59,7 +59,7 @@ def _print_generated(generated: DemoCity | DemoNational, seconds: float) -> None
     if isinstance(generated, DemoNational):
         where = (
             f"全国 (seed {generated.seed}, scale {generated.scale:g}): {generated.cities} "
-            f"prefecture-level cities, {generated.divisions} county-level divisions"
+            f"city-level units, {generated.divisions} county-level divisions"
         )
     else:
         where = f"{generated.spec.name} (seed {generated.seed})"
