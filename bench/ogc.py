@@ -229,7 +229,9 @@ async def _qgis_reads(settings, db_name: str, base: str) -> None:
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"QGIS failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}")
+        raise SystemExit(
+            f"QGIS failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}"
+        )
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     conn = await dbconn.connect(settings.db, database=db_name)
     try:
