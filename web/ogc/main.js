@@ -96,7 +96,7 @@ function collectionCard(c) {
   // Cells have no time extent, and their items need a region: a button per city
   // (the collection's `related` GeoJSON links) instead of one for the whole collection.
   const [first, last] = c.extent.temporal ? c.extent.temporal.interval[0] : [null, null];
-  const has = (rel) => (c.links || []).some((l) => l.rel === rel);
+  const has = (rel) => (c.links || []).some((l) => l.rel.endsWith(rel));
   const cities = (c.links || []).filter((l) => l.rel === "related" && l.type === "application/geo+json");
   const items = cities.length
     ? cities.flatMap((l, i) => [i ? " " : null, link(l.href, l.title, { class: "button" })])
@@ -121,10 +121,8 @@ function collectionCard(c) {
       { class: "actions" },
       ...items,
       " ",
-      has("http://www.opengis.net/def/rel/ogc/1.0/queryables")
-        ? link(`/ogc/collections/${c.id}/queryables`, t("queryables"))
-        : null,
-      has("http://www.opengis.net/def/rel/ogc/1.0/queryables") ? " · " : null,
+      has("/ogc/1.0/queryables") ? link(`/ogc/collections/${c.id}/queryables`, t("queryables")) : null,
+      has("/ogc/1.0/queryables") ? " · " : null,
       link(`/ogc/collections/${c.id}/schema`, t("schema")),
     ),
   );
