@@ -24,6 +24,10 @@ class ScannedStation(BaseModel):
     code: str
     name: str
     kind: str
+    presence_required: bool = Field(
+        description="a campaign running here today needs the rotating presence code its "
+        "screen shows (`presence_code`)"
+    )
     how_to: str
 
 
@@ -182,6 +186,7 @@ async def scanned(
         code=station["code"],
         name=station["name"],
         kind=station["kind"],
+        presence_required=await presence.required_at(conn, station_id=station["id"]),
         how_to=(
             "Union members: claim water with POST /v1/claims or check in with "
             "POST /v1/checkins, sending this page's full URL as `code` and your position."

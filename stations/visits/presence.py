@@ -38,8 +38,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
+
 from stations.errors import PresenceCodeInvalid
 from stations.settings import SecuritySettings
+from stations.sql import load
+
+SQL = load("visits")
 
 STEP_S = 30
 """Seconds per code (RFC 6238's time step X)."""
@@ -144,3 +149,8 @@ def verify(
 def presence_url(poster_url: str, code: PresenceCode) -> str:
     """The presence QR code's text: the station's signed poster URL plus the code."""
     return f"{poster_url}&{QR_PARAMETER}={code.code}"
+
+
+async def required_at(conn: asyncpg.Connection, *, station_id: int) -> bool:
+    """Whether a campaign requiring presence runs at the station today (its local day)."""
+    return bool(await conn.fetchval(SQL.presence_required, station_id))
