@@ -73,6 +73,10 @@ class PresenceOut(BaseModel):
     code: str = Field(description="six digits: what a claim or check-in sends as presence_code")
     step_s: int = Field(description="seconds each code is shown (a code is accepted one more step)")
     changes_at: datetime = Field(description="when the next code replaces this one")
+    seconds_left: float = Field(
+        description="seconds until then, by the service's clock (a screen whose own clock "
+        "is wrong still asks again in time)"
+    )
     qr_text: str = Field(
         description="the presence QR code's text: the station's signed poster URL plus "
         "`p=<code>`; opened by a phone's camera it leads the rider page to the station "
@@ -110,6 +114,7 @@ async def presence_code(
         code=now.code,
         step_s=presence.STEP_S,
         changes_at=datetime.fromtimestamp(now.changes_at, UTC),
+        seconds_left=round(now.seconds_left, 3),
         qr_text=text,
         qr_svg=qr.render_svg(text, scale=6).decode(),
     )

@@ -242,8 +242,8 @@ async def test_the_review_queue_is_filtered_by_branch_in_sql(conn, settings, wor
             member_id, _, _ = await create_member(conn, settings)
             await conn.execute(
                 """INSERT INTO ratings (member_id, station_id, local_day, stars, tags,
-                                        visit_kind, visited_at)
-                   VALUES ($1, $2, current_date, 1, '{no_water}', 'claim', now())""",
+                                        visit_kind, visited_at, visit_verified)
+                   VALUES ($1, $2, current_date, 1, '{no_water}', 'claim', now(), true)""",
                 member_id,
                 station["id"],
             )
