@@ -240,7 +240,7 @@ async function campaignForm({ root, params }) {
     alloc,
     h(
       "div",
-      { class: "check-field" },
+      { class: "check" },
       presence,
       h("label", { for: "c-presence" }, t("c_presence")),
     ),
