@@ -22,7 +22,6 @@ from stations.errors import Ineligible, InvalidCode, PresenceCodeRequired
 from stations.settings import SecuritySettings
 from stations.sql import load
 from stations.visits import presence
-from stations.visits.claims import presence_given
 from stations.visits.scan import read_scan
 
 SQL = load("visits")
@@ -48,7 +47,7 @@ async def check_in(
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
-    given = presence_given(code, presence_code)
+    given = presence.given(code, presence_code)
     if given is not None:
         presence.verify(scan.station_code, given, security=security, now=now)
     row = await conn.fetchrow(

@@ -253,7 +253,7 @@ def claim_request(
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
-    given = presence_given(code, presence_code)
+    given = presence.given(code, presence_code)
     if given is not None:
         presence.verify(scan.station_code, given, security=security, now=now)
     return ClaimRequest(
@@ -268,12 +268,6 @@ def claim_request(
         cell=scan.cell,
         presence=given is not None,
     )
-
-
-def presence_given(code: str, presence_code: str | None) -> str | None:
-    """The presence code a scan carries: the one sent, else the scanned presence QR's."""
-    given = presence.normalize(presence_code)
-    return given if given is not None else presence.normalize(presence.from_scanned(code))
 
 
 def batch_arguments(

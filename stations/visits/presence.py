@@ -61,6 +61,7 @@ def clock() -> float:
     """Unix time now: the one clock codes are made and checked by (tests replace it)."""
     return time.time()
 
+
 _LABEL = b"love-stations presence totp v1\0"
 
 
@@ -123,6 +124,12 @@ def from_scanned(scanned: str) -> str | None:
     """The presence code a scanned presence QR code carries (its ``p``), if any."""
     values = parse_qs(urlsplit(scanned.strip()).query).get(QR_PARAMETER, [])
     return values[0] if len(values) == 1 else None
+
+
+def given(scanned: str, presence_code: str | None) -> str | None:
+    """The presence code a scan carries: the one sent, else the scanned presence QR's."""
+    sent = normalize(presence_code)
+    return sent if sent is not None else normalize(from_scanned(scanned))
 
 
 def verify(

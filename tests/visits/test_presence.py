@@ -109,8 +109,8 @@ def test_typed_blanks_and_the_scanned_presence_qr_code():
     url = "http://127.0.0.1:8000/s/BHF4A9?k=k1&sig=abc&p=654321"
     assert presence.from_scanned(url) == "654321"
     assert presence.from_scanned("http://127.0.0.1:8000/s/BHF4A9?k=k1&sig=abc") is None
-    assert claims.presence_given(url, None) == "654321"
-    assert claims.presence_given(url, "111 111") == "111111"
+    assert presence.given(url, None) == "654321"
+    assert presence.given(url, "111 111") == "111111"
 
 
 # --- claims decided on the fake clock -----------------------------------------------------
