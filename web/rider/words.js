@@ -82,6 +82,8 @@ export const WORDS = {
     presence_hint: "站点屏幕上的 6 位数字，每 30 秒更换；扫屏幕上的二维码会自动填好。",
     r_presence_code_required:
       "这次活动要求到站领取：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再试。",
+    r_presence_code_required_checkin:
+      "这个站点的活动要求到站签到：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再签到。",
     r_presence_code_invalid:
       "到场码不对或已过期（每 30 秒更换）。请输入站点屏幕上现在显示的 6 位数字后再试。",
     claim_qr_alt: "领水码 {code} 的二维码",
@@ -242,6 +244,8 @@ export const WORDS = {
       "The 6 digits on the station's screen; they change every 30 s. Scanning the screen's QR code fills them in.",
     r_presence_code_required:
       "This campaign hands out water at the station only: scan the QR code on the station's screen, or type its 6-digit presence code, and try again.",
+    r_presence_code_required_checkin:
+      "A campaign at this station asks you to check in at the station: scan the QR code on the station's screen, or type its 6-digit presence code, and check in again.",
     r_presence_code_invalid:
       "The presence code is wrong or has expired (it changes every 30 s). Type the 6 digits the station's screen shows now and try again.",
     claim_qr_alt: "QR code of claim code {code}",
