@@ -130,12 +130,20 @@ async def test_the_presence_screen_shows_the_code_and_its_qr_and_refreshes(
     )
     assert read == f"{poster}&p={shown}"
 
-    await page.wait_for_function("() => true")  # let the timer run
     for _ in range(50):
         if len(asked) >= 2:
             break
         await page.wait_for_timeout(100)
     assert len(asked) >= 2, "the screen did not ask for the next code"
+
+    # Full screen on the counter phone; back to the station page leaves it.
+    await page.get_by_role("button", name="全屏显示").click()
+    await page.wait_for_function(
+        "document.fullscreenElement?.classList.contains('presence-screen')"
+    )
+    await page.get_by_role("link", name="返回站点").click()
+    await page.get_by_role("link", name="到场码屏幕").wait_for()
+    assert await page.evaluate("document.fullscreenElement") is None
     await context.close()
     assert watch.blocked == []
     assert watch.unexpected_errors(r"status of 401") == []

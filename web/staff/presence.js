@@ -30,6 +30,16 @@ route(
     const fill = h("span", {});
     const bar = h("div", { class: "presence-bar", "aria-hidden": "true" }, fill);
     const problem = h("div", { "aria-live": "assertive" });
+    // Hide the browser's own bars too, on a phone left at the counter.
+    const whole = document.fullscreenEnabled
+      ? h("button", { type: "button", class: "secondary", id: "presence-fullscreen" }, t("presence_fullscreen"))
+      : null;
+    if (whole) {
+      whole.addEventListener("click", () => {
+        if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+        else screen.requestFullscreen().catch(() => {});
+      });
+    }
     const screen = h(
       "section",
       { class: "presence-screen", "aria-labelledby": "presence-heading" },
@@ -40,6 +50,7 @@ route(
       left,
       bar,
       problem,
+      whole,
       h("a", { class: "link-button", href: `#/station/${id}` }, t("back_to_station")),
     );
     title.id = "presence-heading";
@@ -69,6 +80,7 @@ route(
     const second = setInterval(tick, 1000);
 
     const stop = () => {
+      if (document.fullscreenElement === screen) document.exitFullscreen().catch(() => {});
       clearInterval(second);
       clearTimeout(timer);
       if (lock) lock.release().catch(() => {});
