@@ -101,6 +101,15 @@ SELECT st.id AS station_id, st.code AS station_code, st.name AS station_name,
        visit.id, visit.local_day, visit.checked_in_at, visit.presence_verified
 FROM st LEFT JOIN visit ON true
 
+-- name: presence_required
+-- Whether a campaign that needs proof of presence runs at station $1 on its local day.
+SELECT EXISTS (
+    SELECT 1 FROM campaign_stations cs
+    JOIN campaigns c ON c.id = cs.campaign_id
+    JOIN stations s ON s.id = cs.station_id
+    WHERE cs.station_id = $1 AND c.status = 'active' AND c.presence_required
+      AND (now() AT TIME ZONE s.time_zone)::date BETWEEN c.starts_on AND c.ends_on)
+
 -- name: station_for_stock
 SELECT s.id, s.time_zone, (now() AT TIME ZONE s.time_zone)::date AS today
 FROM stations s WHERE s.id = $1
@@ -388,12 +397,3 @@ SELECT local_day, count FROM stock_top_ups WHERE station_id = $1 AND idem_key = 
 
 -- name: forget_old_top_ups
 DELETE FROM stock_top_ups WHERE station_id = $1 AND created_at < now() - interval '7 days'
-
--- name: presence_required
--- Whether a campaign that needs proof of presence runs at station $1 on its local day.
-SELECT EXISTS (
-    SELECT 1 FROM campaign_stations cs
-    JOIN campaigns c ON c.id = cs.campaign_id
-    JOIN stations s ON s.id = cs.station_id
-    WHERE cs.station_id = $1 AND c.status = 'active' AND c.presence_required
-      AND (now() AT TIME ZONE s.time_zone)::date BETWEEN c.starts_on AND c.ends_on)
