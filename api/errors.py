@@ -107,7 +107,8 @@ CODES: dict[str, Code] = {
     ),
     "too_many_attempts": Code(
         429,
-        "too many failed sign-ins from this name or address: wait (see `Retry-After`)",
+        "too many failed sign-ins or hand-over checks from this name, address or claim: wait "
+        "(see `Retry-After`)",
         ("retry_after_s",),
     ),
     "password_link_invalid": Code(
@@ -212,6 +213,25 @@ CODES: dict[str, Code] = {
         ("distance_m", "radius_m"),
     ),
     "no_recent_visit": Code(403, "a rating needs a claim or check-in in the last 24 hours"),
+    "presence_code_invalid": Code(
+        403,
+        "the presence code is not the station's current one: another station's, two or more "
+        "30-second steps old, or not six digits",
+    ),
+    "presence_code_required": Code(
+        403, "the campaign at this station needs the rotating presence code its screen shows"
+    ),
+    "handover_proof_required": Code(
+        422,
+        "a hand-over needs the claim QR code from the member's page (`qr`) or the last four "
+        "characters of the member number (`member_digits`), not the typed code alone",
+    ),
+    "handover_digits_wrong": Code(
+        403, "the last four characters given are not those of the claim's member number"
+    ),
+    "handover_qr_invalid": Code(
+        403, "the scanned claim QR code was not shown by the claim's member's page (forged)"
+    ),
     "invalid_code": Code(422, "the scanned text is not a valid, current station code"),
     "code_retired": Code(422, "the poster's code was signed with a retired key"),
     "idempotency_key_reused": Code(422, "this Idempotency-Key answered a different request"),

@@ -167,3 +167,36 @@ class IdempotencyKeyReused(InvalidInput):
     """An Idempotency-Key already answered a different request (422)."""
 
     code = "idempotency_key_reused"
+
+
+class PresenceCodeInvalid(Ineligible):
+    """A presence code that is not the station's current one: another station's, two or
+    more steps old, or not six digits (403)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("presence_code_invalid", message)
+
+
+class PresenceCodeRequired(Ineligible):
+    """The campaign running at the station needs proof of presence and none came (403)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("presence_code_required", message)
+
+
+class HandoverProofRequired(InvalidInput):
+    """A hand-over named by its typed code alone: the member's proof is missing (422)."""
+
+    code = "handover_proof_required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, code=self.code)
+
+
+class HandoverProofInvalid(Forbidden):
+    """The member's proof does not match the claim: wrong digits of the member number
+    (``handover_digits_wrong``) or a claim QR code that its member's page did not show
+    (``handover_qr_invalid``) (403)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}", code=code)

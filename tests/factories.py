@@ -300,3 +300,14 @@ async def run_tool(*args: str) -> str:
     out, err = await process.communicate()
     assert process.returncode == 0, f"{args[0]} failed: {err.decode()}"
     return out.decode()
+
+
+async def handover_proof(conn: asyncpg.Connection, claim_code: str) -> dict[str, str]:
+    """The body a hand-over needs besides the code: the member's last four characters."""
+    member_no = await conn.fetchval(
+        "SELECT m.member_no FROM claims c JOIN members m ON m.id = c.member_id "
+        "WHERE c.id = claim_id($1)",
+        claim_code,
+    )
+    assert member_no is not None, claim_code
+    return {"member_digits": member_no[-4:]}

@@ -52,6 +52,12 @@ class CampaignIn(Input):
         le=1_000_000,
         description="default bottles per station and local day, when nobody sets the day",
     )
+    presence_required: bool = Field(
+        False,
+        description="claims and check-ins at its stations need the rotating presence code the "
+        "station's screen shows (`GET /v1/stations/{id}/presence`); without one: "
+        "`presence_code_required`",
+    )
 
 
 class CampaignPatch(Input):
@@ -65,6 +71,12 @@ class CampaignPatch(Input):
     status: Literal["active", "cancelled"] | None = None
     daily_allocation: int | None = Field(
         None, ge=0, le=1_000_000, description="null removes the default"
+    )
+    presence_required: bool | None = Field(
+        None,
+        description="claims and check-ins at its stations need the rotating presence code the "
+        "station's screen shows (`GET /v1/stations/{id}/presence`); without one: "
+        "`presence_code_required`",
     )
 
 
@@ -91,6 +103,9 @@ class CampaignOut(BaseModel):
     daily_quota: int
     geofence_m: int
     daily_allocation: int | None
+    presence_required: bool = Field(
+        description="claims and check-ins need the station's rotating presence code"
+    )
     branch: str | None = Field(description="the union branch running it; null: national")
     status: str
     stations: int
@@ -115,6 +130,7 @@ async def create_campaign(body: CampaignIn, principal: AdminDep, conn: ConnDep) 
         prizes=[campaigns.PrizeSpec(p.name, p.total, p.probability) for p in body.prizes],
         daily_allocation=body.daily_allocation,
         branch=branch_of(principal),
+        presence_required=body.presence_required,
     )
 
 

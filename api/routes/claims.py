@@ -34,6 +34,30 @@ class ClaimIn(Input):
     crs: Literal["wgs84", "gcj02", "bd09"] = Field(
         "wgs84", description="gcj02 for Amap/Tencent/WeChat positions, bd09 for Baidu"
     )
+    presence_code: str | None = Field(
+        None,
+        max_length=20,
+        description="the six-digit rotating code the station's screen shows (proof of "
+        "presence; blanks are ignored). Needed when the campaign requires presence "
+        "(`presence_code_required`); a code of another station or two 30-second steps old "
+        "is `presence_code_invalid`. Left out, the `p` parameter of a scanned presence QR "
+        "code (`code`) is used.",
+    )
+
+
+class HandoverIn(Input):
+    qr: str | None = Field(
+        None,
+        max_length=100,
+        description="the text of the claim's QR code scanned from the member's phone "
+        "(`CODE.TAG`, as `GET /v1/claims/{code}/qr.svg` draws it)",
+    )
+    member_digits: str | None = Field(
+        None,
+        max_length=10,
+        description="the last four characters of the member's number, as the member says "
+        "them (for a member whose phone cannot show the claim)",
+    )
 
 
 class StationRef(BaseModel):
@@ -81,7 +105,10 @@ class HandoverOut(ClaimOut):
     summary="Claim a bottle at the scanned station",
     response_model=ClaimGranted,
     responses={
-        403: {"description": "member_suspended or outside_geofence"},
+        403: {
+            "description": "member_suspended, outside_geofence, presence_code_required "
+            "(the campaign needs the station's rotating code) or presence_code_invalid"
+        },
         409: {"description": "quota_used, out_of_stock, station_not_open, campaign_closed, ..."},
         422: {"description": "invalid_code, code_retired, idempotency_key_reused, ..."},
     },
@@ -116,6 +143,7 @@ async def answer_claim(
         crs=body.crs,
         security=settings.security,
         visit_resolution=settings.h3.visit_location,
+        presence_code=body.presence_code,
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=201, headers=headers)
@@ -159,13 +187,35 @@ async def list_claims(
     "/{code}/handover",
     response_model=HandoverOut,
     summary="Staff confirm the bottle was handed over (operator of that station)",
+    description="The typed claim code alone is not enough: send the member's proof, "
+    "either `qr` (the claim's QR code scanned from the member's signed-in page: the code "
+    "plus a tag bound to the claim and its member) or `member_digits` (the last four "
+    "characters of the member number). None: 422 `handover_proof_required`; a forged QR "
+    "code: 403 `handover_qr_invalid`; wrong digits: 403 `handover_digits_wrong`. Wrong "
+    "proofs are throttled per claim (three free, then waits, locked for an hour at six) "
+    "and per staff account: 429 `too_many_attempts` with `Retry-After`.",
+    responses={
+        403: {"description": "handover_qr_invalid, handover_digits_wrong, not_station_operator"},
+        422: {"description": "handover_proof_required"},
+        429: {"description": "too_many_attempts (wrong proofs for this claim or account)"},
+    },
 )
-async def confirm_handover(code: str, principal: StationWriterDep, conn: ConnDep) -> dict[str, Any]:
+async def confirm_handover(
+    code: str,
+    principal: StationWriterDep,
+    conn: ConnDep,
+    request: Request,
+    body: HandoverIn | None = None,
+) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
     return await claims.confirm_handover(
         conn,
         code=code,
         station_ids=operated_stations(principal),
         actor=principal.subject,
+        security=settings.security,
+        qr=body.qr if body else None,
+        member_digits=body.member_digits if body else None,
         branch=branch_of(principal),
     )
 
@@ -175,16 +225,20 @@ async def confirm_handover(code: str, principal: StationWriterDep, conn: ConnDep
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
     summary="A claim's code as a QR code, for the station's staff to scan (its member)",
-    description="The QR code holds the claim code itself (seven characters), as "
-    "`POST /v1/claims/{code}/handover` takes it. Only the member who claimed (and the "
-    "station's operators) can read it; anyone else gets `claim_not_found`.",
+    description="The QR code holds `CODE.TAG`: the claim code and a tag (an HMAC under the "
+    "server's key, bound to the claim and its member) that `POST /v1/claims/{code}/handover` "
+    "takes as `qr`, so a code read out or guessed is not enough to collect the bottle. Only "
+    "the member who claimed (and the station's operators) can read it; anyone else gets "
+    "`claim_not_found`.",
 )
-async def claim_qr(code: str, principal: PrincipalDep, conn: ConnDep) -> Response:
+async def claim_qr(code: str, principal: PrincipalDep, conn: ConnDep, request: Request) -> Response:
+    settings: Settings = request.app.state.settings
     shown = await claims.claim_shown_to(
         conn,
         code=code,
         member_id=principal.member_id,
         station_ids=principal.station_ids if principal.role == "operator" else frozenset(),
+        security=settings.security,
     )
     return Response(
         qr.render_claim_svg(shown),

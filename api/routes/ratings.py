@@ -34,6 +34,11 @@ class RatingOut(BaseModel):
     tags: list[str]
     comment: str | None
     visit: str
+    visit_verified: bool = Field(
+        description="a granted claim or a check-in with the station's presence code in the "
+        "last 24 hours: only then do `closed_when_listed_open` and `no_water` count toward "
+        "the review queue"
+    )
     created_at: datetime
     updated_at: datetime
 

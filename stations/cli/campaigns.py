@@ -51,6 +51,11 @@ def create(
     branch: str | None = typer.Option(
         None, help="Union branch running it (district code prefix); default national."
     ),
+    presence_required: bool = typer.Option(
+        False,
+        "--presence-required",
+        help="Claims need the rotating presence code the station's screen shows.",
+    ),
 ) -> None:
     """Create a campaign with its stations and prize pools."""
     try:
@@ -76,6 +81,7 @@ def create(
             prizes=prizes,
             daily_allocation=daily_allocation,
             branch=(await branches.get_branch(conn, branch))["code"] if branch else None,
+            presence_required=presence_required,
         )
 
     _show(run_connected(work))

@@ -2,12 +2,13 @@
 -- A station's "today" is always its local date: now() AT TIME ZONE stations.time_zone.
 
 -- name: claim_water_batch
-SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)
+SELECT claim_water_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 
 -- name: claim_for_handover
-SELECT c.id, c.station_id, c.local_day, c.handed_over_at, s.district_code,
+SELECT c.id, c.member_id, m.member_no, c.station_id, c.local_day, c.handed_over_at,
+       s.district_code,
        (now() AT TIME ZONE s.time_zone)::date AS station_today
-FROM claims c JOIN stations s ON s.id = c.station_id
+FROM claims c JOIN stations s ON s.id = c.station_id JOIN members m ON m.id = c.member_id
 WHERE c.id = claim_id($1)
 FOR UPDATE OF c
 
@@ -75,24 +76,39 @@ ORDER BY c.claimed_at DESC
 LIMIT $2
 
 -- name: check_in
--- The visit is recorded only for an active member within the radius of the station.
+-- The visit is recorded only for an active member within the radius of the station,
+-- and, when a campaign requiring proof of presence runs there today, only with a valid
+-- presence code ($7: the member's code was checked and is the station's current one).
 WITH st AS (
     SELECT s.id, s.code, s.name, s.time_zone,
-           ST_Distance(s.geom, ST_SetSRID(ST_MakePoint($3, $2), 4326)::geography) AS distance_m
+           ST_Distance(s.geom, ST_SetSRID(ST_MakePoint($3, $2), 4326)::geography) AS distance_m,
+           EXISTS (SELECT 1 FROM campaign_stations cs JOIN campaigns c ON c.id = cs.campaign_id
+                   WHERE cs.station_id = s.id AND c.status = 'active' AND c.presence_required
+                     AND (now() AT TIME ZONE s.time_zone)::date BETWEEN c.starts_on AND c.ends_on)
+               AS presence_required
     FROM stations s WHERE s.code = $1
 ), member AS (
     SELECT m.status FROM members m WHERE m.id = $4
 ), visit AS (
-    INSERT INTO checkins (member_id, station_id, local_day, h3_cell)
-    SELECT $4, st.id, (now() AT TIME ZONE st.time_zone)::date, $5
+    INSERT INTO checkins (member_id, station_id, local_day, h3_cell, presence_verified)
+    SELECT $4, st.id, (now() AT TIME ZONE st.time_zone)::date, $5, $7
     FROM st, member
-    WHERE st.distance_m <= $6 AND member.status = 'active'
-    RETURNING id, local_day, checked_in_at
+    WHERE st.distance_m <= $6 AND member.status = 'active' AND ($7 OR NOT st.presence_required)
+    RETURNING id, local_day, checked_in_at, presence_verified
 )
 SELECT st.id AS station_id, st.code AS station_code, st.name AS station_name,
-       st.distance_m, (SELECT status FROM member) AS member_status,
-       visit.id, visit.local_day, visit.checked_in_at
+       st.distance_m, st.presence_required, (SELECT status FROM member) AS member_status,
+       visit.id, visit.local_day, visit.checked_in_at, visit.presence_verified
 FROM st LEFT JOIN visit ON true
+
+-- name: presence_required
+-- Whether a campaign that needs proof of presence runs at station $1 on its local day.
+SELECT EXISTS (
+    SELECT 1 FROM campaign_stations cs
+    JOIN campaigns c ON c.id = cs.campaign_id
+    JOIN stations s ON s.id = cs.station_id
+    WHERE cs.station_id = $1 AND c.status = 'active' AND c.presence_required
+      AND (now() AT TIME ZONE s.time_zone)::date BETWEEN c.starts_on AND c.ends_on)
 
 -- name: station_for_stock
 SELECT s.id, s.time_zone, (now() AT TIME ZONE s.time_zone)::date AS today
@@ -167,8 +183,8 @@ DELETE FROM water_defaults WHERE station_id = $1
 
 -- name: insert_campaign
 INSERT INTO campaigns (name, starts_on, ends_on, daily_start, daily_end, daily_quota, geofence_m,
-                       daily_allocation, branch)
-VALUES ($1, $2, $3, $4::text::time, $5::text::time, $6, $7, $8, $9)
+                       daily_allocation, branch, presence_required)
+VALUES ($1, $2, $3, $4::text::time, $5::text::time, $6, $7, $8, $9, $10)
 RETURNING id
 
 -- name: update_campaign
@@ -182,6 +198,7 @@ UPDATE campaigns SET
     geofence_m = coalesce($8, geofence_m),
     status = coalesce($9, status),
     daily_allocation = CASE WHEN $10 THEN $11 ELSE daily_allocation END,
+    presence_required = coalesce($12, presence_required),
     updated_at = now()
 WHERE id = $1
 RETURNING id
@@ -212,7 +229,7 @@ ORDER BY id
 SELECT c.id, c.name, c.starts_on, c.ends_on,
        to_char(c.daily_start, 'HH24:MI') AS daily_start,
        to_char(c.daily_end, 'HH24:MI') AS daily_end,
-       c.daily_quota, c.geofence_m, c.daily_allocation, c.branch, c.status,
+       c.daily_quota, c.geofence_m, c.daily_allocation, c.presence_required, c.branch, c.status,
        c.created_at, c.updated_at,
        (SELECT count(*) FROM campaign_stations cs WHERE cs.campaign_id = c.id) AS stations,
        coalesce((SELECT jsonb_agg(jsonb_build_object(
@@ -266,20 +283,20 @@ WHERE s.id = ANY($1::bigint[])
 
 -- name: recent_reports
 -- Distinct members who reported a listing as wrong within the window, since the last
--- review of the station, by station.
+-- review of the station, by station; only ratings of verified visits count (migration 0025).
 SELECT r.station_id, count(DISTINCT r.member_id) AS reporters,
        max(r.updated_at) AS last_report_at,
        (SELECT jsonb_object_agg(t.tag, t.n) FROM (
             SELECT tag, count(DISTINCT r2.member_id) AS n
             FROM ratings r2, unnest(r2.tags) AS tag
-            WHERE r2.station_id = r.station_id AND tag = ANY($4::text[])
+            WHERE r2.station_id = r.station_id AND tag = ANY($4::text[]) AND r2.visit_verified
               AND r2.updated_at > $2::timestamptz - $3::interval
               AND r2.updated_at > coalesce(v.reviewed_at, '-infinity')
             GROUP BY tag) t) AS tags
 FROM ratings r
 LEFT JOIN station_reviews v ON v.station_id = r.station_id
 WHERE r.station_id = ANY($1::bigint[])
-  AND r.tags && $4::text[]
+  AND r.tags && $4::text[] AND r.visit_verified
   AND r.updated_at > $2::timestamptz - $3::interval
   AND r.updated_at <= $2::timestamptz
   AND r.updated_at > coalesce(v.reviewed_at, '-infinity')
@@ -287,14 +304,14 @@ GROUP BY r.station_id, v.reviewed_at
 
 -- name: review_queue
 -- Stations (all, or the given ones $1, of union branch $5) with at least $4 distinct
--- recent reporters.
+-- recent reporters; only ratings of verified visits count (migration 0025).
 SELECT r.station_id, s.code, s.name, s.status, s.operator,
        count(DISTINCT r.member_id) AS reporters,
        max(r.updated_at) AS last_report_at,
        (SELECT jsonb_object_agg(t.tag, t.n) FROM (
             SELECT tag, count(DISTINCT r2.member_id) AS n
             FROM ratings r2, unnest(r2.tags) AS tag
-            WHERE r2.station_id = r.station_id AND tag = ANY($3::text[])
+            WHERE r2.station_id = r.station_id AND tag = ANY($3::text[]) AND r2.visit_verified
               AND r2.updated_at > now() - $2::interval
               AND r2.updated_at > coalesce(v.reviewed_at, '-infinity')
             GROUP BY tag) t) AS tags
@@ -303,7 +320,7 @@ JOIN stations s ON s.id = r.station_id
 LEFT JOIN station_reviews v ON v.station_id = r.station_id
 WHERE ($1::bigint[] IS NULL OR r.station_id = ANY($1::bigint[]))
   AND in_branch(s.district_code, $5)
-  AND r.tags && $3::text[]
+  AND r.tags && $3::text[] AND r.visit_verified
   AND r.updated_at > now() - $2::interval
   AND r.updated_at > coalesce(v.reviewed_at, '-infinity')
 GROUP BY r.station_id, s.code, s.name, s.status, s.operator, v.reviewed_at

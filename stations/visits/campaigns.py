@@ -117,9 +117,13 @@ async def create_campaign(
     prizes: list[PrizeSpec] | None = None,
     daily_allocation: int | None = None,
     branch: str | None = None,
+    presence_required: bool = False,
 ) -> dict[str, Any]:
     """Create a campaign of union branch ``branch`` with its stations (all of that
-    branch) and prize pools in one transaction."""
+    branch) and prize pools in one transaction.
+
+    ``presence_required``: claims (and check-ins) at its stations need the station's
+    rotating presence code (:mod:`stations.visits.presence`)."""
     start = validate_hour(daily_start, field="daily_start")
     end = validate_hour(daily_end, field="daily_end")
     checked = [_checked_prize(p) for p in prizes or []]
@@ -137,6 +141,7 @@ async def create_campaign(
                 geofence_m,
                 allocation,
                 branch,
+                presence_required,
             )
             ids = list(station_ids or [])
             await branches.check_stations(conn, branch=branch, station_ids=ids)
@@ -172,6 +177,7 @@ async def update_campaign(
     status: str | None = None,
     daily_allocation: int | None = _UNSET,
     branch: str | None = None,
+    presence_required: bool | None = None,
 ) -> dict[str, Any]:
     """Change what is given; the rest stays. A quota lowered mid-day keeps earlier claims.
 
@@ -200,6 +206,7 @@ async def update_campaign(
                 status,
                 change_allocation,
                 allocation,
+                presence_required,
             )
             if found is None:
                 raise NotFound(

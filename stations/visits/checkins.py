@@ -3,6 +3,13 @@
 A check-in is what lets a member rate a station without claiming water there. It is
 accepted within :data:`GEOFENCE_M` of the station and keeps only the H3 cell of the
 member's position.
+
+A check-in may carry the station's rotating presence code (:mod:`stations.visits.presence`;
+sent, or the ``p`` of a scanned presence QR code). A valid one makes it a verified visit
+(``presence_verified``), whose rating's reports that the listing is wrong count toward
+the review queue; a wrong one is refused (``presence_code_invalid``); and while a
+campaign that requires presence runs at the station, a check-in without one is refused
+(``presence_code_required``), as a claim there would be.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from typing import Any
 
 import asyncpg
 
-from stations.errors import Ineligible, InvalidCode
+from stations.errors import Ineligible, InvalidCode, PresenceCodeRequired
 from stations.settings import SecuritySettings
 from stations.sql import load
+from stations.visits import presence
 from stations.visits.scan import read_scan
 
 SQL = load("visits")
@@ -32,12 +40,25 @@ async def check_in(
     crs: str | None,
     security: SecuritySettings,
     visit_resolution: int,
+    presence_code: str | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
+    """Record a visit; ``now`` (Unix time) is the clock the presence code is checked by."""
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
+    given = presence.given(code, presence_code)
+    if given is not None:
+        presence.verify(scan.station_code, given, security=security, now=now)
     row = await conn.fetchrow(
-        SQL.check_in, scan.station_code, scan.lat, scan.lng, member_id, scan.cell, GEOFENCE_M
+        SQL.check_in,
+        scan.station_code,
+        scan.lat,
+        scan.lng,
+        member_id,
+        scan.cell,
+        GEOFENCE_M,
+        given is not None,
     )
     if row is None:
         raise InvalidCode(
@@ -49,6 +70,11 @@ async def check_in(
         raise Ineligible(
             "member_suspended",
             "your union membership is suspended; ask your union branch to reinstate it",
+        )
+    if row["id"] is None and row["presence_required"] and given is None:
+        raise PresenceCodeRequired(
+            "a campaign at this station needs proof that you are there: scan the rotating "
+            "code on the station's screen (or type its six digits) and check in again"
         )
     if row["id"] is None:
         raise Ineligible(
@@ -67,4 +93,5 @@ async def check_in(
         },
         "local_day": row["local_day"],
         "checked_in_at": row["checked_in_at"],
+        "presence_verified": row["presence_verified"],
     }

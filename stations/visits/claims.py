@@ -18,13 +18,28 @@ check, so a new claim spends no extra round trip). The same key with a different
 request is refused. Answers are rebuilt from the stored facts by pure functions, so a
 replay is byte-for-byte the first answer. A refusal is final for its key: a member who
 wants to try again later (after a top-up, say) sends a new key.
+
+Proof of presence (:mod:`stations.visits.presence`): a claim may carry the station's
+rotating presence code (``presence_code``, or the ``p`` of a scanned presence QR code).
+It is checked here, with the QR signature; a wrong one is refused as
+``presence_code_invalid`` (after the stored answer of a retry was looked for, as for a
+retired poster code), and the batch learns only whether a valid one came, which a
+campaign with ``presence_required`` needs (``presence_code_required``).
+
+The hand-over (:func:`confirm_handover`) needs the member as well as the code: the
+claim QR code that the member's signed-in page shows (the claim code plus a tag bound
+to the claim and its member, :func:`handover_tag`), or the last four characters of the
+member number. Wrong proofs are throttled per claim and per staff account
+(:mod:`stations.people.throttle`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,18 +52,22 @@ from stations.db.integrity import translating
 from stations.errors import (
     DatabaseUnavailable,
     Forbidden,
+    HandoverProofInvalid,
+    HandoverProofRequired,
     IdempotencyKeyReused,
     Ineligible,
     InvalidCode,
     InvalidInput,
     NotFound,
+    PresenceCodeInvalid,
     Refused,
     StationsError,
     Unauthorized,
 )
-from stations.people import branches
+from stations.people import branches, throttle
 from stations.settings import SecuritySettings
 from stations.sql import load
+from stations.visits import presence
 from stations.visits.opening import Opening, StationHours
 from stations.visits.scan import read_scan
 
@@ -84,13 +103,28 @@ def validate_idempotency_key(key: str | None) -> str:
 
 
 def request_fingerprint(
-    *, code: str, lat: float, lng: float, crs: str | None, security: SecuritySettings
+    *,
+    code: str,
+    lat: float,
+    lng: float,
+    crs: str | None,
+    security: SecuritySettings,
+    presence_code: str | None = None,
 ) -> bytes:
-    """Keyed hash of what was asked; keyed because it is derived from the member's position."""
-    canonical = orjson.dumps(
-        {"code": code.strip(), "lat": lat, "lng": lng, "crs": (crs or "wgs84").lower()},
-        option=orjson.OPT_SORT_KEYS,
-    )
+    """Keyed hash of what was asked; keyed because it is derived from the member's position.
+
+    A presence code counts only when one was sent, so claims without one keep the
+    fingerprints stored before presence codes existed.
+    """
+    asked: dict[str, Any] = {
+        "code": code.strip(),
+        "lat": lat,
+        "lng": lng,
+        "crs": (crs or "wgs84").lower(),
+    }
+    if presence_code is not None:
+        asked["presence_code"] = presence_code
+    canonical = orjson.dumps(asked, option=orjson.OPT_SORT_KEYS)
     key = security.pii_hash_key.get_secret_value().encode()
     return hmac.new(key, b"claim:" + canonical, hashlib.sha256).digest()
 
@@ -105,6 +139,12 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
         return Ineligible(
             "member_suspended",
             "your union membership is suspended; ask your union branch to reinstate it",
+        )
+    if reason == "presence_code_required":
+        return Ineligible(
+            "presence_code_required",
+            "this campaign hands out water only to members at the station: scan the "
+            "rotating code on the station's screen (or type its six digits) and claim again",
         )
     if reason == "outside_geofence":
         return Ineligible(
@@ -193,6 +233,7 @@ class ClaimRequest:
     lat: float  # WGS84
     lng: float
     cell: int  # H3 cell at the visit-location resolution
+    presence: bool = False  # carried the station's valid presence code
 
 
 def claim_request(
@@ -205,20 +246,29 @@ def claim_request(
     crs: str | None,
     security: SecuritySettings,
     visit_resolution: int,
+    presence_code: str | None = None,
+    now: float | None = None,
 ) -> ClaimRequest:
-    """Check the key, the QR signature and the position; raise what is wrong with them."""
+    """Check the key, the QR signature, the presence code and the position; raise what is
+    wrong with them. ``now`` (Unix time) is the clock the presence code is checked by."""
     key = validate_idempotency_key(idempotency_key)
     scan = read_scan(
         code=code, lat=lat, lng=lng, crs=crs, security=security, resolution=visit_resolution
     )
+    given = presence.given(code, presence_code)
+    if given is not None:
+        presence.verify(scan.station_code, given, security=security, now=now)
     return ClaimRequest(
         token_digest=token_digest,
         idempotency_key=key,
-        fingerprint=request_fingerprint(code=code, lat=lat, lng=lng, crs=crs, security=security),
+        fingerprint=request_fingerprint(
+            code=code, lat=lat, lng=lng, crs=crs, security=security, presence_code=presence_code
+        ),
         station_code=scan.station_code,
         lat=scan.lat,
         lng=scan.lng,
         cell=scan.cell,
+        presence=given is not None,
     )
 
 
@@ -240,6 +290,7 @@ def batch_arguments(
         [r.cell for r in requests],
         [o.closed for o in shut],
         [o.next_open for o in shut],
+        [r.presence for r in requests],
     )
 
 
@@ -349,12 +400,14 @@ class ClaimDesk:
         crs: str | None,
         security: SecuritySettings,
         visit_resolution: int,
+        presence_code: str | None = None,
     ) -> ClaimResult:
         """A claim from the scanned text: its stored answer first, then the QR check.
 
         A code that fails its check (forged, altered, retired, or signed with a key that
-        is gone) is looked up under the member's key before it is refused: a retry of a
-        claim decided before its key was retired gets the stored answer. A valid code
+        is gone), or a presence code no longer current, is looked up under the member's
+        key before it is refused: a retry of a claim decided before its key was retired,
+        or a minute ago with a code since changed, gets the stored answer. A valid code
         goes straight to a batch, which finds stored answers itself.
         """
         key = validate_idempotency_key(idempotency_key)
@@ -368,10 +421,16 @@ class ClaimDesk:
                 crs=crs,
                 security=security,
                 visit_resolution=visit_resolution,
+                presence_code=presence_code,
             )
-        except InvalidCode:
+        except (InvalidCode, PresenceCodeInvalid):
             fingerprint = request_fingerprint(
-                code=code, lat=lat, lng=lng, crs=crs, security=security
+                code=code,
+                lat=lat,
+                lng=lng,
+                crs=crs,
+                security=security,
+                presence_code=presence_code,
             )
             try:
                 async with self._connection() as conn:
@@ -478,59 +537,169 @@ def _unanswered(why: str) -> DatabaseUnavailable:
     )
 
 
+HANDOVER_CLAIM_KIND = "handover_claim"
+HANDOVER_STAFF_KIND = "handover_staff"
+HANDOVER_BY_CLAIM = throttle.Policy(
+    free=3, lockout_after=6, lockout_s=3600, first_delay_s=5, forget_after_s=86400
+)
+"""Wrong proofs for one claim: three are free (a mistyped digit), then waits, and at six
+one hour locked; a claim is good for one day, so four digits are never worth guessing."""
+HANDOVER_BY_STAFF = throttle.Policy(free=10, lockout_after=30, lockout_s=900)
+"""Wrong proofs (and unknown codes) from one staff account, across claims."""
+HANDOVER_TAG_CHARS = 16
+MEMBER_DIGITS = 4
+_HANDOVER_QR = re.compile(r"([0-9A-Za-z]{7})\.([A-Z2-7]{16})")
+
+
+def _canonical_claim_code(code: str) -> str:
+    """A claim code as ``claim_id()`` reads it: upper case, O/I/L read as 0/1/1."""
+    return code.strip().upper().translate(str.maketrans("OIL", "011"))[:20]
+
+
+def handover_tag(claim_code: str, member_id: int, *, security: SecuritySettings) -> str:
+    """The tag that binds a claim's QR code to the claim and its member (80 bits of an
+    HMAC under the server key); only the member's signed-in page is given it."""
+    key = security.pii_hash_key.get_secret_value().encode()
+    message = f"handover\0{_canonical_claim_code(claim_code)}\0{member_id}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode()
+
+
+def handover_qr_text(claim_code: str, member_id: int, *, security: SecuritySettings) -> str:
+    """What the claim's QR code holds: ``CODE.TAG`` (the console's scanner reads it)."""
+    return f"{claim_code}.{handover_tag(claim_code, member_id, security=security)}"
+
+
+def _member_digits(member_no: str) -> str:
+    """The last characters of a member number that the member tells the staff."""
+    return member_no.replace("-", "").upper()[-MEMBER_DIGITS:]
+
+
+def _checked_proof(
+    row: Any,
+    *,
+    claim_code: str,
+    qr: str | None,
+    member_digits: str | None,
+    security: SecuritySettings,
+) -> None:
+    """Raise unless the member's proof matches the claim ``row``."""
+    if qr is not None:
+        match = _HANDOVER_QR.fullmatch(qr.strip())
+        expected = handover_tag(claim_code, row["member_id"], security=security)
+        if (
+            match is None
+            or _canonical_claim_code(match.group(1)) != claim_code
+            or not hmac.compare_digest(match.group(2), expected)
+        ):
+            raise HandoverProofInvalid(
+                "handover_qr_invalid",
+                "this QR code was not shown by the claim's member's page; ask the member "
+                "to open the claim in the rider page (signed in), or to tell the last four "
+                "characters of their member number",
+            )
+        return
+    assert member_digits is not None
+    given = member_digits.replace("-", "").strip().upper()
+    if not hmac.compare_digest(given, _member_digits(row["member_no"])):
+        raise HandoverProofInvalid(
+            "handover_digits_wrong",
+            "these are not the last four characters of the claim's member number; ask the "
+            "member again, or scan the claim's QR code on their phone",
+        )
+
+
 async def confirm_handover(
     conn: asyncpg.Connection,
     *,
     code: str,
     station_ids: frozenset[int] | None,
     actor: str,
+    security: SecuritySettings,
+    qr: str | None = None,
+    member_digits: str | None = None,
     branch: str | None = None,
 ) -> dict[str, Any]:
     """Staff confirm the bottle was handed over; ``station_ids`` None means any station
     (of union branch ``branch``; None: any branch).
 
+    The typed code alone is not enough: the member proves the claim is theirs with the
+    claim QR code their page shows (``qr``, :func:`handover_qr_text`) or the last four
+    characters of their member number (``member_digits``). A wrong proof is
+    ``handover_qr_invalid`` or ``handover_digits_wrong`` and counts against the claim
+    and the staff account (:data:`HANDOVER_BY_CLAIM`, :data:`HANDOVER_BY_STAFF`; an
+    unknown code against the account); past their free tries, ``too_many_attempts``.
+
     Confirming twice is harmless (the first confirmation stays; ``confirmed_now`` says
     whether this call confirmed it). A claim is good for the station's local day it was
     made on.
     """
-    claim_code = code.strip().upper()[:20]
-    async with conn.transaction():
-        row = await conn.fetchrow(SQL.claim_for_handover, claim_code)
-        if row is None:
-            raise NotFound(
-                f"no claim has the code {claim_code}; check the code with the member",
-                code="claim_not_found",
-                claim_code=claim_code,
-            )
-        if station_ids is not None and row["station_id"] not in station_ids:
-            raise Forbidden(
-                f"you do not operate station {row['station_id']}",
-                code="not_station_operator",
-                station_id=row["station_id"],
-            )
-        if not branches.covers(branch, row["district_code"]):
-            raise branches.outside(
-                branch,
-                f"the claim was made at station {row['station_id']}, not under your branch",
-                station_id=row["station_id"],
-            )
-        if row["handed_over_at"] is None:
-            if row["local_day"] != row["station_today"]:
-                raise Refused(
-                    "claim_expired",
-                    f"this claim was for {row['local_day'].isoformat()}; claims are good on "
-                    "the day they are made only",
-                    local_day=row["local_day"].isoformat(),
+    claim_code = _canonical_claim_code(code)
+    secret = security.pii_hash_key.get_secret_value().encode()
+    claim_key = throttle.key(HANDOVER_CLAIM_KIND, claim_code, HANDOVER_BY_CLAIM, secret=secret)
+    staff_key = throttle.key(HANDOVER_STAFF_KIND, actor, HANDOVER_BY_STAFF, secret=secret)
+    await throttle.guard(conn, [claim_key, staff_key])
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(SQL.claim_for_handover, claim_code)
+            if row is None:
+                raise NotFound(
+                    f"no claim has the code {claim_code}; check the code with the member",
+                    code="claim_not_found",
+                    claim_code=claim_code,
                 )
-            await conn.execute(SQL.mark_handed_over, row["id"], actor)
-        view = await conn.fetchrow(SQL.claim_view, row["id"])
+            if station_ids is not None and row["station_id"] not in station_ids:
+                raise Forbidden(
+                    f"you do not operate station {row['station_id']}",
+                    code="not_station_operator",
+                    station_id=row["station_id"],
+                )
+            if not branches.covers(branch, row["district_code"]):
+                raise branches.outside(
+                    branch,
+                    f"the claim was made at station {row['station_id']}, not under your branch",
+                    station_id=row["station_id"],
+                )
+            if qr is None and member_digits is None:
+                raise HandoverProofRequired(
+                    "handover_proof_required: the claim code alone is not enough; scan the "
+                    "claim's QR code on the member's phone (qr) or ask for the last four "
+                    "characters of their member number (member_digits)"
+                )
+            _checked_proof(
+                row, claim_code=claim_code, qr=qr, member_digits=member_digits, security=security
+            )
+            if row["handed_over_at"] is None:
+                if row["local_day"] != row["station_today"]:
+                    raise Refused(
+                        "claim_expired",
+                        f"this claim was for {row['local_day'].isoformat()}; claims are good "
+                        "on the day they are made only",
+                        local_day=row["local_day"].isoformat(),
+                    )
+                await conn.execute(SQL.mark_handed_over, row["id"], actor)
+            view = await conn.fetchrow(SQL.claim_view, row["id"])
+    except HandoverProofInvalid:
+        # Counted after the transaction ended: a rolled-back count would not count.
+        await throttle.failed(conn, [claim_key, staff_key])
+        raise
+    except NotFound:
+        await throttle.failed(conn, [staff_key])
+        raise
+    await throttle.forget(conn, claim_key)
     return {**dict(view), "confirmed_now": row["handed_over_at"] is None}
 
 
 async def claim_shown_to(
-    conn: asyncpg.Connection, *, code: str, member_id: int | None, station_ids: frozenset[int]
+    conn: asyncpg.Connection,
+    *,
+    code: str,
+    member_id: int | None,
+    station_ids: frozenset[int],
+    security: SecuritySettings,
 ) -> str:
-    """The claim code of a claim that its member (or its station's staff) may display.
+    """What a claim's QR code holds, for its member (or its station's staff) to display:
+    the claim code and its hand-over tag (:func:`handover_qr_text`).
 
     Anyone else gets ``claim_not_found``, as for a code that does not exist: a claim
     code says nothing to whom it does not belong.
@@ -543,7 +712,7 @@ async def claim_shown_to(
             code="claim_not_found",
             claim_code=claim_code,
         )
-    return str(row["claim_code"])
+    return handover_qr_text(str(row["claim_code"]), row["member_id"], security=security)
 
 
 async def member_claims(

@@ -158,9 +158,9 @@ def render_svg(url: str, *, scale: int = 8) -> bytes:
 
 
 def render_claim_svg(claim_code: str, *, scale: int = 10) -> bytes:
-    """A claim code as a QR symbol for the staff console to scan.
+    """A claim's hand-over text (its code and tag) as a QR symbol for the console to scan.
 
-    Always a full QR symbol: for seven characters segno would pick a Micro QR, which
+    Always a full QR symbol: for short texts segno would pick a Micro QR, which
     browsers' barcode detectors and the console's decoder do not read.
     """
     buffer = io.BytesIO()

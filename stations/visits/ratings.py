@@ -13,6 +13,14 @@ Reports that a listing is wrong (``closed_when_listed_open``, ``no_water``) from
 least :data:`REVIEW_THRESHOLD` distinct members within :data:`REVIEW_WINDOW` put the
 station on its operator's review queue; each distinct reporter halves the station's
 freshness (1.0 = nothing reported). Marking the station reviewed clears both.
+
+Only reports from **verified visits** count there (migration 0025): the rating's member
+had, in the 24 hours before it, a granted claim at the station (checked against its
+campaign's geofence and hours, and its presence code when the campaign requires one)
+or a check-in that carried the station's rotating presence code
+(:mod:`stations.visits.presence`). A check-in by position alone can be sent from
+anywhere, so its reports are kept with the rating (tag counts) but put nothing on the
+queue: a rival five kilometres away can no longer bury a station under ``no_water``.
 """
 
 from __future__ import annotations

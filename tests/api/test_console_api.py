@@ -22,6 +22,7 @@ from tests.factories import (
     create_member_with_token,
     create_staff,
     create_station,
+    handover_proof,
     run_tool,
     set_stock,
 )
@@ -140,9 +141,10 @@ async def test_a_stations_day_at_a_glance(client, conn, settings):
     assert day["claims"] == {"granted": 1, "waiting": 1, "handed_over": 0}
     assert day["review"] is None and len(day["hours_next_7_days"]) == 7
 
-    first = await client.post(f"/v1/claims/{claim}/handover", headers=bearer(operator))
+    proof = await handover_proof(conn, claim)
+    first = await client.post(f"/v1/claims/{claim}/handover", json=proof, headers=bearer(operator))
     assert first.json()["confirmed_now"] is True
-    again = await client.post(f"/v1/claims/{claim}/handover", headers=bearer(operator))
+    again = await client.post(f"/v1/claims/{claim}/handover", json=proof, headers=bearer(operator))
     assert again.json()["confirmed_now"] is False
     assert again.json()["handed_over_at"] == first.json()["handed_over_at"]
 

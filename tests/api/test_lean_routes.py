@@ -65,6 +65,8 @@ async def claim_requests(conn, settings):
         claim(orjson.dumps(good), {"Authorization": "Bearer nonsense", "Idempotency-Key": "k"}),
         claim(orjson.dumps(good), bearer(token)),
         claim(orjson.dumps({**good, "code": good["code"] + "x"}), key()),
+        claim(orjson.dumps({**good, "presence_code": "12a456"}), key()),
+        claim(orjson.dumps({**good, "presence_code": 123456}), key()),
         claim(orjson.dumps(good), key()),
     ]
 
@@ -83,7 +85,11 @@ async def test_claims_lean_route_answers_like_the_documented_route(settings, cla
     ]
     documented = await _answers(documented_app, claim_requests[:-1])
     assert lean == documented
-    assert [status for status, _ in lean] == [422, 422, 422, 422, 422, 401, 401, 401, 422, 422]
+    assert [status for status, _ in lean] == [
+        *(422, 422, 422, 422, 422, 401, 401, 401, 422, 422),
+        *(403, 422),  # a malformed presence code; a presence code that is not text
+    ]
+    assert lean[-2][1]["code"] == "presence_code_invalid"
     assert lean[0][1] == {
         "detail": "body: not valid JSON near character 1; "
         "send a JSON object with the fields documented",

@@ -27,6 +27,7 @@ from tests.factories import (
     create_member_with_token,
     create_staff,
     create_station,
+    handover_proof,
     run_cli,
     set_stock,
 )
@@ -74,6 +75,7 @@ async def world(conn, settings, client):
         xian=xian,
         campaign=campaign,
         claim=claim.json()["claim_code"],
+        proof=await handover_proof(conn, claim.json()["claim_code"]),
         tokens=tokens,
     )
 
@@ -95,7 +97,7 @@ def station_requests(w) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/v1/stations/{sid}/poster.pdf", None),
         ("GET", f"/v1/claims?station_id={sid}", None),
         ("POST", f"/v1/review-queue/{sid}/reviewed", {"note": "已核实"}),
-        ("POST", f"/v1/claims/{w.claim}/handover", None),
+        ("POST", f"/v1/claims/{w.claim}/handover", w.proof),
     ]
 
 
@@ -240,8 +242,8 @@ async def test_the_review_queue_is_filtered_by_branch_in_sql(conn, settings, wor
             member_id, _, _ = await create_member(conn, settings)
             await conn.execute(
                 """INSERT INTO ratings (member_id, station_id, local_day, stars, tags,
-                                        visit_kind, visited_at)
-                   VALUES ($1, $2, current_date, 1, '{no_water}', 'claim', now())""",
+                                        visit_kind, visited_at, visit_verified)
+                   VALUES ($1, $2, current_date, 1, '{no_water}', 'claim', now(), true)""",
                 member_id,
                 station["id"],
             )

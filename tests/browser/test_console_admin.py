@@ -300,6 +300,7 @@ async def test_an_administrator_creates_and_edits_a_campaign(
     await page.locator("#campaign-hours").get_by_text("07:30–19:00").wait_for()
     await page.get_by_label("每人每日可领（瓶）").fill("2")
     await page.get_by_label("每站每日默认水量（瓶，可不填）").fill("60")
+    await page.get_by_label("要求到场码（防止远程领水）").check()
     district = page.get_by_role("button", name="杜集区：已选 0 / 1 站")
     await district.click()
     await page.get_by_role("button", name="杜集区：已选 1 / 1 站").wait_for()
@@ -317,7 +318,8 @@ async def test_an_administrator_creates_and_edits_a_campaign(
     await page.locator(".report-figures").wait_for()
     row = await conn.fetchrow(
         "SELECT id, starts_on, ends_on, to_char(daily_start, 'HH24:MI') AS s, "
-        "to_char(daily_end, 'HH24:MI') AS e, daily_quota, daily_allocation, branch "
+        "to_char(daily_end, 'HH24:MI') AS e, daily_quota, daily_allocation, branch, "
+        "presence_required "
         "FROM campaigns WHERE name = '2026 杜集区送清凉'"
     )
     assert (row["s"], row["e"], row["daily_quota"], row["daily_allocation"]) == (
@@ -327,6 +329,7 @@ async def test_an_administrator_creates_and_edits_a_campaign(
         60,
     )
     assert row["branch"] == "3406" and str(row["starts_on"]) == "2026-07-01"
+    assert row["presence_required"] is True
     stations = await conn.fetch(
         "SELECT station_id FROM campaign_stations WHERE campaign_id = $1", row["id"]
     )
@@ -342,6 +345,9 @@ async def test_an_administrator_creates_and_edits_a_campaign(
     await allocation.wait_for()
     assert await allocation.input_value() == "60"
     await allocation.fill("")
+    presence_rule = page.get_by_label("要求到场码（防止远程领水）")
+    assert await presence_rule.is_checked()
+    await presence_rule.uncheck()
     await page.get_by_role("button", name="杜集区：已选 1 / 1 站").click()
     await page.get_by_role("button", name="相山区：已选 0 / 1 站").click()
     await screen_ok(page)
@@ -352,6 +358,10 @@ async def test_an_administrator_creates_and_edits_a_campaign(
     assert (
         await conn.fetchval("SELECT daily_allocation FROM campaigns WHERE id = $1", row["id"])
         is None
+    )
+    assert (
+        await conn.fetchval("SELECT presence_required FROM campaigns WHERE id = $1", row["id"])
+        is False
     )
     stations = await conn.fetch(
         "SELECT station_id FROM campaign_stations WHERE campaign_id = $1", row["id"]

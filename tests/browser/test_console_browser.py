@@ -2,7 +2,8 @@
 
 An operator signs in, sees the day at a glance (water from the campaign's default
 allocation before anyone set it), sets today's stock, confirms hand-overs by a typed
-claim code and by the claim's QR code, closes and reopens the station with a reason,
+claim code with the last four of the member number and by the claim's QR code (the
+code alone is refused), closes and reopens the station with a reason,
 and edits its hours with the live preview; at 360×740 and at 1366×768. The QR code is
 the one the rider page shows after a claim: the test photographs it there and gives
 the picture to the console's photo input (headless Chromium has no camera and, on
@@ -24,7 +25,7 @@ import segno
 from api.main import create_app
 from stations.people import passwords
 from stations.settings import TileSettings
-from stations.visits import qr
+from stations.visits import claims, qr
 from tests.browser.chromium import (
     CHROMIUM_ARGS,
     Watch,
@@ -43,6 +44,7 @@ from tests.factories import (
     create_member_with_token,
     create_staff,
     create_station,
+    handover_proof,
 )
 
 LAT, LNG = HUAIBEI_CENTRE
@@ -213,11 +215,21 @@ async def test_an_operator_runs_the_day_from_the_console(
     await screen_ok(page)
     await page.screenshot(path=shot("3-station-stock"), full_page=True)
 
-    # 4. Hand-overs: one by typed code, one by the rider page's QR code, photographed.
+    # 4. Hand-overs: one by typed code with the member's last four characters (wrong
+    # ones first), one by the rider page's QR code, photographed.
     await page.get_by_role("link", name="确认领水").first.click()
     await page.get_by_label("领水码").fill(client_claim.lower())
     await page.get_by_role("button", name="确认", exact=True).click()
     result = page.locator("#handover-result")
+    await result.locator(".error:has-text('会员号的最后四位')").wait_for()
+    await page.get_by_label("会员号后四位").fill("0000")
+    await page.get_by_role("button", name="确认", exact=True).click()
+    await result.locator(".error:has-text('会员号后四位不对')").wait_for()
+    await screen_ok(page)
+    await page.screenshot(path=shot("4-handover-digits-wrong"), full_page=True)
+    digits = (await handover_proof(conn, client_claim))["member_digits"]
+    await page.get_by_label("会员号后四位").fill(digits)
+    await page.get_by_role("button", name="确认", exact=True).click()
     await result.locator(".done").wait_for()
     assert f"已确认领水：{client_claim}" in await result.inner_text()
     await screen_ok(page)
@@ -234,6 +246,7 @@ async def test_an_operator_runs_the_day_from_the_console(
     await page.screenshot(path=shot("5-handover-qr"), full_page=True)
     # The same code again: the page warns instead of a second bottle.
     await page.get_by_label("领水码").fill(qr_code)
+    await page.get_by_label("会员号后四位").fill(MEMBER_NO[-4:])
     await page.get_by_role("button", name="确认", exact=True).click()
     await result.locator(".error:has-text('此前已确认过')").wait_for()
 
@@ -281,7 +294,8 @@ async def test_an_operator_runs_the_day_from_the_console(
 
     await context.close()
     assert watch.blocked == []
-    assert watch.unexpected_errors(EXPECTED) == []
+    # The wrong digits of step 4 are a 403 on purpose.
+    assert watch.unexpected_errors(EXPECTED + r"|status of 403") == []
 
 
 async def _api_claim(base: str, station, token: str, settings) -> str:
@@ -352,10 +366,10 @@ async def test_a_claim_qr_shown_to_the_camera_confirms_the_hand_over(
     """Chromium's fake camera plays a video of the member's claim QR code."""
     from playwright.async_api import async_playwright
 
-    _, token = await create_member_with_token(conn, settings)
+    member_id, token = await create_member_with_token(conn, settings)
     code = await _api_claim(service, world, token, settings)
     video = tmp_path / "claim.y4m"
-    qr_video(code, video)
+    qr_video(claims.handover_qr_text(code, member_id, security=settings.security), video)
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-device-for-media-stream",
@@ -465,6 +479,9 @@ async def test_the_console_works_from_the_keyboard(browser, service, world):
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "claim-code"
     await page.keyboard.type("ZZZZZZZ")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "member-digits"
+    await page.keyboard.type("1234")
     await page.keyboard.press("Enter")
     await page.locator("#handover-result .error").wait_for()
     assert "没有这个领水码" in await page.locator("#handover-result").inner_text()

@@ -309,6 +309,27 @@ REFUSALS = [
         "No water campaign runs at this station today.",
     ),
     (
+        {"code": "presence_code_required"},
+        "claim",
+        "这次活动要求到站领取：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再试。",
+        "This campaign hands out water at the station only: scan the QR code on the "
+        "station's screen, or type its 6-digit presence code, and try again.",
+    ),
+    (
+        {"code": "presence_code_required"},
+        "checkin",
+        "这个站点的活动要求到站签到：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再签到。",
+        "A campaign at this station asks you to check in at the station: scan the QR code on "
+        "the station's screen, or type its 6-digit presence code, and check in again.",
+    ),
+    (
+        {"code": "presence_code_invalid"},
+        "claim",
+        "到场码不对或已过期（每 30 秒更换）。请输入站点屏幕上现在显示的 6 位数字后再试。",
+        "The presence code is wrong or has expired (it changes every 30 s). Type the 6 digits "
+        "the station's screen shows now and try again.",
+    ),
+    (
         {"code": "sign_in_failed"},
         "claim",
         "会员号和手机号对不上，请检查，或请所在工会核对登记信息。",

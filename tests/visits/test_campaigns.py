@@ -217,3 +217,24 @@ async def test_cli_creates_lists_and_cancels_a_campaign(conn, settings):
     assert err.strip() == (
         "error: prize '礼包:many:0.1': write it as name:total:probability, e.g. 夏日礼包:500:0.05"
     )
+
+
+async def test_cli_creates_a_campaign_that_requires_the_presence_code(conn, settings):
+    station = await create_station(conn, kind="water_point")
+    code, out, err = await run_cli(
+        settings,
+        "campaigns",
+        "create",
+        "到站领水",
+        "--from",
+        "2025-07-01",
+        "--to",
+        "2025-08-31",
+        "--station",
+        station["code"],
+        "--presence-required",
+    )
+    assert code == 0, err
+    assert json.loads(out)["presence_required"] is True
+    default = await create_campaign(conn, [station["id"]])
+    assert default["presence_required"] is False

@@ -23,6 +23,7 @@ from tests.factories import (
     create_member_with_token,
     create_staff,
     create_station,
+    handover_proof,
     member_token,
     run_cli,
     set_stock,
@@ -488,11 +489,12 @@ async def test_operator_confirms_handover_at_own_station_only(client, conn, wate
     by_member = await client.post(f"/v1/claims/{code}/handover", headers=bearer(water.token))
     assert by_member.status_code == 403
 
-    done = await client.post(f"/v1/claims/{code.lower()}/handover", headers=bearer(own))
+    proof = await handover_proof(conn, code)
+    done = await client.post(f"/v1/claims/{code.lower()}/handover", json=proof, headers=bearer(own))
     assert done.status_code == 200
     handed_over_at = done.json()["handed_over_at"]
     assert handed_over_at is not None
-    twice = await client.post(f"/v1/claims/{code}/handover", headers=bearer(own))
+    twice = await client.post(f"/v1/claims/{code}/handover", json=proof, headers=bearer(own))
     assert twice.json()["handed_over_at"] == handed_over_at
 
 
@@ -511,7 +513,8 @@ async def test_handover_refused_for_yesterdays_claim(client, conn, water):
     code = (await claim(client, water.token, water.code)).json()["claim_code"]
     await conn.execute("UPDATE claims SET local_day = local_day - 1")
     own = await create_staff(conn, station_ids=[water.station["id"]])
-    response = await client.post(f"/v1/claims/{code}/handover", headers=bearer(own))
+    proof = await handover_proof(conn, code)
+    response = await client.post(f"/v1/claims/{code}/handover", json=proof, headers=bearer(own))
     assert response.status_code == 409
     yesterday = await conn.fetchval("SELECT local_day FROM claims")
     assert response.json() == {

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from stations.catalog.vocab import OCCUPATIONS, RATING_TAGS, REVIEW_TAGS, MemberStatus
-from stations.visits import ratings
+from stations.visits import presence, ratings
 from tests.factories import (
     HUAIBEI_CENTRE,
     bearer,
@@ -25,15 +25,18 @@ from tests.factories import (
 LAT, LNG = HUAIBEI_CENTRE
 
 
-async def visited_member(client, conn, settings, station) -> str:
-    """A member who has just checked in at the station; returns their token."""
+async def visited_member(client, conn, settings, station, *, present: bool = True) -> str:
+    """A member who has just checked in at the station; returns their token.
+
+    ``present``: the check-in carried the station's presence code (a verified visit)."""
     _, token = await create_member_with_token(conn, settings)
-    response = await client.post(
-        "/v1/checkins",
-        json={"code": code_for(station, settings), "lat": LAT, "lng": LNG},
-        headers=bearer(token),
-    )
+    body = {"code": code_for(station, settings), "lat": LAT, "lng": LNG}
+    if present:
+        shown = presence.current_code(station["code"], security=settings.security)
+        body["presence_code"] = shown.code
+    response = await client.post("/v1/checkins", json=body, headers=bearer(token))
     assert response.status_code == 201
+    assert response.json()["presence_verified"] is present
     return token
 
 
@@ -267,6 +270,43 @@ async def test_a_review_without_a_body_verifies_the_station_in_its_history(
     assert noted.status_code == 200
     history = (await client.get(f"/v1/stations/{station['id']}/history")).json()["items"]
     assert history[0]["reason"] == "reviewed on the review queue: 水已补上"
+
+
+async def test_reports_from_visits_by_position_alone_put_nothing_on_the_queue(
+    client, conn, settings, station
+):
+    """A check-in without the presence code can be sent from anywhere: its rating is kept,
+    its report that the listing is wrong does not queue the station."""
+    admin = bearer(settings.security.admin_token.get_secret_value())
+    for _ in range(3):
+        token = await visited_member(client, conn, settings, station, present=False)
+        rated = await rate(client, station, token, 1, ["no_water", "closed_when_listed_open"])
+        assert rated.status_code == 201
+        assert rated.json()["rating"]["visit_verified"] is False
+    assert (await client.get("/v1/review-queue", headers=admin)).json() == []
+    summary = (await ratings.rating_summaries(conn, [station["id"]]))[station["id"]]
+    assert (summary.ratings, summary.reporters, summary.freshness) == (3, 0, 1.0)
+    assert summary.tag_counts == {"closed_when_listed_open": 3, "no_water": 3}
+
+    # Two members whose check-ins carried the station's code: verified, queued.
+    for _ in range(2):
+        token = await visited_member(client, conn, settings, station)
+        rated = await rate(client, station, token, 1, ["no_water"])
+        assert rated.json()["rating"]["visit_verified"] is True
+    queue = (await client.get("/v1/review-queue", headers=admin)).json()
+    assert [(q["station_id"], q["reporters"]) for q in queue] == [(station["id"], 2)]
+
+
+async def test_a_granted_claim_is_a_verified_visit(client, conn, settings):
+    station = await create_station(conn, kind="water_point")
+    await create_campaign(conn, [station["id"]])
+    await set_stock(conn, station["id"], 3)
+    _, token = await create_member_with_token(conn, settings)
+    granted = await claim_at(client, station, token, settings)
+    assert granted.status_code == 201, granted.text
+    rated = await rate(client, station, token, 2, ["no_water"])
+    assert rated.json()["rating"]["visit"] == "claim"
+    assert rated.json()["rating"]["visit_verified"] is True
 
 
 async def test_one_member_reporting_twice_counts_once(client, conn, settings, station):

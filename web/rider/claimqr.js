@@ -1,7 +1,9 @@
-// The claim code as a QR code too, for the station's staff to scan with the console:
-// the service draws it (GET /v1/claims/{code}/qr.svg, which only the member who claimed
-// may read) and the page shows it as a data: URL, which its CSP allows. Without a
-// network the code's seven characters still do: staff can type them.
+// The claim as a QR code too, for the station's staff to scan with the console: the
+// service draws it (GET /v1/claims/{code}/qr.svg, which only the member who claimed may
+// read) with the claim code and a tag bound to the claim and the member, so only this
+// signed-in page can show it, and the page shows it as a data: URL, which its CSP
+// allows. Without a network staff type the code's seven characters and the last four
+// of the member number.
 
 import { h } from "../common/dom.js";
 import { t } from "../common/i18n.js";

@@ -36,11 +36,15 @@ export async function act(kind) {
         showResult(h("div", { class: "refusal", role: "alert" }, h("p", {}, t("need_position"))));
         return;
       }
+      const body = { code: state.scan.code, lat: here.lat, lng: here.lng, crs: "wgs84" };
+      const typed = $("presence-code");
+      const presence = typed ? typed.value.replace(/\s/g, "") : "";
+      if (presence) body.presence_code = presence;
       pending = {
         kind,
         key: newIdempotencyKey(), // one per attempt; kept until an answer arrives
         station_id: stationId,
-        body: { code: state.scan.code, lat: here.lat, lng: here.lng, crs: "wgs84" },
+        body,
       };
       save(sessionStorage, KEYS.pending, pending);
     }
@@ -108,6 +112,11 @@ export async function sendPending(pending) {
     return;
   }
   save(sessionStorage, KEYS.pending, null);
+  if (!answer.ok && answer.data && String(answer.data.code).startsWith("presence_code")) {
+    // Ask for the code on the station's screen now; the one that came with the QR is spent.
+    state.presenceAsked = true;
+    if (state.scan) state.scan.presence = null;
+  }
   const stored = {
     kind: pending.kind,
     ok: answer.ok,

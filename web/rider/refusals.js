@@ -13,6 +13,9 @@ export function refusalText(problem, kind = "claim") {
     const key = kind === "checkin" ? "r_outside_geofence_checkin" : "r_outside_geofence";
     return t(key, { distance: problem.distance_m, radius: problem.radius_m });
   }
+  if (code === "presence_code_required" && kind === "checkin") {
+    return t("r_presence_code_required_checkin");
+  }
   if (code === "quota_used") return t("r_quota_used", { quota: problem.daily_quota });
   if (code === "too_many_attempts") {
     return t("r_too_many_attempts", { seconds: problem.retry_after_s });

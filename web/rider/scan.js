@@ -1,5 +1,7 @@
 // A poster's QR code opened the page (/s/{code}?k=…&sig=…): the service verifies it and
-// names the station, or says why not.
+// names the station, or says why not. The QR code on a station's presence screen is the
+// same URL plus the rotating presence code (&p=123456): it is kept apart, filled into
+// the station's presence field, and sent with the claim or check-in as presence_code.
 
 import { $, h } from "../common/dom.js";
 import { t } from "../common/i18n.js";
@@ -39,7 +41,14 @@ export async function openScanned() {
     );
     return;
   }
-  state.scan = { code: location.origin + path, station: answer.data };
+  const query = new URLSearchParams(location.search);
+  const presence = query.get("p");
+  query.delete("p");
+  state.scan = {
+    code: `${location.origin}${location.pathname}?${query}`,
+    station: answer.data,
+    presence: presence && /^[0-9]{6}$/.test(presence) ? presence : null,
+  };
   await openStation(answer.data.id, null);
   const pending = load(sessionStorage, KEYS.pending, null);
   if (pending && pending.station_id === answer.data.id && state.session) sendPending(pending);

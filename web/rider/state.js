@@ -25,7 +25,8 @@ export const state = {
   filters: new Set(load(localStorage, KEYS.filters, [])),
   view: "list",
   station: null, // {id, hit, detail, positions}
-  scan: null, // {code, station} when the page was opened from a poster
+  scan: null, // {code, station, presence} when the page was opened from a poster
+  presenceAsked: false, // a refusal asked for the station's presence code
   search: null, // {q, items, elsewhere} while search results are shown
   session: load(sessionStorage, KEYS.session, null),
   rating: null, // {stationId, stars, tags, eligibility}

@@ -160,7 +160,33 @@ function actionsBlock(base) {
       ),
     );
   }
-  return h("div", { class: "actions" }, buttons);
+  return h("div", { class: "actions" }, presenceField(base), buttons);
+}
+
+// The rotating presence code: asked for when the station's campaign requires it, or a
+// refusal named it; filled in when the presence screen's QR code opened the page.
+function presenceField(base) {
+  const scan = state.scan && state.scan.station.id === base.id ? state.scan : null;
+  if (!scan || !(scan.station.presence_required || scan.presence || state.presenceAsked)) {
+    return null;
+  }
+  return h(
+    "div",
+    { class: "presence" },
+    h("label", { for: "presence-code" }, t("presence_code")),
+    h("p", { class: "hint", id: "presence-hint" }, t("presence_hint")),
+    h("input", {
+      id: "presence-code",
+      name: "presence-code",
+      inputmode: "numeric",
+      autocomplete: "one-time-code",
+      maxlength: 7,
+      pattern: "[0-9 ]*",
+      class: "presence-input",
+      "aria-describedby": "presence-hint",
+      value: scan.presence || "",
+    }),
+  );
 }
 
 function directionsBlock(base, positions) {

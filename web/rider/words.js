@@ -74,7 +74,15 @@ export const WORDS = {
     retry_now: "立即重试",
     need_position: "需要你的位置才能确认你在站点：请允许浏览器使用位置。",
     claim_code: "领水码",
-    show_staff: "请把领水码给工作人员看",
+    show_staff: "请把这个二维码给工作人员扫；不方便扫码时，告诉工作人员领水码和你的会员号后四位。",
+    presence_code: "到场码",
+    presence_hint: "站点屏幕上的 6 位数字，每 30 秒更换；扫屏幕上的二维码会自动填好。",
+    r_presence_code_required:
+      "这次活动要求到站领取：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再试。",
+    r_presence_code_required_checkin:
+      "这个站点的活动要求到站签到：请扫描站点屏幕上的二维码，或输入屏幕上的 6 位到场码后再签到。",
+    r_presence_code_invalid:
+      "到场码不对或已过期（每 30 秒更换）。请输入站点屏幕上现在显示的 6 位数字后再试。",
     claim_qr_alt: "领水码 {code} 的二维码",
     prize: "恭喜中奖：{prize}",
     claim_facts: "{station} · {time} · 今日已领 {n}/{quota}",
@@ -223,7 +231,17 @@ export const WORDS = {
     retry_now: "Retry now",
     need_position: "Your position is needed to confirm you are at the station: allow location.",
     claim_code: "Claim code",
-    show_staff: "Show this code to the staff",
+    show_staff:
+      "Let the staff scan this QR code; if they cannot, tell them the claim code and the last four of your member number.",
+    presence_code: "Presence code",
+    presence_hint:
+      "The 6 digits on the station's screen; they change every 30 s. Scanning the screen's QR code fills them in.",
+    r_presence_code_required:
+      "This campaign hands out water at the station only: scan the QR code on the station's screen, or type its 6-digit presence code, and try again.",
+    r_presence_code_required_checkin:
+      "A campaign at this station asks you to check in at the station: scan the QR code on the station's screen, or type its 6-digit presence code, and check in again.",
+    r_presence_code_invalid:
+      "The presence code is wrong or has expired (it changes every 30 s). Type the 6 digits the station's screen shows now and try again.",
     claim_qr_alt: "QR code of claim code {code}",
     prize: "You won: {prize}",
     claim_facts: "{station} · {time} · today {n}/{quota}",

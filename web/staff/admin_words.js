@@ -77,6 +77,9 @@ export const ADMIN_WORDS = {
     c_quota: "每人每日可领（瓶）",
     c_geofence: "扫码距离（米）",
     c_geofence_hint: "会员须在站点这个距离内扫码才能领水。",
+    c_presence: "要求到场码（防止远程领水）",
+    c_presence_hint:
+      "勾选后，会员领水和签到时须填写站点屏幕上每 30 秒更换的 6 位到场码（或扫描屏幕上的二维码）。站点须在控制台打开“到场码屏幕”。",
     c_allocation: "每站每日默认水量（瓶，可不填）",
     c_allocation_hint: "站点当天没有设置水量时按这个数发放；不填则每天需要站点自己设置。",
     c_status: "活动状态",
@@ -270,6 +273,9 @@ export const ADMIN_WORDS = {
     c_quota: "Bottles per member per day",
     c_geofence: "Scan distance (metres)",
     c_geofence_hint: "Members must scan within this distance of the station to claim.",
+    c_presence: "Require the presence code (no remote claims)",
+    c_presence_hint:
+      "When ticked, members claiming or checking in must give the 6-digit code the station's screen shows, changing every 30 s (or scan the screen's QR code). Stations open the console's presence screen.",
     c_allocation: "Default bottles per station per day (optional)",
     c_allocation_hint: "Used on days a station sets no stock; left empty, stations set each day themselves.",
     c_status: "Status",

@@ -156,6 +156,12 @@ async function campaignForm({ root, params }) {
   const [fenceLabel, , fence] = field("c-fence", "c_geofence", { type: "number", min: 10, max: 5000, required: true, value: value("geofence_m", 300) }, "c_geofence_hint");
   const allocation = value("daily_allocation");
   const [allocLabel, allocHint, alloc] = field("c-alloc", "c_allocation", { type: "number", min: 0, max: 1000000, value: allocation === null ? null : allocation }, "c_allocation_hint");
+  const presence = h("input", {
+    type: "checkbox",
+    id: "c-presence",
+    checked: value("presence_required", false) ? true : null,
+    "aria-describedby": "c-presence-hint",
+  });
   const hours = h("div", { id: "campaign-hours", "aria-live": "polite" });
   for (const input of [from, to]) input.addEventListener("change", () => previewHours(from, to, hours));
   const picker = stationPicker(choices.data, new Set(chosenIds ? chosenIds.data : []));
@@ -179,6 +185,7 @@ async function campaignForm({ root, params }) {
     daily_quota: Number(quota.value),
     geofence_m: Number(fence.value),
     daily_allocation: numberOrNull(alloc),
+    presence_required: presence.checked,
   });
 
   const save = async () => {
@@ -231,6 +238,13 @@ async function campaignForm({ root, params }) {
     allocLabel,
     allocHint,
     alloc,
+    h(
+      "div",
+      { class: "check" },
+      presence,
+      h("label", { for: "c-presence" }, t("c_presence")),
+    ),
+    h("p", { class: "hint", id: "c-presence-hint" }, t("c_presence_hint")),
     status ? [h("label", { for: "c-status" }, t("c_status")), status] : null,
     picker.fieldset,
     h("fieldset", { class: "chips" }, h("legend", {}, t("r_prizes")), prizes.element),

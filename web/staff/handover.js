@@ -1,7 +1,9 @@
-// Confirming that a member got their bottle: the member shows the claim code (seven
-// characters) or its QR code on their phone; the operator types the code, scans the QR
-// with the camera, or takes a photo of it. POST /v1/claims/{code}/handover, as programs
-// do; the claims still waiting at the station are listed below.
+// Confirming that a member got their bottle: the member shows the claim's QR code on
+// their signed-in phone (the code plus a tag only their page is given), which the
+// operator scans with the camera or photographs; or the member reads out the claim code
+// (seven characters) and the last four characters of their member number, which the
+// operator types. The code alone is not enough. POST /v1/claims/{code}/handover with
+// {qr} or {member_digits}, as programs do; the claims still waiting are listed below.
 
 import { h } from "../common/dom.js";
 import { clock } from "../common/hours.js";
@@ -13,6 +15,8 @@ import { cameraAvailable, decodeFile, scanCamera } from "./scanner.js";
 import { stationTitle } from "./today.js";
 
 const CODE = /^[0-9A-Z]{7}$/;
+const CLAIM_QR = /^([0-9A-Za-z]{7})\.([A-Z2-7]{16})$/;
+const DIGITS = /^[0-9A-Za-z]{4}$/;
 
 function confirmedText(claim) {
   const before = !claim.confirmed_now;
@@ -54,15 +58,30 @@ route(
     const waiting = h("div", {}, listed.ok ? waitingList(listed.data) : message("error", problemText(listed)));
     const show = (kind, text) => result.replaceChildren(message(kind, text));
 
-    const confirm = async (text) => {
-      const code = text.trim().toUpperCase();
-      if (!CODE.test(code)) return show("error", t("not_a_claim_code"));
-      const answer = await api(`/v1/claims/${encodeURIComponent(code)}/handover`, { method: "POST" });
+    // proof: {qr: scanned text} or {member_digits}.
+    const confirm = async (code, proof) => {
+      const answer = await api(`/v1/claims/${encodeURIComponent(code)}/handover`, {
+        method: "POST",
+        body: proof,
+      });
       if (!answer.ok) return show("error", problemText(answer));
       // Confirmed before: a warning, so nobody hands out a second bottle.
       show(answer.data.confirmed_now ? "done" : "error", confirmedText(answer.data));
       const again = await api(`/v1/claims?station_id=${id}`);
       if (again.ok) waiting.replaceChildren(waitingList(again.data));
+      return true;
+    };
+    const confirmTyped = async (typedCode, typedDigits) => {
+      const code = typedCode.trim().toUpperCase();
+      const digits = typedDigits.trim().toUpperCase();
+      if (!CODE.test(code)) return show("error", t("not_a_claim_code"));
+      if (!DIGITS.test(digits)) return show("error", t("not_member_digits"));
+      return confirm(code, { member_digits: digits });
+    };
+    const confirmScanned = async (text) => {
+      const found = CLAIM_QR.exec(text.trim());
+      if (!found) return show("error", t("not_a_claim_qr"));
+      return confirm(found[1].toUpperCase(), { qr: text.trim() });
     };
 
     const typed = h("button", { type: "submit", class: "primary" }, t("confirm"));
@@ -77,13 +96,27 @@ route(
         inputmode: "text",
         class: "code-input",
       }, "claim_code_hint"),
+      ...field("member-digits", "member_digits", {
+        autocomplete: "off",
+        autocapitalize: "characters",
+        spellcheck: "false",
+        maxlength: 4,
+        inputmode: "text",
+        class: "code-input digits-input",
+      }, "member_digits_hint"),
       typed,
     );
     form.addEventListener(
       "submit",
       busy(typed, async () => {
-        await confirm(form.elements["claim-code"].value);
-        form.elements["claim-code"].value = "";
+        const done = await confirmTyped(
+          form.elements["claim-code"].value,
+          form.elements["member-digits"].value,
+        );
+        if (done) {
+          form.elements["claim-code"].value = "";
+          form.elements["member-digits"].value = "";
+        }
       }),
     );
 
@@ -101,7 +134,7 @@ route(
       const text = await decodeFile(file).catch(() => null);
       photo.value = "";
       if (text === null) return show("error", t("no_qr_found"));
-      await confirm(text);
+      await confirmScanned(text);
     });
 
     const video = h("video", { class: "camera", hidden: true, "aria-label": t("camera_view") });
@@ -122,7 +155,7 @@ route(
           stop = null;
           video.hidden = true;
           camera.textContent = t("scan_camera");
-          confirm(text);
+          confirmScanned(text);
         });
       } catch {
         video.hidden = true;

@@ -15,6 +15,7 @@ import "./home.js";
 import "./hours.js";
 import { lazy } from "./router.js";
 import "./planner.js";
+import "./presence.js";
 import { signOut } from "./session.js";
 import { applyLanguage, savedLanguage, show } from "./shell.js";
 import "./station.js";

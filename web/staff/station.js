@@ -248,6 +248,7 @@ route(
         "div",
         { class: "actions" },
         h("a", { class: "primary", href: `#/station/${station.id}/handover` }, t("confirm_handover")),
+        h("a", { class: "link-button", href: `#/station/${station.id}/presence` }, t("presence_open")),
       ),
       h(
         "div",

@@ -213,6 +213,13 @@ END $$;
 -- station's zone, NULL when they name no next opening). They are applied as the rule
 -- station_not_open, after a retried claim found its stored answer and after the
 -- station's own status (migration 0012).
+--
+-- Proof of presence (migration 0025): a campaign with presence_required grants water
+-- only to a claim that carried the station's current rotating presence code. The code
+-- is checked in Python before the batch (stations/visits/presence.py: it is derived
+-- from a server key the database never sees); each claim brings whether it carried a
+-- valid one (p_presence). Without one, the rule presence_code_required refuses it once
+-- the campaign is known to be open, before the geofence.
 CREATE OR REPLACE FUNCTION claim_water_batch(
     p_token_hashes   bytea[],
     p_keys           text[],
@@ -222,7 +229,8 @@ CREATE OR REPLACE FUNCTION claim_water_batch(
     p_lngs           double precision[],
     p_h3_cells       bigint[],
     p_closed         boolean[],
-    p_next_open      text[]
+    p_next_open      text[],
+    p_presence       boolean[]
 ) RETURNS jsonb
 LANGUAGE plpgsql
 -- Its lookups all have their index; plan them with it: a new campaign's claims tables are
@@ -372,7 +380,8 @@ BEGIN
             END IF;
 
             -- The campaign running here today; the lowest id wins when several overlap.
-            SELECT c.id, c.name, c.daily_start, c.daily_end, c.daily_quota, c.geofence_m
+            SELECT c.id, c.name, c.daily_start, c.daily_end, c.daily_quota, c.geofence_m,
+                   c.presence_required
             INTO v_c
             FROM campaign_stations cs JOIN campaigns c ON c.id = cs.campaign_id
             WHERE cs.station_id = v_s.id AND c.status = 'active'
@@ -393,6 +402,11 @@ BEGIN
                 v_response[i] := v_response[i] || jsonb_build_object(
                     'daily_start', to_char(v_c.daily_start, 'HH24:MI'),
                     'daily_end', to_char(v_c.daily_end, 'HH24:MI'));
+                EXIT rules;
+            END IF;
+
+            IF v_c.presence_required AND NOT coalesce(p_presence[i], false) THEN
+                v_outcome[i] := 'presence_code_required';
                 EXIT rules;
             END IF;
 
@@ -535,6 +549,11 @@ END $$;
 -- never interleave. The score is the Bayesian average (C*m + stars_sum) / (C + ratings);
 -- m and C are passed by stations/visits/ratings.py (PRIOR_MEAN, PRIOR_WEIGHT).
 -- Returns {"outcome": "rated" | "unknown_station" | "member_suspended" | "no_recent_visit", ...}.
+-- A rating records whether the member's visits of the last 24 hours include a verified
+-- one (visit_verified, migration 0025): a granted claim (its campaign's geofence, and
+-- its presence code when the campaign requires one, were checked) or a check-in that
+-- carried the station's valid presence code. Only such ratings' reports that the
+-- listing is wrong put the station on the review queue.
 CREATE OR REPLACE FUNCTION rate_station(
     p_member_id    bigint,
     p_station_id   bigint,
@@ -549,6 +568,7 @@ DECLARE
     v_tz       text;
     v_day      date;
     v_visit    record;
+    v_verified boolean;
     v_old      record;
     v_replaced boolean;
     v_rating   record;
@@ -579,6 +599,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'no_recent_visit');
     END IF;
+    v_verified := EXISTS (
+            SELECT 1 FROM claims c
+            WHERE c.member_id = p_member_id AND c.station_id = p_station_id
+              AND c.claimed_at > now() - interval '24 hours')
+        OR EXISTS (
+            SELECT 1 FROM checkins k
+            WHERE k.member_id = p_member_id AND k.station_id = p_station_id
+              AND k.presence_verified AND k.checked_in_at > now() - interval '24 hours');
 
     INSERT INTO station_rating_summary (station_id, score)
     VALUES (p_station_id, p_prior_mean) ON CONFLICT DO NOTHING;
@@ -590,13 +618,13 @@ BEGIN
     v_replaced := FOUND;
 
     INSERT INTO ratings AS r (member_id, station_id, local_day, stars, tags, comment,
-                              visit_kind, visited_at)
+                              visit_kind, visited_at, visit_verified)
     VALUES (p_member_id, p_station_id, v_day, p_stars, p_tags, p_comment,
-            v_visit.kind, v_visit.at)
+            v_visit.kind, v_visit.at, v_verified)
     ON CONFLICT ON CONSTRAINT ratings_one_per_member_station_day DO UPDATE
         SET stars = EXCLUDED.stars, tags = EXCLUDED.tags, comment = EXCLUDED.comment,
             visit_kind = EXCLUDED.visit_kind, visited_at = EXCLUDED.visited_at,
-            updated_at = now()
+            visit_verified = EXCLUDED.visit_verified, updated_at = now()
     RETURNING r.id, r.local_day, r.stars, r.tags, r.comment, r.created_at, r.updated_at
     INTO v_rating;
 
@@ -627,6 +655,7 @@ BEGIN
             'id', v_rating.id, 'station_id', p_station_id, 'local_day', v_rating.local_day,
             'stars', v_rating.stars, 'tags', to_jsonb(v_rating.tags),
             'comment', v_rating.comment, 'visit', v_visit.kind,
+            'visit_verified', v_verified,
             'created_at', v_rating.created_at, 'updated_at', v_rating.updated_at),
         'summary', jsonb_build_object(
             'ratings', v_summary.ratings, 'mean_stars', v_summary.mean_stars,
