@@ -97,7 +97,8 @@ WITH st AS (
     RETURNING id, local_day, checked_in_at, presence_verified
 )
 SELECT st.id AS station_id, st.code AS station_code, st.name AS station_name,
-       st.distance_m, st.presence_required, (SELECT status FROM member) AS member_status,
+       coarse_distance_m(st.distance_m) AS distance_m, st.presence_required,
+       (SELECT status FROM member) AS member_status,
        visit.id, visit.local_day, visit.checked_in_at, visit.presence_verified
 FROM st LEFT JOIN visit ON true
 

@@ -79,8 +79,8 @@ async def check_in(
     if row["id"] is None:
         raise Ineligible(
             "outside_geofence",
-            f"you are {row['distance_m']:.0f} m from the station; check-ins are accepted "
-            f"within {GEOFENCE_M} m, so scan again at the station",
+            f"you are about {row['distance_m']:.0f} m from the station; check-ins are "
+            f"accepted within {GEOFENCE_M} m, so scan again at the station",
             distance_m=round(row["distance_m"]),
             radius_m=GEOFENCE_M,
         )

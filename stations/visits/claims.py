@@ -149,8 +149,8 @@ def refusal(reason: str, facts: dict[str, Any]) -> StationsError:
     if reason == "outside_geofence":
         return Ineligible(
             "outside_geofence",
-            f"you are {facts['distance_m']:.0f} m from the station; claims are accepted within "
-            f"{facts['geofence_m']} m, so scan again at the station",
+            f"you are about {facts['distance_m']:.0f} m from the station; claims are accepted "
+            f"within {facts['geofence_m']} m, so scan again at the station",
             distance_m=round(facts["distance_m"]),
             radius_m=facts["geofence_m"],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from types import SimpleNamespace
 
@@ -195,20 +196,24 @@ async def test_claim_refused_when_stock_was_never_set(client, conn, water):
 async def test_claim_refused_outside_geofence(client, conn, water):
     lat = LAT + 0.01  # about 1.1 km north
     distance = await conn.fetchval(
-        "SELECT round(ST_Distance(geom, ST_MakePoint($2, $1)::geography, false)) FROM stations",
+        "SELECT ST_Distance(geom, ST_MakePoint($2, $1)::geography, false) FROM stations",
         lat,
         LNG,
     )
+    coarse = math.ceil(distance / 100) * 100  # what is said and stored: the next 100 m
+    assert coarse - 100 < distance <= coarse and coarse != distance
     response = await claim(client, water.token, water.code, lat=lat)
     assert response.status_code == 403
     assert response.json() == {
-        "detail": f"outside_geofence: you are {distance:.0f} m from the station; claims are "
+        "detail": f"outside_geofence: you are about {coarse} m from the station; claims are "
         "accepted within 300 m, so scan again at the station",
         "code": "outside_geofence",
-        "distance_m": int(distance),
+        "distance_m": coarse,
         "radius_m": 300,
     }
     assert await stock_left(conn, water.station["id"]) == 5
+    stored = await conn.fetchval("SELECT response FROM claim_requests")
+    assert stored["distance_m"] == coarse
 
 
 async def test_the_claim_log_forgets_answers_after_its_retention(client, conn, water, settings):

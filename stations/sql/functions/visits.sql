@@ -179,6 +179,13 @@ BEGIN
     RETURN v_remaining;
 END $$;
 
+-- How far a member stood from a station, as a refusal says and keeps it: rounded up to
+-- the next 100 m. Enough for the rider to know to walk closer; together with the
+-- station, an exact figure would put the member on a circle a metre wide (migration 0029).
+CREATE OR REPLACE FUNCTION coarse_distance_m(metres double precision) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (ceil(metres / 100.0) * 100)::integer;
+
 -- Water claims decided several to a transaction.
 --
 -- A server worker sends the claims that arrived while its previous batch was in the
@@ -416,7 +423,7 @@ BEGIN
             IF NOT ST_DWithin(v_s.geom, v_point, v_c.geofence_m, false) THEN
                 v_outcome[i] := 'outside_geofence';
                 v_response[i] := v_response[i] || jsonb_build_object(
-                    'distance_m', round(ST_Distance(v_s.geom, v_point, false)),
+                    'distance_m', coarse_distance_m(ST_Distance(v_s.geom, v_point, false)),
                     'geofence_m', v_c.geofence_m);
                 EXIT rules;
             END IF;
