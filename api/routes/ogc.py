@@ -14,7 +14,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import ConnDep
+from api.deps import ReadConnDep
 from api.responses import JSONResponse
 from api.routes import rider
 from stations.errors import NotFound
@@ -92,7 +92,7 @@ async def api_definition(request: Request) -> Response:
 
 
 @router.get("/collections", summary="OGC API collections")
-async def collection_list(request: Request, conn: ConnDep) -> Response:
+async def collection_list(request: Request, conn: ReadConnDep) -> Response:
     if _only_format(request):
         return _page(request)
     extents = {}
@@ -102,7 +102,7 @@ async def collection_list(request: Request, conn: ConnDep) -> Response:
 
 
 @router.get("/collections/{collection_id}", summary="One OGC API collection")
-async def collection_detail(collection_id: str, request: Request, conn: ConnDep) -> Response:
+async def collection_detail(collection_id: str, request: Request, conn: ReadConnDep) -> Response:
     collection = collections.collection(collection_id)
     if _only_format(request):
         return _page(request)
@@ -127,7 +127,7 @@ async def schema(collection_id: str, request: Request) -> Response:
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection (GeoJSON)")
-async def items(collection_id: str, request: Request, conn: ConnDep) -> Response:
+async def items(collection_id: str, request: Request, conn: ReadConnDep) -> Response:
     collection = collections.collection(collection_id)
     pairs = _pairs(request)
     base = _base(request)
@@ -150,7 +150,9 @@ async def items(collection_id: str, request: Request, conn: ConnDep) -> Response
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)")
-async def item(collection_id: str, feature_id: str, request: Request, conn: ConnDep) -> Response:
+async def item(
+    collection_id: str, feature_id: str, request: Request, conn: ReadConnDep
+) -> Response:
     collection = collections.collection(collection_id)
     base = _base(request)
     params.check_known(_pairs(request), ("f", "crs", "properties"))
