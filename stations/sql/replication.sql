@@ -8,7 +8,7 @@ SELECT pg_current_wal_lsn()::text
 -- On a replica: whether it has replayed the WAL up to $1 (what a read there sees). A
 -- server that is not a standby (DATABASE_READ_URL naming the primary itself, or a
 -- pooler in front of it) has nothing to replay.
-SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)
+SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)
 
 -- name: replica_state
 -- How a connection's server stands: a standby or not, how far it replayed, how old
