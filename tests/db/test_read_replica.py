@@ -26,8 +26,9 @@ import pytest
 from stations.db import connection as dbconn
 from stations.db import replica
 from stations.db.replication import server_state
+from stations.errors import SetupError
 from stations.search.service import LISTENER_NAME
-from stations.settings import Settings
+from stations.settings import DatabaseSettings, Settings
 from tests.factories import (
     HUAIBEI_CENTRE,
     admin_headers,
@@ -329,3 +330,18 @@ async def test_each_server_worker_loads_its_index_and_listens(replica_settings, 
         except TimeoutError:
             os.killpg(server.pid, signal.SIGKILL)
             await server.wait()
+
+
+@pytest.mark.parametrize("variable", ["DATABASE_READ_URL", "STATIONS_DB_READ_URL"])
+def test_the_read_url_is_read_from_the_environment(monkeypatch, variable):
+    monkeypatch.setenv(variable, "postgresql://reader@replica.example.org/stations")
+    db = DatabaseSettings()
+    assert db.read_url == "postgresql://reader@replica.example.org/stations"
+    assert db.has_replica
+    assert dbconn.read_dsn(db, database="other") == "postgresql://reader@replica.example.org/other"
+
+
+def test_the_project_replica_needs_the_project_cluster(settings):
+    elsewhere = settings.db.model_copy(update={"url": "postgresql://u@db.example.org/stations"})
+    with pytest.raises(SetupError, match="DATABASE_READ_URL"):
+        replica.start(elsewhere)
