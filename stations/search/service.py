@@ -60,6 +60,7 @@ LOAD_CHUNK = 50_000
 KEEPALIVE_S = 30.0
 CLOSE_S = 10.0
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+REPLAY_FOLLOW_S = 60.0
 
 _VOCAB = (list(KIND_VALUES), list(ACCESS_VALUES), list(AMENITY_VALUES))
 
@@ -133,6 +134,10 @@ class IndexService:
         self.on_change: list[Callable[[], None]] = []
         self.compactions = 0
         self.read_from_primary = 0  # changes read from the primary: the replica lagged
+        # After such a change, what is built from the replica (tiles, cell summaries) is
+        # built again once the replica has replayed up to here.
+        self._replay_target: str | None = None
+        self._replay_follower: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -151,7 +156,9 @@ class IndexService:
     async def close(self) -> None:
         """Stop following changes; bounded, so a server's shutdown never waits for ever."""
         self._closed = True
-        tasks = [t for t in (self._worker, self._live_worker) if t is not None]
+        tasks = [
+            t for t in (self._worker, self._live_worker, self._replay_follower) if t is not None
+        ]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -250,7 +257,35 @@ class IndexService:
             lsn,
             timeout,
         )
+        self._replay_target = lsn  # a later position covers every earlier one
+        if self._replay_follower is None or self._replay_follower.done():
+            self._replay_follower = asyncio.create_task(
+                self._changed_once_replayed(), name="station-index-replay"
+            )
         return self._pool
+
+    async def _changed_once_replayed(self) -> None:
+        """Call the change hooks again once the replica has the changes read from the primary.
+
+        Tiles built from the replica while it lagged were kept under the catalog's new
+        generation; they are built again once it caught up, not only when they expire.
+        """
+        while (target := self._replay_target) is not None and not self._closed:
+            try:
+                replayed = await replication.wait_for_replay(
+                    self._read, target, timeout_s=REPLAY_FOLLOW_S
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the replica is away: try again
+                log.warning("waiting for the read replica to replay failed (%s)", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if not replayed:
+                continue
+            if self._replay_target == target:
+                self._replay_target = None
+            self._changed()
 
     async def _listener_alive(self) -> bool:
         if self._listener is None or self._listener.is_closed():

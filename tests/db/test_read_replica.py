@@ -95,6 +95,10 @@ async def committed_locally(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.C
         yield conn
 
 
+async def rename(conn: asyncpg.Connection, station_id: int, name: str) -> None:
+    await conn.execute("UPDATE stations SET name = $2 WHERE id = $1", station_id, name)
+
+
 def tile_of(lat: float, lng: float, z: int = 14) -> str:
     n = 2**z
     col = int((lng + 180) / 360 * n)
@@ -154,9 +158,7 @@ async def test_reads_come_from_the_replica_until_it_replays_and_the_index_waits_
 
         async with replay_paused(standby):
             async with committed_locally(conn):
-                await conn.execute(
-                    "UPDATE stations SET name = $2 WHERE id = $1", station["id"], NEW
-                )
+                await rename(conn, station["id"], NEW)
                 await create_station(conn, name="相山北驿站", lat=FAR_LAT, lng=FAR_LNG)
             await asyncio.sleep(1.0)  # the notification has arrived; the replica lags
             # The replica's reads: search, OGC API, tiles, and the index, which waits.
@@ -190,13 +192,14 @@ async def test_a_change_the_replica_has_not_replayed_in_time_is_read_from_the_pr
 ):
     station = await create_station(conn, name=OLD)
     await test_replica.caught_up(conn, standby)
+    far_tile = tile_of(FAR_LAT, FAR_LNG)
     async with running_app(with_lag_wait(replica_settings, 0.5)) as (app, client):
         assert await nearest_name(client) == OLD
+        assert (await client.get(far_tile)).status_code == 204
         async with replay_paused(standby):
             async with committed_locally(conn):
-                await conn.execute(
-                    "UPDATE stations SET name = $2 WHERE id = $1", station["id"], NEW
-                )
+                await rename(conn, station["id"], NEW)
+                await create_station(conn, name="相山北驿站", lat=FAR_LAT, lng=FAR_LNG)
 
             async def renamed() -> bool:
                 return await nearest_name(client) == NEW
@@ -204,6 +207,14 @@ async def test_a_change_the_replica_has_not_replayed_in_time_is_read_from_the_pr
             await eventually(renamed, within_s=10, what="the change read from the primary")
             assert app.state.search.read_from_primary >= 1
             assert await found_by_search(client, "濉溪") == 0  # search still reads the replica
+            assert (await client.get(far_tile)).status_code == 204  # built from the replica
+
+        # Once the replica has replayed, tiles are built again (not only when they expire).
+        async def drawn() -> bool:
+            return (await client.get(far_tile)).status_code == 200
+
+        assert app.state.tiles.cache.max_age_s > 10
+        await eventually(drawn, within_s=10, what="the new station in its tile")
 
 
 async def test_claims_and_station_edits_run_on_the_primary(replica_settings, conn, standby):
@@ -312,7 +323,7 @@ async def test_each_server_worker_loads_its_index_and_listens(replica_settings, 
         assert read_backends >= 2 * db.pool_min_size  # each worker's own read pool
 
         async with dbconn.transaction(conn, actor="test"):
-            await conn.execute("UPDATE stations SET name = $2 WHERE id = $1", station["id"], NEW)
+            await rename(conn, station["id"], NEW)
 
         # Every answer, from either worker (a new connection each), shows the change.
         async def all_renamed() -> bool:
