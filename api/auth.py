@@ -69,14 +69,34 @@ class Principal:
 
 
 class PrincipalCache:
-    """Principals by token hash for a few seconds; bounded, per worker process."""
+    """Principals by token hash for a few seconds; bounded, per worker process.
 
-    def __init__(self, ttl_s: float, max_entries: int = 100_000) -> None:
+    ``current`` says whether the cache may be used now: the server passes its
+    revocation listener's state (stations/people/revocations.py), so that the cache is
+    emptied on every revocation and not read while a revocation could go unheard.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float,
+        max_entries: int = 100_000,
+        current: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        self.current = current
         self._entries: dict[bytes, tuple[float, Principal]] = {}
+        # Counts clears: a principal read from the database before a revocation and put
+        # after the cache was cleared for it must not be kept (see put's ``seen``).
+        self.generation = 0
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
 
     def get(self, digest: bytes) -> Principal | None:
+        if not self.current():
+            return None
         entry = self._entries.get(digest)
         if entry is None:
             return None
@@ -85,8 +105,11 @@ class PrincipalCache:
             return None
         return entry[1]
 
-    def put(self, digest: bytes, principal: Principal) -> None:
-        if self.ttl_s <= 0:
+    def put(self, digest: bytes, principal: Principal, *, seen: int | None = None) -> None:
+        """Keep ``principal``; ``seen`` is :attr:`generation` from before it was read."""
+        if self.ttl_s <= 0 or not self.current():
+            return
+        if seen is not None and seen != self.generation:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
@@ -114,7 +137,12 @@ def over_loopback(request: Request) -> bool:
 
 
 def principal_cache(request: Request) -> PrincipalCache:
-    state = request.app.state
+    return principal_cache_of(request.app)
+
+
+def principal_cache_of(app: Any) -> PrincipalCache:
+    """The worker's principal cache (made on first use; the lifespan ties it to revocations)."""
+    state = app.state
     cache = getattr(state, "principal_cache", None)
     if cache is None:
         cache = PrincipalCache(state.settings.security.principal_cache_seconds)
@@ -145,6 +173,7 @@ async def resolve_principal(
     principal = cache.get(digest)
     if principal is not None:
         return principal
+    seen = cache.generation
     # Looked up in the database: not while this address must wait after wrong tokens.
     await throttle.guard(conn, [_token_key(request)])
     identity = await tokens.resolve(conn, digest=digest)
@@ -160,7 +189,7 @@ async def resolve_principal(
         token_digest=digest,
         branch=identity.branch,
     )
-    cache.put(digest, principal)
+    cache.put(digest, principal, seen=seen)
     return principal
 
 

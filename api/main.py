@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from api import docs, errors, heavy, hotpath
+from api.auth import principal_cache_of
 from api.guard import Guard
 from api.responses import JSONResponse
 from api.routes import (
@@ -45,6 +46,7 @@ from api.routes import (
 from api.routes import auth as auth_routes
 from stations.db import connection as dbconn
 from stations.errors import DatabaseUnavailable
+from stations.people.revocations import Revocations
 from stations.search.service import IndexService
 from stations.settings import Settings, get_settings
 from stations.tiles.service import TileService
@@ -110,6 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.search = IndexService(settings.db, app.state.pool, app.state.read_pool)
         app.state.search.on_change.append(app.state.claims.hours.forget)
         await _retrying("loading the station index", app.state.search.start)
+        # Who a token belongs to is cached per worker for a few seconds; every
+        # revocation empties that cache in every worker at once.
+        cache = principal_cache_of(app)
+        app.state.revocations = Revocations(settings.db, cache.clear)
+        cache.current = lambda: app.state.revocations.listening
+        await app.state.revocations.start()
         app.state.tiles = TileService(
             app.state.read_pool,
             app.state.search,
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Claims first: a batch holding a connection would keep the pool's close waiting.
             await app.state.claims.close()
             await app.state.search.close()
+            await app.state.revocations.close()
             if app.state.read_pool is not app.state.pool:
                 await app.state.read_pool.close()
             await app.state.pool.close()

@@ -163,8 +163,9 @@ class SecuritySettings(BaseSettings):
     qr_retired_keys: list[str] = Field(default_factory=list)
     member_token_days: int = Field(default=30, ge=1, le=366)
     staff_token_days: int = Field(default=180, ge=1, le=3660)
-    # How long a worker process trusts a token it has already looked up. Claims re-check
-    # the token in their own transaction, so this only delays revocation elsewhere.
+    # How long a worker process trusts a token it has already looked up. A revocation
+    # empties every worker's cache at once (stations/people/revocations.py), and claims
+    # re-check the token in their own transaction; this bounds what a missed notice costs.
     principal_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     @model_validator(mode="after")

@@ -8,8 +8,12 @@ leading apostrophe, which every spreadsheet program shows as plain text (OWASP's
 injection" advice). Numbers, dates and empty cells are written as they are: ``-3`` is
 a number, not a formula.
 
-Every export people open (campaign reports, the importer's problem report) writes its
-cells through here.
+Every export people open (campaign reports, the importer's problem report, the station
+CSV export) writes its cells through here. The importers read such a cell back as the
+text after the apostrophe (:data:`QUOTED_FORMULA`, applied in
+``stations.catalog.text.as_text``), so a station exported and imported again keeps its
+name, and a phone typed ``'+86 …`` in a spreadsheet (to keep it text) arrives as
+``+86 …``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from datetime import date, datetime
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTED_FORMULA = r"^'([=+\-@\t\r])"
+"""A cell written by :func:`safe_cell` (a regular expression; group 1 is the text's start)."""
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"

@@ -10,17 +10,23 @@ the service's ``/openapi.json``; ``tests/ogc`` fuzzes them from ``/ogc/api``.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import ReadConnDep
+from api.auth import Principal, branch_of, optional_principal, require_roles
+from api.deps import ConnDep, ReadConnDep, SettingsDep
 from api.responses import JSONResponse
 from api.routes import rider
-from stations.errors import NotFound
+from api.routes.coverage import CoverageQuery, run_query
+from stations.coverage.analysis import CoverageResult
+from stations.errors import NotFound, Unauthorized
+from stations.ogc import cells as ogc_cells
 from stations.ogc import collections, documents, features, params
 from stations.ogc import crs as ogc_crs
 from stations.ogc.openapi import openapi_document
+from stations.settings import Settings
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
 
@@ -103,11 +109,113 @@ async def collection_list(request: Request, conn: ReadConnDep) -> Response:
 
 @router.get("/collections/{collection_id}", summary="One OGC API collection")
 async def collection_detail(collection_id: str, request: Request, conn: ReadConnDep) -> Response:
-    collection = collections.collection(collection_id)
+    cells = ogc_cells.cell_collection(collection_id)
+    collection = collections.STATIONS if cells else collections.collection(collection_id)
     if _only_format(request):
         return _page(request)
     extent = await features.collection_extent(conn, collection)
+    if cells is not None:
+        region = [(k, v) for k, v in _pairs(request) if k in ogc_cells.REGION_PARAMETERS]
+        return _json(documents.cell_collection_doc(_base(request), cells, extent, region))
     return _json(documents.collection_doc(_base(request), collection, extent))
+
+
+# The planners' cell collections: a region's coverage analysis, page by page. Their
+# routes come before the catalog's, which would take their paths too.
+async def _cell_result(
+    request: Request, query: ogc_cells.CellQuery, conn, settings, principal, *, read: Any
+) -> CoverageResult:
+    recent = getattr(request.app.state, "recent_cells", None)
+    if recent is None:
+        recent = request.app.state.recent_cells = ogc_cells.RecentResults()
+    key = recent.key(query, branch_of(principal))
+    found = recent.get(key)
+    if found is not None:
+        return found
+    coverage_query = CoverageQuery(
+        city=query.city, district=query.district, res=query.res, target=query.target
+    )
+    # The analysis refuses a value as the coverage API does (422); here it is a 400.
+    with params.as_bad_query("city"):
+        result = await run_query(request, coverage_query, conn, settings, principal, read=read)
+    recent.put(key, result)
+    return result
+
+
+_planner_only = require_roles("planner", "admin")
+
+
+async def _planner(request: Request, conn: Any) -> Principal:
+    """The caller, a planner or administrator (after the page is served: the page asks
+    for the JSON with the console's session and says what a refusal means)."""
+    principal = await optional_principal(request, conn)
+    if principal is None:
+        raise Unauthorized(
+            "send a bearer token (`Authorization: Bearer <token>`) or sign in to the staff console"
+        )
+    return await _planner_only(principal)
+
+
+async def _cell_items(
+    cells: ogc_cells.CellCollection, request: Request, conn: Any, read: Any, settings: Settings
+) -> Response:
+    pairs = _pairs(request)
+    base = _base(request)
+    query = ogc_cells.parse_cell_query(pairs, base)
+    if _wants_html(request):
+        return _page(request)
+    principal = await _planner(request, conn)
+    result = await _cell_result(request, query, conn, settings, principal, read=read)
+    page = await asyncio.to_thread(ogc_cells.cell_page, result, cells, query)
+    body = documents.cell_feature_collection(page, base, cells, pairs)
+    return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
+
+
+async def _one_cell(
+    cells: ogc_cells.CellCollection,
+    feature_id: str,
+    request: Request,
+    conn: Any,
+    read: Any,
+    settings: Settings,
+) -> Response:
+    base = _base(request)
+    pairs = [(k, v) for k, v in _pairs(request) if k not in ("limit", "cursor", "bbox")]
+    query = ogc_cells.parse_cell_query(pairs, base)
+    if _wants_html(request):
+        return _page(request)
+    principal = await _planner(request, conn)
+    result = await _cell_result(request, query, conn, settings, principal, read=read)
+    body = ogc_cells.one_cell(result, cells, feature_id, query.crs)
+    return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
+
+
+@router.get("/collections/coverage-cells/items", summary="Coverage cells of a region (GeoJSON)")
+async def coverage_cell_items(
+    request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _cell_items(ogc_cells.COVERAGE_CELLS, request, conn, read, settings)
+
+
+@router.get("/collections/coverage-cells/items/{feature_id}", summary="One coverage cell")
+async def coverage_cell(
+    feature_id: str, request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _one_cell(ogc_cells.COVERAGE_CELLS, feature_id, request, conn, read, settings)
+
+
+@router.get("/collections/demand-cells/items", summary="Demand cells of a region (GeoJSON)")
+async def demand_cell_items(
+    request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _cell_items(ogc_cells.DEMAND_CELLS, request, conn, read, settings)
+
+
+@router.get("/collections/demand-cells/items/{feature_id}", summary="One demand cell")
+async def demand_cell(
+    feature_id: str, request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _one_cell(ogc_cells.DEMAND_CELLS, feature_id, request, conn, read, settings)
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryables (JSON Schema)")
@@ -120,9 +228,12 @@ async def queryables(collection_id: str, request: Request) -> Response:
 
 @router.get("/collections/{collection_id}/schema", summary="Feature schema (JSON Schema)")
 async def schema(collection_id: str, request: Request) -> Response:
-    collection = collections.collection(collection_id)
+    cells = ogc_cells.cell_collection(collection_id)
+    collection = collections.STATIONS if cells else collections.collection(collection_id)
     if _only_format(request):
         return _page(request)
+    if cells is not None:
+        return _json(documents.cell_schema(_base(request), cells), documents.SCHEMA_JSON)
     return _json(documents.feature_schema(_base(request), collection), documents.SCHEMA_JSON)
 
 

@@ -41,6 +41,7 @@ from stations.errors import InvalidInput
 from stations.geo import crs as crsmod
 from stations.geo.region import parse_bbox
 from stations.sql import load
+from stations.tables import FORMULA_STARTS
 
 SQL = load("catalog", expand=expand_sql)
 
@@ -145,12 +146,29 @@ async def _csv(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crs
     # UTF-8 with BOM: spreadsheet programs then show Chinese names correctly.
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         async for rows in chunks:
-            frame = _flat(_frame(rows, crs), crs)
+            frame = _formula_safe(_flat(_frame(rows, crs), crs))
             frame.to_csv(out, index=False, header=count == 0, lineterminator="\n")
             count += len(frame)
         if count == 0:
             _flat(_frame([], crs), crs).to_csv(out, index=False, lineterminator="\n")
     return count
+
+
+def _formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text that a spreadsheet would run as a formula written with a leading ``'``.
+
+    CSV is the export people open in Excel or WPS: an operator naming a station
+    ``=HYPERLINK(…)`` must not run anything there. ``stations import`` reads such a cell
+    back without the apostrophe (:mod:`stations.tables`), so the export still imports
+    back unchanged. GeoJSON, GeoPackage and GeoParquet are read by GIS programs, which
+    run nothing: they keep the text exactly.
+    """
+    for name in TEXT_COLUMNS:
+        column = frame[name]
+        formula = column.str.startswith(FORMULA_STARTS, na=False).to_numpy(dtype=bool)
+        if formula.any():
+            frame[name] = column.where(~formula, "'" + column.astype("str"))
+    return frame
 
 
 async def _geojson(chunks: AsyncIterator[list[asyncpg.Record]], path: Path, crs: crsmod.Crs) -> int:

@@ -5,12 +5,15 @@ Vectorised with Arrow where a million rows pass through (the importer).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from stations.tables import QUOTED_FORMULA
 
 
 def as_text(values: pd.Series) -> pd.Series:
@@ -21,8 +24,25 @@ def as_text(values: pd.Series) -> pd.Series:
     """
     if values.dtype == object or values.dtype.kind == "f":
         values = values.map(_scalar_text, na_action="ignore")
-    text = values.astype("str").str.strip()
+    text = _unquoted(values.astype("str").str.strip())
     return text.where(text.str.len() > 0)
+
+
+_QUOTED = re.compile(QUOTED_FORMULA)
+
+
+def _unquoted(text: pd.Series) -> pd.Series:
+    """A spreadsheet's text marker taken off: ``'=…`` reads ``=…`` (see :mod:`stations.tables`).
+
+    Vectorised: Arrow finds the few values that start with an apostrophe.
+    """
+    array = pa.array(text, type=pa.large_string(), from_pandas=True)
+    quoted = np.asarray(pc.fill_null(pc.starts_with(array, "'"), False))
+    if not quoted.any():
+        return text
+    out = text.copy()
+    out[quoted] = [v[1:] if _QUOTED.match(v) else v for v in text[quoted].tolist()]
+    return out
 
 
 def _scalar_text(value: Any) -> Any:

@@ -12,7 +12,7 @@ import typer
 from stations.cli.runner import run_connected
 from stations.errors import InvalidInput
 from stations.people import accounts, branches
-from stations.visits import campaigns
+from stations.visits import campaigns, claims
 
 app = typer.Typer(help="Water campaigns: dates, hours, quota, geofence, stations, prizes.")
 
@@ -142,3 +142,17 @@ def cancel(campaign_id: int) -> None:
         lambda conn: campaigns.update_campaign(conn, campaign_id=campaign_id, status="cancelled")
     )
     print(f"campaign {campaign_id} cancelled")
+
+
+@app.command("expire-claim-log")
+def expire_claim_log(
+    days: int = typer.Option(
+        claims.CLAIM_LOG_DAYS, min=1, help="Keep the answers to claim requests this many days."
+    ),
+) -> None:
+    """Forget the stored answers to claim requests older than DAYS days (run it daily,
+    e.g. from cron): refusals with their coarse distance from the station, and the
+    Idempotency-Keys of granted claims (a phone retries within minutes, not weeks).
+    The claims themselves stay: reports count them."""
+    forgotten = run_connected(lambda conn: claims.expire_claim_log(conn, days=days))
+    print(f"forgot {forgotten} answers to claim requests older than {days} days")

@@ -17,7 +17,7 @@ import shapely
 from h3.api import basic_int
 
 from stations.coverage.analysis import CoverageResult
-from stations.coverage.engine import DEMAND_UNIT
+from stations.coverage.engine import DEMAND_UNIT, CellMeasures
 from stations.errors import InvalidInput
 from stations.geo import h3cells
 from stations.geo.crs import WGS84, Crs, from_wgs84
@@ -39,11 +39,24 @@ def _round(values: np.ndarray, digits: int) -> list[float]:
     return np.round(values, digits).tolist()
 
 
-def _cell_columns(result: CoverageResult, *, crs: Crs, lang: str) -> dict[str, Any]:
-    """Every cell's hexagon ring (lng, lat in ``crs``) and properties, column by column."""
+def cell_columns(
+    result: CoverageResult, *, crs: Crs, lang: str, index: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Every cell's hexagon ring (lng, lat in ``crs``) and properties, column by column;
+    with ``index``, only those cells (positions in ``result.cells``), in that order."""
     cells = result.cells
     if cells is None:
         raise InvalidInput("cells: this run kept no per-cell result", field="cells")
+    if index is not None:
+        cells = CellMeasures(
+            cells=cells.cells[index],
+            lat=cells.lat[index],
+            lng=cells.lng[index],
+            station=cells.station[index],
+            distance_m=cells.distance_m[index],
+            band=cells.band[index],
+            demand_micro=cells.demand_micro[index],
+        )
     names = result.bands.bands
     station_ids = result.stations.ids
     boundary = basic_int.cell_to_boundary
@@ -70,7 +83,7 @@ def _cell_columns(result: CoverageResult, *, crs: Crs, lang: str) -> dict[str, A
 
 def cells_geojson(result: CoverageResult, *, crs: Crs, lang: str = "zh") -> dict[str, Any]:
     """Every cell as a hexagon with its band, distance, demand and nearest station."""
-    columns = _cell_columns(result, crs=crs, lang=lang)
+    columns = cell_columns(result, crs=crs, lang=lang)
     rings = columns.pop("ring")
     keys = list(columns)
     features = [
@@ -97,7 +110,7 @@ def _cells_frame(result: CoverageResult, *, lang: str) -> Any:
     """Every cell as a GeoDataFrame in WGS84, columns typed for GDAL."""
     import geopandas
 
-    columns = _cell_columns(result, crs=WGS84, lang=lang)
+    columns = cell_columns(result, crs=WGS84, lang=lang)
     rings = columns.pop("ring")
     frame = geopandas.GeoDataFrame(columns, geometry=[shapely.Polygon(r) for r in rings], crs=4326)
     frame["distance_m"] = frame["distance_m"].astype("float64")

@@ -18,6 +18,7 @@ import numpy as np
 from stations.catalog.fields import BY_NAME, PUBLIC_FIELDS
 from stations.ogc import crs as ogc_crs
 from stations.ogc import filter as cql2
+from stations.ogc.cells import CELL_COLLECTIONS, CellCollection, CellPage, cities
 from stations.ogc.collections import COLLECTIONS, Collection
 from stations.ogc.features import Extent, Page
 
@@ -91,10 +92,14 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
         _iso(extent.last_update) if extent.last_update else None,
     ]
     return {
-        "id": collection.id,
-        "title": collection.title_zh,
-        "description": f"{collection.description_zh} {collection.description_en}",
-        "itemType": "feature",
+        **_head(
+            base,
+            collection.id,
+            collection.title_zh,
+            collection.description_zh,
+            collection.description_en,
+            extent,
+        ),
         "extent": {
             "spatial": {
                 "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
@@ -105,10 +110,6 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
             },
         },
-        "crs": ogc_crs.uris(base),
-        "storageCrs": CRS84,
-        # What each CRS is: GCJ-02 and BD-09 are this service's own URIs, not EPSG ones.
-        "crsDetails": [c.describe(base) for c in ogc_crs.OFFERED],
         "links": [
             link(url, "self", JSON, collection.title_zh),
             link(f"{url}/items", "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),
@@ -126,10 +127,111 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
     }
 
 
+def _head(
+    base: str, id_: str, title: str, description_zh: str, description_en: str, extent: Extent
+) -> dict[str, Any]:
+    """What every collection document starts with: names, item type, extent, CRSs."""
+    return {
+        "id": id_,
+        "title": title,
+        "description": f"{description_zh} {description_en}",
+        "itemType": "feature",
+        "extent": {
+            "spatial": {
+                "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
+                "crs": CRS84,
+            },
+        },
+        "crs": ogc_crs.uris(base),
+        "storageCrs": CRS84,
+        # What each CRS is: GCJ-02 and BD-09 are this service's own URIs, not EPSG ones.
+        "crsDetails": [c.describe(base) for c in ogc_crs.OFFERED],
+    }
+
+
+def cell_collection_doc(
+    base: str,
+    collection: CellCollection,
+    extent: Extent,
+    region: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A cells collection: its items need a region (``city`` or ``district``) and a
+    planner's token, which the description says.
+
+    ``region``: the region parameters the request carried (GDAL repeats those of its
+    ``OAPIF:`` URL), kept in the one ``items`` link; a ``related`` link per city outline
+    the service ships shows which regions there are.
+    """
+    url = f"{base}/collections/{collection.id}"
+    items = f"{url}/items?{urlencode(region)}" if region else f"{url}/items"
+    return {
+        **_head(
+            base,
+            collection.id,
+            collection.title_zh,
+            collection.description_zh,
+            collection.description_en,
+            extent,
+        ),
+        "links": [
+            link(url, "self", JSON, collection.title_zh),
+            link(items, "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),
+            *(
+                link(f"{url}/items?{urlencode({'city': c.key})}", "related", GEOJSON, c.label_zh)
+                for c in cities()
+            ),
+            link(f"{url}/schema", "describedby", SCHEMA_JSON, "要素结构 / feature schema"),
+        ],
+    }
+
+
+def cell_schema(base: str, collection: CellCollection) -> dict[str, Any]:
+    """The cells' properties as JSON Schema (GDAL types its fields from it)."""
+    every = {
+        "cell": {"title": "H3 六边形编号 / H3 cell id", "type": "string", "x-ogc-role": "id"},
+        "band": {"title": "服务圈层 / band", "type": "string"},
+        "band_label": {"title": "圈层名称 / band label", "type": "string"},
+        "distance_m": {
+            "title": "到最近站点的距离（米）/ metres to the nearest station",
+            "type": ["number", "null"],
+        },
+        "demand": {"title": "需求（户外劳动者）/ demand (outdoor workers)", "type": "number"},
+        "nearest_station_id": {"title": "最近站点 / nearest station", "type": ["integer", "null"]},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/collections/{collection.id}/schema",
+        "type": "object",
+        "title": collection.title_zh,
+        "properties": {
+            "geometry": {"x-ogc-role": "primary-geometry", "format": "geometry-polygon"},
+            **{name: every[name] for name in collection.properties},
+        },
+    }
+
+
+def cell_feature_collection(
+    page: CellPage, base: str, collection: CellCollection, query_pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """A page of cells, linked like a page of stations."""
+    return {
+        "type": "FeatureCollection",
+        "features": page.features,
+        "numberMatched": page.matched,
+        "numberReturned": len(page.features),
+        "timeStamp": _iso(datetime.now(UTC)),
+        "links": _page_links(base, collection.id, collection.title_zh, query_pairs, page.cursor),
+    }
+
+
 def collections_doc(base: str, extents: dict[str, Extent]) -> dict[str, Any]:
     return {
         "links": [link(f"{base}/collections", "self", JSON, "数据集 / collections")],
-        "collections": [collection_doc(base, c, extents[c.id]) for c in COLLECTIONS.values()],
+        "collections": [
+            *(collection_doc(base, c, extents[c.id]) for c in COLLECTIONS.values()),
+            # Cells cover the regions around the stations: the catalog's extent.
+            *(cell_collection_doc(base, c, extents["stations"]) for c in CELL_COLLECTIONS.values()),
+        ],
     }
 
 
@@ -293,22 +395,6 @@ def feature_collection(
     chosen: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """A page of features with ``self`` and, unless it is the last page, ``next``."""
-    items = f"{base}/collections/{collection.id}/items"
-    kept = [(k, v) for k, v in query_pairs if k != "cursor"]
-    self_query = urlencode(query_pairs)
-    links = [link(f"{items}?{self_query}" if self_query else items, "self", GEOJSON, "本页")]
-    if next_cursor is not None:
-        links.append(
-            link(
-                f"{items}?{urlencode([*kept, ('cursor', next_cursor)])}",
-                "next",
-                GEOJSON,
-                "下一页 / next page",
-            )
-        )
-    links.append(
-        link(f"{base}/collections/{collection.id}", "collection", JSON, collection.title_zh)
-    )
     return {
         "type": "FeatureCollection",
         "features": [
@@ -318,8 +404,34 @@ def feature_collection(
         "numberMatched": page.matched,
         "numberReturned": len(page.rows),
         "timeStamp": _iso(datetime.now(UTC)),
-        "links": links,
+        "links": _page_links(base, collection.id, collection.title_zh, query_pairs, next_cursor),
     }
+
+
+def _page_links(
+    base: str,
+    collection_id: str,
+    title: str,
+    query_pairs: list[tuple[str, str]],
+    cursor: str | None,
+) -> list[dict[str, str]]:
+    """``self``, ``next`` (the same query with the following page's ``cursor``; none on
+    the last page) and the collection."""
+    items = f"{base}/collections/{collection_id}/items"
+    kept = [(k, v) for k, v in query_pairs if k != "cursor"]
+    self_query = urlencode(query_pairs)
+    links = [link(f"{items}?{self_query}" if self_query else items, "self", GEOJSON, "本页")]
+    if cursor is not None:
+        links.append(
+            link(
+                f"{items}?{urlencode([*kept, ('cursor', cursor)])}",
+                "next",
+                GEOJSON,
+                "下一页 / next page",
+            )
+        )
+    links.append(link(f"{base}/collections/{collection_id}", "collection", JSON, title))
+    return links
 
 
 def _chosen(props: dict[str, Any], chosen: tuple[str, ...] | None) -> dict[str, Any]:

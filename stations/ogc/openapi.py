@@ -11,6 +11,7 @@ from typing import Any
 
 from stations.ogc import crs as ogc_crs
 from stations.ogc import documents
+from stations.ogc.cells import CELL_COLLECTIONS
 from stations.ogc.collections import COLLECTIONS
 from stations.ogc.params import DEFAULT_LIMIT, FORMATS, MAX_LIMIT, PROPERTY_NAMES
 
@@ -220,6 +221,59 @@ def openapi_document(base: str) -> dict[str, Any]:
                 "responses": {**_ok(documents.GEOJSON, "a feature"), "404": not_found},
             }
         }
+    for cells in CELL_COLLECTIONS.values():
+        path = f"/collections/{cells.id}"
+        region = [
+            _query("city", "a city outline the service ships (or district)", {"type": "string"}),
+            _query("district", "a district the catalog names (or city)", {"type": "string"}),
+            _query("res", "H3 resolution", {"type": "integer", "minimum": 0, "maximum": 15}),
+            _query("target", "the band counted as served", {"type": "string"}),
+        ]
+        cell_id = {
+            "name": "featureId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+        planner_only = {
+            "401": _problem("no planner's token or session"),
+            "403": _problem("not a planner or administrator, or a region outside the branch"),
+            "404": _problem("no such cell"),
+            "429": _problem("too many analyses or wrong tokens from this caller: see Retry-After"),
+        }
+        paths[path] = {
+            "get": {
+                "summary": cells.title_en,
+                "operationId": f"describe_{cells.id}",
+                "parameters": [_F],
+                "responses": _ok(documents.JSON, "the collection"),
+            }
+        }
+        paths[f"{path}/schema"] = {
+            "get": {
+                "summary": f"{cells.title_en}: feature schema",
+                "operationId": f"schema_{cells.id}",
+                "responses": _ok(documents.SCHEMA_JSON, "a JSON Schema"),
+            }
+        }
+        paths[f"{path}/items"] = {
+            "get": {
+                "summary": f"{cells.title_en}: a page of cells",
+                "operationId": f"items_{cells.id}",
+                "security": [{"bearer": []}],
+                "parameters": [_F, *region, _LIMIT, _BBOX, bbox_crs, crs, _CURSOR],
+                "responses": {**_ok(documents.GEOJSON, "a page of cells"), **planner_only},
+            }
+        }
+        paths[f"{path}/items/{{featureId}}"] = {
+            "get": {
+                "summary": f"{cells.title_en}: one cell",
+                "operationId": f"item_{cells.id}",
+                "security": [{"bearer": []}],
+                "parameters": [cell_id, _F, *region, crs],
+                "responses": {**_ok(documents.GEOJSON, "a cell"), **planner_only},
+            }
+        }
     paths["/crs/{key}"] = {
         "get": {
             "summary": "one of this service's own CRSs (GCJ-02, BD-09: not EPSG)",
@@ -250,6 +304,13 @@ def openapi_document(base: str) -> dict[str, Any]:
         "servers": [{"url": base}],
         "paths": paths,
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a planner's or administrator's token (cells only)",
+                }
+            },
             "schemas": {
                 "Problem": {
                     "type": "object",
@@ -261,6 +322,6 @@ def openapi_document(base: str) -> dict[str, Any]:
                     },
                     "additionalProperties": True,
                 }
-            }
+            },
         },
     }

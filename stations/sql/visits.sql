@@ -380,3 +380,12 @@ SELECT local_day, count FROM stock_top_ups WHERE station_id = $1 AND idem_key = 
 
 -- name: forget_old_top_ups
 DELETE FROM stock_top_ups WHERE station_id = $1 AND created_at < now() - interval '7 days'
+
+-- name: expire_claim_log
+-- Stored answers to claim requests older than $1 days: refusals (with the member's coarse
+-- distance from the station) and granted requests' keys. The claims stay.
+WITH gone AS (
+    DELETE FROM claim_requests WHERE created_at < now() - make_interval(days => $1::int)
+    RETURNING 1
+)
+SELECT count(*) FROM gone

@@ -56,6 +56,8 @@ SQL = load("visits")
 
 IDEMPOTENCY_KEY_MAX = 100
 DEADLOCK_RETRIES = 3
+CLAIM_LOG_DAYS = 30
+"""How long the answer to a claim request is kept (``stations campaigns expire-claim-log``)."""
 
 
 @dataclass(frozen=True)
@@ -554,3 +556,15 @@ async def station_claims_today(
     conn: asyncpg.Connection, *, station_ids: list[int], limit: int = 500
 ) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(SQL.station_claims_today, station_ids, limit)]
+
+
+async def expire_claim_log(conn: asyncpg.Connection, *, days: int = CLAIM_LOG_DAYS) -> int:
+    """Forget the stored answers to claim requests older than ``days`` days; how many.
+
+    A refusal's answer says how far the member stood from the station (coarsened), and
+    every answer names the member: kept for the retries and questions of the weeks after,
+    not for ever. The claims themselves stay (reports count them).
+    """
+    if days < 1:
+        raise InvalidInput("days: at least 1", field="days")
+    return int(await conn.fetchval(SQL.expire_claim_log, days))

@@ -12,7 +12,8 @@ import pytest
 from api.main import create_app
 from stations.settings import TileSettings
 from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
-from tests.factories import HUAIBEI_CENTRE, create_station
+from tests.factories import HUAIBEI_CENTRE, create_staff, create_station
+from tests.fixtures.coverage.demo_city import build_demo_city
 
 LAT, LNG = HUAIBEI_CENTRE
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
@@ -60,7 +61,7 @@ async def test_a_planner_browses_the_ogc_pages(browser, service, artifacts_dir, 
 
         await page.click("text=数据集")
         await page.wait_for_selector(".card")
-        assert await page.locator(".card").count() == 2
+        assert await page.locator(".card").count() == 4  # stations, water points, cells
         await page.click("a[href^='/ogc/collections/stations?']")
         await page.wait_for_selector(".crs li")
         crs = await page.inner_text(".crs")
@@ -131,3 +132,76 @@ async def test_every_ogc_page_module_is_preloaded_and_versioned(client):
                 reached.add(path)
                 todo.append(path)
     assert preloaded == reached
+
+
+PLANNER, PASSWORD = "淮北规划", "planner password 1"
+
+
+@pytest.fixture
+async def cells_service(conn, settings):
+    await build_demo_city(conn)
+    await create_staff(conn, role="planner", name=PLANNER, password=PASSWORD)
+    no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
+    async with serve(create_app(no_tiles)) as url:
+        yield url
+
+
+async def test_a_signed_in_planner_browses_a_citys_coverage_cells(
+    browser, cells_service, artifacts_dir
+):
+    """The console's session opens the cells in the browser: a city's hexagons on the
+    map, coloured by distance to the nearest station, and their table."""
+    watch = Watch()
+    context = await browser.new_context(
+        viewport=VIEWPORTS["desk"], locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = watch_page(await context.new_page(), watch)
+    await gate(page, cells_service + "/", watch)
+    shot = lambda step: str(artifacts_dir / f"ogc-cells-{step}.png")  # noqa: E731
+    try:
+        await page.goto(cells_service + "/staff/")
+        await page.get_by_label("账号名").fill(PLANNER)
+        await page.get_by_label("密码", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="登录").click()
+        await page.get_by_role("heading", name="规划人员首页").wait_for()
+
+        await page.goto(f"{cells_service}/ogc/collections/coverage-cells")
+        await page.wait_for_selector(".crs li")
+        assert "city" in await page.inner_text(".card")
+        await page.click("a.button >> text=淮北市")
+        await page.wait_for_selector("table tbody tr")
+        assert await page.locator("table tbody tr").count() == 10
+        assert await page.locator(".leaflet-interactive").count() == 10  # ten hexagons
+        text = await page.inner_text("main")
+        assert re.search(r"共 \d+ 个，本页 10 个", text)
+        assert "服务圈层" in await page.inner_text("table thead")
+        await check_screen(page)
+        await page.screenshot(path=shot("1-coverage"), full_page=True)
+
+        await page.goto(f"{cells_service}/ogc/collections/demand-cells/items?city=huaibei&limit=60")
+        await page.wait_for_selector("table tbody tr")
+        assert await page.locator(".leaflet-interactive").count() >= 10
+        await check_screen(page)
+        await page.screenshot(path=shot("2-demand"))  # the map and the first rows
+        # Before signing in, the console asks who is signed in: a 401 it expects.
+        assert watch.blocked == [] and watch.unexpected_errors(r"401.*/v1/auth/staff") == []
+    finally:
+        await context.close()
+
+
+async def test_cells_without_a_planner_say_so_in_the_page(browser, cells_service, artifacts_dir):
+    watch = Watch()
+    context = await browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
+    page = watch_page(await context.new_page(), watch)
+    await gate(page, cells_service + "/", watch)
+    try:
+        await page.goto(f"{cells_service}/ogc/collections/coverage-cells/items?city=huaibei")
+        await page.wait_for_selector("#status:not([hidden])")
+        assert "请先登录员工控制台" in await page.inner_text("#status")
+        assert (
+            await page.get_by_role("link", name="登录员工控制台").get_attribute("href") == "/staff/"
+        )
+        await page.screenshot(path=str(artifacts_dir / "ogc-cells-3-anonymous.png"))
+        assert watch.blocked == []
+    finally:
+        await context.close()

@@ -233,3 +233,47 @@ def test_gcj02_export_round_trip_is_far_below_the_unchanged_tolerance():
     gcj = crsmod.parse_crs("gcj02")
     back = crsmod.point_to_wgs84(*crsmod.point_from_wgs84(lat, lng, gcj), gcj)
     assert GEOD.inv(lng, lat, back[1], back[0])[2] < 0.001
+
+
+FORMULA_NAMES = pd.DataFrame(
+    {
+        "source_id": ["-17", "F-2", "F-3"],
+        "name": ['=HYPERLINK("http://example.invalid","领水")', "+86 驿站", "普通驿站"],
+        "kind": ["love_station"] * 3,
+        "address": ["@SUM(A1)", None, "人民路-1号"],
+        "lat": [33.95, 33.96, 33.97],
+        "lng": [116.79, 116.80, 116.81],
+    }
+)
+
+
+async def test_csv_cells_that_a_spreadsheet_would_run_start_with_an_apostrophe(conn, tmp_path):
+    await import_frame(conn, FORMULA_NAMES, source="union", actor="admin")
+    path = tmp_path / "stations.csv"
+    await export_stations(conn, path, format="csv")
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    rows = frame.set_index("code").sort_values("source_id")
+    assert sorted(rows["source_id"]) == ["'-17", "F-2", "F-3"]
+    by_id = {r["source_id"]: r for _, r in rows.iterrows()}
+    assert by_id["'-17"]["name"] == '\'=HYPERLINK("http://example.invalid","领水")'
+    assert by_id["'-17"]["address"] == "'@SUM(A1)"
+    assert by_id["F-2"]["name"] == "'+86 驿站"
+    assert by_id["F-3"]["name"] == "普通驿站"  # a dash inside the text is no formula
+    assert by_id["F-3"]["address"] == "人民路-1号"
+    # GIS formats keep the text exactly.
+    gpkg = tmp_path / "stations.gpkg"
+    await export_stations(conn, gpkg, format="gpkg")
+    layer = geopandas.read_file(gpkg)
+    assert set(layer["name"]) == set(FORMULA_NAMES["name"])
+
+
+async def test_a_formula_safe_csv_imports_back_unchanged(conn, tmp_path):
+    from stations.importer import import_file
+
+    await import_frame(conn, FORMULA_NAMES, source="union", actor="admin")
+    before = await conn.fetch("SELECT * FROM stations ORDER BY id")
+    path = tmp_path / "stations.csv"
+    await export_stations(conn, path, format="csv", source="union")
+    report = await import_file(conn, path)
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 0, 3, 0)
+    assert await conn.fetch("SELECT * FROM stations ORDER BY id") == before

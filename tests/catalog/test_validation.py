@@ -158,3 +158,20 @@ def test_time_zone_and_country_follow_the_position():
         "Etc/GMT+9",  # the Pacific: no land zone, the nautical one
     ]
     assert [country_of_zone(z) for z in zones] == ["CN", "CN", "FR", "CA", None]
+
+
+def test_a_spreadsheet_text_marker_before_a_formula_start_is_taken_off():
+    import pandas as pd
+
+    from stations.catalog.text import as_text
+
+    cells = pd.Series(["'=1+2", "'+86 138 0000 0000", "'-3", "'@home", "'s 驿站", "''", "x'=y"])
+    assert as_text(cells).tolist() == [
+        "=1+2",
+        "+86 138 0000 0000",
+        "-3",
+        "@home",
+        "'s 驿站",  # an apostrophe before anything else is the text's own
+        "''",
+        "x'=y",
+    ]

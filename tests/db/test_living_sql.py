@@ -114,6 +114,7 @@ async def test_living_files_equal_the_migrated_database(scratch):
     assert [name for name, _ in living_definitions()] == [
         "catalog.sql",
         "coverage.sql",
+        "people.sql",
         "search.sql",
         "visits.sql",
     ]

@@ -78,7 +78,7 @@ async def test_collections_carry_their_extent_and_items_link(client, conn):
     await _catalog(conn)
     body = (await client.get("/ogc/collections")).json()
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {"stations", "water_points"}
+    assert set(by_id) == {"stations", "water_points", "coverage-cells", "demand-cells"}
     water = by_id["water_points"]
     west, south, east, north = water["extent"]["spatial"]["bbox"][0]
     assert south == pytest.approx(LAT - 0.5) and north == pytest.approx(LAT - 0.5)

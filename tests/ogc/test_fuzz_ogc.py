@@ -67,4 +67,4 @@ async def test_requests_generated_from_the_ogc_api_document_never_fail(settings,
         calls, failures = await asyncio.to_thread(_fuzz, f"{url}/ogc")
     assert not failures, "\n\n".join(failures[:8])
     items = [label for label in calls if label.endswith("/items")]
-    assert len(items) == 2 and all(calls[label] >= EXAMPLES for label in items), calls
+    assert len(items) == 4 and all(calls[label] >= EXAMPLES for label in items), calls

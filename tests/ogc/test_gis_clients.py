@@ -158,7 +158,7 @@ def _owslib_read(url: str) -> tuple[list[str], list[dict], int, int]:
 
 async def test_owslib_lists_collections_and_pages_through_every_item(service, conn):
     collection_ids, features, matched, pages = await asyncio.to_thread(_owslib_read, service.url)
-    assert collection_ids == ["stations", "water_points"]
+    assert collection_ids == ["stations", "water_points", "coverage-cells", "demand-cells"]
     ids = await conn.fetch("SELECT id FROM stations ORDER BY id")
     assert [f["id"] for f in features] == [r["id"] for r in ids]
     assert matched == len(ids) == STATIONS

@@ -24,6 +24,7 @@ from tests.factories import (
     create_staff,
     create_station,
     member_token,
+    run_cli,
     set_stock,
     stock_left,
 )
@@ -207,6 +208,25 @@ async def test_claim_refused_outside_geofence(client, conn, water):
         "radius_m": 300,
     }
     assert await stock_left(conn, water.station["id"]) == 5
+
+
+async def test_the_claim_log_forgets_answers_after_its_retention(client, conn, water, settings):
+    from stations.visits import claims
+
+    far = await claim(client, water.token, water.code, lat=LAT + 0.01)
+    assert far.json()["code"] == "outside_geofence"
+    granted = await claim(client, water.token, water.code)
+    assert granted.status_code == 201
+    assert await conn.fetchval("SELECT count(*) FROM claim_requests") == 2
+    assert await claims.expire_claim_log(conn, days=30) == 0  # both are from today
+    await conn.execute(
+        "UPDATE claim_requests SET created_at = now() - interval '31 days' "
+        "WHERE outcome = 'outside_geofence'"
+    )
+    code, out, err = await run_cli(settings, "campaigns", "expire-claim-log", "--days", "30")
+    assert (code, out.strip()) == (0, "forgot 1 answers to claim requests older than 30 days"), err
+    assert await conn.fetchval("SELECT array_agg(outcome) FROM claim_requests") == ["granted"]
+    assert await conn.fetchval("SELECT count(*) FROM claims") == 1  # the claim itself stays
 
 
 async def test_claim_refused_when_campaign_has_ended(client, conn, water):

@@ -93,7 +93,14 @@ function renderConformance(body) {
 
 function collectionCard(c) {
   const [west, south, east, north] = c.extent.spatial.bbox[0].map((v) => v.toFixed(4));
-  const [first, last] = c.extent.temporal.interval[0];
+  // Cells have no time extent, and their items need a region: a button per city
+  // (the collection's `related` GeoJSON links) instead of one for the whole collection.
+  const [first, last] = c.extent.temporal ? c.extent.temporal.interval[0] : [null, null];
+  const has = (rel) => (c.links || []).some((l) => l.rel === rel);
+  const cities = (c.links || []).filter((l) => l.rel === "related" && l.type === "application/geo+json");
+  const items = cities.length
+    ? cities.flatMap((l, i) => [i ? " " : null, link(l.href, l.title, { class: "button" })])
+    : [link(`/ogc/collections/${c.id}/items`, t("items"), { class: "button" })];
   return h(
     "section",
     { class: "card" },
@@ -104,16 +111,20 @@ function collectionCard(c) {
       {},
       h("dt", {}, t("bbox")),
       h("dd", {}, `${west}, ${south} – ${east}, ${north}`),
-      h("dt", {}, t("updated_span")),
-      h("dd", {}, first ? `${first.slice(0, 10)} – ${(last || "").slice(0, 10)}` : t("none")),
+      c.extent.temporal ? h("dt", {}, t("updated_span")) : null,
+      c.extent.temporal
+        ? h("dd", {}, first ? `${first.slice(0, 10)} – ${(last || "").slice(0, 10)}` : t("none"))
+        : null,
     ),
     h(
       "p",
       { class: "actions" },
-      link(`/ogc/collections/${c.id}/items`, t("items"), { class: "button" }),
+      ...items,
       " ",
-      link(`/ogc/collections/${c.id}/queryables`, t("queryables")),
-      " · ",
+      has("http://www.opengis.net/def/rel/ogc/1.0/queryables")
+        ? link(`/ogc/collections/${c.id}/queryables`, t("queryables"))
+        : null,
+      has("http://www.opengis.net/def/rel/ogc/1.0/queryables") ? " · " : null,
       link(`/ogc/collections/${c.id}/schema`, t("schema")),
     ),
   );
@@ -156,6 +167,10 @@ function drawMap(features) {
       attribution: config.tiles.attribution,
     }).addTo(map);
   }
+  if (features[0].geometry.type === "Polygon") {
+    drawCells(features);
+    return;
+  }
   const points = features.map((f) => {
     const [lng, lat] = f.geometry.coordinates;
     const water = f.properties.kind === "water_point";
@@ -172,7 +187,58 @@ function drawMap(features) {
   map.fitBounds(L.featureGroup(points).getBounds().pad(0.15), { maxZoom: 16 });
 }
 
+// Coverage and demand cells (hexagons): green near a station, amber farther, red far
+// or with none; demand cells in one colour.
+function cellColour(p) {
+  if (!("distance_m" in p)) return "#b45309";
+  if (p.distance_m === null) return "#991b1b";
+  if (p.distance_m <= 1000) return "#15803d";
+  if (p.distance_m <= 3000) return "#ca8a04";
+  return "#c2410c";
+}
+
+function cellTip(p) {
+  const parts = [p.cell];
+  if (p.band_label || p.band) parts.push(p.band_label || p.band);
+  if (p.distance_m !== undefined && p.distance_m !== null) parts.push(`${Math.round(p.distance_m)} m`);
+  if (p.demand !== undefined) parts.push(t("demand_of", { demand: p.demand }));
+  return parts.join(" · ");
+}
+
+function drawCells(features) {
+  const hexagons = features.map((f) =>
+    L.polygon(f.geometry.coordinates[0].map(([lng, lat]) => [lat, lng]), {
+      weight: 1,
+      color: "#374151",
+      fillColor: cellColour(f.properties),
+      fillOpacity: 0.55,
+    })
+      .bindTooltip(cellTip(f.properties))
+      .addTo(map),
+  );
+  map.fitBounds(L.featureGroup(hexagons).getBounds().pad(0.1), { maxZoom: 16 });
+}
+
+function renderCells(body) {
+  const rows = body.features.map((f) => {
+    const p = f.properties;
+    return h(
+      "tr",
+      {},
+      h("td", {}, link(`${window.location.pathname}/${f.id}${window.location.search}`, String(f.id))),
+      cell(p.band_label || p.band),
+      cell(p.distance_m === undefined || p.distance_m === null ? null : Math.round(p.distance_m)),
+      cell(p.demand),
+    );
+  });
+  const header = ["col_cell", "col_band", "col_distance", "col_demand"].map((key) =>
+    h("th", { scope: "col" }, t(key)));
+  return [header, rows];
+}
+
 function renderItems(body) {
+  const cells = body.features.length > 0 && body.features[0].geometry.type === "Polygon";
+  if (cells) return itemsPage(body, ...renderCells(body));
   const rows = body.features.map((f) => {
     const p = f.properties;
     return h(
@@ -187,9 +253,20 @@ function renderItems(body) {
       cell(p.updated_at && p.updated_at.slice(0, 10)),
     );
   });
-  const next = body.links.find((l) => l.rel === "next");
   const header = ["col_code", "col_name", "col_kind", "col_status", "col_district",
     "col_amenities", "col_updated"].map((key) => h("th", { scope: "col" }, t(key)));
+  return itemsPage(body, header, rows);
+}
+
+// The same query from its first page (a cells page keeps its city).
+function firstPage() {
+  const url = new URL(window.location.href);
+  url.searchParams.delete("cursor");
+  return url.pathname + url.search;
+}
+
+function itemsPage(body, header, rows) {
+  const next = body.links.find((l) => l.rel === "next");
   return [
     h("h2", {}, t("items")),
     h("p", {}, t("matched", { matched: body.numberMatched, returned: body.numberReturned })),
@@ -202,9 +279,7 @@ function renderItems(body) {
     h(
       "p",
       { class: "actions" },
-      window.location.search.includes("cursor=")
-        ? link(window.location.pathname, t("first_page"), { class: "button" })
-        : null,
+      window.location.search.includes("cursor=") ? link(firstPage(), t("first_page"), { class: "button" }) : null,
       " ",
       next ? link(next.href, t("next_page"), { class: "button" }) : null,
     ),
@@ -288,6 +363,12 @@ async function start() {
     const response = await fetch(jsonUrl(), { headers: { Accept: "application/json" } });
     const body = await response.json();
     if (!response.ok) {
+      // Cells are a planner's: say so in the page's language, with the way to sign in.
+      if (response.status === 401 || body.code === "role_required") {
+        status(t("needs_planner"));
+        $("view").replaceChildren(h("p", {}, h("a", { href: "/staff/" }, t("to_console"))));
+        return;
+      }
       status(t("failed", { detail: body.detail || response.status }));
       return;
     }
