@@ -34,6 +34,7 @@ from tests.factories import (
     admin_headers,
     claim_at,
     create_campaign,
+    create_demand_point,
     create_member_with_token,
     create_station,
     set_stock,
@@ -356,3 +357,34 @@ def test_the_project_replica_needs_the_project_cluster(settings):
     elsewhere = settings.db.model_copy(update={"url": "postgresql://u@db.example.org/stations"})
     with pytest.raises(SetupError, match="DATABASE_READ_URL"):
         replica.start(elsewhere)
+
+
+async def last_queries(conn: asyncpg.Connection, database: str) -> list[str]:
+    """The last statement of each of the service's pooled connections to ``database``."""
+    rows = await conn.fetch(
+        "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+        dbconn.APPLICATION_NAME,
+        database,
+    )
+    return [r["query"] for r in rows]
+
+
+async def test_coverage_reads_on_the_replica_and_counts_the_caller_on_the_primary(
+    replica_settings, conn, standby
+):
+    await create_station(conn, name=OLD)
+    for i in range(20):
+        await create_demand_point(conn, lat=LAT + 0.001 * i, lng=LNG - 0.001 * i)
+    await test_replica.caught_up(conn, standby)
+    box = f"{LNG - 0.05},{LAT - 0.05},{LNG + 0.05},{LAT + 0.05}"
+    async with running_app(replica_settings) as (_, client):
+        response = await client.get(
+            "/v1/coverage/summary", params={"bbox": box}, headers=admin_headers(replica_settings)
+        )
+        assert response.status_code == 200, response.text
+        on_replica = await last_queries(standby, replica_settings.db.name)
+        on_primary = await last_queries(conn, replica_settings.db.name)
+    assert any("demand" in q for q in on_replica), on_replica
+    assert not any("demand" in q for q in on_primary), on_primary
+    # The caller's share of expensive requests is a write: on the primary.
+    assert any("throttle" in q.lower() for q in on_primary), on_primary
