@@ -11,13 +11,17 @@
    10,000 maximum, a page in EPSG:4490, a CQL2 filter, a city bbox.
 4. Copies every water point to GeoPackage with ``ogr2ogr`` (``PAGE_SIZE=10000``) and checks
    the copy against the database: same count, same codes, positions < 1 cm apart.
-5. Prints the figures; drops its database.
+5. QGIS's OAPIF provider (``bench/qgis_read.py``, Debian's ``python3-qgis``) lists the
+   collections, counts them, pages through every water point, evaluates a subset string
+   and reprojects to EPSG:4490; checked against the database the same way.
+6. Prints the figures; drops its database.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -145,6 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=184_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-qgis", action="store_true", help="skip the QGIS client")
     args = parser.parse_args()
     settings = get_settings()
     if settings.db.embedded:
@@ -201,11 +206,71 @@ def main() -> None:
                 f"{elapsed:.1f}s ({len(frame) / elapsed:,.0f}/s), same codes as the catalog, "
                 f"largest position difference {worst * 1000:.3f} mm"
             )
+        if not args.no_qgis:
+            asyncio.run(_qgis_reads(settings, db_name, base))
     finally:
         if server is not None and thread is not None:
             server.should_exit = True
             thread.join(timeout=30)
         asyncio.run(dbadmin.drop_database(settings.db, db_name))
+
+
+async def _qgis_reads(settings, db_name: str, base: str) -> None:
+    """QGIS's OAPIF provider (Debian's python3-qgis, run by the system's Python) lists
+    the collections, counts, pages through every water point, filters and reprojects."""
+    started = time.perf_counter()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["/usr/bin/python3", str(ROOT / "bench" / "qgis_read.py"), base],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen", "HOME": "/tmp"},
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(
+            f"QGIS failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}"
+        )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    conn = await dbconn.connect(settings.db, database=db_name)
+    try:
+        counts = await conn.fetchrow(
+            "SELECT count(*) AS stations, count(*) FILTER (WHERE kind = 'water_point') AS water,"
+            " count(*) FILTER (WHERE kind = 'water_point' AND status = 'active') AS active_water"
+            " FROM stations"
+        )
+        first = await conn.fetchrow(
+            "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng FROM stations"
+            " WHERE code = $1",
+            seen["first_code"],
+        )
+    finally:
+        await conn.close()
+    rows = await _water_points(settings, db_name)
+    by_code = {r[0]: (r[1], r[2]) for r in rows}
+    codes = [p[0] for p in seen["water_points"]]
+    worst = max(
+        GEOD.inv(by_code[code][0], by_code[code][1], lng, lat)[2]
+        for code, lat, lng in seen["water_points"]
+    )
+    moved = GEOD.inv(first["lng"], first["lat"], seen["first_in_4490"][1], seen["first_in_4490"][0])
+    checks = [
+        ("stations count", seen["stations_count"] == counts["stations"]),
+        ("water points count", seen["water_count"] == counts["water"]),
+        ("every water point read, once", sorted(codes) == sorted(by_code)),
+        ("subset string", seen["active_water_points"] == counts["active_water"]),
+    ]
+    say(
+        f"QGIS {seen['qgis']} OAPIF provider: stations {seen['stations_count']:,} "
+        f"(catalog {counts['stations']:,}), water points {seen['water_count']:,} read page by page "
+        f"in {elapsed:.1f} s with the rest, largest position difference {worst * 1000:.3f} mm; "
+        f"subset kind/status {seen['active_water_points']:,} (catalog {counts['active_water']:,}); "
+        f"a water point in EPSG:4490 {moved[2] * 1000:.1f} mm from WGS84; layer CRS {seen['crs']}"
+    )
+    failed = [name for name, ok in checks if not ok]
+    if failed or worst > 0.01:
+        raise SystemExit(f"QGIS read something else than the catalog: {failed or 'positions'}")
 
 
 async def _water_points(settings, db_name: str) -> list[tuple[str, float, float]]:

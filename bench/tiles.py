@@ -1,9 +1,12 @@
 """Benchmark: vector tiles of a national catalog (184,000 stations), cold and warm.
 
     .venv/bin/python bench/tiles.py [--stations 184000] [--per-zoom 40]
+    .venv/bin/python bench/tiles.py --national [--per-zoom 40]
 
 1. Creates its own database (``stations_bench_tiles_<pid>``) and loads N stations in the
-   city clusters of eastern China that ``bench/nearest.py`` uses (straight through COPY).
+   city clusters of eastern China that ``bench/nearest.py`` uses (straight through COPY),
+   or, with ``--national``, the national demo (``stations demo --national``: 184,200
+   love stations and 209,500 water points over China's cities, through the importer).
 2. Starts the server the default way (``stations serve``, one worker) on a free port.
 3. For zooms 4 to 16, picks tiles holding random stations (``--per-zoom`` per zoom) and
    requests each twice: the first answer is built by PostGIS (cold: nothing cached), the
@@ -43,6 +46,8 @@ from nearest import (  # noqa: E402
 
 from stations.db import admin as dbadmin  # noqa: E402
 from stations.db import connection as dbconn  # noqa: E402
+from stations.demo.load import load_demo  # noqa: E402
+from stations.demo.national import generate_national  # noqa: E402
 from stations.settings import get_settings  # noqa: E402
 from stations.tiles.grid import Tile  # noqa: E402
 
@@ -81,8 +86,8 @@ async def bbox_count(db_name: str, tile: tuple[int, int, int]) -> int:
     try:
         return int(
             await conn.fetchval(
-                "SELECT count(*) FROM stations WHERE ST_Intersects(geom::geometry, "
-                "ST_MakeEnvelope($1, $2, $3, $4, 4326))",
+                "SELECT count(*) FROM stations WHERE status <> 'closed' "
+                "AND ST_Intersects(geom::geometry, ST_MakeEnvelope($1, $2, $3, $4, 4326))",
                 west,
                 south,
                 east,
@@ -91,6 +96,35 @@ async def bbox_count(db_name: str, tile: tuple[int, int, int]) -> int:
         )
     finally:
         await conn.close()
+
+
+async def load_national(db_name: str) -> dict[str, np.ndarray]:
+    """Load the national demo; the positions of the stations the tiles draw (not closed)."""
+    settings = get_settings()
+    await dbadmin.create_database(settings.db, db_name)
+    await dbadmin.migrate(settings.db, database=db_name)
+    started = time.perf_counter()
+    demo = generate_national()
+    spent = time.perf_counter() - started
+    say(f"generated the national demo ({len(demo.stations):,} stations) in {spent:.1f}s")
+    conn = await dbconn.connect(settings.db, database=db_name)
+    try:
+        started = time.perf_counter()
+        report = await load_demo(conn, demo, actor="bench")
+        say(
+            f"imported {report.stations.created:,} stations and {report.demand.inserted:,} "
+            f"demand points (every index built) in {time.perf_counter() - started:.1f}s"
+        )
+        rows = await conn.fetch(
+            "SELECT ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng FROM stations "
+            "WHERE status <> 'closed' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    return {
+        "lat": np.array([r["lat"] for r in rows]),
+        "lng": np.array([r["lng"] for r in rows]),
+    }
 
 
 async def h3_scans(db_name: str) -> dict[str, int]:
@@ -109,16 +143,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stations", type=int, default=184_000)
     parser.add_argument("--per-zoom", type=int, default=40)
+    parser.add_argument(
+        "--national", action="store_true", help="load the national demo instead of --stations"
+    )
     args = parser.parse_args()
     settings = get_settings()
     db_name = f"stations_bench_tiles_{os.getpid()}"
-    asyncio.run(create_and_load(db_name, args.stations))
+    if args.national:
+        data = asyncio.run(load_national(db_name))
+    else:
+        asyncio.run(create_and_load(db_name, args.stations))
+        data = synthetic_catalog(args.stations)
+    drawn_total = len(data["lat"])  # stations closed for good are on no tile
     port = free_port()
     server = start_server(db_name, port)
     base = f"http://127.0.0.1:{port}"
     try:
         say(f"server ready in {wait_until_serving(base, server):.1f}s")
-        data = synthetic_catalog(args.stations)
         rng = np.random.default_rng(7)
         zooms = [4, 6, 8, 10, 12, 14, 15, 16]
         cold: dict[int, list[float]] = {}
@@ -126,7 +167,7 @@ def main() -> None:
         largest = (0, "")
         with httpx.Client(base_url=base, timeout=60) as client:
             for z in sorted(set(zooms)):
-                picks = rng.choice(args.stations, size=args.per_zoom * 3, replace=False)
+                picks = rng.choice(drawn_total, size=args.per_zoom * 3, replace=False)
                 tiles = list(
                     dict.fromkeys(tile_of(data["lat"][i], data["lng"][i], z) for i in picks)
                 )[: args.per_zoom]
@@ -162,10 +203,10 @@ def main() -> None:
                     if status == 200:
                         layer = mapbox_vector_tile.decode(content)["cells"]
                         total += sum(f["properties"]["stations"] for f in layer["features"])
-            say(f"z=4 over China: the cells hold {total:,} stations of {args.stations:,}")
+            say(f"z=4 over China: the cells hold {total:,} stations of {drawn_total:,}")
             # z=15: the stations of a tile equal a PostGIS bounding-box query
             checked = 0
-            for i in rng.choice(args.stations, size=10, replace=False):
+            for i in rng.choice(drawn_total, size=10, replace=False):
                 tile = tile_of(data["lat"][i], data["lng"][i], 15)
                 _, content, status = fetch(client, tile)
                 layers = mapbox_vector_tile.decode(content) if status == 200 else {}

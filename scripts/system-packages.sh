@@ -4,14 +4,15 @@
 #   test:   Chromium and ChromeDriver for the browser tests, poppler and zbar for posters,
 #           gdal-bin (ogrinfo, ogr2ogr) to read exports as GIS users' tools do
 #   bench:  wrk for the HTTP benchmarks, Chromium for the pages' weight (bench/console.py),
-#           ogr2ogr (gdal-bin), the import benchmark's peer
+#           ogr2ogr (gdal-bin), the import benchmark's peer, QGIS's Python bindings and
+#           providers (bench/ogc.py reads /ogc with QGIS's OAPIF provider)
 # As root this runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 declare -A GROUPS_=(
   [server]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei"
   [test]="postgresql postgresql-15-postgis-3 fonts-wqy-microhei chromium chromium-driver poppler-utils zbar-tools gdal-bin"
-  [bench]="wrk chromium gdal-bin"
+  [bench]="wrk chromium gdal-bin python3-qgis qgis-providers"
 )
 
 wanted=()

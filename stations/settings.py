@@ -322,7 +322,10 @@ class VectorTileSettings(BaseSettings):
         default=12, ge=0, le=22, description="from this zoom, stations; below it, H3 cells"
     )
     city_cells_from_zoom: int = Field(
-        default=9, ge=0, le=22, description="cells of res 9 from this zoom, res 7 below it"
+        default=9,
+        ge=0,
+        le=22,
+        description="cells of res 9 from this zoom, coarser ones (res 1-5) below it",
     )
     max_stations: int = Field(
         default=5000, ge=1, description="a tile with more stations draws res-11 cells"
@@ -335,7 +338,7 @@ class VectorTileSettings(BaseSettings):
     maps_from_stations: int = Field(
         default=3000,
         ge=0,
-        description="a catalog with more stations is drawn on the rider page from these tiles",
+        description="a catalog with more stations is drawn on the maps from these tiles",
     )
 
 

@@ -135,8 +135,9 @@ async def tileset(request: Request) -> dict[str, Any]:
     return {
         "title": "Stations (vector tiles)",
         "description": (
-            f"Below zoom {street}, the layer 'cells': one point per H3 cell (res 7 below "
-            f"zoom {layout.city_cells_from}, res 9 from it) with its counts; from zoom "
+            f"Below zoom {street}, the layer 'cells': one point per H3 cell (res 1 at zoom 4 "
+            f"and below, 2 to 5 up to zoom {layout.city_cells_from}, res 9 from it) with its "
+            "counts; from zoom "
             f"{street}, the layer 'stations' (a tile with more than {layout.max_stations} "
             "stations draws res-11 cells instead)."
         ),

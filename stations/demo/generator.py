@@ -62,10 +62,10 @@ STATION_COLUMNS: tuple[str, ...] = (
 DEMAND_COLUMNS: tuple[str, ...] = ("source_id", "lat", "lng", "weight", "activity", "observed_at")
 
 _PLACEMENT_ATTEMPTS = 200
-_VERIFIED_WITHIN_DAYS = 240
-_DEMAND_DAYS = 7
-_STATUSES = ((Status.ACTIVE, 0.92), (Status.TEMPORARILY_CLOSED, 0.05), (Status.CLOSED, 0.03))
-_UNKNOWN_HOURS_SHARE = 0.03
+VERIFIED_WITHIN_DAYS = 240
+DEMAND_DAYS = 7
+STATUSES = ((Status.ACTIVE, 0.92), (Status.TEMPORARILY_CLOSED, 0.05), (Status.CLOSED, 0.03))
+UNKNOWN_HOURS_SHARE = 0.03
 _CONTACT_SHARE = 0.85
 
 
@@ -82,6 +82,12 @@ class DemoCity:
     seed: int
     stations: pd.DataFrame
     demand: pd.DataFrame
+
+    crs = None  # the frames are in WGS84
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
 
     @property
     def source(self) -> str:
@@ -185,7 +191,7 @@ def _describe_station(
         amenities = amenities_for(rng, profile)
         access = pick(rng, profile.access)
         hours = pick(rng, profile.hours)
-    if rng.random() < _UNKNOWN_HOURS_SHARE:
+    if rng.random() < UNKNOWN_HOURS_SHARE:
         hours = None
     contact = (
         f"{spec.phone_area}-0000{int(rng.integers(0, 10_000)):04d}"  # 0000…: never a real line
@@ -196,7 +202,7 @@ def _describe_station(
         "name": name,
         "name_en": None,
         "kind": kind.value,
-        "status": pick(rng, _STATUSES).value,
+        "status": pick(rng, STATUSES).value,
         "amenities": amenities,
         "access": access.value,
         "opening_hours": hours,
@@ -224,7 +230,7 @@ def _address(
 
 def _verified_at(spec: CitySpec, rng: np.random.Generator) -> pd.Timestamp:
     """A working-hours moment within the last months before ``as_of`` (local time)."""
-    days = int(rng.integers(1, _VERIFIED_WITHIN_DAYS))
+    days = int(rng.integers(1, VERIFIED_WITHIN_DAYS))
     minutes = int(rng.integers(9 * 60, 18 * 60))
     return pd.Timestamp(spec.as_of) - pd.Timedelta(days=days) + pd.Timedelta(minutes=minutes)
 
@@ -235,7 +241,7 @@ def _verified_at(spec: CitySpec, rng: np.random.Generator) -> pd.Timestamp:
 
 
 @dataclass(frozen=True)
-class _Activity:
+class Activity:
     """One kind of worker activity: where it happens and at what hours."""
 
     name: str
@@ -247,8 +253,8 @@ class _Activity:
     street_sd_m: float = 25.0
 
 
-_ACTIVITIES: tuple[_Activity, ...] = (
-    _Activity(
+ACTIVITIES: tuple[Activity, ...] = (
+    Activity(
         "order_pickup",
         0.42,
         {
@@ -266,7 +272,7 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         weight_scale=1.5,
         hours=((11.8, 0.8, 0.45), (18.2, 1.0, 0.4), (21.5, 1.2, 0.15)),
     ),
-    _Activity(
+    Activity(
         "parcel_delivery",
         0.2,
         {"residential": 1.0, "commercial": 0.6, "county": 0.8, "school": 0.5, "industrial": 0.3},
@@ -274,7 +280,7 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         weight_scale=2.0,
         hours=((10.0, 1.5, 0.5), (15.5, 1.5, 0.5)),
     ),
-    _Activity(
+    Activity(
         "parcel_sorting",
         0.1,
         {"logistics": 1.0, "industrial": 0.4},
@@ -282,7 +288,7 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         weight_scale=6.0,
         hours=((6.5, 1.0, 0.5), (21.5, 1.2, 0.5)),
     ),
-    _Activity(
+    Activity(
         "sanitation_round",
         0.12,
         {"street": 1.0, "commercial": 0.3, "market": 0.3, "leisure": 0.3},
@@ -291,7 +297,7 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         hours=((5.5, 0.8, 0.55), (14.5, 1.5, 0.45)),
         street_sd_m=12.0,
     ),
-    _Activity(
+    Activity(
         "ride_hail_pickup",
         0.1,
         {"transit": 1.0, "hospital": 0.5, "commercial": 0.4},
@@ -299,7 +305,7 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         weight_scale=1.2,
         hours=((8.0, 1.0, 0.35), (18.5, 1.2, 0.4), (23.0, 1.0, 0.25)),
     ),
-    _Activity(
+    Activity(
         "freight_loading",
         0.06,
         {"industrial": 1.0, "logistics": 0.6},
@@ -308,20 +314,20 @@ _ACTIVITIES: tuple[_Activity, ...] = (
         hours=((9.0, 2.0, 0.6), (15.0, 2.0, 0.4)),
     ),
 )
-ACTIVITY_NAMES: tuple[str, ...] = tuple(a.name for a in _ACTIVITIES)
+ACTIVITY_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIVITIES)
 
 
 def _generate_demand(spec: CitySpec, rng: np.random.Generator) -> pd.DataFrame:
     places = spec.places
     total = spec.demand_points
-    counts = [round(a.share * total) for a in _ACTIVITIES]
+    counts = [round(a.share * total) for a in ACTIVITIES]
     counts[0] += total - sum(counts)
     lat_parts: list[np.ndarray] = []
     lng_parts: list[np.ndarray] = []
     weight_parts: list[np.ndarray] = []
     activity_parts: list[np.ndarray] = []
     hour_parts: list[np.ndarray] = []
-    for activity, n in zip(_ACTIVITIES, counts, strict=True):
+    for activity, n in zip(ACTIVITIES, counts, strict=True):
         factors = np.array(
             [activity.at.get(p.kind, 0.0) * p.demand_weight for p in places], dtype=float
         )
@@ -335,11 +341,11 @@ def _generate_demand(spec: CitySpec, rng: np.random.Generator) -> pd.DataFrame:
         lng_parts.append(lngs)
         weight_parts.append(np.round(rng.gamma(2.0, activity.weight_scale, n) + 0.1, 2))
         activity_parts.append(np.full(n, activity.name, dtype=object))
-        hour_parts.append(_hours(activity, rng, n))
+        hour_parts.append(activity_hours(activity, rng, n))
     lat = np.concatenate(lat_parts)
     lng = np.concatenate(lng_parts)
     keep = spec.extent.contains(lat, lng)
-    days_back = rng.integers(1, _DEMAND_DAYS + 1, size=len(lat))
+    days_back = rng.integers(1, DEMAND_DAYS + 1, size=len(lat))
     seconds = np.round(np.concatenate(hour_parts) * 3600).astype(np.int64)
     day0 = pd.Timestamp(spec.as_of).tz_localize(spec.time_zone)
     observed = day0 - pd.to_timedelta(days_back, unit="D") + pd.to_timedelta(seconds, unit="s")
@@ -357,7 +363,7 @@ def _generate_demand(spec: CitySpec, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _scatter(
-    place: Place, activity: _Activity, rng: np.random.Generator, n: int
+    place: Place, activity: Activity, rng: np.random.Generator, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     if place.is_street:
         return street_points(place, rng, n, sd_m=activity.street_sd_m, cap_m=60.0)
@@ -369,7 +375,7 @@ def _scatter(
     return offset(place.lats[0], place.lngs[0], r * np.cos(theta), r * np.sin(theta))
 
 
-def _hours(activity: _Activity, rng: np.random.Generator, n: int) -> np.ndarray:
+def activity_hours(activity: Activity, rng: np.random.Generator, n: int) -> np.ndarray:
     """Local hour of day (0–24, fractional) from the activity's daily peaks."""
     shares = np.array([s for _, _, s in activity.hours], dtype=float)
     which = rng.choice(len(activity.hours), size=n, p=shares / shares.sum())

@@ -92,24 +92,7 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
         _iso(extent.last_update) if extent.last_update else None,
     ]
     return {
-        **_head(
-            base,
-            collection.id,
-            collection.title_zh,
-            collection.description_zh,
-            collection.description_en,
-            extent,
-        ),
-        "extent": {
-            "spatial": {
-                "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
-                "crs": CRS84,
-            },
-            "temporal": {
-                "interval": [temporal],
-                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
-            },
-        },
+        **_head(base, collection.id, collection.title_zh, collection, extent, temporal),
         "links": [
             link(url, "self", JSON, collection.title_zh),
             link(f"{url}/items", "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),
@@ -128,20 +111,31 @@ def collection_doc(base: str, collection: Collection, extent: Extent) -> dict[st
 
 
 def _head(
-    base: str, id_: str, title: str, description_zh: str, description_en: str, extent: Extent
+    base: str,
+    id_: str,
+    title: str,
+    described: Collection | CellCollection,
+    extent: Extent,
+    temporal: list[str | None] | None = None,
 ) -> dict[str, Any]:
-    """What every collection document starts with: names, item type, extent, CRSs."""
+    """What every collection document starts with: names, item type, extent (in time
+    too when ``temporal`` is given: cells have none), CRSs."""
+    spatial = {
+        "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
+        "crs": CRS84,
+    }
+    when = {
+        "temporal": {
+            "interval": [temporal],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    }
     return {
         "id": id_,
         "title": title,
-        "description": f"{description_zh} {description_en}",
+        "description": f"{described.description_zh} {described.description_en}",
         "itemType": "feature",
-        "extent": {
-            "spatial": {
-                "bbox": [list(extent.bbox) if extent.bbox else [-180.0, -90.0, 180.0, 90.0]],
-                "crs": CRS84,
-            },
-        },
+        "extent": {"spatial": spatial, **(when if temporal is not None else {})},
         "crs": ogc_crs.uris(base),
         "storageCrs": CRS84,
         # What each CRS is: GCJ-02 and BD-09 are this service's own URIs, not EPSG ones.
@@ -165,14 +159,7 @@ def cell_collection_doc(
     url = f"{base}/collections/{collection.id}"
     items = f"{url}/items?{urlencode(region)}" if region else f"{url}/items"
     return {
-        **_head(
-            base,
-            collection.id,
-            collection.title_zh,
-            collection.description_zh,
-            collection.description_en,
-            extent,
-        ),
+        **_head(base, collection.id, collection.title_zh, collection, extent),
         "links": [
             link(url, "self", JSON, collection.title_zh),
             link(items, "items", GEOJSON, f"{collection.title_zh}（GeoJSON）"),

@@ -2,7 +2,8 @@
 
 A tile at zoom 4 covers most of a province's stations; counting them per tile in SQL
 took seconds. Instead the catalog is summed once per change by its stored cell column
-(``h3_r7`` or ``h3_r9``) and opening-hours triple (:class:`CellSummary`, one query),
+(``h3_r7`` or ``h3_r9``; the coarser cells of the national zooms are parents of
+``h3_r7``) and opening-hours triple (:class:`CellSummary`, one query),
 and a tile picks the cells whose centre (the mean position of their stations) lies in
 it, adding what is live: stations open now (from the triples open now) and the bottles
 left today. Every station of a cell is counted, and each cell is drawn in exactly one
@@ -16,12 +17,25 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
+from stations.geo.h3cells import parent_array
 from stations.search.openness import Spec
 from stations.sql import load
 from stations.tiles.grid import Tile
 
 SQL = load("tiles", expand=lambda body: body)
 SUMMARY = {res: SQL.cell_summary.replace("{{res}}", str(res)) for res in (7, 9)}
+
+
+def stored_resolution(res: int) -> int:
+    """The stored cell column that cells of ``res`` are read from (themselves or parents)."""
+    return 9 if res >= 9 else 7
+
+
+def cells_at(stored: np.ndarray, res: int) -> np.ndarray:
+    """Cells of the stored column (``h3_r7`` or ``h3_r9``) as cells of ``res``."""
+    if res == stored_resolution(res):
+        return stored.astype(np.int64, copy=False)
+    return parent_array(stored, res).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,30 @@ class CellSummary:
             specs=list(keys),
         )
 
+    def coarsened(self, res: int) -> CellSummary:
+        """The same catalog per parent cell of ``res`` (coarser than this summary's)."""
+        parents = cells_at(self.cell, res)
+        cell, old_to_new = np.unique(parents, return_inverse=True)
+        size = len(cell)
+        stations = np.bincount(old_to_new, weights=self.stations, minlength=size)
+        weight = np.maximum(stations, 1)
+
+        def summed(values: np.ndarray) -> np.ndarray:
+            return np.bincount(old_to_new, weights=values, minlength=size)
+
+        return CellSummary(
+            res=res,
+            cell=cell,
+            lat=summed(self.lat * self.stations) / weight,
+            lng=summed(self.lng * self.stations) / weight,
+            stations=stations.astype(np.int64),
+            water_points=summed(self.water_points).astype(np.int64),
+            row_cell=old_to_new[self.row_cell],
+            row_spec=self.row_spec,
+            row_active=self.row_active,
+            specs=self.specs,
+        )
+
     def in_tile(
         self, tile: Tile, open_specs: frozenset[Spec], water_cells: dict[int, int]
     ) -> Cells:
@@ -122,9 +160,10 @@ async def water_by_cell(
     """Bottles left today, summed per cell of ``res``."""
     if not water:
         return {}
+    rows = await conn.fetch(SQL.cells_of_stations, list(water))
+    stored = np.array([r[f"h3_r{stored_resolution(res)}"] for r in rows], dtype=np.int64)
     out: dict[int, int] = {}
-    for row in await conn.fetch(SQL.cells_of_stations, list(water)):
-        cell = int(row[f"h3_r{res}"])
+    for row, cell in zip(rows, cells_at(stored, res).tolist(), strict=True):
         out[cell] = out.get(cell, 0) + water[row["id"]]
     return out
 

@@ -4,8 +4,10 @@ Zoom ``z`` has ``2**z × 2**z`` tiles; tile ``(z, y, x)`` counts rows from the n
 (``y``) and columns from the antimeridian (``x``), as OGC API – Tiles and every XYZ
 client do. A national catalog of 184,000 stations cannot be drawn point by point at
 zoom 4, so below :attr:`Layout.stations_from` a tile carries one feature per H3 cell
-(the stations' stored ``h3_r7`` at national zooms, ``h3_r9`` at city zooms) with the
-cell's counts; from that zoom on it carries the stations themselves.
+with the cell's counts (at national zooms cells about as wide as a circle drawn for
+them, :data:`NATIONAL_RESOLUTION`; the stations' stored ``h3_r7`` just before city
+zooms and ``h3_r9`` at them); from that zoom on it carries the stations themselves.
+
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from dataclasses import dataclass
 from stations.errors import NotFound
 
 MAX_ZOOM = 22
+
+NATIONAL_RESOLUTION = {4: 1, 5: 2, 6: 3, 7: 4, 8: 5}
+"""H3 resolution by zoom below :attr:`Layout.city_cells_from` (lower zooms: that of 4).
+
+A cell's edge is then 17–52 pixels long, about the circle a map draws for it: with
+the stored res-7 cells a zoom-4 tile over eastern China held 16,700 cells of the
+national demo (756 kB, over the limit, and a blot on the map); with res-1 cells China
+is about thirty circles. The coarse cells are the stored ``h3_r7``'s parents."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,8 @@ class Layout:
     stations_from: int = 12
     """From this zoom on, the stations themselves; below it, H3 cell aggregates."""
     city_cells_from: int = 9
-    """From this zoom on (and below ``stations_from``) cells of res 9, before it res 7."""
+    """From this zoom on (and below ``stations_from``) cells of res 9, before it the
+    coarser cells of :data:`NATIONAL_RESOLUTION`."""
     max_stations: int = 5000
     """The most stations one tile draws; a denser tile draws res-11 cells instead."""
 
@@ -70,4 +81,6 @@ class Layout:
         """The H3 resolution a tile at zoom ``z`` aggregates to, or None for stations."""
         if z >= self.stations_from:
             return None
-        return 9 if z >= self.city_cells_from else 7
+        if z >= self.city_cells_from:
+            return 9
+        return NATIONAL_RESOLUTION.get(max(z, 4), 7)

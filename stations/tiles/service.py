@@ -12,7 +12,7 @@ from stations.search.service import IndexService
 from stations.settings import VectorTileSettings
 from stations.tiles.build import Live, street_tile, summary_tile
 from stations.tiles.cache import Built, TileCache
-from stations.tiles.cells import CellSummary
+from stations.tiles.cells import CellSummary, stored_resolution
 from stations.tiles.grid import Layout, Tile
 
 
@@ -51,15 +51,26 @@ class TileService:
         return Live(specs, dict(self._search.live.water_left))
 
     async def summary(self, conn: asyncpg.Connection, res: int) -> CellSummary:
-        """The per-cell summary of ``res``, read again once the catalog changed."""
+        """The per-cell summary of ``res``, read again once the catalog changed.
+
+        The coarse national resolutions are summed from the res-7 summary (their cells
+        are its cells' parents), so a change costs one read of the catalog for all of them.
+        """
         async with self._summary_lock:
-            generation = self.cache.generation
-            kept = self._summaries.get(res)
-            if kept is not None and kept[0] == generation:
-                return kept[1]
+            return await self._summary(conn, res)
+
+    async def _summary(self, conn: asyncpg.Connection, res: int) -> CellSummary:
+        generation = self.cache.generation
+        kept = self._summaries.get(res)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        stored = stored_resolution(res)
+        if res == stored:
             summary = await CellSummary.read(conn, res)
-            self._summaries[res] = (generation, summary)
-            return summary
+        else:
+            summary = (await self._summary(conn, stored)).coarsened(res)
+        self._summaries[res] = (generation, summary)
+        return summary
 
     async def tile(self, tile: Tile) -> Built:
         states = self.states_generation()

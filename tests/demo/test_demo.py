@@ -295,3 +295,16 @@ def test_demo_command_refuses_an_unknown_city():
     assert result.exit_code != 0
     assert isinstance(result.exception, InvalidInput)
     assert "huaibei, xian" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    "arguments", [[], ["--city", "huaibei", "--national"]], ids=["neither", "both"]
+)
+def test_demo_command_wants_a_city_or_the_national_demo(arguments):
+    from typer.testing import CliRunner
+
+    from stations.cli import app
+
+    result = CliRunner().invoke(app, ["demo", *arguments])
+    assert result.exit_code == 2
+    assert "name a city with --city, or give --national" in result.output

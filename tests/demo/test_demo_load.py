@@ -6,6 +6,8 @@ import asyncpg
 
 from stations.demo.generator import generate_city
 from stations.demo.load import load_demo
+from stations.demo.national import generate_national
+from stations.geo import crs
 
 COUNTS = """
 SELECT (SELECT count(*) FROM stations WHERE source = $1) AS stations,
@@ -59,3 +61,30 @@ async def test_loaded_stations_keep_what_the_generator_said(conn):
         assert row["district_code"] == want["district_code"]
         assert abs(row["lat"] - want["lat"]) < 1e-6
         assert abs(row["lng"] - want["lng"]) < 1e-6
+
+
+async def test_the_national_demo_loads_whole_in_gcj02_and_once(conn):
+    """Every row passes the importer's rules; positions are kept as the GCJ-02 given and
+    stored in WGS84 (the importer's own conversion); a second load changes nothing."""
+    demo = generate_national(seed=1, scale=0.01)
+    first = await load_demo(conn, demo, actor="test")
+    assert (first.stations.rejected, first.demand.rejected) == (0, 0)
+    assert first.stations.created == len(demo.stations) == 3_937
+    assert await _counts(conn, demo.source, demo.demand_source) == (
+        3_937,
+        2_095,
+        len(demo.demand),
+    )
+    row = await conn.fetchrow(
+        "SELECT original_position, ST_Y(geom::geometry) AS lat, ST_X(geom::geometry) AS lng"
+        " FROM stations WHERE source = $1 AND source_id = $2",
+        demo.source,
+        demo.stations["source_id"].iloc[0],
+    )
+    given = demo.stations.iloc[0]
+    assert row["original_position"] == {"crs": "gcj02", "lat": given["lat"], "lng": given["lng"]}
+    lat, lng = crs.to_wgs84(given["lat"], given["lng"], crs.Crs("gcj02"))
+    assert abs(row["lat"] - float(lat)) < 1e-6 and abs(row["lng"] - float(lng)) < 1e-6
+    again = await load_demo(conn, demo, actor="test")
+    assert (again.stations.created, again.stations.updated) == (0, 0)
+    assert (again.demand.inserted, again.demand.updated) == (0, 0)

@@ -176,7 +176,7 @@ def test_vendored_assets_match_their_manifest_and_carry_licences():
         "leaflet.markercluster-1.1.0",
         "leaflet-heat-folium-0.20.0",
         "swagger-ui-dist-5.36.0",  # /docs (api/docs.py)
-        "leaflet.vectorgrid-1.3.0",  # the rider page's vector tiles (web/rider/tiles.js)
+        "leaflet.vectorgrid-1.3.0",  # the maps' vector tiles (web/common/tiles.js)
     }
     for folder, entry in manifest.items():
         for name, digest in entry["files"].items():

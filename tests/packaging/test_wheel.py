@@ -162,6 +162,14 @@ def test_the_installed_wheel_runs_from_any_folder(venv: Path, work: Path) -> Non
         assert (work / "pg" / "cluster" / "PG_VERSION").is_file()
         demo = _run([stations, "demo", "--city", "huaibei"], timeout=900, cwd="/", env=env)
         assert "loaded into the catalog" in demo.stdout
+        # The national demo's divisions file is package data too.
+        national = _run(
+            [stations, "demo", "--national", "--scale", "0.002", "--dry-run"],
+            timeout=300,
+            cwd="/",
+            env=env,
+        )
+        assert "would load into the catalog (source demo-national)" in national.stdout
         with log.open("wb") as out:
             server = subprocess.Popen(
                 [stations, "serve", "--port", str(port)],

@@ -14,7 +14,7 @@ import pytest
 from api.main import create_app
 from stations.errors import NotFound
 from stations.settings import Settings
-from stations.tiles.grid import Tile
+from stations.tiles.grid import Layout, Tile
 from tests.factories import create_station, set_stock
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -140,7 +140,8 @@ async def test_cells_count_every_station_once_across_tiles(http, conn, z) -> Non
     water_points = 0
     open_now = 0
     water_left = 0
-    res = 7 if z < 9 else 9
+    res = Layout().resolution(z)
+    assert res == {4: 1, 7: 4, 10: 9}[z]
     cells = set()
     for tz, ty, tx in sorted(around):
         answer = await http.get(f"{BASE}/{tz}/{ty}/{tx}")

@@ -1,6 +1,7 @@
 // Words the rider page and the staff console share, Chinese first: both say the same
-// thing the same way (opening states, signing in and out, the language switch). Each
-// page spreads these into its own table (rider/words.js, staff/words.js).
+// thing the same way (opening states, signing in and out, the language switch, the
+// counts on the catalog's vector tiles). Each page spreads these into its own table
+// (rider/words.js, staff/words.js).
 
 export const COMMON_WORDS = {
   zh: {
@@ -22,6 +23,9 @@ export const COMMON_WORDS = {
     network_error: "网络不可用，请稍后再试。",
     r_unauthorized: "登录已失效，请重新登录。",
     r_unknown: "没有成功：{detail}",
+    cell_label: "{n} 个站点",
+    cell_water: "今日剩余 {n} 瓶水",
+    cell_open: "{n} 个正在开放",
   },
   en: {
     switch_lang: "中文",
@@ -42,5 +46,8 @@ export const COMMON_WORDS = {
     network_error: "No network. Please try again later.",
     r_unauthorized: "Your sign-in has expired. Please sign in again.",
     r_unknown: "That did not work: {detail}",
+    cell_label: "Stations: {n}",
+    cell_water: "water left today: {n} bottles",
+    cell_open: "open now: {n}",
   },
 };

@@ -2,14 +2,14 @@
 // service's local base map or the reference outlines: common/basemap.js); the rider
 // and the stations found, in the tiles' CRS. The list works without it. A large
 // catalog (the service says so in the config) is also drawn whole from its vector
-// tiles (tiles.js): counts per area when zoomed out, every station when zoomed in.
+// tiles (common/tiles.js): counts per area when zoomed out, every station when zoomed in.
 
 import { addBaseLayer } from "../common/basemap.js";
 import { lang } from "../common/i18n.js";
+import { addCatalogTiles, relabelCatalogTiles } from "../common/tiles.js";
 import { stationName } from "./format.js";
 import { openStation } from "./page.js";
 import { config, state, TILES_GCJ02 } from "./state.js";
-import { addCatalogTiles, relabelCatalogTiles } from "./tiles.js";
 
 // China at zoom 4, centred on its east (most stations), where a large catalog's map opens
 // before the rider's position is known.
@@ -27,7 +27,8 @@ export function initMap() {
   localiseMap();
   if (config.vector_tiles) {
     map.setView(COUNTRY.center, COUNTRY.zoom);
-    addCatalogTiles(map, { stationsShown: !TILES_GCJ02 }).catch(() => {
+    const onStation = (id) => openStation(id, null);
+    addCatalogTiles(map, config.vector_tiles, { stationsShown: !TILES_GCJ02, onStation }).catch(() => {
       // Without the plugin the map still shows the nearest answer's markers.
     });
   }

@@ -5,11 +5,13 @@
 // coverage API (GET /v1/coverage/areas and /summary), place candidate sites by clicking
 // and have them ranked by the suggestion API (POST /v1/coverage/suggestions), or ask it
 // for its own picks; download the gaps (CSV), the cells (GeoJSON, GeoParquet) and the
-// self-contained map for a meeting. Leaflet is the service's own copy, loaded only here.
+// self-contained map for a meeting. Leaflet is the service's own copy, loaded only here;
+// a large catalog's stations are drawn from its vector tiles (common/tiles.js).
 
 import { addBaseLayer } from "../common/basemap.js";
 import { h } from "../common/dom.js";
 import { label, lang, t } from "../common/i18n.js";
+import { addCatalogTiles } from "../common/tiles.js";
 import { api } from "./api.js";
 import {
   CRS,
@@ -126,6 +128,10 @@ route(
     });
     L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
     addBaseLayer(map, config.tiles); // online tiles, the local base map or the reference outlines
+    // A catalog too large for markers (the service says so in the config): its stations
+    // from the vector tiles, counts per H3 cell when zoomed out and every station from
+    // street zoom, under the bands. A click still places a candidate site.
+    if (config.vector_tiles) addCatalogTiles(map, config.vector_tiles, { taps: false }).catch(() => {});
     // The first city until a region is shown; fitted once the view is on the page (a
     // map not yet in the document has no size to fit into).
     const first = regions.cities[0];

@@ -2,13 +2,13 @@
 // station by station: below `stations_from_zoom` the tiles' `cells` layer (one point
 // per H3 cell with how many stations, open now and water left), drawn as circles sized
 // by the count with the count written on them; from that zoom the `stations` layer,
-// one dot per station, a tap opens its view. The plugin (Leaflet.VectorGrid, vendored)
-// is loaded only here, so a small catalog's page never fetches it.
+// one dot per station, a tap hands its id to the page. The plugin (Leaflet.VectorGrid,
+// vendored) is loaded only here, so a small catalog's page never fetches it. The rider
+// page's map and the staff console's planner map both draw the catalog with it; the
+// words of the counts are common (common/words.js).
 
-import { lang, t } from "../common/i18n.js";
-import { loadScript } from "../common/scripts.js";
-import { openStation } from "./page.js";
-import { config } from "./state.js";
+import { lang, t } from "./i18n.js";
+import { loadScript } from "./scripts.js";
 
 // Circles grow with the square root of the count, so their area tells the count.
 function cellRadius(count) {
@@ -87,11 +87,13 @@ function cellLabels(map, labels) {
   };
 }
 
-// Add the catalog's tiles to `map`; `stationsShown` says whether the tiles' stations are
-// drawn (not on GCJ-02 base tiles: the tiles are WGS84, and the nearest answer's markers
-// are there in the right system).
-export async function addCatalogTiles(map, { stationsShown }) {
-  const setup = config.vector_tiles;
+// Add the catalog's tiles to `map`. `setup` is the page config's `vector_tiles` (the
+// tiles' URL, the plugin's, the zoom the stations start at); `stationsShown` says whether
+// the tiles' stations are drawn (not on GCJ-02 base tiles: the tiles are WGS84, and the
+// page draws its own markers there in the right system); `onStation(id, latlng)` is
+// called when one is tapped, and a tapped cell zooms in. With `taps: false` the tiles
+// answer no tap (a map whose clicks mean something else, such as the planner's).
+export async function addCatalogTiles(map, setup, { stationsShown = true, onStation = () => {}, taps = true } = {}) {
   await loadScript(setup.plugin);
   const labels = L.layerGroup().addTo(map);
   const byTile = new Map();
@@ -129,23 +131,25 @@ export async function addCatalogTiles(map, { stationsShown }) {
   // Taps are read from the drawn paths' classes: the plugin's SVG tiles do not make
   // their paths Leaflet event targets (Leaflet 1.8 moved that into code it overrides).
   map.getContainer().addEventListener("click", (e) => {
+    if (!taps) return;
     const path = e.target instanceof Element ? e.target.closest("path") : null;
     if (!path) return;
     const station = [...path.classList].map((c) => /^ls-tile-station-(\d+)$/.exec(c)).find(Boolean);
-    if (station) openStation(Number(station[1]), null);
+    if (station) onStation(Number(station[1]), map.mouseEventToLatLng(e));
     else if (path.classList.contains("ls-cell")) {
       const zoom = Math.min(map.getZoom() + 3, setup.stations_from_zoom);
       map.setView(map.mouseEventToLatLng(e), zoom);
     }
   });
   grid.addTo(map);
-  shown = grid;
+  shown.add(grid);
+  grid.on("remove", () => shown.delete(grid));
   return grid;
 }
 
-let shown = null;
+const shown = new Set();
 
 // After a change of language: the counts' spoken names are written again.
 export function relabelCatalogTiles() {
-  if (shown) shown.redraw();
+  for (const grid of shown) grid.redraw();
 }
