@@ -8,13 +8,16 @@ has a change the replica does not show, and each answer says which server it cam
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +27,7 @@ import httpx
 import pytest
 
 from stations.db import connection as dbconn
-from stations.db import replica
+from stations.db import embedded, replica
 from stations.db.replication import server_state
 from stations.errors import SetupError
 from stations.search.service import LISTENER_NAME
@@ -37,6 +40,7 @@ from tests.factories import (
     create_demand_point,
     create_member_with_token,
     create_station,
+    run_cli,
     set_stock,
 )
 from tests.fixtures import replica as test_replica
@@ -388,3 +392,40 @@ async def test_coverage_reads_on_the_replica_and_counts_the_caller_on_the_primar
     assert not any("demand" in q for q in on_primary), on_primary
     # The caller's share of expensive requests is a write: on the primary.
     assert any("throttle" in q.lower() for q in on_primary), on_primary
+
+
+async def test_stations_db_replica_up_status_down_on_a_fresh_cluster(settings):
+    """`stations db up` makes a cluster a replica can clone; `replica up` prints its URL."""
+    where = settings.db.data_dir.parent / f"replica-cli-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    db = settings.db.model_copy(
+        update={"data_dir": where / "pg", "name": "stations", "read_url": None}
+    )
+    own = settings.model_copy(update={"db": db})
+    try:
+        code, _, err = await run_cli(own, "db", "up")
+        assert code == 0, err
+        code, out, err = await run_cli(own, "db", "replica", "up")
+        assert code == 0, err
+        [line] = [x for x in out.splitlines() if x.startswith("DATABASE_READ_URL=")]
+        url = line.removeprefix("DATABASE_READ_URL=")
+        standby = await asyncpg.connect(url)
+        try:
+            assert await standby.fetchval("SELECT pg_is_in_recovery()")
+            postgis = "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+            assert await standby.fetchval(postgis)  # the migrated database, replayed
+        finally:
+            await standby.close()
+        code, out, err = await run_cli(own, "db", "replica", "status", "--json")
+        assert code == 0, err
+        status = json.loads(out)
+        assert status["running"] and status["in_recovery"] and status["url"] == url
+        assert status["streaming"] == "streaming"
+        code, _, err = await run_cli(own, "db", "replica", "down", "--remove")
+        assert code == 0, err
+        assert not (where / "pg-replica").exists()
+        code, out, _ = await run_cli(own, "db", "replica", "status")
+        assert code == 3 and "running          False" in out
+    finally:
+        await asyncio.to_thread(replica.stop, db)
+        await asyncio.to_thread(embedded.stop, db)
+        shutil.rmtree(where, ignore_errors=True)
