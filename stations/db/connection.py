@@ -164,7 +164,10 @@ async def pooled(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.
 
 # What a lost or unreachable database raises, as opposed to a fault in a query: the
 # server is down, restarting or refusing connections, or a connection died under us.
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# 40001 is a serialization failure, which says "run it again": on a read replica it is a
+# query cancelled by a conflict with the WAL it replays (the service runs no
+# serializable transaction on the primary, where it would mean the same).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001")
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -173,7 +176,8 @@ def is_unavailable(exc: BaseException) -> bool:
     Connection refusals and resets, timeouts (connecting, waiting for a pooled
     connection, a statement past ``command_timeout``), connection-class SQLSTATEs (08…),
     the server shutting down or starting (57P01–57P03), too many connections (53300),
-    and asyncpg's "connection is closed". Constraint violations, syntax errors and the
+    a replica cancelling a query that conflicts with what it replays (40001), and
+    asyncpg's "connection is closed". Constraint violations, syntax errors and the
     like are faults of the service and stay 500s.
     """
     if isinstance(exc, (ConnectionError, TimeoutError)):

@@ -429,3 +429,13 @@ async def test_stations_db_replica_up_status_down_on_a_fresh_cluster(settings):
         await asyncio.to_thread(replica.stop, db)
         await asyncio.to_thread(embedded.stop, db)
         shutil.rmtree(where, ignore_errors=True)
+
+
+def test_a_query_the_replica_cancels_for_its_replay_is_a_retry_later():
+    """A hot standby cancels a read that conflicts with the WAL it replays (40001): the
+    answer is 503 with Retry-After, as for a database away, not a 500."""
+    cancelled = asyncpg.exceptions.SerializationError(
+        "canceling statement due to conflict with recovery"
+    )
+    assert dbconn.is_unavailable(cancelled)
+    assert not dbconn.is_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate key"))
