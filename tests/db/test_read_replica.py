@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -30,6 +31,7 @@ from stations.db import connection as dbconn
 from stations.db import embedded, replica
 from stations.db.replication import server_state
 from stations.errors import SetupError
+from stations.search import live
 from stations.search.service import LISTENER_NAME
 from stations.settings import DatabaseSettings, Settings
 from tests.factories import (
@@ -439,3 +441,26 @@ def test_a_query_the_replica_cancels_for_its_replay_is_a_retry_later():
     )
     assert dbconn.is_unavailable(cancelled)
     assert not dbconn.is_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+
+
+async def test_ratings_and_water_polled_from_a_lagging_replica_are_not_missed(
+    replica_settings, conn, standby, monkeypatch
+):
+    """The live data's polls ask for changes since the replica's clock: the time of what it
+    has replayed, not its wall clock, or a change it replays late would be skipped."""
+    monkeypatch.setattr(live, "OVERLAP", timedelta(seconds=0.5))
+    station = await create_station(conn, name=OLD)
+    await test_replica.caught_up(conn, standby)
+    async with running_app(replica_settings) as (app, _):
+        data = app.state.search.live
+        async with replay_paused(standby):
+            async with committed_locally(conn):
+                await set_stock(conn, station["id"], 7)
+            await asyncio.sleep(3 * live.POLL_S)  # the replica is polled meanwhile
+            assert station["id"] not in data.water_left
+
+        await eventually(
+            lambda: data.water_left.get(station["id"]) == 7,
+            within_s=4 * live.POLL_S,
+            what="the stock replayed late",
+        )
