@@ -4,6 +4,7 @@ and the parameters every router parses the same way (the CRS of coordinates)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
@@ -26,9 +27,42 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    timeout = request.app.state.settings.db.pool_acquire_timeout_s
-    async with dbconn.pooled(request.app.state.pool, timeout) as conn:
+    """A connection to the primary: writes, claims, sign-in, reads of one's own writes."""
+    async with _request_conn(request, request.app.state.pool) as conn:
         yield conn
+
+
+async def get_read_conn(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for reads that may be a moment behind: the read replica's, if any.
+
+    Search, tiles, OGC API and coverage read through it. A replica that cannot be
+    reached answers 503 with Retry-After, as the primary does: reads never fall back to
+    the primary, whose connections the claims need (see README, "Read replica").
+    """
+    async with _request_conn(request, request.app.state.read_pool) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _request_conn(request: Request, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection of ``pool`` per request, however many dependencies ask for it.
+
+    Without a replica the read pool is the primary's pool: a route that needs both a
+    connection and a read connection gets the same one rather than holding two of one
+    pool (which, with every connection held by such requests, would wait for ever).
+    """
+    held: dict[int, asyncpg.Connection] = request.scope.setdefault("stations.conns", {})
+    shared = held.get(id(pool))
+    if shared is not None:
+        yield shared
+        return
+    timeout = request.app.state.settings.db.pool_acquire_timeout_s
+    async with dbconn.pooled(pool, timeout) as conn:
+        held[id(pool)] = conn
+        try:
+            yield conn
+        finally:
+            held.pop(id(pool), None)
 
 
 async def get_index(request: Request) -> IndexService:
@@ -112,3 +146,4 @@ IndexDep = Annotated[IndexService, Depends(get_index)]
 NamedCrsDep = Annotated[Crs, Depends(named_crs)]
 GeographicCrsDep = Annotated[Crs, Depends(geographic_crs)]
 ConnDep = Annotated[asyncpg.Connection, Depends(get_conn)]
+ReadConnDep = Annotated[asyncpg.Connection, Depends(get_read_conn)]

@@ -7,6 +7,7 @@ at import time, so tests build apps with their own settings.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -69,6 +70,14 @@ async def wait_for_database(settings: Settings) -> asyncpg.Pool:
     return await _retrying("connecting to the database", dbconn.create_pool, settings.db)
 
 
+async def wait_for_read_replica(settings: Settings, primary: asyncpg.Pool) -> asyncpg.Pool:
+    """The read pool: the replica's (once it answers) with DATABASE_READ_URL, else ``primary``."""
+    if not settings.db.has_replica:
+        return primary
+    connect = functools.partial(dbconn.create_pool, replica=True)
+    return await _retrying("connecting to the read replica", connect, settings.db)
+
+
 async def _retrying(what: str, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
     for n in itertools.count():
         try:
@@ -89,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await wait_for_database(settings)
+        # Reads that may be a moment behind (search, tiles, OGC API, coverage, the index)
+        # use this pool; it is the primary's own pool when there is no replica.
+        app.state.read_pool = await wait_for_read_replica(settings, app.state.pool)
         app.state.claims = ClaimDesk(
             app.state.pool,
             max_batch=settings.api.claim_batch_max,
@@ -97,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # The nearest-station index: loaded now, kept current by LISTEN/NOTIFY. When
         # stations change, claims read their opening hours again.
-        app.state.search = IndexService(settings.db, app.state.pool)
+        app.state.search = IndexService(settings.db, app.state.pool, app.state.read_pool)
         app.state.search.on_change.append(app.state.claims.hours.forget)
         await _retrying("loading the station index", app.state.search.start)
         # Who a token belongs to is cached per worker for a few seconds; every
@@ -107,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache.current = lambda: app.state.revocations.listening
         await app.state.revocations.start()
         app.state.tiles = TileService(
-            app.state.pool,
+            app.state.read_pool,
             app.state.search,
             settings.vector_tiles,
             acquire_timeout_s=settings.db.pool_acquire_timeout_s,
@@ -119,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.claims.close()
             await app.state.search.close()
             await app.state.revocations.close()
+            if app.state.read_pool is not app.state.pool:
+                await app.state.read_pool.close()
             await app.state.pool.close()
 
     app = FastAPI(

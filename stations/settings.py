@@ -42,6 +42,17 @@ class DatabaseSettings(BaseSettings):
     url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "STATIONS_DB_URL")
     )
+    # A read-only replica (a streaming standby of the primary) for the reads that may be
+    # a moment behind: station search, tiles, OGC API, coverage, the in-process index.
+    # Unset: every read goes to the primary (one pool). `stations db replica up` starts
+    # one of the project-local cluster and prints its URL.
+    read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "STATIONS_DB_READ_URL"),
+    )
+    # How long the index waits for the replica to replay a change it was notified of
+    # before it reads that change from the primary instead.
+    read_lag_wait_s: float = Field(default=5.0, ge=0, le=300)
     # Relative to the directory the command starts in (``make run`` and ``make test``
     # run from the checkout); made absolute at once, so a later chdir changes nothing.
     data_dir: Path = Field(default=Path(".data/pg"), validate_default=True)
@@ -61,6 +72,11 @@ class DatabaseSettings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.url is None
+
+    @property
+    def has_replica(self) -> bool:
+        """Whether reads that may lag go to a replica (else the primary serves them)."""
+        return self.read_url is not None
 
 
 class H3Settings(BaseSettings):

@@ -4,6 +4,12 @@ The database is cloned from a template built once per schema version (named afte
 the migrations' checksum), so a session starts in well under a second. PostGIS is
 required: when it is missing, the fixtures fail (never skip), and a session with
 any skipped test fails as a whole.
+
+A streaming replica of the test cluster (``tests/fixtures/replica.py``) serves the
+read-replica tests. With ``STATIONS_TEST_READ_REPLICA=1`` every app of the session reads
+through it (``DATABASE_READ_URL``) and the session's database commits only once the
+replica has applied the commit (``synchronous_commit = remote_apply``), so a test that
+writes and then reads through the API sees its write as it does without a replica.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from stations.db import admin as dbadmin
 from stations.db import connection as dbconn
 from stations.db import embedded, migrations
 from stations.settings import Settings
+from tests.fixtures import replica as test_replica
+
+READ_REPLICA_MODE = os.environ.get("STATIONS_TEST_READ_REPLICA", "") not in ("", "0")
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 # Tables that survive between tests: the migration ledger, PostGIS's own, and the key
@@ -44,6 +53,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def settings() -> Settings:
     base = Settings()
     test_db = base.db.model_copy(update={"name": f"stations_test_{os.getpid()}"})
+    if READ_REPLICA_MODE:
+        test_db = test_replica.start_for(test_db, synchronous=True)
     return base.model_copy(update={"db": test_db})
 
 
@@ -78,6 +89,9 @@ async def database(settings: Settings, template_database: str) -> AsyncIterator[
     template = template_database
     await dbadmin.drop_database(settings.db, settings.db.name)
     await dbadmin.create_database(settings.db, settings.db.name, template=template)
+    if READ_REPLICA_MODE:
+        await test_replica.apply_before_commit(settings.db)
+        await test_replica.wait_for_database(settings.db)
     yield settings.db.name
     await dbadmin.drop_database(settings.db, settings.db.name)
 

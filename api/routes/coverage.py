@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api.auth import Principal, branch_of, require_roles
-from api.deps import ConnDep, GeographicCrsDep, SettingsDep
+from api.deps import ConnDep, GeographicCrsDep, ReadConnDep, SettingsDep
 from api.heavy import heavy_slot, take_share
 from api.responses import GeoJSONResponse
 from api.schemas import Input
@@ -121,15 +121,23 @@ MinGainQuery = Annotated[
 
 
 async def run_query(
-    request: Request, query: CoverageQuery, conn: Any, settings: Settings, principal: Principal
+    request: Request,
+    query: CoverageQuery,
+    conn: Any,
+    settings: Settings,
+    principal: Principal,
+    *,
+    read: Any,
 ) -> CoverageResult:
     """Resolve the request and analyse it (shared with the map route).
 
     A region must lie within the caller's union branch (no station of another in it).
+    The caller's share is counted on the primary (``conn``); the region and the
+    analysis are read through ``read`` (the read replica when there is one).
     """
     await take_share(conn, settings, principal)
-    asked = await query.request(conn, settings=settings)
-    await branches.check_region(conn, branch=branch_of(principal), region=asked.region)
+    asked = await query.request(read, settings=settings)
+    await branches.check_region(read, branch=branch_of(principal), region=asked.region)
     budget = settings.coverage.api_max_cells
     cells = estimated_cells(asked.region, asked.res)
     if cells > budget:
@@ -143,7 +151,7 @@ async def run_query(
             asked=cells,
         )
     async with heavy_slot(request.app):
-        return await analyse_coverage(conn, request=asked, max_cells=budget)
+        return await analyse_coverage(read, request=asked, max_cells=budget)
 
 
 @router.get("/summary", summary="Share of demand within each band, worst cells, districts")
@@ -151,10 +159,11 @@ async def coverage_summary(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
 ) -> dict[str, Any]:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     summary = result.summary(query.lang)
     summary["worst_cells"] = shift_points(summary["worst_cells"], query.crs)
     summary["crs"] = str(query.crs)
@@ -176,12 +185,13 @@ async def coverage_cells(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     f: Annotated[Literal["geojson", "parquet"], Query(description="file format")] = "geojson",
     download: Annotated[bool, Query(description="send as a file to keep")] = False,
 ) -> Response:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     if f == "parquet":
         data = await asyncio.to_thread(_parquet_bytes, result, query.lang)
         return Response(
@@ -210,11 +220,12 @@ async def coverage_gaps(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     f: Annotated[Literal["json", "csv"], Query(description="format")] = "json",
 ) -> Any:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     rows = await asyncio.to_thread(gap_rows, result, crs=query.crs)
     if f == "csv":
         return Response(
@@ -239,10 +250,11 @@ async def coverage_areas(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
 ) -> GeoJSONResponse:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     body = await asyncio.to_thread(_areas_geojson, result, query.crs, query.lang)
     return GeoJSONResponse(body)
 
@@ -310,12 +322,12 @@ def _areas_geojson(result: CoverageResult, crs: Crs, lang: str) -> dict[str, Any
     summary="The cities and districts you may analyse, and the bands to aim at",
 )
 async def coverage_regions(
-    conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     lang: Annotated[Literal["zh", "en"], Query(description="labels")] = "zh",
 ) -> dict[str, Any]:
-    regions = await planner_regions(conn, branch=branch_of(principal))
+    regions = await planner_regions(read, branch=branch_of(principal))
     bands = band_set(settings=settings.coverage)
     return {
         **regions,
@@ -342,12 +354,13 @@ async def coverage_suggestions(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
     min_gain: MinGainQuery = None,
 ) -> dict[str, Any]:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     suggestions = await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)
     return _suggestions_body(result, suggestions, query)
 
@@ -373,6 +386,7 @@ async def coverage_suggestions_from_candidates(
     body: CandidateList,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     suggest: Annotated[int, Query(description="how many sites, 1–200")] = 10,
@@ -385,7 +399,7 @@ async def coverage_suggestions_from_candidates(
         ]
     )
     candidates = candidates_from_frame(frame, crs=body.crs)
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     suggestions = await asyncio.to_thread(
         suggest_sites, result, n=suggest, candidates=candidates, min_gain=min_gain
     )

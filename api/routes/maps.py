@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, ReadConnDep, SettingsDep
 from api.routes.coverage import CoverageQueryDep, MinGainQuery, PlannerDep, run_query
 from maps.assets import STATIC_URL, render_html
 from maps.coverage import build_coverage_map
@@ -39,6 +39,7 @@ async def coverage_map(
     request: Request,
     query: CoverageQueryDep,
     conn: ConnDep,
+    read: ReadConnDep,
     settings: SettingsDep,
     principal: PlannerDep,
     suggest: Annotated[int, Query(ge=0, le=200, description="suggested sites to mark")] = 0,
@@ -48,10 +49,10 @@ async def coverage_map(
     ] = "static",
     download: Annotated[bool, Query(description="send as a file to keep")] = False,
 ) -> HTMLResponse:
-    result = await run_query(request, query, conn, settings, principal)
+    result = await run_query(request, query, conn, settings, principal, read=read)
     now = datetime.now(UTC)
     stations = await load_map_stations(
-        conn, region=result.request.region, at=now, margin_m=result.bands.reach_m
+        read, region=result.request.region, at=now, margin_m=result.bands.reach_m
     )
     suggestions = (
         await asyncio.to_thread(suggest_sites, result, n=suggest, min_gain=min_gain)

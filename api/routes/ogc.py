@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.auth import Principal, branch_of, optional_principal, require_roles
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, ReadConnDep, SettingsDep
 from api.responses import JSONResponse
 from api.routes import rider
 from api.routes.coverage import CoverageQuery, run_query
@@ -98,7 +98,7 @@ async def api_definition(request: Request) -> Response:
 
 
 @router.get("/collections", summary="OGC API collections")
-async def collection_list(request: Request, conn: ConnDep) -> Response:
+async def collection_list(request: Request, conn: ReadConnDep) -> Response:
     if _only_format(request):
         return _page(request)
     extents = {}
@@ -108,7 +108,7 @@ async def collection_list(request: Request, conn: ConnDep) -> Response:
 
 
 @router.get("/collections/{collection_id}", summary="One OGC API collection")
-async def collection_detail(collection_id: str, request: Request, conn: ConnDep) -> Response:
+async def collection_detail(collection_id: str, request: Request, conn: ReadConnDep) -> Response:
     cells = ogc_cells.cell_collection(collection_id)
     collection = collections.STATIONS if cells else collections.collection(collection_id)
     if _only_format(request):
@@ -123,7 +123,7 @@ async def collection_detail(collection_id: str, request: Request, conn: ConnDep)
 # The planners' cell collections: a region's coverage analysis, page by page. Their
 # routes come before the catalog's, which would take their paths too.
 async def _cell_result(
-    request: Request, query: ogc_cells.CellQuery, conn, settings, principal
+    request: Request, query: ogc_cells.CellQuery, conn, settings, principal, *, read: Any
 ) -> CoverageResult:
     recent = getattr(request.app.state, "recent_cells", None)
     if recent is None:
@@ -137,7 +137,7 @@ async def _cell_result(
     )
     # The analysis refuses a value as the coverage API does (422); here it is a 400.
     with params.as_bad_query("city"):
-        result = await run_query(request, coverage_query, conn, settings, principal)
+        result = await run_query(request, coverage_query, conn, settings, principal, read=read)
     recent.put(key, result)
     return result
 
@@ -157,7 +157,7 @@ async def _planner(request: Request, conn: Any) -> Principal:
 
 
 async def _cell_items(
-    cells: ogc_cells.CellCollection, request: Request, conn: Any, settings: Settings
+    cells: ogc_cells.CellCollection, request: Request, conn: Any, read: Any, settings: Settings
 ) -> Response:
     pairs = _pairs(request)
     base = _base(request)
@@ -165,7 +165,7 @@ async def _cell_items(
     if _wants_html(request):
         return _page(request)
     principal = await _planner(request, conn)
-    result = await _cell_result(request, query, conn, settings, principal)
+    result = await _cell_result(request, query, conn, settings, principal, read=read)
     page = await asyncio.to_thread(ogc_cells.cell_page, result, cells, query)
     body = documents.cell_feature_collection(page, base, cells, pairs)
     return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
@@ -176,6 +176,7 @@ async def _one_cell(
     feature_id: str,
     request: Request,
     conn: Any,
+    read: Any,
     settings: Settings,
 ) -> Response:
     base = _base(request)
@@ -184,33 +185,37 @@ async def _one_cell(
     if _wants_html(request):
         return _page(request)
     principal = await _planner(request, conn)
-    result = await _cell_result(request, query, conn, settings, principal)
+    result = await _cell_result(request, query, conn, settings, principal, read=read)
     body = ogc_cells.one_cell(result, cells, feature_id, query.crs)
     return _json(body, documents.GEOJSON, crs_uri=query.crs.uri(base))
 
 
 @router.get("/collections/coverage-cells/items", summary="Coverage cells of a region (GeoJSON)")
-async def coverage_cell_items(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
-    return await _cell_items(ogc_cells.COVERAGE_CELLS, request, conn, settings)
+async def coverage_cell_items(
+    request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _cell_items(ogc_cells.COVERAGE_CELLS, request, conn, read, settings)
 
 
 @router.get("/collections/coverage-cells/items/{feature_id}", summary="One coverage cell")
 async def coverage_cell(
-    feature_id: str, request: Request, conn: ConnDep, settings: SettingsDep
+    feature_id: str, request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
 ) -> Response:
-    return await _one_cell(ogc_cells.COVERAGE_CELLS, feature_id, request, conn, settings)
+    return await _one_cell(ogc_cells.COVERAGE_CELLS, feature_id, request, conn, read, settings)
 
 
 @router.get("/collections/demand-cells/items", summary="Demand cells of a region (GeoJSON)")
-async def demand_cell_items(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
-    return await _cell_items(ogc_cells.DEMAND_CELLS, request, conn, settings)
+async def demand_cell_items(
+    request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
+) -> Response:
+    return await _cell_items(ogc_cells.DEMAND_CELLS, request, conn, read, settings)
 
 
 @router.get("/collections/demand-cells/items/{feature_id}", summary="One demand cell")
 async def demand_cell(
-    feature_id: str, request: Request, conn: ConnDep, settings: SettingsDep
+    feature_id: str, request: Request, conn: ConnDep, read: ReadConnDep, settings: SettingsDep
 ) -> Response:
-    return await _one_cell(ogc_cells.DEMAND_CELLS, feature_id, request, conn, settings)
+    return await _one_cell(ogc_cells.DEMAND_CELLS, feature_id, request, conn, read, settings)
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryables (JSON Schema)")
@@ -233,7 +238,7 @@ async def schema(collection_id: str, request: Request) -> Response:
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection (GeoJSON)")
-async def items(collection_id: str, request: Request, conn: ConnDep) -> Response:
+async def items(collection_id: str, request: Request, conn: ReadConnDep) -> Response:
     collection = collections.collection(collection_id)
     pairs = _pairs(request)
     base = _base(request)
@@ -256,7 +261,9 @@ async def items(collection_id: str, request: Request, conn: ConnDep) -> Response
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (GeoJSON)")
-async def item(collection_id: str, feature_id: str, request: Request, conn: ConnDep) -> Response:
+async def item(
+    collection_id: str, feature_id: str, request: Request, conn: ReadConnDep
+) -> Response:
     collection = collections.collection(collection_id)
     base = _base(request)
     params.check_known(_pairs(request), ("f", "crs", "properties"))

@@ -22,7 +22,7 @@ from api.auth import (
     branch_of,
     ensure_station_access,
 )
-from api.deps import ConnDep, IndexDep, NamedCrsDep
+from api.deps import ConnDep, IndexDep, NamedCrsDep, ReadConnDep
 from api.responses import GeoJSONResponse, JSONResponse
 from api.routes.ids import StationId
 from stations.catalog import writes as catalog
@@ -85,7 +85,7 @@ _FORMAT = Query(
 async def search_stations(
     request: Request,
     service: IndexDep,
-    conn: ConnDep,
+    conn: ReadConnDep,
     out_crs: NamedCrsDep,
     q: Annotated[
         str | None,

@@ -1,4 +1,4 @@
-"""``stations db up | down | status | migrate | reset | indexes``."""
+"""``stations db up | down | status | migrate | reset | indexes | replica up|down|status``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from stations.cli.runner import run
 from stations.db import admin as dbadmin
 from stations.db import embedded
 from stations.db import indexes as dbindexes
+from stations.db import replica as dbreplica
 from stations.settings import get_settings
 
 app = typer.Typer(help="The catalog database (project-local PostGIS unless DATABASE_URL is set).")
@@ -86,3 +87,53 @@ def indexes(
     )
     if not built:
         embedded.say("no deferred index left to build")
+
+
+replica_app = typer.Typer(
+    help="A streaming read replica of the project-local cluster (for DATABASE_READ_URL)."
+)
+app.add_typer(replica_app, name="replica")
+
+
+@replica_app.command("up")
+def replica_up() -> None:
+    """Clone the project-local cluster into a hot standby and start it; print its URL."""
+    db = get_settings().db
+    run(dbreplica.prepare_primary(db))
+    info = dbreplica.start(db)
+    embedded.say(f"replica {info['name']} streams from the primary")
+    embedded.say("reads go to it with:")
+    print(f"DATABASE_READ_URL={info['url']}")
+
+
+@replica_app.command("down")
+def replica_down(
+    remove: bool = typer.Option(
+        False, "--remove", help="Also delete its data and the primary's slot for it."
+    ),
+) -> None:
+    """Stop the replica (its slot keeps the primary's WAL for it, up to 4 GB)."""
+    db = get_settings().db
+    if remove:
+        run(dbreplica.remove(db))
+    else:
+        dbreplica.stop(db)
+
+
+@replica_app.command("status")
+def replica_status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Say whether the replica runs, its URL, and how far it has replayed."""
+    db = get_settings().db
+    if not db.embedded:
+        embedded.say("DATABASE_URL is set: there is no project-local replica")
+        raise typer.Exit(3)
+    info = run(dbreplica.status(db))
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:16} {value}")
+    if not info.get("running"):
+        raise typer.Exit(3)

@@ -34,6 +34,17 @@ def dsn(db: DatabaseSettings, *, database: str | None = None) -> str:
     return embedded.local_dsn(db, database=database or db.name)
 
 
+def read_dsn(db: DatabaseSettings, *, database: str | None = None) -> str:
+    """The DSN of the read replica (``DATABASE_READ_URL``); the primary's when unset."""
+    if db.read_url is None:
+        return dsn(db, database=database)
+    return db.read_url if database is None else _replace_database(db.read_url, database)
+
+
+APPLICATION_NAME = "love-stations"
+"""What the service's connections call themselves (``pg_stat_activity.application_name``)."""
+
+
 def _replace_database(url: str, database: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -79,12 +90,23 @@ async def init_connection(conn: asyncpg.Connection) -> None:
             )
 
 
-async def connect(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Connection:
-    """One connection with the project's codecs, or DatabaseUnavailable with advice."""
+async def connect(
+    db: DatabaseSettings,
+    *,
+    database: str | None = None,
+    replica: bool = False,
+    application_name: str | None = None,
+) -> asyncpg.Connection:
+    """One connection with the project's codecs, or DatabaseUnavailable with advice.
+
+    ``replica``: to the read replica (the primary when there is none).
+    """
+    target = read_dsn(db, database=database) if replica else dsn(db, database=database)
+    settings = {"application_name": application_name} if application_name else None
     try:
-        conn = await asyncpg.connect(dsn(db, database=database), timeout=10)
+        conn = await asyncpg.connect(target, timeout=10, server_settings=settings)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseUnavailable(_unavailable_advice(db, exc)) from exc
+        raise DatabaseUnavailable(_unavailable_advice(db, exc, replica=replica)) from exc
     await init_connection(conn)
     return conn
 
@@ -104,18 +126,23 @@ class PooledConnection(asyncpg.Connection):
         return ""
 
 
-async def create_pool(db: DatabaseSettings, *, database: str | None = None) -> asyncpg.Pool:
+async def create_pool(
+    db: DatabaseSettings, *, database: str | None = None, replica: bool = False
+) -> asyncpg.Pool:
+    """A pool of the primary, or with ``replica`` of the read replica (same sizes)."""
+    target = read_dsn(db, database=database) if replica else dsn(db, database=database)
     try:
         pool = await asyncpg.create_pool(
-            dsn(db, database=database),
+            target,
             min_size=db.pool_min_size,
             max_size=max(db.pool_max_size, db.pool_min_size),
             command_timeout=db.command_timeout_s,
             init=init_connection,
             connection_class=PooledConnection,
+            server_settings={"application_name": APPLICATION_NAME},
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseUnavailable(_unavailable_advice(db, exc)) from exc
+        raise DatabaseUnavailable(_unavailable_advice(db, exc, replica=replica)) from exc
     assert pool is not None
     return pool
 
@@ -137,7 +164,10 @@ async def pooled(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.
 
 # What a lost or unreachable database raises, as opposed to a fault in a query: the
 # server is down, restarting or refusing connections, or a connection died under us.
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# 40001 is a serialization failure, which says "run it again": on a read replica it is a
+# query cancelled by a conflict with the WAL it replays (the service runs no
+# serializable transaction on the primary, where it would mean the same).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001")
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -146,7 +176,8 @@ def is_unavailable(exc: BaseException) -> bool:
     Connection refusals and resets, timeouts (connecting, waiting for a pooled
     connection, a statement past ``command_timeout``), connection-class SQLSTATEs (08…),
     the server shutting down or starting (57P01–57P03), too many connections (53300),
-    and asyncpg's "connection is closed". Constraint violations, syntax errors and the
+    a replica cancelling a query that conflicts with what it replays (40001), and
+    asyncpg's "connection is closed". Constraint violations, syntax errors and the
     like are faults of the service and stay 500s.
     """
     if isinstance(exc, (ConnectionError, TimeoutError)):
@@ -168,7 +199,12 @@ _NETWORK_ERRNOS = frozenset(
 )
 
 
-def _unavailable_advice(db: DatabaseSettings, exc: BaseException) -> str:
+def _unavailable_advice(db: DatabaseSettings, exc: BaseException, *, replica: bool = False) -> str:
+    if replica and db.read_url is not None:
+        return (
+            f"cannot reach DATABASE_READ_URL ({exc.__class__.__name__}: {exc}); "
+            "check the replica (`stations db replica status` for the project's own)"
+        )
     if db.url is None:
         return (
             f"cannot reach the project's database ({exc.__class__.__name__}: {exc}); "

@@ -268,6 +268,16 @@ def _write_conf(lay: Layout, port: int) -> None:
         "maintenance_work_mem = '512MB'\n"
         "max_wal_size = '4GB'\n"
         "checkpoint_timeout = '15min'\n"
+        # Streaming replication (`stations db replica up`): a standby clones this
+        # cluster and follows its WAL through a replication slot; the slot keeps at most
+        # this much WAL for a standby that is away. hot_standby lets a standby answer
+        # reads; its feedback keeps VACUUM on the primary from cancelling them.
+        "wal_level = replica\n"
+        "max_wal_senders = 10\n"
+        "max_replication_slots = 10\n"
+        "max_slot_wal_keep_size = '4GB'\n"
+        "hot_standby = on\n"
+        "hot_standby_feedback = on\n"
         "timezone = 'UTC'\n"
         "log_timezone = 'UTC'\n"
         "lc_messages = 'C.UTF-8'\n"
@@ -318,6 +328,30 @@ def initialise(lay: Layout, bin_dir: Path) -> None:
         pwfile.unlink(missing_ok=True)
     with (lay.pgdata / "postgresql.conf").open("a") as conf:
         conf.write("\ninclude_if_exists = 'love_stations.conf'\n")
+    allow_replication(lay)
+
+
+REPLICATION_ROLE = "stations_replication"
+"""The role a standby of the project-local cluster streams its WAL as."""
+_HBA_REPLICATION = f"local replication {REPLICATION_ROLE} trust"
+
+
+def allow_replication(lay: Layout) -> bool:
+    """Let the replication role stream over the cluster's Unix socket; True when added.
+
+    Only over the socket in the data directory, which only this machine's users who can
+    reach that directory can open.
+    """
+    hba = lay.pgdata / "pg_hba.conf"
+    text = hba.read_text()
+    if any(line.strip() == _HBA_REPLICATION for line in text.splitlines()):
+        return False
+    # First match wins: put it before the lines initdb wrote.
+    hba.write_text(
+        "# Written by `stations db up`: standbys of `stations db replica up`.\n"
+        f"{_HBA_REPLICATION}\n\n{text}"
+    )
+    return True
 
 
 def start(db: DatabaseSettings) -> dict:

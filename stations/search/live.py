@@ -45,7 +45,8 @@ _NULL = b"null"
 POLL_S = 2.0
 # updated_at is a transaction's start time: a write that began before a poll read the
 # clock can commit after it. Each poll re-reads this much of the past; longer
-# transactions are caught by the full reloads.
+# transactions are caught by the full reloads. (On a read replica the clock is the
+# commit time of the last transaction it replayed, so its lag needs no more overlap.)
 OVERLAP = timedelta(seconds=10)
 WATER_RELOAD_S = 60.0
 RATING_RELOAD_S = 600.0

@@ -12,6 +12,12 @@ Coherence with PostGIS
   it was away are gone.
 * The API's own writes call :meth:`IndexService.refresh` after their transaction
   commits and before they respond: read-your-writes in this process.
+* With a read replica (``DATABASE_READ_URL``) the index loads and re-reads from it,
+  but listens on the primary (a standby delivers no notification sent on the primary).
+  Before it reads a change it was told about it notes the primary's WAL position and
+  waits until the replica has replayed that far (at most ``read_lag_wait_s``; past that
+  it reads the change from the primary), so it never reads back the row from before
+  the change and keeps it.
 * Every re-read and apply happens under one lock, so reads of the same row are applied
   in the order they were made and an older read never overwrites a newer one.
 * Rebuilds (a full reload, or compaction once enough changes pile up in the delta)
@@ -34,6 +40,7 @@ import asyncpg
 
 from stations.catalog.fields import expand_sql
 from stations.db import connection as dbconn
+from stations.db import replication
 from stations.search.columns import Columns, build_tree
 from stations.search.filters import ACCESS_VALUES, AMENITY_VALUES, KIND_VALUES
 from stations.search.index import StationIndex
@@ -47,10 +54,13 @@ SQL = load("search", expand=expand_sql)
 log = logging.getLogger(__name__)
 
 CHANNEL = "stations_changed"
+LISTENER_NAME = "love-stations-index"
+"""``application_name`` of the listener connection (one per server process)."""
 LOAD_CHUNK = 50_000
 KEEPALIVE_S = 30.0
 CLOSE_S = 10.0
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+REPLAY_FOLLOW_S = 60.0
 
 _VOCAB = (list(KIND_VALUES), list(ACCESS_VALUES), list(AMENITY_VALUES))
 
@@ -98,9 +108,14 @@ def _settle_heap() -> None:
 class IndexService:
     """The index of one server process and the machinery that keeps it current."""
 
-    def __init__(self, db: DatabaseSettings, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, db: DatabaseSettings, pool: asyncpg.Pool, read_pool: asyncpg.Pool | None = None
+    ) -> None:
         self._db = db
         self._pool = pool
+        # Where loads, re-reads and the live data's polls go: the replica's pool, or the
+        # primary's when there is no replica.
+        self._read = read_pool if read_pool is not None else pool
         self.states = OpeningStates()
         self.live = LiveData()
         self.index = StationIndex.build(Columns.empty(), states=self.states, live=self.live)
@@ -118,6 +133,11 @@ class IndexService:
         # stations, e.g. the claim desk's opening hours, current this way).
         self.on_change: list[Callable[[], None]] = []
         self.compactions = 0
+        self.read_from_primary = 0  # changes read from the primary: the replica lagged
+        # After such a change, what is built from the replica (tiles, cell summaries) is
+        # built again once the replica has replayed up to here.
+        self._replay_target: str | None = None
+        self._replay_follower: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -136,7 +156,9 @@ class IndexService:
     async def close(self) -> None:
         """Stop following changes; bounded, so a server's shutdown never waits for ever."""
         self._closed = True
-        tasks = [t for t in (self._worker, self._live_worker) if t is not None]
+        tasks = [
+            t for t in (self._worker, self._live_worker, self._replay_follower) if t is not None
+        ]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -149,7 +171,7 @@ class IndexService:
             self._listener = None
 
     async def _listen(self) -> None:
-        conn = await dbconn.connect(self._db)
+        conn = await dbconn.connect(self._db, application_name=LISTENER_NAME)
         conn.add_termination_listener(self._on_terminated)
         await conn.add_listener(CHANNEL, self._on_notify)
         self._listener = conn
@@ -206,10 +228,64 @@ class IndexService:
                 continue
             ids.update(int(part) for part in payload.split(",") if part.strip().isdigit())
         if ids:
-            async with self._pool.acquire() as conn:
+            source = await self._caught_up()
+            async with source.acquire() as conn:
                 await self.refresh(conn, ids)
         if self.index.needs_compaction():
             await self._compact()
+
+    async def _caught_up(self) -> asyncpg.Pool:
+        """The pool to read what was committed until now: the replica once it replayed it.
+
+        The primary's WAL position is noted now (after the notification arrived, so past
+        the change's commit); the replica is read once it has replayed that far, the
+        primary when it has not within ``read_lag_wait_s``.
+        """
+        if self._read is self._pool:
+            return self._pool
+        if self._listener is not None and not self._listener.is_closed():
+            lsn = await replication.primary_lsn(self._listener)
+        else:
+            async with self._pool.acquire() as conn:
+                lsn = await replication.primary_lsn(conn)
+        timeout = self._db.read_lag_wait_s
+        if await replication.wait_for_replay(self._read, lsn, timeout_s=timeout):
+            return self._read
+        self.read_from_primary += 1
+        log.warning(
+            "the read replica has not replayed %s within %gs; reading the change from the primary",
+            lsn,
+            timeout,
+        )
+        self._replay_target = lsn  # a later position covers every earlier one
+        if self._replay_follower is None or self._replay_follower.done():
+            self._replay_follower = asyncio.create_task(
+                self._changed_once_replayed(), name="station-index-replay"
+            )
+        return self._pool
+
+    async def _changed_once_replayed(self) -> None:
+        """Call the change hooks again once the replica has the changes read from the primary.
+
+        Tiles built from the replica while it lagged were kept under the catalog's new
+        generation; they are built again once it caught up, not only when they expire.
+        """
+        while (target := self._replay_target) is not None and not self._closed:
+            try:
+                replayed = await replication.wait_for_replay(
+                    self._read, target, timeout_s=REPLAY_FOLLOW_S
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the replica is away: try again
+                log.warning("waiting for the read replica to replay failed (%s)", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if not replayed:
+                continue
+            if self._replay_target == target:
+                self._replay_target = None
+            self._changed()
 
     async def _listener_alive(self) -> bool:
         if self._listener is None or self._listener.is_closed():
@@ -236,7 +312,7 @@ class IndexService:
                 # The connection before the lock, as every holder of the lock does: a
                 # request that holds one of the pool's connections may be waiting for
                 # the lock, and the lock's holder must never wait for a connection.
-                async with self._pool.acquire() as conn, self._lock:
+                async with self._read.acquire() as conn, self._lock:
                     await self.live.poll(conn)
             except asyncio.CancelledError:
                 raise
@@ -270,17 +346,27 @@ class IndexService:
         self._changed_during_reload = set()
         try:
             started = time.perf_counter()
-            columns = (await load_columns(self._pool, self.states)).sorted_by_id()
+            source = await self._caught_up()
+            columns = (await load_columns(source, self.states)).sorted_by_id()
             tree = await asyncio.to_thread(build_tree, columns.xyz) if len(columns) else None
             fresh = StationIndex(columns, tree, states=self.states, live=self.live)
-            async with self._pool.acquire() as conn, self._lock:
-                await self.live.load(conn)
-                if self._changed_during_reload:
-                    rows = await read_rows(conn, self._changed_during_reload, self.states)
-                    for station_id, row in rows.items():
-                        fresh.apply(station_id, row)
-                self.index = fresh
-                self._reloading = False
+            async with contextlib.AsyncExitStack() as stack:
+                conn = await stack.enter_async_context(source.acquire())
+                # What this process wrote meanwhile is read back from the primary: the
+                # replica may not have replayed it yet.
+                primary = (
+                    conn
+                    if source is self._pool
+                    else await stack.enter_async_context(self._pool.acquire())
+                )
+                async with self._lock:
+                    await self.live.load(conn)
+                    if self._changed_during_reload:
+                        rows = await read_rows(primary, self._changed_during_reload, self.states)
+                        for station_id, row in rows.items():
+                            fresh.apply(station_id, row)
+                    self.index = fresh
+                    self._reloading = False
             self._changed()
             _settle_heap()
             self.loaded = True

@@ -82,8 +82,13 @@ SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1)
     OR EXISTS (SELECT 1 FROM station_history WHERE station_id = $1)
 
 -- name: live_clock
--- The database's clock: change tokens are compared with its timestamps, never ours.
-SELECT now()
+-- The database's clock: change tokens are compared with its timestamps, never ours. On a
+-- read replica, the commit time of the last transaction it has replayed (never later
+-- than now): it shows the primary as of then, however far behind it is.
+SELECT CASE WHEN pg_is_in_recovery()
+            THEN least(now(), coalesce(pg_last_xact_replay_timestamp(), now()))
+            ELSE now()
+       END
 
 -- name: live_rated_stations
 -- Stations whose rating summary, recent reports or review changed after $1 (all when NULL).

@@ -42,7 +42,10 @@ async def own_cluster(settings):
     ``postgres`` user it must reach the directory, as it reaches the session's.
     """
     where = settings.db.data_dir.parent / f"faults-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    db = settings.db.model_copy(update={"data_dir": where / "pg", "name": "stations"})
+    # Reads too: with STATIONS_TEST_READ_REPLICA=1 the session's replica is not its replica.
+    db = settings.db.model_copy(
+        update={"data_dir": where / "pg", "name": "stations", "read_url": None}
+    )
     await asyncio.to_thread(embedded.start, db)
     try:
         await dbadmin.create_database(db, db.name)
