@@ -117,3 +117,24 @@ async def check_screen(page: Page) -> dict[str, Any]:
     assert found["texts"] > 3 and found["contrast"] == [], found["contrast"]
     assert found["small"] == [], found["small"]
     return found
+
+
+VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
+"""The two screens every page is looked at on: a small phone and an office desk."""
+
+
+async def open_page(
+    browser: Browser, base: str, watch: Watch, viewport: str, **options: Any
+) -> tuple[BrowserContext, Page]:
+    """A Chinese-locale context on ``viewport`` (service workers blocked, so every load
+    is a real one) and its page, watched and gated to the service at ``base``."""
+    context = await browser.new_context(
+        viewport=VIEWPORTS[viewport],
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        service_workers="block",
+        **options,
+    )
+    page = watch_page(await context.new_page(), watch)
+    await gate(page, base + "/", watch)
+    return context, page

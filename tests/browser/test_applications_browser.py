@@ -17,8 +17,8 @@ import pytest
 from api.main import create_app
 from stations.settings import TileSettings
 from stations.visits import qr
-from tests.browser.chromium import Watch, chromium, gate, serve, watch_page
-from tests.browser.test_console_browser import VIEWPORTS, screen_ok
+from tests.browser.chromium import VIEWPORTS, Watch, chromium, gate, serve, watch_page
+from tests.browser.test_console_browser import screen_ok
 from tests.factories import (
     HUAIBEI_CENTRE,
     create_branches,

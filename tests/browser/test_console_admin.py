@@ -21,7 +21,14 @@ import pytest
 from api.main import create_app
 from stations.settings import TileSettings
 from stations.visits.campaigns import PrizeSpec
-from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
+from tests.browser.chromium import (
+    VIEWPORTS,
+    Watch,
+    check_screen,
+    chromium,
+    open_page,
+    serve,
+)
 from tests.factories import (
     HUAIBEI_CENTRE,
     claim_at,
@@ -34,7 +41,6 @@ from tests.factories import (
 )
 
 LAT, LNG = HUAIBEI_CENTRE
-VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
 ADMIN, PASSWORD = "淮北管理员", "correct horse battery"
 EXPECTED = r"Failed to load resource: the server responded with a status of 401"
 TRADES = ["courier", "food_delivery", "sanitation", "ride_hailing", "truck_driver"]
@@ -92,19 +98,6 @@ async def service(world, settings):
         yield url
 
 
-async def open_page(browser, base, watch, viewport):
-    context = await browser.new_context(
-        viewport=VIEWPORTS[viewport],
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        service_workers="block",
-        accept_downloads=True,
-    )
-    page = watch_page(await context.new_page(), watch)
-    await gate(page, base + "/", watch)
-    return context, page
-
-
 async def screen_ok(page) -> None:
     await check_screen(page)
     text = await page.locator("body").inner_text()
@@ -124,7 +117,7 @@ async def test_an_administrator_reads_the_campaign_dashboard_and_downloads_it(
         world.lake["id"],
     )
     watch = Watch()
-    context, page = await open_page(browser, service, watch, viewport)
+    context, page = await open_page(browser, service, watch, viewport, accept_downloads=True)
     await page.goto(service + "/staff/")
     await page.get_by_label("账号名").fill(ADMIN)
     await page.get_by_label("密码", exact=True).fill(PASSWORD)
@@ -223,7 +216,7 @@ async def test_an_administrator_uploads_an_xlsx_station_file_and_confirms_it(
     station_workbook(path)
     before = await conn.fetchval("SELECT count(*) FROM stations")
     watch = Watch()
-    context, page = await open_page(browser, service, watch, viewport)
+    context, page = await open_page(browser, service, watch, viewport, accept_downloads=True)
     await page.goto(service + "/staff/#/admin")
     await page.get_by_label("账号名").fill(ADMIN)
     await page.get_by_label("密码", exact=True).fill(PASSWORD)
@@ -285,7 +278,7 @@ async def test_an_administrator_creates_and_edits_a_campaign(
 ):
     shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
     watch = Watch()
-    context, page = await open_page(browser, service, watch, viewport)
+    context, page = await open_page(browser, service, watch, viewport, accept_downloads=True)
     await page.goto(service + "/staff/#/admin/campaigns")
     await page.get_by_label("账号名").fill(ADMIN)
     await page.get_by_label("密码", exact=True).fill(PASSWORD)
@@ -379,7 +372,7 @@ async def test_an_administrator_creates_an_account_with_a_password_link_and_disa
     shot = lambda step: str(artifacts_dir / f"console-admin-{viewport}-{step}.png")  # noqa: E731
     await create_staff(conn, role="planner", branch="3406", name="淮北规划")
     watch = Watch()
-    context, page = await open_page(browser, service, watch, viewport)
+    context, page = await open_page(browser, service, watch, viewport, accept_downloads=True)
     page.on("dialog", lambda dialog: dialog.accept())
     await page.goto(service + "/staff/#/admin")
     await page.get_by_label("账号名").fill(ADMIN)
@@ -415,7 +408,7 @@ async def test_an_administrator_creates_an_account_with_a_password_link_and_disa
     await page.screenshot(path=shot("10-accounts"), full_page=True)
 
     # The link sets the new operator's password (in a fresh window: no session).
-    other, fresh = await open_page(browser, service, watch, viewport)
+    other, fresh = await open_page(browser, service, watch, viewport, accept_downloads=True)
     await fresh.goto(url)
     await fresh.get_by_label("新密码", exact=True).fill("nanhu water 2026")
     await fresh.get_by_label("再输入一次新密码").fill("nanhu water 2026")

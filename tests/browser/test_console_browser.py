@@ -28,12 +28,12 @@ from stations.settings import TileSettings
 from stations.visits import claims, qr
 from tests.browser.chromium import (
     CHROMIUM_ARGS,
+    VIEWPORTS,
     Watch,
     check_screen,
     chromium,
-    gate,
+    open_page,
     serve,
-    watch_page,
 )
 from tests.factories import (
     HUAIBEI_CENTRE,
@@ -48,7 +48,6 @@ from tests.factories import (
 )
 
 LAT, LNG = HUAIBEI_CENTRE
-VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
 FIRST_LOAD_BUDGET = 400_000  # bytes on the wire, the map library included (issue 17)
 OPERATOR, PASSWORD = "人民路派水点", "correct horse battery"
 MEMBER_NO, PHONE = "HB900007", "13900000007"
@@ -84,19 +83,6 @@ async def service(world, settings):
     no_tiles = settings.model_copy(update={"tiles": TileSettings(url=None)})
     async with serve(create_app(no_tiles)) as url:
         yield url
-
-
-async def open_page(browser, base: str, watch: Watch, viewport: str, **options):
-    context = await browser.new_context(
-        viewport=VIEWPORTS[viewport],
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        service_workers="block",
-        **options,
-    )
-    page = watch_page(await context.new_page(), watch)
-    await gate(page, base + "/", watch)
-    return context, page
 
 
 async def sign_in(page) -> None:

@@ -9,9 +9,7 @@ the browser reports no error and no blocked request. Screenshots at 360×740 and
 from __future__ import annotations
 
 from api.main import create_app
-from tests.browser.chromium import Watch, chromium, gate, serve, watch_page
-
-VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
+from tests.browser.chromium import VIEWPORTS, Watch, chromium, gate, serve, watch_page
 
 
 async def test_docs_render_offline_under_their_csp(settings, conn, artifacts_dir):

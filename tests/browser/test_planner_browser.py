@@ -13,8 +13,8 @@ import pytest
 
 from api.main import create_app
 from stations.settings import TileSettings
-from tests.browser.chromium import Watch, chromium, gate, serve, watch_page
-from tests.browser.test_console_browser import VIEWPORTS, screen_ok
+from tests.browser.chromium import VIEWPORTS, Watch, chromium, gate, serve, watch_page
+from tests.browser.test_console_browser import screen_ok
 from tests.factories import create_branches, create_staff, staff_session
 from tests.fixtures.coverage.demo_city import build_demo_city
 

@@ -17,7 +17,14 @@ import pytest
 from api.main import create_app
 from stations.settings import TileSettings
 from stations.visits import presence, qr
-from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
+from tests.browser.chromium import (
+    VIEWPORTS,
+    Watch,
+    check_screen,
+    chromium,
+    open_page,
+    serve,
+)
 from tests.factories import (
     HUAIBEI_CENTRE,
     create_campaign,
@@ -31,7 +38,6 @@ from tests.factories import (
 LAT, LNG = HUAIBEI_CENTRE
 OPERATOR, PASSWORD = "人民路派水点", "correct horse battery"
 MEMBER_NO, PHONE = "HB900031", "13900000031"
-VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
 # The refusal the rider flow provokes on purpose (no code where the campaign needs one).
 REFUSED = r"Failed to load resource: the server responded with a status of 4(01|03)"
 
@@ -61,19 +67,6 @@ async def service(world, settings):
         yield url
 
 
-async def new_page(browser, base: str, watch: Watch, viewport: str, **options):
-    context = await browser.new_context(
-        viewport=VIEWPORTS[viewport],
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        service_workers="block",
-        **options,
-    )
-    page = watch_page(await context.new_page(), watch)
-    await gate(page, base + "/", watch)
-    return context, page
-
-
 def accepted_codes(station, settings) -> set[str]:
     """The codes the service accepts now (a step may change during the test)."""
     now = presence.clock()
@@ -88,7 +81,7 @@ async def test_the_presence_screen_shows_the_code_and_its_qr_and_refreshes(
     browser, service, world, settings, artifacts_dir, viewport
 ):
     watch = Watch()
-    context, page = await new_page(browser, service, watch, viewport)
+    context, page = await open_page(browser, service, watch, viewport)
     # The first answer says the step ends in a second: the screen must ask again then.
     asked: list[str] = []
 
@@ -160,7 +153,7 @@ async def test_a_rider_claims_with_the_code_from_the_screen(
     browser, service, world, conn, settings, artifacts_dir
 ):
     watch = Watch()
-    context, page = await new_page(
+    context, page = await open_page(
         browser,
         service,
         watch,

@@ -11,13 +11,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.chromium import Watch, check_screen
+from tests.browser.chromium import VIEWPORTS, Watch, check_screen
 from tests.browser.conftest import MEMBER_NO
 from tests.browser.test_rider_browser import new_page, sign_in
 from tests.factories import HUAIBEI_CENTRE
 
 LAT, LNG = HUAIBEI_CENTRE
-VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1366, "height": 768}}
 # Chromium logs each refused sign-in (401, 429) as a console error.
 EXPECTED = r"Failed to load resource: the server responded with a status of 4(01|29)"
 
