@@ -27,11 +27,15 @@ def up() -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the project-local cluster cleanly."""
+    """Stop the project-local cluster cleanly, and the replicas streaming from it."""
     db = get_settings().db
     if not db.embedded:
         embedded.say("DATABASE_URL is set: there is no project-local cluster to stop")
         return
+    # A standby of a stopped primary serves nothing; leave no server behind (CI stops
+    # the cluster this way, and the tests' replica would otherwise outlive the run).
+    for standby in dbreplica.replicas_beside(db):
+        dbreplica.stop(db, standby)
     embedded.stop(db)
 
 

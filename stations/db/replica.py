@@ -147,6 +147,17 @@ def stop(db: DatabaseSettings, data_dir: Path | None = None) -> bool:
     return embedded.stop(replica_settings(db, data_dir))
 
 
+def replicas_beside(db: DatabaseSettings) -> list[Path]:
+    """The standbys cloned from ``db``'s cluster beside it (``<name>-…``: the project's
+    replica, the tests' one), each a data directory with PostgreSQL's standby signal."""
+    root = db.data_dir.absolute()
+    return sorted(
+        found
+        for found in root.parent.glob(root.name + "-*")
+        if (embedded.Layout(found).pgdata / "standby.signal").exists()
+    )
+
+
 async def remove(db: DatabaseSettings, data_dir: Path | None = None) -> None:
     """Stop the replica, delete its data directory and drop its slot on the primary."""
     rdb = replica_settings(db, data_dir)

@@ -422,6 +422,14 @@ async def test_stations_db_replica_up_status_down_on_a_fresh_cluster(settings):
         status = json.loads(out)
         assert status["running"] and status["in_recovery"] and status["url"] == url
         assert status["streaming"] == "streaming"
+        # `stations db down` stops the replica with its primary: no server left behind.
+        code, _, err = await run_cli(own, "db", "down")
+        assert code == 0, err
+        standby_layout = embedded.layout(replica.replica_settings(db))
+        assert embedded.running_pid(standby_layout) is None
+        assert embedded.running_pid(embedded.layout(db)) is None
+        code, _, err = await run_cli(own, "db", "up")
+        assert code == 0, err
         code, _, err = await run_cli(own, "db", "replica", "down", "--remove")
         assert code == 0, err
         assert not (where / "pg-replica").exists()
