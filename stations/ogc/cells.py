@@ -227,7 +227,7 @@ def cell_page(result: CoverageResult, collection: CellCollection, query: CellQue
 
 def one_cell(result: CoverageResult, collection: CellCollection, cell_id: str, crs) -> dict:
     """One cell of the collection, or 404 (``cell_id`` as the features name it)."""
-    wanted = parse_cell_id(cell_id, field="featureId") if _CELL_ID.fullmatch(cell_id) else None
+    wanted = int(cell_id, 16) if _CELL_ID.fullmatch(cell_id) else None
     index = _selected(result, collection, None)
     if wanted is not None and result.cells is not None:
         ids = result.cells.cells[index]

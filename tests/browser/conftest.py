@@ -1,7 +1,6 @@
-"""The rider page's world for the browser tests: Chromium, a few stations around the
-rider with a campaign and stock, a member, and the app under uvicorn.
-
-Shared by ``test_rider_browser.py`` and ``test_rider_search.py``.
+"""The browser tests' Chromium (one per test module, for every file here), and the
+rider page's world: a few stations around the rider with a campaign and stock, a
+member, and the app under uvicorn (``test_rider_browser.py``, ``test_rider_search.py``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from api.main import create_app
 from stations.settings import TileSettings
 from stations.visits import qr
-from tests.browser.chromium import VIEWPORTS, Watch, chromium, gate, serve, watch_page
+from tests.browser.chromium import VIEWPORTS, Watch, gate, serve, watch_page
 from tests.browser.test_console_browser import screen_ok
 from tests.factories import (
     HUAIBEI_CENTRE,
@@ -33,12 +33,6 @@ ADMIN, PASSWORD = "淮北管理员", "admin password 1"
 PHONE = "13912340001"
 # 4xx the flows provoke: no console session yet; the rider's claim before sign-in.
 EXPECTED = r"Failed to load resource: the server responded with a status of 40[13]"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from tests.browser.chromium import (
     VIEWPORTS,
     Watch,
     check_screen,
-    chromium,
     open_page,
     serve,
 )
@@ -44,12 +43,6 @@ LAT, LNG = HUAIBEI_CENTRE
 ADMIN, PASSWORD = "淮北管理员", "correct horse battery"
 EXPECTED = r"Failed to load resource: the server responded with a status of 401"
 TRADES = ["courier", "food_delivery", "sanitation", "ride_hailing", "truck_driver"]
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

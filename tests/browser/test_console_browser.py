@@ -31,7 +31,6 @@ from tests.browser.chromium import (
     VIEWPORTS,
     Watch,
     check_screen,
-    chromium,
     open_page,
     serve,
 )
@@ -54,12 +53,6 @@ MEMBER_NO, PHONE = "HB900007", "13900000007"
 # Chromium logs every 4xx answer as a console error; these are the ones the flows
 # provoke on purpose (no session yet, a wrong hours expression, an expired session).
 EXPECTED = r"Failed to load resource: the server responded with a status of 4(01|22)"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from api.main import create_app
 from stations.demo.load import load_demo
 from stations.demo.national import generate_national
 from stations.settings import TileSettings
-from tests.browser.chromium import Watch, check_screen, chromium, gate, serve, watch_page
+from tests.browser.chromium import Watch, check_screen, gate, serve, watch_page
 from tests.browser.test_rider_browser import FIRST_LOAD_BUDGET, first_load_bytes, new_page
 from tests.factories import create_staff
 
@@ -46,12 +46,6 @@ def record_tiles(page) -> list[tuple[str, int]]:
     answered: list[tuple[str, int]] = []
     page.on("response", lambda r: answered.append((r.url, r.status)) if TILES in r.url else None)
     return answered
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,17 +11,11 @@ import pytest
 
 from api.main import create_app
 from stations.settings import TileSettings
-from tests.browser.chromium import VIEWPORTS, Watch, check_screen, chromium, gate, serve, watch_page
+from tests.browser.chromium import VIEWPORTS, Watch, check_screen, gate, serve, watch_page
 from tests.factories import HUAIBEI_CENTRE, create_staff, create_station
 from tests.fixtures.coverage.demo_city import build_demo_city
 
 LAT, LNG = HUAIBEI_CENTRE
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

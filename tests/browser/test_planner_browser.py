@@ -13,7 +13,7 @@ import pytest
 
 from api.main import create_app
 from stations.settings import TileSettings
-from tests.browser.chromium import VIEWPORTS, Watch, chromium, gate, serve, watch_page
+from tests.browser.chromium import VIEWPORTS, Watch, gate, serve, watch_page
 from tests.browser.test_console_browser import screen_ok
 from tests.factories import create_branches, create_staff, staff_session
 from tests.fixtures.coverage.demo_city import build_demo_city
@@ -21,12 +21,6 @@ from tests.fixtures.coverage.demo_city import build_demo_city
 PLANNER, PASSWORD = "淮北规划", "planner password 1"
 CODES = {"相山区": "340603", "杜集区": "340602", "烈山区": "340604"}
 EXPECTED = r"Failed to load resource: the server responded with a status of 401"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.browser.chromium import (
     VIEWPORTS,
     Watch,
     check_screen,
-    chromium,
     open_page,
     serve,
 )
@@ -40,12 +39,6 @@ OPERATOR, PASSWORD = "人民路派水点", "correct horse battery"
 MEMBER_NO, PHONE = "HB900031", "13900000031"
 # The refusal the rider flow provokes on purpose (no code where the campaign needs one).
 REFUSED = r"Failed to load resource: the server responded with a status of 4(01|03)"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with chromium() as running:
-        yield running
 
 
 @pytest.fixture
