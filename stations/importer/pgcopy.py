@@ -40,6 +40,14 @@ class Column:
     var: pa.Array | None = None
     null: np.ndarray | None = None
 
+    def take(self, positions: np.ndarray) -> Column:
+        """The rows at ``positions`` (in that order)."""
+        return Column(
+            fixed=None if self.fixed is None else self.fixed[positions],
+            var=None if self.var is None else self.var.take(pa.array(positions)),
+            null=None if self.null is None else self.null[positions],
+        )
+
 
 def int4(values: np.ndarray, null: np.ndarray | None = None) -> Column:
     return Column(fixed=np.asarray(values).astype(">i4"), null=null)
@@ -76,6 +84,27 @@ def timestamptz(values: Sequence[datetime | None]) -> Column:
             delta = value - _PG_EPOCH
             micros[i] = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return Column(fixed=micros.astype(">i8"), null=null)
+
+
+def repeated_text(value: str, n: int) -> Column:
+    """The same text in each of ``n`` rows."""
+    return text(pa.repeat(pa.scalar(value.encode(), pa.large_binary()), n))
+
+
+_EWKB_POINT_SRID = np.frombuffer(
+    b"\x01" + (0x20000001).to_bytes(4, "little") + (4326).to_bytes(4, "little"), dtype=np.uint8
+)
+
+
+def geography_points(lat: np.ndarray, lng: np.ndarray) -> Column:
+    """WGS84 points as ``geography`` values: PostGIS reads its binary COPY input as
+    EWKB (little-endian point with SRID 4326: 25 bytes, x = longitude)."""
+    n = len(lat)
+    block = np.empty((n, 25), dtype=np.uint8)
+    block[:, :9] = _EWKB_POINT_SRID
+    block[:, 9:17] = np.ascontiguousarray(lng, dtype="<f8").view(np.uint8).reshape(n, 8)
+    block[:, 17:] = np.ascontiguousarray(lat, dtype="<f8").view(np.uint8).reshape(n, 8)
+    return Column(var=_fixed_binary(block))
 
 
 def text_array_wire(items: Sequence[str]) -> bytes:
@@ -166,3 +195,17 @@ def encode(columns: Sequence[Column], n: int) -> bytes:
     body = rows.buffers()[2]
     start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
     return HEADER + memoryview(body)[start:end].tobytes() + TRAILER
+
+
+class Reader:
+    """A file-like view of COPY data for asyncpg's ``copy_to_table`` (which reads it in
+    pieces)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.view = memoryview(data)
+        self.at = 0
+
+    def read(self, size: int) -> bytes:
+        piece = self.view[self.at : self.at + size]
+        self.at += len(piece)
+        return bytes(piece)

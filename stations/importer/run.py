@@ -14,8 +14,8 @@ A frame (or a stream of chunks of one file) goes through:
 
 All of it runs in one transaction: every good row lands or none does, and bad rows
 never land. An import that adds many stations takes the bulk path
-(:mod:`stations.importer.bulk`): new stations are inserted chunk by chunk as they are
-staged, and the search indexes are built again after the commit.
+(:mod:`stations.importer.bulk`): new stations are COPYed straight into the catalog
+chunk by chunk, and the search indexes are built again after the commit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from stations.geo import crs as crsmod
 from stations.geo.region import Region
 from stations.importer import bulk, pgcopy
 from stations.importer.duplicates import find_near_duplicates
-from stations.importer.prepare import Options, Progress, check_options, prepare
+from stations.importer.prepare import Options, Prepared, Progress, check_options, prepare
 from stations.importer.report import ImportReport
 from stations.sql import load
 
@@ -100,8 +100,6 @@ class ImportRun:
                     with suppress(Exception):
                         await self._copied()
                     raise
-                with self._timed(self._staging_stage):
-                    await self._copied()
                 await self.finish()
                 if self.options.dry_run:
                     raise _RollBack
@@ -145,33 +143,49 @@ class ImportRun:
         self.good_lng.append(prepared.good_lng)
         self.good_name.append(prepared.good_name)
         if len(prepared.good_row):
+            with self._timed("encode rows"):
+                chunk = await asyncio.to_thread(self._encode, prepared)
             with self._timed(self._staging_stage):
                 await self._copied()
-                data = pgcopy.encode(prepared.staged, len(prepared.good_row))
-                skip = (
-                    self.bulk.repeats(prepared.ids_row, prepared.ids, prepared.good_row)
-                    if self.bulk
-                    else []
-                )
-                self.copying = asyncio.ensure_future(self._stage(data, frame.index, skip))
+                self.copying = asyncio.ensure_future(self._stage(chunk))
         if self.progress is not None:
             self.progress("rows", self.report.read, self.total_rows)
 
     @property
     def _staging_stage(self) -> str:
-        return "copy to staging, insert new stations" if self.bulk else "copy to staging"
+        return "copy new stations, stage the others" if self.bulk else "copy to staging"
 
-    async def _stage(self, data: bytes, rows: pd.Index, skip: list[int]) -> None:
-        """COPY a chunk's good rows into the staging table; on the bulk path, insert its
-        new stations right after (the server inserts while the next chunk is checked)."""
-        await self.conn.copy_to_table(
-            "import_rows",
-            source=_Reader(data),
-            columns=list(fields.STAGED_COLUMNS),
-            format="binary",
+    def _encode(self, prepared: Prepared) -> bulk.Chunk:
+        """A chunk's good rows as COPY streams: all staged, or on the bulk path the new
+        stations apart (:meth:`stations.importer.bulk.BulkInsert.encode`)."""
+        if self.bulk is None:
+            return bulk.Chunk(
+                staged=pgcopy.encode(prepared.staged, len(prepared.good_row)),
+                stations=None,
+                history=None,
+            )
+        return self.bulk.encode(
+            prepared.staged,
+            rows=prepared.good_row,
+            lat=prepared.good_lat,
+            lng=prepared.good_lng,
+            ids_row=prepared.ids_row,
+            ids=prepared.ids,
         )
+
+    async def _stage(self, chunk: bulk.Chunk) -> None:
+        """COPY a chunk's rows to stage into the staging table and, on the bulk path, its
+        new stations into the catalog (the server stores them while the next chunk is
+        checked)."""
+        if chunk.staged is not None:
+            await self.conn.copy_to_table(
+                "import_rows",
+                source=pgcopy.Reader(chunk.staged),
+                columns=list(fields.STAGED_COLUMNS),
+                format="binary",
+            )
         if self.bulk is not None:
-            await self.bulk.insert_chunk(int(rows.min()), int(rows.max()), skip)
+            await self.bulk.copy(chunk)
 
     async def _copied(self) -> None:
         """Wait for the COPY still running, if any: the connection serves one operation
@@ -207,11 +221,24 @@ class ImportRun:
             pa.concat_arrays(self.good_name) if self.good_name else pa.array([], pa.large_string())
         )
         with self._timed("whole-file checks"):
-            rejected = self._duplicate_ids()
-            keep = ~np.isin(rows, rejected) if len(rejected) else np.ones(len(rows), dtype=bool)
-            near = await self._near_duplicates(
-                rows[keep], lat[keep], lng[keep], names.filter(pa.array(keep))
-            )
+            # Python's share while the server may still be storing the last chunk
+            rejected = await asyncio.to_thread(self._duplicate_ids)
+        with self._timed(self._staging_stage):
+            await self._copied()
+        keep = ~np.isin(rows, rejected) if len(rejected) else np.ones(len(rows), dtype=bool)
+        rows, lat, lng, names = rows[keep], lat[keep], lng[keep], names.filter(pa.array(keep))
+        catalog = await self._catalog_neighbours(lat, lng)
+        checking = asyncio.ensure_future(
+            asyncio.to_thread(self._near_duplicates, rows, lat, lng, names, catalog)
+        )
+        try:
+            if self.bulk is not None:
+                # the server checks every row for the unique constraints meanwhile
+                await self.bulk.constraints_back(self._timed)
+        finally:
+            with self._timed("whole-file checks"):
+                near = await checking
+        with self._timed("whole-file checks"):
             if self.bulk is not None:
                 await self.bulk.remove(near)  # inserted already; duplicates never were
             rejected = np.concatenate([rejected, near])
@@ -258,14 +285,13 @@ class ImportRun:
         )
         return row_sorted[later]
 
-    async def _near_duplicates(
-        self, rows: np.ndarray, lat: np.ndarray, lng: np.ndarray, names: pa.Array
-    ) -> np.ndarray:
-        """Rows within NEAR_DUPLICATE_METRES of an earlier row or a station, same name."""
-        if len(rows) == 0:
-            return np.array([], dtype=np.int64)
+    async def _catalog_neighbours(self, lat: np.ndarray, lng: np.ndarray) -> list[asyncpg.Record]:
+        """Stations of the catalog (before the import, not rewritten by it) around the
+        file's rows: the near-duplicate check compares rows with them too."""
+        if len(lat) == 0:
+            return []
         margin = 0.001  # degrees: ~100 m, more than any near-duplicate distance
-        catalog = await self.conn.fetch(
+        return await self.conn.fetch(
             SQL.catalog_neighbours,
             self.options.source,
             float(lng.min()),
@@ -275,6 +301,18 @@ class ImportRun:
             margin,
             self.bulk.last_id if self.bulk else bulk.NO_LIMIT,
         )
+
+    def _near_duplicates(
+        self,
+        rows: np.ndarray,
+        lat: np.ndarray,
+        lng: np.ndarray,
+        names: pa.Array,
+        catalog: list[asyncpg.Record],
+    ) -> np.ndarray:
+        """Rows within NEAR_DUPLICATE_METRES of an earlier row or a station, same name."""
+        if len(rows) == 0:
+            return np.array([], dtype=np.int64)
         found = find_near_duplicates(rows, lat, lng, names, catalog)
         if not found:
             return np.array([], dtype=np.int64)
@@ -306,18 +344,22 @@ class ImportRun:
         source = self.options.source
         with self._timed("plan (compare with the catalog)"):
             await self.conn.execute(SQL.drop_changes_table)
+            before = self.bulk.last_id if self.bulk else bulk.NO_LIMIT
             if self.bulk is not None and self.bulk.existing == 0:
-                # a source's first load: nothing to compare (nor a unique index to do it)
-                plan = await self.conn.fetchrow(SQL.count_fresh_plan)
-                await self.conn.execute(SQL.plan_updates, source, [], self.bulk.last_id, False)
+                # a source's first load: nothing staged, nothing to compare
+                plan = {"new": 0, "existing": 0}
+                await self.conn.execute(SQL.plan_updates, source, [], before, False)
             else:
                 await self.conn.execute(SQL.analyze_rows)
-                before = self.bulk.last_id if self.bulk else bulk.NO_LIMIT
-                plan = await self.conn.fetchrow(SQL.count_plan, source, before)
+                plan = dict(await self.conn.fetchrow(SQL.count_plan, source, before))
                 await self.conn.execute(
                     SQL.plan_updates, source, sorted(self.provided), before, True
                 )
-            changes = await self.conn.fetchval(SQL.count_changes)
+            if self.bulk is not None:
+                if plan["new"]:
+                    raise RuntimeError("a bulk import staged rows of stations it did not have")
+                plan["new"] = self.bulk.inserted - self.bulk.removed
+        changes = await self.conn.fetchval(SQL.count_changes)
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)
         if not self.options.dry_run:
@@ -335,10 +377,10 @@ class ImportRun:
             self.progress("write", plan["new"] + changes, plan["new"] + changes)
 
     async def _insert_new(self, new: int) -> int:
-        """Insert the new stations (the bulk path has done so chunk by chunk: it writes
-        their history and adds its unique constraints back)."""
+        """Insert the new stations (the bulk path has COPYed them chunk by chunk: it adds
+        its unique constraints back)."""
         if self.bulk is not None:
-            created = await self.bulk.finish(self._timed)
+            created = await self.bulk.finish()
             self.report.notes.append(self.bulk.note(new, self.options.index_builds))
             return created
         await self.conn.execute(SQL.raise_work_mem)
@@ -366,19 +408,6 @@ class ImportRun:
 
 class _RollBack(Exception):
     """Leaves the import's transaction without committing (a dry run)."""
-
-
-class _Reader:
-    """A file-like view of COPY data for asyncpg (which reads it in pieces)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.view = memoryview(data)
-        self.at = 0
-
-    def read(self, size: int) -> bytes:
-        piece = self.view[self.at : self.at + size]
-        self.at += len(piece)
-        return bytes(piece)
 
 
 async def import_frame(

@@ -35,10 +35,6 @@ WHERE s.geom && ST_MakeEnvelope($2::float8 - $6::float8, $3::float8 - $6::float8
                                  $4::float8 + $6::float8, $5::float8 + $6::float8, 4326)::geography
   AND r.row_no IS NULL AND s.id <= $7
 
--- name: count_fresh_plan
--- The plan of a bulk import into a source that had no stations: every row is new.
-SELECT count(*) AS new, 0::bigint AS existing FROM import_rows
-
 -- name: count_plan
 -- How many rows are new and how many match a station of the same source that was in
 -- the catalog before the import ($2: the largest id then; a bulk import has already
@@ -63,39 +59,41 @@ FROM (SELECT nextval('stations_id_seq') AS id, n.*
                         WHERE s.source = $1 AND s.source_id = n.source_id)
       ORDER BY n.h3_r11) r
 
--- name: index_rows_table
--- A bulk import inserts each chunk's rows as soon as they are staged: find them by number.
-CREATE INDEX ON import_rows (row_no)
-
--- name: create_existing_table
--- The source ids of the source's stations before a bulk import, kept while its unique
--- constraint is away: new rows are the ones not in here.
-CREATE TEMP TABLE import_existing ON COMMIT DROP AS
+-- name: source_ids
+-- The source ids of the source's stations before a bulk import: its rows with these ids
+-- are staged and compared, the others are new.
 SELECT source_id FROM stations WHERE source = $1
 
--- name: insert_new_chunk
--- A bulk import's new stations from rows $2..$3 of the file, as soon as they are staged
--- (while the next chunk is checked), less $4 (rows repeating an earlier row's source
--- id; the first row wins) and rows of stations the source had (import_existing); ids,
--- codes and the H3 order as in insert_new_stations.
-INSERT INTO stations (id, code, {{fields}}, source, source_id, original_position,
-                      geom, h3_r7, h3_r9, h3_r11)
-SELECT r.id, station_code(r.id), {{fields r}}, $1, r.source_id, r.original_position,
-       ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326)::geography, r.h3_r7, r.h3_r9, r.h3_r11
-FROM (SELECT nextval('stations_id_seq') AS id, n.*
-      FROM import_rows n
-      WHERE n.row_no BETWEEN $2 AND $3 AND n.row_no <> ALL($4::integer[])
-        AND NOT EXISTS (SELECT 1 FROM import_existing e WHERE e.source_id = n.source_id)
-      ORDER BY n.h3_r11) r
+-- name: id_block_start
+-- Under the bulk path's exclusive lock no other session adds stations: every station
+-- with an id above last_id is one this import writes, numbered from next_id on (past
+-- the catalog's largest id and past every id the sequence has given out). The writer
+-- named in their history, asked once (the trigger asks once per statement).
+SELECT coalesce(max(s.id), 0) AS last_id,
+       greatest(coalesce(max(s.id), 0),
+                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+                 FROM stations_id_seq)) + 1 AS next_id,
+       station_actor() AS actor,
+       nullif(current_setting('stations.reason', true), '') AS reason
+FROM stations s
 
--- name: delete_rejected_new
+-- name: id_block_end
+-- The id sequence goes on after the last id a bulk import drew ($1).
+SELECT setval('stations_id_seq', $1::bigint)
+
+-- name: delete_new_stations
 -- Stations a bulk import inserted from rows the whole-file checks then refused
--- (near-duplicates): bad rows never land. Their history is not written yet (the
--- 'create' rows come at the end), and no 'delete' rows are: the trigger is paused.
-DELETE FROM stations s
-USING import_rows r
-WHERE r.row_no = ANY($2::integer[]) AND s.source = $1 AND s.source_id = r.source_id
-  AND s.id > $3
+-- (near-duplicates): bad rows never land. No 'delete' history: the trigger is paused.
+DELETE FROM stations WHERE id = ANY($1::bigint[])
+
+-- name: delete_new_history
+-- ... and the 'create' history the import wrote for them.
+DELETE FROM station_history WHERE station_id = ANY($1::bigint[]) AND action = 'create'
+
+-- name: notify_new
+-- The notice stations_history_insert sends for an insert: the in-process indexes of
+-- every worker reload what a bulk import added ($1: up to 501 of its ids).
+SELECT notify_stations_changed($1::bigint[])
 
 -- name: pause_delete_history
 ALTER TABLE stations DISABLE TRIGGER stations_history_delete
@@ -147,42 +145,19 @@ FROM import_changes c
 WHERE s.id = c.id
 
 -- name: raise_work_mem
--- The import sorts its rows by H3 cell before inserting; let that sort stay in memory
--- (a million staged rows take about 400 MB: 256 MB sorted them on disk, 3 s slower).
--- No JIT: compiling each chunk's insert cost more than it saved.
+-- insert_new_stations sorts its rows by H3 cell; let that sort stay in memory (a million
+-- staged rows take about 400 MB: 256 MB sorted them on disk, 3 s slower). No JIT:
+-- compiling the import's statements cost more than it saved.
 SELECT set_config('work_mem', '1GB', true), set_config('jit', 'off', true)
 
--- name: last_station_id
--- Under the bulk path's exclusive lock no other session adds stations: every station
--- with a larger id is one the import's insert wrote.
-SELECT coalesce(max(id), 0) FROM stations
-
 -- name: pause_create_history
--- A bulk insert writes its 'create' history rows itself (write_create_history): the
+-- A bulk import COPYes its 'create' history rows itself (stations.importer.bulk): the
 -- trigger would first copy every inserted row into its transition table, which took
 -- longer than the insert's own work. Inside the import's transaction, under its lock.
 ALTER TABLE stations DISABLE TRIGGER stations_history_insert
 
 -- name: resume_create_history
 ALTER TABLE stations ENABLE TRIGGER stations_history_insert
-
--- name: write_create_history
--- The rows the trigger stations_history_insert (stations/sql/functions/catalog.sql)
--- writes for an insert, for the stations with ids above $1, and its notification. The
--- writer is the same for every row: asked once.
-WITH writer AS MATERIALIZED (
-    SELECT station_actor() AS actor, nullif(current_setting('stations.reason', true), '') AS reason
-), written AS (
-    INSERT INTO station_history (station_id, action, actor, reason)
-    SELECT s.id, 'create', w.actor, w.reason
-    FROM stations s CROSS JOIN writer w
-    WHERE s.id > $1
-    ORDER BY s.id
-    RETURNING station_id
-)
-SELECT notify_stations_changed(
-    coalesce((SELECT array_agg(station_id) FROM (SELECT station_id FROM written LIMIT 501) w),
-             '{}'))
 
 -- name: catalog_size
 SELECT count(*) FROM stations
