@@ -234,13 +234,13 @@ class BulkInsert:
             return
         status = await self.conn.copy_to_table(
             "stations",
-            source=pgcopy.Reader(chunk.stations),
+            source=pgcopy.source(chunk.stations),
             columns=STATION_COLUMNS,
             format="binary",
         )
         await self.conn.copy_to_table(
             "station_history",
-            source=pgcopy.Reader(chunk.history),
+            source=pgcopy.source(chunk.history),
             columns=HISTORY_COLUMNS,
             format="binary",
         )

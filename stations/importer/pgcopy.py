@@ -1,11 +1,12 @@
-"""PostgreSQL's binary COPY format, encoded a column at a time (numpy and Arrow).
+"""PostgreSQL's binary COPY format, built a column at a time (numpy and Arrow).
 
 asyncpg's ``copy_records_to_table`` encodes row by row: building a million Python
-tuples and encoding them takes seconds. Here each column becomes an Arrow array of
-per-row wire fields (a 4-byte length, then the value's bytes) built with numpy, and
-Arrow joins the columns row by row; the joined array's data buffer *is* the COPY
-stream. A million staging rows encode in a fraction of a second, and the server parses
-no numbers. The result goes to ``copy_to_table(..., format="binary")``.
+tuples and encoding them takes seconds. Here each column is a numpy array of fixed-width
+values or an Arrow array of variable-length values already in PostgreSQL's wire form
+(UTF-8 text; jsonb, text arrays and geographies as their binary input expects them), and
+pgpq (Rust, over Arrow) writes the rows of the COPY stream: a length before each value,
+a count before each row. The server parses no numbers. The result goes to
+``copy_to_table(..., format="binary")``.
 
 Format: https://www.postgresql.org/docs/current/sql-copy.html (Binary Format).
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import pgpq
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -133,79 +135,41 @@ def _fixed_binary(block: np.ndarray) -> pa.Array:
     return array.cast(pa.large_binary())
 
 
-def _be_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
-    n = len(values)
-    return np.ascontiguousarray(values.astype(dtype)).view(np.uint8).reshape(n, -1)
-
-
-def _fixed_fields(columns: Sequence[Column], n: int) -> pa.Array:
-    """Adjacent fixed-width columns without NULLs as one block of wire fields per row."""
-    widths = [4 + c.fixed.dtype.itemsize for c in columns]  # type: ignore[union-attr]
-    block = np.empty((n, sum(widths)), dtype=np.uint8)
-    at = 0
-    for column, width in zip(columns, widths, strict=True):
-        assert column.fixed is not None
-        block[:, at : at + 4] = np.frombuffer((width - 4).to_bytes(4, "big"), dtype=np.uint8)
-        block[:, at + 4 : at + width] = column.fixed.view(np.uint8).reshape(n, width - 4)
-        at += width
-    return _fixed_binary(block)
-
-
-def _nullable_fields(column: Column, n: int) -> list[pa.Array]:
-    """A column with NULLs (or of variable length): a length prefix array and the data."""
+def _arrow(column: Column) -> pa.Array:
+    """A column as the Arrow array pgpq writes: fixed-width values in native order (the
+    wire's bytes, big-endian, are the same), variable-length ones as raw bytes."""
+    null = column.null
     if column.fixed is not None:
-        width = column.fixed.dtype.itemsize
-        null = column.null if column.null is not None else np.zeros(n, dtype=bool)
-        lengths = np.where(null, -1, width)
-        data = _fixed_binary(column.fixed.view(np.uint8).reshape(n, width))
+        values = column.fixed
+        if values.dtype == np.uint8:
+            values = values.astype(bool)
+        else:
+            values = values.astype(values.dtype.newbyteorder("="))
+        return pa.array(values, mask=null if null is not None and null.any() else None)
+    assert column.var is not None
+    data = column.var
+    if null is not None and null.any():
         data = pc.if_else(pa.array(null), pa.scalar(None, pa.large_binary()), data)
-    else:
-        assert column.var is not None
-        data = column.var
-        null = np.asarray(data.is_null(), dtype=bool)
-        if column.null is not None:
-            null |= column.null
-            data = pc.if_else(pa.array(null), pa.scalar(None, pa.large_binary()), data)
-        lengths = np.where(null, -1, np.asarray(pc.binary_length(data).fill_null(0)))
-    return [_fixed_binary(_be_bytes(lengths, ">i4")), data]
+    return data
 
 
 def encode(columns: Sequence[Column], n: int) -> bytes:
     """``n`` rows of ``columns`` as a complete binary COPY stream (header to trailer)."""
     if n == 0:
         return HEADER + TRAILER
-    parts: list[pa.Array] = []
-    run: list[Column] = []
-    count = np.full(n, len(columns), dtype=">i2").view(np.uint8).reshape(n, 2)
-    parts.append(_fixed_binary(count))
-    for column in columns:
-        if column.fixed is not None and (column.null is None or not column.null.any()):
-            run.append(column)
-            continue
-        if run:
-            parts.append(_fixed_fields(run, n))
-            run = []
-        parts += _nullable_fields(column, n)
-    if run:
-        parts.append(_fixed_fields(run, n))
-    rows = pc.binary_join_element_wise(
-        *parts, _EMPTY, null_handling="replace", null_replacement=b""
+    table = pa.Table.from_arrays(
+        [_arrow(c) for c in columns], names=[str(i) for i in range(len(columns))]
     )
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-    body = rows.buffers()[2]
-    start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
-    return HEADER + memoryview(body)[start:end].tobytes() + TRAILER
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
+    parts = [encoder.write_header()]
+    parts += [encoder.write_batch(batch) for batch in table.to_batches()]
+    parts.append(encoder.finish())
+    return b"".join(parts)
 
 
-class Reader:
-    """A file-like view of COPY data for asyncpg's ``copy_to_table`` (which reads it in
-    pieces)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.view = memoryview(data)
-        self.at = 0
-
-    def read(self, size: int) -> bytes:
-        piece = self.view[self.at : self.at + size]
-        self.at += len(piece)
-        return bytes(piece)
+def source(data: bytes) -> memoryview:
+    """COPY data as ``copy_to_table`` takes it in one piece: a buffer (asyncpg reads a
+    file-like source 512 kB at a time through the executor's threads, each read waiting
+    for the interpreter lock that the import's checking threads hold; bytes would be
+    taken for a path)."""
+    return memoryview(data)

@@ -180,7 +180,7 @@ class ImportRun:
         if chunk.staged is not None:
             await self.conn.copy_to_table(
                 "import_rows",
-                source=pgcopy.Reader(chunk.staged),
+                source=pgcopy.source(chunk.staged),
                 columns=list(fields.STAGED_COLUMNS),
                 format="binary",
             )
