@@ -12,6 +12,7 @@ import pytest
 
 from stations.importer import import_frame
 from tests.factories import create_station
+from tests.fixtures.search.app import eventually, running_app
 from tests.importer.test_import_writes import frame
 
 STATIONS = """
@@ -146,3 +147,23 @@ async def test_the_id_sequence_goes_on_after_a_bulk_load(conn, monkeypatch):
     largest = await conn.fetchval("SELECT max(id) FROM stations")
     station = await create_station(conn, name="新驿站", source="other")
     assert station["id"] > largest
+
+
+async def test_a_running_server_finds_the_stations_of_a_bulk_load(settings, conn, monkeypatch):
+    """The bulk path writes no row through the history trigger: it sends the trigger's
+    notice itself, and every worker's nearest index reloads."""
+    from stations.importer import run as core
+
+    monkeypatch.setattr(core, "BULK_MIN_NEW", 5)
+    await create_station(conn, name="相山公园驿站", lat=33.9556, lng=116.7983, source="other")
+    async with running_app(settings) as (app, client):
+        reloads = app.state.search.reloads
+        data = frame(600, lat=33.0 + np.arange(600) * 0.001, lng=117.5)
+        report = await import_frame(
+            conn, data, source="union", actor="admin", index_builds="background"
+        )
+        assert report.created == 600 and report.deferred_indexes
+        await eventually(lambda: app.state.search.reloads > reloads, what="a reload")
+        body = (await client.get("/v1/stations/nearest?lat=33.3&lng=117.5&k=1")).json()
+        nearest = body["results"][0]
+        assert (nearest["name"], nearest["distance_m"]) == ("驿站301", 0.0)
