@@ -178,29 +178,29 @@ class BulkInsert:
         new = np.flatnonzero(~known & ~repeated)
         cells = staged["h3_r11"].fixed
         assert cells is not None
-        new = new[np.argsort(cells[new].astype(np.int64), kind="stable")]  # H3 order
+        new = new[np.argsort(cells[new], kind="stable")]  # H3 order
+        ids = np.arange(self.next_id, self.next_id + len(new), dtype=np.int64)
+        self.next_id += len(new)
+        self.inserted_rows.append(rows[new])
+        self.inserted_ids.append(ids)
         return Chunk(
             staged=pgcopy.encode([c.take(to_stage) for c in columns], len(to_stage))
             if len(to_stage)
             else None,
-            stations=self._stations(staged, new, rows, lat, lng) if len(new) else None,
-            history=self._history(len(new)) if len(new) else None,
+            stations=self._stations(staged, new, ids, lat, lng) if len(new) else None,
+            history=self._history(ids) if len(new) else None,
         )
 
     def _stations(
         self,
         staged: dict[str, pgcopy.Column],
         new: np.ndarray,
-        rows: np.ndarray,
+        ids: np.ndarray,
         lat: np.ndarray,
         lng: np.ndarray,
     ) -> bytes:
-        """The new stations at positions ``new`` as a COPY stream of STATION_COLUMNS; ids
-        drawn from the import's block."""
-        ids = np.arange(self.next_id, self.next_id + len(new), dtype=np.int64)
-        self.next_id += len(new)
-        self.inserted_rows.append(rows[new])
-        self.inserted_ids.append(ids)
+        """The new stations at positions ``new``, numbered ``ids`` (drawn from the
+        import's block), as a COPY stream of STATION_COLUMNS."""
         made = {
             "id": pgcopy.int8(ids),
             "code": pgcopy.text(station_codes(ids)),
@@ -212,16 +212,17 @@ class BulkInsert:
         ]
         return pgcopy.encode(columns, len(new))
 
-    def _history(self, n: int) -> bytes:
-        """'create' history rows for the last ``n`` stations numbered, as the trigger
+    def _history(self, ids: np.ndarray) -> bytes:
+        """'create' history rows for the stations ``ids``, as the trigger
         ``stations_history_insert`` writes them (stations/sql/functions/catalog.sql)."""
+        n = len(ids)
         reason = (
             pgcopy.repeated_text(self.reason, n)
             if self.reason is not None
             else pgcopy.text(pa.nulls(n, pa.large_binary()))
         )
         columns = [
-            pgcopy.int8(self.inserted_ids[-1]),
+            pgcopy.int8(ids),
             pgcopy.repeated_text("create", n),
             pgcopy.repeated_text(self.actor, n),
             reason,

@@ -33,7 +33,8 @@ _EMPTY = pa.scalar(b"", pa.large_binary())
 class Column:
     """One COPY column: fixed-width wire values (numpy) or variable-length bytes (Arrow).
 
-    ``fixed`` is already in the wire type (``>i4``, ``>i8``, ``>f8``, ``u1`` for bool);
+    ``fixed`` is in the column's numpy type (int32, int64, float64, bool; timestamptz as
+    int64 microseconds since 2000-01-01 UTC, its wire value);
     ``var`` holds each row's wire bytes (UTF-8 for text). ``null`` marks NULLs; for
     ``var`` the Arrow nulls count as well.
     """
@@ -52,19 +53,19 @@ class Column:
 
 
 def int4(values: np.ndarray, null: np.ndarray | None = None) -> Column:
-    return Column(fixed=np.asarray(values).astype(">i4"), null=null)
+    return Column(fixed=np.asarray(values, dtype=np.int32), null=null)
 
 
 def int8(values: np.ndarray, null: np.ndarray | None = None) -> Column:
-    return Column(fixed=np.asarray(values).astype(">i8"), null=null)
+    return Column(fixed=np.asarray(values, dtype=np.int64), null=null)
 
 
 def float8(values: np.ndarray, null: np.ndarray | None = None) -> Column:
-    return Column(fixed=np.asarray(values, dtype=float).astype(">f8"), null=null)
+    return Column(fixed=np.asarray(values, dtype=np.float64), null=null)
 
 
 def boolean(values: np.ndarray) -> Column:
-    return Column(fixed=np.asarray(values, dtype=bool).astype(np.uint8))
+    return Column(fixed=np.asarray(values, dtype=bool))
 
 
 def text(values: pa.Array | pa.ChunkedArray | Sequence[str | bytes | None]) -> Column:
@@ -85,7 +86,7 @@ def timestamptz(values: Sequence[datetime | None]) -> Column:
         else:
             delta = value - _PG_EPOCH
             micros[i] = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return Column(fixed=micros.astype(">i8"), null=null)
+    return Column(fixed=micros, null=null)
 
 
 def repeated_text(value: str, n: int) -> Column:
@@ -136,16 +137,10 @@ def _fixed_binary(block: np.ndarray) -> pa.Array:
 
 
 def _arrow(column: Column) -> pa.Array:
-    """A column as the Arrow array pgpq writes: fixed-width values in native order (the
-    wire's bytes, big-endian, are the same), variable-length ones as raw bytes."""
+    """A column as the Arrow array pgpq writes (variable-length values as raw bytes)."""
     null = column.null
     if column.fixed is not None:
-        values = column.fixed
-        if values.dtype == np.uint8:
-            values = values.astype(bool)
-        else:
-            values = values.astype(values.dtype.newbyteorder("="))
-        return pa.array(values, mask=null if null is not None and null.any() else None)
+        return pa.array(column.fixed, mask=null if null is not None and null.any() else None)
     assert column.var is not None
     data = column.var
     if null is not None and null.any():

@@ -359,7 +359,7 @@ class ImportRun:
                 if plan["new"]:
                     raise RuntimeError("a bulk import staged rows of stations it did not have")
                 plan["new"] = self.bulk.inserted - self.bulk.removed
-        changes = await self.conn.fetchval(SQL.count_changes)
+            changes = await self.conn.fetchval(SQL.count_changes)
         if self.progress is not None:
             self.progress("write", 0, plan["new"] + changes)
         if not self.options.dry_run:
